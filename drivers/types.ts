@@ -1,0 +1,158 @@
+/**
+ * Driver interfaces: one small interface per kind of hardware object.
+ *
+ * Drivers never import `src/core`. Concurrency, timeouts and retries are the core's job
+ * (`src/core/device-queue.ts`); a driver performs exactly one protocol operation per call
+ * and honours the `AbortSignal` it is given.
+ */
+import type { Logger } from 'pino';
+import type { Infer, Template } from '../src/config/types.js';
+
+/** What an outlet reads as. `unknown` means it could not be read (never guessed). */
+export type Power = 'on' | 'off' | 'unknown';
+
+/** What an outlet can be asked to do. */
+export type SwitchAction = 'on' | 'off' | 'cycle';
+
+/** One metering sample for an outlet. Absent fields are not measured by the device. */
+export interface Reading {
+  readonly watts?: number;
+  readonly amps?: number;
+  readonly volts?: number;
+  readonly energyWh?: number;
+}
+
+/** What an outlet device can do. Capabilities replace special cases in the core. */
+export interface OutletCaps {
+  /** The device cycles natively; otherwise the core emulates off → cycle_delay → on. */
+  readonly cycle: boolean;
+  /** `meter()` is implemented (must equal `typeof device.meter === 'function'`). */
+  readonly metering: boolean;
+  /** `read()` of many outlets costs one round trip. */
+  readonly bulkRead: boolean;
+  /** `real`: reads come from the hardware. `assumed`: the board cannot report; reads are the last written state. */
+  readonly readBack: 'real' | 'assumed';
+  /** Operations the device accepts at once (1 for a serial bus). The queue never exceeds it. */
+  readonly maxConcurrency: number;
+}
+
+/** Static facts a device reports after `open()`, shown by the API and `ockle devices`. */
+export interface DeviceInfo {
+  readonly model?: string;
+  readonly firmware?: string;
+  readonly outletNames?: ReadonlyMap<number, string>;
+}
+
+/**
+ * A PDU, a relay board, a GPIO bank or a BMC: something with numbered outlets (1-based).
+ *
+ * Lifecycle: `open()` once, then any number of `read`/`switch`/`meter`, then `close()`.
+ * No method may change an outlet except `switch()`: `open()` in particular must leave every
+ * outlet as it is (a daemon restart never switches).
+ */
+export interface OutletDevice {
+  /** Device id: the config file's base name (`pdu-1` for devices/pdu-1.ini). */
+  readonly id: string;
+  readonly caps: OutletCaps;
+  /** Number of outlets (1 … outletCount). Known from config or after `open()`. */
+  readonly outletCount: number;
+  /**
+   * Connects and checks the device answers. Must not switch anything.
+   * @throws DeviceUnreachableError when the device does not answer.
+   */
+  open(signal: AbortSignal): Promise<void>;
+  /**
+   * Reads the power state of the given outlets, in one round trip where the protocol allows.
+   * The map has an entry for every requested outlet.
+   * @throws DeviceUnreachableError, DeviceReplyError, OperationAbortedError
+   */
+  read(outlets: readonly number[], signal: AbortSignal): Promise<ReadonlyMap<number, Power>>;
+  /**
+   * Sends one switch command. Returns when the device accepted it; the core confirms the
+   * result by reading back. Called with `cycle` only when `caps.cycle` is true.
+   * @throws DeviceRefusedError, DeviceUnreachableError, DeviceReplyError, OperationAbortedError
+   */
+  switch(outlet: number, action: SwitchAction, signal: AbortSignal): Promise<void>;
+  /** Reads metering for the given outlets. Present exactly when `caps.metering`. */
+  meter?(outlets: readonly number[], signal: AbortSignal): Promise<ReadonlyMap<number, Reading>>;
+  /** Static facts, available after `open()`. */
+  info?(): DeviceInfo;
+  /** Releases connections and handles. Must not switch anything. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Asks a server's OS to shut down cleanly (SSH, IPMI soft-off, a command). */
+export interface Controller {
+  readonly id: string;
+  readonly caps: { readonly reboot: boolean };
+  /**
+   * Asks the OS to shut down; resolves when the request was accepted (not when the host is down:
+   * the sequencer proves that with the server's tests).
+   * @throws OckleError with detail when the request was refused or could not be delivered.
+   */
+  shutdown(signal: AbortSignal): Promise<void>;
+  /** Asks the OS to reboot. Present exactly when `caps.reboot`. */
+  reboot?(signal: AbortSignal): Promise<void>;
+  close?(): Promise<void>;
+}
+
+/** The result of one test run. */
+export interface Probe {
+  readonly passed: boolean;
+  /** Human-readable detail: `reply from 127.0.0.1 in 0.4 ms`, `connection refused`. */
+  readonly detail: string;
+  readonly latencyMs: number;
+}
+
+/** Proves a server serves (ping, TCP port, HTTP). A failed probe is a result, not an exception. */
+export interface Tester {
+  readonly id: string;
+  /** Runs the test once. Resolves `{passed: false}` on failure; rejects only on abort. */
+  probe(signal: AbortSignal): Promise<Probe>;
+  close?(): Promise<void>;
+}
+
+/** The server a controller or tester belongs to. */
+export interface ServerBinding {
+  readonly name: string;
+  /** The server's `host` key, if set. */
+  readonly host: string | undefined;
+  readonly outlets: readonly { readonly device: string; readonly outlet: number }[];
+}
+
+/** What every driver factory receives besides its validated config section. */
+export interface DriverContext {
+  /** The object's id: device id, or `server/section` for controllers and testers. */
+  readonly id: string;
+  readonly log: Logger;
+  /** Directory where a driver may persist small state (assumed relay states, sim hardware). */
+  readonly stateDir: string;
+  /** For controllers and testers: the server they belong to. */
+  readonly server?: ServerBinding;
+  /**
+   * One instance per daemon of a resource that several drivers share (a simulated lab, a serial
+   * bus with several boards, an SNMP session pool). `init` runs on the first call for `key`.
+   */
+  shared<T>(key: string, init: () => T): T;
+}
+
+export type DriverKind = 'outlet' | 'controller' | 'tester';
+type Made<K extends DriverKind> = K extends 'outlet' ? OutletDevice : K extends 'controller' ? Controller : Tester;
+
+/** A driver type as the registry knows it: its config template and factory. */
+export interface DriverDefinition<K extends DriverKind = DriverKind, T extends Template = Template> {
+  readonly kind: K;
+  /** The `type =` value in config. */
+  readonly type: string;
+  readonly description: string;
+  /** Keys of the config section, besides the common ones the loader adds. */
+  readonly template: T;
+  /** Outlet devices: the outlet count known from config alone, for validating server files. */
+  outletCount?(spec: Infer<T>): number | undefined;
+  create(spec: Infer<T>, ctx: DriverContext): Made<K>;
+}
+
+/** Typed helper for declaring a driver definition. */
+export function defineDriver<K extends DriverKind, T extends Template>(d: DriverDefinition<K, T>): DriverDefinition<K, T> {
+  return d;
+}

@@ -1,0 +1,52 @@
+/**
+ * The facade the faces (API, CLI through the API, dashboard, plugins) use. The daemon's
+ * runtime implements it; faces never reach past it into drivers.
+ */
+import type { EventBus } from './event-bus.js';
+import type {
+  ActionRecord,
+  ActionRequest,
+  DeviceStatus,
+  OckleEvents,
+  ServerStatus,
+  TreeView,
+} from './model.js';
+import type { ConfigProblem } from '../errors.js';
+
+export interface ActionQuery {
+  readonly limit?: number;
+  readonly server?: string;
+  readonly status?: ActionRecord['status'];
+}
+
+export interface Health {
+  readonly status: 'ok' | 'degraded';
+  readonly version: string;
+  readonly uptimeS: number;
+  readonly servers: number;
+  readonly devices: number;
+  readonly unreachableDevices: readonly string[];
+}
+
+export interface Gateway {
+  readonly events: EventBus<OckleEvents>;
+  health(): Health;
+  servers(): readonly ServerStatus[];
+  /** @throws UnknownServerError */
+  server(name: string): ServerStatus;
+  tree(): TreeView;
+  devices(): readonly DeviceStatus[];
+  /** Newest first. */
+  actions(query?: ActionQuery): readonly ActionRecord[];
+  /** @throws OckleError OCKLE_ACTION_UNKNOWN */
+  action(id: string): ActionRecord;
+  /**
+   * Validates and starts an action; returns its record (status `running`) at once.
+   * @throws UnknownServerError, ActionBusyError, OckleError OCKLE_ACTION_NO_SEQUENCER
+   */
+  request(req: ActionRequest): ActionRecord;
+  /** Resolves when the action has finished (or at once if it has), or when `signal` aborts (then with its current record). */
+  waitFor(id: string, signal?: AbortSignal): Promise<ActionRecord>;
+  /** Problems (errors and warnings) of the loaded configuration, for `config check` faces. */
+  configProblems(): readonly ConfigProblem[];
+}

@@ -1,0 +1,143 @@
+/**
+ * The core's shared vocabulary: operation states, action records, status snapshots and events.
+ * Faces (API, CLI, dashboard) and plugins speak only these types.
+ */
+import type { Power, SwitchAction } from '../../drivers/types.js';
+
+/** Operation state of a server (Ockle's states plus UNKNOWN). */
+export const OP_STATES = [
+  'OK',
+  'OFF',
+  'SWITCHING_ON',
+  'SWITCHING_OFF',
+  'FAILED_TO_START',
+  'FAILED_TO_STOP',
+  'PERMANENTLY_FAILED_TO_START',
+  'PERMANENTLY_FAILED_TO_STOP',
+  'FORCED_ON',
+  'FORCED_OFF',
+  'UNKNOWN',
+] as const;
+export type OpState = (typeof OP_STATES)[number];
+
+/** Result of a server's test. */
+export type TestState = 'PASSED' | 'FAILED' | 'NOT_RUN';
+
+export type ActionKind = SwitchAction;
+export type ActionStatus = 'running' | 'ok' | 'failed' | 'cancelled' | 'interrupted';
+
+/** One step of an action, as recorded in the journal. */
+export interface ActionStep {
+  /** ISO time. */
+  readonly at: string;
+  readonly server?: string;
+  readonly device?: string;
+  readonly outlet?: number;
+  /** What happened: `switch`, `confirm`, `test`, `shutdown`, `retry`, `skip`, `wave`… */
+  readonly op: string;
+  readonly ok: boolean;
+  readonly detail: string;
+}
+
+/** Who asked: `api:<token name>`, `cli:<token name>`, `web:<token name>`, `plugin:<name>`, `daemon`. */
+export type Origin = string;
+
+/** Every requested power action. Persisted by the ActionJournal; survives restarts. */
+export interface ActionRecord {
+  readonly id: string;
+  readonly kind: ActionKind;
+  /** Servers named in the request. */
+  readonly targets: readonly string[];
+  /** true: switch exactly the targets' outlets, ignoring dependencies. */
+  readonly force: boolean;
+  readonly origin: Origin;
+  readonly reason: string;
+  readonly requestedAt: string;
+  readonly finishedAt?: string;
+  readonly status: ActionStatus;
+  readonly error?: { readonly code: string; readonly message: string };
+  readonly steps: readonly ActionStep[];
+}
+
+/** What a face asks for. */
+export interface ActionRequest {
+  readonly kind: ActionKind;
+  readonly targets: readonly string[];
+  readonly force: boolean;
+  readonly origin: Origin;
+  readonly reason: string;
+}
+
+export interface OutletStatus {
+  /** Section name in the server file. */
+  readonly name: string;
+  readonly device: string;
+  readonly outlet: number;
+  readonly power: Power;
+  readonly readBack: 'real' | 'assumed';
+}
+export interface TestStatus {
+  readonly name: string;
+  readonly type: string;
+  readonly result: TestState;
+  readonly detail: string;
+  readonly latencyMs: number | null;
+  /** ISO time of the last run, null if never run. */
+  readonly at: string | null;
+}
+export interface ServerStatus {
+  readonly name: string;
+  readonly description: string;
+  readonly host: string | null;
+  readonly state: OpState;
+  /** Why the state is what it is: `all outlets on, 2/2 tests pass`, `pdu-1 unreachable`. */
+  readonly reason: string;
+  readonly outlets: readonly OutletStatus[];
+  readonly controls: readonly { readonly name: string; readonly type: string }[];
+  readonly tests: readonly TestStatus[];
+  readonly dependencies: readonly string[];
+  readonly dependents: readonly string[];
+  /** The running action that holds this server, if any. */
+  readonly actionId: string | null;
+}
+export interface DeviceOutletStatus {
+  readonly outlet: number;
+  readonly power: Power;
+  readonly name: string | null;
+  /** `server/section` bound to this outlet, if any. */
+  readonly boundTo: string | null;
+}
+export interface DeviceStatus {
+  readonly id: string;
+  readonly type: string;
+  readonly description: string;
+  /** null until first contact. */
+  readonly reachable: boolean | null;
+  readonly error: string | null;
+  readonly readBack: 'real' | 'assumed';
+  readonly outletCount: number;
+  readonly outlets: readonly DeviceOutletStatus[];
+  readonly lastPollAt: string | null;
+  readonly lastPollMs: number | null;
+}
+export interface TreeView {
+  readonly nodes: readonly { readonly name: string; readonly state: OpState }[];
+  /** `from` depends on `to`. */
+  readonly edges: readonly { readonly from: string; readonly to: string }[];
+  /** Topological order: dependencies first. */
+  readonly order: readonly string[];
+}
+
+/** Typed events. Names are dotted past tense. */
+export interface OckleEvents {
+  'server.changed': { server: string; state: OpState; previous: OpState; reason: string };
+  'outlet.changed': { device: string; outlet: number; power: Power; previous: Power };
+  'test.changed': { server: string; test: string; result: TestState; previous: TestState; detail: string };
+  'device.unreachable': { device: string; message: string };
+  'device.reachable': { device: string };
+  'action.started': { action: ActionRecord };
+  'action.progressed': { actionId: string; step: ActionStep };
+  'action.finished': { action: ActionRecord };
+  'config.reloaded': { ok: boolean; message: string };
+}
+export type EventName = keyof OckleEvents;

@@ -1,0 +1,239 @@
+/**
+ * Every error ockle raises on purpose. Each has a stable `code` (`OCKLE_<AREA>_<WHAT>`),
+ * a message that says what happened and where, and a `hint` that says what to do.
+ * `docs/errors.md` mirrors the table below; `test/errors.test.ts` keeps the two in sync.
+ * Messages never contain a secret.
+ */
+
+/** Code → meaning and fix. The single source for docs/errors.md. */
+export const ERROR_CODES = {
+  OCKLE_CONFIG_INVALID: {
+    meaning: 'The configuration has one or more problems; each is listed with file:line.',
+    fix: 'Correct every listed line, then run `ockle config check`.',
+    status: 400,
+  },
+  OCKLE_CONFIG_UNREADABLE: {
+    meaning: 'A configuration directory or file could not be read.',
+    fix: 'Check the path given with --config and the file permissions.',
+    status: 500,
+  },
+  OCKLE_TREE_CYCLE: {
+    meaning: 'Server dependencies form a cycle, so no start order exists.',
+    fix: 'Remove one of the dependencies named in the cycle.',
+    status: 400,
+  },
+  OCKLE_TREE_UNKNOWN_SERVER: {
+    meaning: 'A request named a server that is not configured.',
+    fix: 'Use `ockle status` to list the configured servers.',
+    status: 404,
+  },
+  OCKLE_DEVICE_UNREACHABLE: {
+    meaning: 'A device did not answer (connection refused, no route, no reply).',
+    fix: 'Check the device address, port, cabling and credentials in its devices/*.ini file.',
+    status: 502,
+  },
+  OCKLE_DEVICE_REPLY: {
+    meaning: 'A device answered with something ockle cannot use (error status, bad value, bad checksum).',
+    fix: 'Check the device type/profile in its devices/*.ini file; the message names the reply.',
+    status: 502,
+  },
+  OCKLE_DEVICE_REFUSED: {
+    meaning: 'A device refused a switch command, or the outlet did not reach the requested state.',
+    fix: 'Check the outlet is not locked on the device and that the write credentials are right.',
+    status: 502,
+  },
+  OCKLE_DEVICE_TIMEOUT: {
+    meaning: 'A device operation did not finish within its timeout.',
+    fix: 'Raise `timeout` in the device file if the device is slow, or check the link.',
+    status: 504,
+  },
+  OCKLE_DEVICE_UNKNOWN_OUTLET: {
+    meaning: 'An operation named an outlet number the device does not have.',
+    fix: 'Use an outlet number between 1 and the device’s outlet count.',
+    status: 400,
+  },
+  OCKLE_OPERATION_ABORTED: {
+    meaning: 'An operation was cancelled before it finished (cancel, shutdown).',
+    fix: 'Nothing to fix; re-run the action if it is still wanted.',
+    status: 409,
+  },
+  OCKLE_ACTION_BUSY: {
+    meaning: 'A server named in the request is already part of a running action.',
+    fix: 'Wait for the named action to finish, or cancel it, then retry.',
+    status: 409,
+  },
+  OCKLE_ACTION_NO_SEQUENCER: {
+    meaning: 'A sequenced (non-forced) power action was requested but no sequencer plugin is running.',
+    fix: 'Enable the auto-control plugin, or pass force to switch the outlets directly.',
+    status: 409,
+  },
+  OCKLE_ACTION_UNKNOWN: {
+    meaning: 'No action has the given id.',
+    fix: 'Use `ockle actions` to list recent actions.',
+    status: 404,
+  },
+  OCKLE_REQUEST_INVALID: {
+    meaning: 'An API request body, query or CLI argument is not valid.',
+    fix: 'Correct the field named in the message.',
+    status: 400,
+  },
+  OCKLE_AUTH_REQUIRED: {
+    meaning: 'The request carried no valid bearer token.',
+    fix: 'Send `Authorization: Bearer <token>`; the CLI reads OCKLE_TOKEN, --token-file, or the daemon’s local token file.',
+    status: 401,
+  },
+  OCKLE_AUTH_FORBIDDEN: {
+    meaning: 'The token is valid but its role may not do this.',
+    fix: 'Use a token with the role named in the message (viewer < operator < admin).',
+    status: 403,
+  },
+  OCKLE_NOT_FOUND: {
+    meaning: 'No such API route or object.',
+    fix: 'Check the URL; the API description lists every route.',
+    status: 404,
+  },
+  OCKLE_DAEMON_UNREACHABLE: {
+    meaning: 'The CLI could not reach the daemon’s API.',
+    fix: 'Start the daemon (`npm start` or `systemctl start ockle`) or pass --url.',
+    status: 503,
+  },
+  OCKLE_INTERNAL: {
+    meaning: 'An unexpected error inside ockle (a bug).',
+    fix: 'Report it with the log lines around it.',
+    status: 500,
+  },
+} as const satisfies Record<string, { meaning: string; fix: string; status: number }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface OckleErrorOptions extends ErrorOptions {
+  /** What the user should do about it. */
+  hint?: string;
+}
+
+/** Base of every deliberate ockle error. Compare with `instanceof` or `code`, never the message. */
+export class OckleError extends Error {
+  readonly code: ErrorCode;
+  readonly hint: string | undefined;
+  constructor(code: ErrorCode, message: string, options: OckleErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.hint = options.hint ?? ERROR_CODES[code].fix;
+  }
+  /** HTTP status the API answers with for this error. */
+  get status(): number {
+    return ERROR_CODES[this.code].status;
+  }
+  toJSON(): { code: ErrorCode; message: string; hint?: string } {
+    return this.hint === undefined
+      ? { code: this.code, message: this.message }
+      : { code: this.code, message: this.message, hint: this.hint };
+  }
+}
+
+/** One problem found in the configuration. `file` is relative to the config directory. */
+export interface ConfigProblem {
+  file: string;
+  line?: number;
+  section?: string;
+  key?: string;
+  message: string;
+  hint?: string;
+  severity: 'error' | 'warning';
+}
+
+/** Formats a problem as `file:line: message. hint` (the form `ockle config check` prints). */
+export function formatProblem(p: ConfigProblem): string {
+  const where = p.line === undefined ? p.file : `${p.file}:${p.line}`;
+  const tag = p.severity === 'warning' ? 'warning: ' : '';
+  return `${where}: ${tag}${p.message}${p.hint ? ` ${p.hint}` : ''}`;
+}
+
+/** The configuration failed validation; `problems` holds every problem found, not only the first. */
+export class ConfigError extends OckleError {
+  readonly problems: readonly ConfigProblem[];
+  constructor(problems: readonly ConfigProblem[]) {
+    const errors = problems.filter((p) => p.severity === 'error');
+    super(
+      'OCKLE_CONFIG_INVALID',
+      `configuration has ${errors.length} error${errors.length === 1 ? '' : 's'}:\n` +
+        errors.map((p) => `  ${formatProblem(p)}`).join('\n'),
+    );
+    this.problems = problems;
+  }
+}
+
+export class DependencyCycleError extends OckleError {
+  readonly cycle: readonly string[];
+  constructor(cycle: readonly string[]) {
+    super('OCKLE_TREE_CYCLE', `dependency cycle: ${cycle.join(' → ')}`);
+    this.cycle = cycle;
+  }
+}
+
+export class UnknownServerError extends OckleError {
+  constructor(name: string, known: readonly string[]) {
+    super('OCKLE_TREE_UNKNOWN_SERVER', `no server "${name}" (configured: ${known.join(', ') || 'none'})`);
+  }
+}
+
+/** Base for errors a device caused; `device` is the device id from config. */
+export class DeviceError extends OckleError {
+  readonly device: string;
+  constructor(code: ErrorCode, device: string, message: string, options?: OckleErrorOptions) {
+    super(code, message, options);
+    this.device = device;
+  }
+}
+export class DeviceUnreachableError extends DeviceError {
+  constructor(device: string, message: string, options?: OckleErrorOptions) {
+    super('OCKLE_DEVICE_UNREACHABLE', device, message, options);
+  }
+}
+export class DeviceReplyError extends DeviceError {
+  constructor(device: string, message: string, options?: OckleErrorOptions) {
+    super('OCKLE_DEVICE_REPLY', device, message, options);
+  }
+}
+export class DeviceRefusedError extends DeviceError {
+  constructor(device: string, message: string, options?: OckleErrorOptions) {
+    super('OCKLE_DEVICE_REFUSED', device, message, options);
+  }
+}
+export class OperationTimeoutError extends DeviceError {
+  constructor(device: string, message: string, options?: OckleErrorOptions) {
+    super('OCKLE_DEVICE_TIMEOUT', device, message, options);
+  }
+}
+export class UnknownOutletError extends DeviceError {
+  constructor(device: string, outlet: number, count: number) {
+    super('OCKLE_DEVICE_UNKNOWN_OUTLET', device, `device "${device}" has no outlet ${outlet} (it has 1–${count})`);
+  }
+}
+export class OperationAbortedError extends OckleError {
+  constructor(message = 'operation aborted', options?: OckleErrorOptions) {
+    super('OCKLE_OPERATION_ABORTED', message, options);
+  }
+}
+export class ActionBusyError extends OckleError {
+  readonly actionId: string;
+  constructor(server: string, actionId: string) {
+    super('OCKLE_ACTION_BUSY', `server "${server}" is busy with action ${actionId}`, {
+      hint: `Wait for ${actionId} to finish or cancel it (ockle cancel ${actionId}), then retry.`,
+    });
+    this.actionId = actionId;
+  }
+}
+export class RequestValidationError extends OckleError {
+  constructor(message: string, options?: OckleErrorOptions) {
+    super('OCKLE_REQUEST_INVALID', message, options);
+  }
+}
+
+/** Wraps anything thrown into an OckleError (unknown errors become OCKLE_INTERNAL). */
+export function toOckleError(err: unknown): OckleError {
+  if (err instanceof OckleError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new OckleError('OCKLE_INTERNAL', message, { cause: err });
+}
