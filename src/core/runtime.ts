@@ -1,0 +1,677 @@
+/**
+ * The running gateway: holds what is known about every outlet, test and server, keeps it
+ * fresh (device polls, test runs), derives server states, and carries out forced power
+ * actions. Implements the `Gateway` facade the faces use.
+ *
+ * Truth comes from the hardware: states are only ever set from reads and probes, never from
+ * what a write was meant to do. Nothing here switches an outlet except `#runForced`, which is
+ * only reached from `request()`.
+ */
+import type { Logger } from 'pino';
+import type { Controller, OutletDevice, Power, Reading, Tester } from '../../drivers/types.js';
+import {
+  OckleError,
+  OperationAbortedError,
+  ActionBusyError,
+  UnknownServerError,
+  DeviceRefusedError,
+  RequestValidationError,
+  toOckleError,
+  type ConfigProblem,
+} from '../errors.js';
+import type { DeviceQueue } from './device-queue.js';
+import type { EventBus } from './event-bus.js';
+import type { ActionQuery, Gateway, Health } from './gateway.js';
+import type { ActionJournal } from './journal.js';
+import type {
+  ActionRecord,
+  ActionRequest,
+  DeviceStatus,
+  OckleEvents,
+  OpState,
+  ServerStatus,
+  TestState,
+  TreeView,
+} from './model.js';
+import { deriveServerState, type LastAction } from './op-state.js';
+import { ServerTree } from './tree.js';
+
+export interface RuntimeDevice {
+  readonly id: string;
+  readonly type: string;
+  readonly description: string;
+  readonly device: OutletDevice;
+  readonly queue: DeviceQueue;
+  readonly pollIntervalMs: number;
+  /** Off time when a cycle is emulated (device without native cycle). */
+  readonly cycleDelayMs: number;
+}
+export interface RuntimeServer {
+  readonly name: string;
+  readonly description: string;
+  readonly host: string | undefined;
+  readonly testIntervalMs: number;
+  readonly outlets: readonly { readonly name: string; readonly device: string; readonly outlet: number }[];
+  readonly controls: readonly { readonly name: string; readonly type: string; readonly controller: Controller }[];
+  readonly tests: readonly { readonly name: string; readonly type: string; readonly tester: Tester; readonly timeoutMs: number }[];
+  readonly dependencies: readonly string[];
+}
+export interface RuntimeOptions {
+  readonly devices: readonly RuntimeDevice[];
+  readonly servers: readonly RuntimeServer[];
+  readonly journal: ActionJournal;
+  readonly events: EventBus<OckleEvents>;
+  readonly log: Logger;
+  readonly version: string;
+  readonly configProblems?: readonly ConfigProblem[];
+  /** How long to wait for an outlet to read back the requested state after a switch. */
+  readonly confirmTimeoutMs?: number;
+  /** Interval between read-backs while confirming. */
+  readonly confirmIntervalMs?: number;
+  readonly now?: () => number;
+}
+
+interface TestSlot {
+  result: TestState;
+  detail: string;
+  latencyMs: number | null;
+  at: number | null;
+}
+interface DeviceSlot {
+  readonly d: RuntimeDevice;
+  power: Power[]; // index 0 = outlet 1
+  reachable: boolean | null;
+  error: string | null;
+  lastPollAt: number | null;
+  lastPollMs: number | null;
+  readings: ReadonlyMap<number, Reading>;
+  timer: NodeJS.Timeout | null;
+  polling: Promise<void> | null;
+}
+interface ServerSlot {
+  readonly s: RuntimeServer;
+  tests: TestSlot[];
+  state: OpState;
+  reason: string;
+  last: LastAction | null;
+  actionId: string | null;
+  timer: NodeJS.Timeout | null;
+  testing: Promise<void> | null;
+}
+
+const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
+  new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new OperationAbortedError());
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(t);
+      reject(new OperationAbortedError());
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+
+export class Runtime implements Gateway {
+  readonly events: EventBus<OckleEvents>;
+  readonly tree: () => TreeView;
+  readonly #tree: ServerTree;
+  readonly #devices = new Map<string, DeviceSlot>();
+  readonly #servers = new Map<string, ServerSlot>();
+  /** device id → outlet → server names bound to it */
+  readonly #bindings = new Map<string, Map<number, { server: string; section: string }>>();
+  readonly #journal: ActionJournal;
+  readonly #log: Logger;
+  readonly #version: string;
+  readonly #problems: readonly ConfigProblem[];
+  readonly #confirmTimeoutMs: number;
+  readonly #confirmIntervalMs: number;
+  readonly #now: () => number;
+  readonly #startedAt: number;
+  readonly #running = new Map<string, { abort: AbortController; done: Promise<void> }>();
+  #monitoring = false;
+  #closed = false;
+
+  constructor(o: RuntimeOptions) {
+    this.events = o.events;
+    this.#journal = o.journal;
+    this.#log = o.log;
+    this.#version = o.version;
+    this.#problems = o.configProblems ?? [];
+    this.#confirmTimeoutMs = o.confirmTimeoutMs ?? 30_000;
+    this.#confirmIntervalMs = o.confirmIntervalMs ?? 250;
+    this.#now = o.now ?? Date.now;
+    this.#startedAt = this.#now();
+    this.#tree = new ServerTree(o.servers.map((s) => ({ name: s.name, dependencies: s.dependencies })));
+    for (const d of o.devices) {
+      this.#devices.set(d.id, {
+        d,
+        power: Array.from({ length: d.device.outletCount }, () => 'unknown'),
+        reachable: null,
+        error: null,
+        lastPollAt: null,
+        lastPollMs: null,
+        readings: new Map(),
+        timer: null,
+        polling: null,
+      });
+    }
+    for (const s of o.servers) {
+      for (const o2 of s.outlets) {
+        let m = this.#bindings.get(o2.device);
+        if (!m) this.#bindings.set(o2.device, (m = new Map()));
+        m.set(o2.outlet, { server: s.name, section: o2.name });
+      }
+      this.#servers.set(s.name, {
+        s,
+        tests: s.tests.map(() => ({ result: 'NOT_RUN', detail: 'not run yet', latencyMs: null, at: null })),
+        state: 'UNKNOWN',
+        reason: 'not read yet',
+        last: null,
+        actionId: null,
+        timer: null,
+        testing: null,
+      });
+    }
+    // The last finished action of each server shapes its state (FORCED_ON, FAILED_TO_STOP…).
+    for (const a of [...this.#journal.list({ limit: 1000 })].reverse()) {
+      if (a.status === 'running') continue;
+      for (const t of a.targets) {
+        const slot = this.#servers.get(t);
+        if (slot) slot.last = { kind: a.kind, force: a.force, phase: 'finished', result: a.status };
+      }
+    }
+    this.tree = () => this.#treeView();
+  }
+
+  // ── start-up and monitoring ───────────────────────────────────────────────────────────
+
+  /**
+   * Reads every device (never writes) and runs every server's tests once, so the first
+   * states are the real ones. Unreachable devices do not fail the start: their outlets stay
+   * `unknown` and polling keeps trying.
+   */
+  async adopt(signal?: AbortSignal): Promise<void> {
+    await Promise.all([...this.#devices.values()].map((slot) => this.#poll(slot, signal)));
+    this.#deriveAll();
+  }
+
+  /** Runs every server's tests once (servers without power are marked without probing). */
+  async testAll(signal?: AbortSignal): Promise<void> {
+    await Promise.all([...this.#servers.values()].map((slot) => this.#runTests(slot, signal)));
+  }
+
+  /** Starts the periodic device polls and test runs. */
+  startMonitoring(): void {
+    if (this.#monitoring || this.#closed) return;
+    this.#monitoring = true;
+    for (const slot of this.#devices.values()) this.#schedulePoll(slot);
+    for (const slot of this.#servers.values()) this.#scheduleTests(slot);
+  }
+
+  #schedulePoll(slot: DeviceSlot): void {
+    if (!this.#monitoring) return;
+    slot.timer = setTimeout(() => {
+      void this.#poll(slot).finally(() => this.#schedulePoll(slot));
+    }, slot.d.pollIntervalMs);
+    slot.timer.unref();
+  }
+  #scheduleTests(slot: ServerSlot): void {
+    if (!this.#monitoring || slot.s.tests.length === 0) return;
+    slot.timer = setTimeout(() => {
+      void this.#runTests(slot).finally(() => this.#scheduleTests(slot));
+    }, slot.s.testIntervalMs);
+    slot.timer.unref();
+  }
+
+  /** One read of all of a device's outlets (one round trip on bulk-read devices). */
+  #poll(slot: DeviceSlot, signal?: AbortSignal): Promise<void> {
+    if (slot.polling) return slot.polling;
+    const all = Array.from({ length: slot.d.device.outletCount }, (_, i) => i + 1);
+    const started = this.#now();
+    slot.polling = slot.d.queue
+      .read(`read outlets 1-${all.length}`, (s) => slot.d.device.read(all, s), signal)
+      .then(
+        async (map) => {
+          slot.lastPollAt = this.#now();
+          slot.lastPollMs = slot.lastPollAt - started;
+          this.#setReachable(slot, true, null);
+          for (const [n, p] of map) this.#setPower(slot, n, p);
+          const meter = slot.d.device.meter;
+          if (slot.d.device.caps.metering && meter) {
+            try {
+              slot.readings = await slot.d.queue.read('read metering', (s) => meter.call(slot.d.device, all, s), signal);
+            } catch (err) {
+              this.#log.debug({ device: slot.d.id, err: toOckleError(err).message }, 'metering read failed');
+            }
+          }
+        },
+        (err: unknown) => {
+          if (err instanceof OperationAbortedError && this.#closed) return;
+          const e = toOckleError(err);
+          this.#setReachable(slot, false, e.message);
+          for (let n = 1; n <= slot.power.length; n++) this.#setPower(slot, n, 'unknown');
+        },
+      )
+      .finally(() => {
+        slot.polling = null;
+        this.#deriveAll();
+      });
+    return slot.polling;
+  }
+
+  #setReachable(slot: DeviceSlot, reachable: boolean, error: string | null): void {
+    const before = slot.reachable;
+    slot.reachable = reachable;
+    slot.error = error;
+    if (before === reachable) return;
+    if (reachable) {
+      if (before === false) this.#log.info({ device: slot.d.id }, 'device reachable again');
+      this.events.emit('device.reachable', { device: slot.d.id });
+    } else {
+      this.#log.warn({ device: slot.d.id, error }, 'device unreachable');
+      this.events.emit('device.unreachable', { device: slot.d.id, message: error ?? 'unreachable' });
+    }
+  }
+
+  #setPower(slot: DeviceSlot, outlet: number, power: Power): void {
+    const previous = slot.power[outlet - 1];
+    if (previous === undefined || previous === power) return;
+    slot.power[outlet - 1] = power;
+    this.events.emit('outlet.changed', { device: slot.d.id, outlet, power, previous });
+  }
+
+  /** Runs a server's tests (all at once). Without power there is nothing to probe. */
+  #runTests(slot: ServerSlot, signal?: AbortSignal): Promise<void> {
+    if (slot.testing) return slot.testing;
+    const powers = this.#serverPowers(slot.s);
+    const unpowered = powers.length > 0 && powers.every((p) => p === 'off');
+    slot.testing = Promise.all(
+      slot.s.tests.map(async (t, i) => {
+        if (unpowered) {
+          this.#setTest(slot, i, { result: 'FAILED', detail: 'no power', latencyMs: null, at: this.#now() });
+          return;
+        }
+        const ac = new AbortController();
+        const onAbort = (): void => ac.abort();
+        signal?.addEventListener('abort', onAbort, { once: true });
+        const timer = setTimeout(() => ac.abort(), t.timeoutMs);
+        try {
+          const probe = await t.tester.probe(ac.signal);
+          this.#setTest(slot, i, { result: probe.passed ? 'PASSED' : 'FAILED', detail: probe.detail, latencyMs: probe.latencyMs, at: this.#now() });
+        } catch (err) {
+          const detail = ac.signal.aborted && !signal?.aborted ? `no result within ${t.timeoutMs} ms` : toOckleError(err).message;
+          if (!signal?.aborted && !this.#closed) this.#setTest(slot, i, { result: 'FAILED', detail, latencyMs: null, at: this.#now() });
+        } finally {
+          clearTimeout(timer);
+          signal?.removeEventListener('abort', onAbort);
+        }
+      }),
+    )
+      .then(() => undefined)
+      .finally(() => {
+        slot.testing = null;
+        this.#derive(slot);
+      });
+    return slot.testing;
+  }
+
+  #setTest(slot: ServerSlot, i: number, next: TestSlot): void {
+    const prev = slot.tests[i]!;
+    slot.tests[i] = next;
+    if (prev.result !== next.result) {
+      this.events.emit('test.changed', {
+        server: slot.s.name,
+        test: slot.s.tests[i]!.name,
+        result: next.result,
+        previous: prev.result,
+        detail: next.detail,
+      });
+    }
+  }
+
+  #serverPowers(s: RuntimeServer): Power[] {
+    return s.outlets.map((o) => this.#devices.get(o.device)?.power[o.outlet - 1] ?? 'unknown');
+  }
+
+  #derive(slot: ServerSlot): void {
+    const unreachable = [...new Set(slot.s.outlets.map((o) => o.device))].filter(
+      (d) => this.#devices.get(d)?.reachable === false,
+    );
+    const action: LastAction | null = slot.actionId ? { ...(slot.last ?? { kind: 'on', force: true }), phase: 'running' } : slot.last;
+    const { state, reason } = deriveServerState({
+      outlets: this.#serverPowers(slot.s),
+      tests: slot.tests.map((t) => t.result),
+      action,
+      unreachable,
+      names: { outlets: slot.s.outlets.map((o) => o.name), tests: slot.s.tests.map((t) => t.name) },
+    });
+    const previous = slot.state;
+    slot.reason = reason;
+    if (previous === state) return;
+    slot.state = state;
+    this.#log.info({ server: slot.s.name, state, previous, reason }, 'server state changed');
+    this.events.emit('server.changed', { server: slot.s.name, state, previous, reason });
+  }
+  #deriveAll(): void {
+    for (const slot of this.#servers.values()) this.#derive(slot);
+  }
+
+  // ── actions ────────────────────────────────────────────────────────────────────────────
+
+  request(req: ActionRequest): ActionRecord {
+    if (this.#closed) throw new OperationAbortedError('the daemon is stopping; no new actions are accepted');
+    if (req.targets.length === 0) throw new RequestValidationError('an action needs at least one target server');
+    const targets = [...new Set(req.targets)];
+    for (const t of targets) if (!this.#servers.has(t)) throw new UnknownServerError(t, [...this.#servers.keys()]);
+    if (!req.force) {
+      throw new OckleError(
+        'OCKLE_ACTION_NO_SEQUENCER',
+        `a sequenced "${req.kind}" of ${targets.join(', ')} needs the auto-control plugin, which is not running`,
+        { hint: 'Pass force to switch exactly these servers’ outlets now, ignoring dependencies.' },
+      );
+    }
+    for (const t of targets) {
+      const held = this.#servers.get(t)!.actionId;
+      if (held) throw new ActionBusyError(t, held);
+    }
+    const record = this.#journal.start({ ...req, targets });
+    this.events.emit('action.started', { action: record });
+    this.#log.info(
+      { actionId: record.id, origin: req.origin, kind: req.kind, targets, force: req.force, reason: req.reason },
+      'action started',
+    );
+    const abort = new AbortController();
+    for (const t of targets) {
+      const slot = this.#servers.get(t)!;
+      slot.actionId = record.id;
+      slot.last = { kind: req.kind, force: req.force, phase: 'running' };
+      this.#derive(slot);
+    }
+    const done = this.#runForced(record, targets, abort.signal).finally(() => this.#running.delete(record.id));
+    this.#running.set(record.id, { abort, done });
+    return record;
+  }
+
+  /** Switches every outlet of the targets, confirms by reading back, then records the result. */
+  async #runForced(record: ActionRecord, targets: readonly string[], signal: AbortSignal): Promise<void> {
+    const results = await Promise.allSettled(
+      targets.flatMap((t) =>
+        this.#servers.get(t)!.s.outlets.map((o) => this.#switchOutlet(record.id, t, o, record.kind, signal)),
+      ),
+    );
+    const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => toOckleError(r.reason));
+    let status: 'ok' | 'failed' | 'cancelled' = 'ok';
+    let error: { code: string; message: string } | undefined;
+    if (failures.length > 0) {
+      const aborted = failures.every((f) => f.code === 'OCKLE_OPERATION_ABORTED');
+      status = aborted ? 'cancelled' : 'failed';
+      const first = failures.find((f) => f.code !== 'OCKLE_OPERATION_ABORTED') ?? failures[0]!;
+      error = {
+        code: first.code,
+        message: failures.length === 1 ? first.message : `${first.message} (and ${failures.length - 1} more)`,
+      };
+    }
+    const finished = this.#journal.finish(record.id, status, error);
+    for (const t of targets) {
+      const slot = this.#servers.get(t)!;
+      slot.actionId = null;
+      slot.last = { kind: record.kind, force: record.force, phase: 'finished', result: status };
+      this.#derive(slot);
+    }
+    this.#log.info(
+      { actionId: record.id, origin: record.origin, kind: record.kind, targets, status, error },
+      'action finished',
+    );
+    this.events.emit('action.finished', { action: finished });
+    // Prove what the switch did: tests run now, not at the next interval.
+    if (!this.#closed) for (const t of targets) void this.#runTests(this.#servers.get(t)!);
+  }
+
+  #step(actionId: string, step: Parameters<ActionJournal['step']>[1]): void {
+    const s = this.#journal.step(actionId, step);
+    this.events.emit('action.progressed', { actionId, step: s });
+  }
+
+  async #switchOutlet(
+    actionId: string,
+    server: string,
+    o: RuntimeServer['outlets'][number],
+    kind: ActionRecord['kind'],
+    signal: AbortSignal,
+  ): Promise<void> {
+    const slot = this.#devices.get(o.device)!;
+    const where = { server, device: o.device, outlet: o.outlet };
+    try {
+      if (kind === 'cycle' && !slot.d.device.caps.cycle) {
+        // Emulated cycle: off, confirmed, a pause for the PSU to drain, then on.
+        await this.#write(actionId, slot, o.outlet, 'off', signal);
+        await this.#confirm(actionId, slot, o.outlet, 'off', signal);
+        this.#step(actionId, { ...where, op: 'wait', ok: true, detail: `off for ${slot.d.cycleDelayMs} ms (emulated cycle)` });
+        await sleep(slot.d.cycleDelayMs, signal);
+        await this.#write(actionId, slot, o.outlet, 'on', signal);
+        await this.#confirm(actionId, slot, o.outlet, 'on', signal);
+      } else {
+        await this.#write(actionId, slot, o.outlet, kind, signal);
+        await this.#confirm(actionId, slot, o.outlet, kind === 'off' ? 'off' : 'on', signal, kind === 'cycle');
+      }
+    } catch (err) {
+      const e = toOckleError(err);
+      this.#step(actionId, { ...where, op: 'error', ok: false, detail: e.message });
+      throw e;
+    }
+  }
+
+  /** One switch command through the device queue; a failed write is re-read, never blindly repeated. */
+  async #write(actionId: string, slot: DeviceSlot, outlet: number, action: 'on' | 'off' | 'cycle', signal: AbortSignal): Promise<void> {
+    const binding = this.#bindings.get(slot.d.id)?.get(outlet);
+    const where = { server: binding?.server, device: slot.d.id, outlet };
+    const target: Power | undefined = action === 'cycle' ? undefined : action;
+    await slot.d.queue.write(`switch outlet ${outlet} ${action}`, (s) => slot.d.device.switch(outlet, action, s), {
+      signal,
+      // A cycle cannot be verified by one read (the outlet reads on before and after).
+      ...(target && {
+        verify: async (s: AbortSignal) => {
+          const m = await slot.d.device.read([outlet], s);
+          return m.get(outlet) === target;
+        },
+      }),
+    });
+    this.#step(actionId, { ...where, op: 'switch', ok: true, detail: `${action} sent to ${slot.d.id} outlet ${outlet}` });
+  }
+
+  /**
+   * Reads the outlet back until it shows `want` (after a native cycle: until it has been seen
+   * off and then on again, or reads on at the deadline). The state is never updated from
+   * what was written, only from what is read.
+   */
+  async #confirm(
+    actionId: string,
+    slot: DeviceSlot,
+    outlet: number,
+    want: 'on' | 'off',
+    signal: AbortSignal,
+    cycle = false,
+  ): Promise<void> {
+    const binding = this.#bindings.get(slot.d.id)?.get(outlet);
+    const where = { server: binding?.server, device: slot.d.id, outlet };
+    const deadline = this.#now() + this.#confirmTimeoutMs;
+    let sawOff = false;
+    let last: Power = 'unknown';
+    for (;;) {
+      const map = await slot.d.queue.read(`read outlet ${outlet}`, (s) => slot.d.device.read([outlet], s), signal);
+      last = map.get(outlet) ?? 'unknown';
+      this.#setPower(slot, outlet, last);
+      this.#setReachable(slot, true, null);
+      if (last === 'off') sawOff = true;
+      const done = cycle ? sawOff && last === 'on' : last === want;
+      if (done) {
+        this.#step(actionId, { ...where, op: 'confirm', ok: true, detail: `outlet ${outlet} reads ${last}` });
+        this.#deriveAll();
+        return;
+      }
+      if (this.#now() >= deadline) break;
+      await sleep(this.#confirmIntervalMs, signal);
+    }
+    this.#deriveAll();
+    if (cycle && last === 'on') {
+      this.#step(actionId, { ...where, op: 'confirm', ok: true, detail: `outlet ${outlet} reads on (off phase not observed)` });
+      return;
+    }
+    throw new DeviceRefusedError(
+      slot.d.id,
+      `${slot.d.id} outlet ${outlet} still reads ${last} ${this.#confirmTimeoutMs} ms after "${cycle ? 'cycle' : want}" was accepted`,
+      { hint: 'The device accepted the command but the outlet did not change: check it is not locked or in a delayed-switch mode.' },
+    );
+  }
+
+  async waitFor(id: string, signal?: AbortSignal): Promise<ActionRecord> {
+    const current = this.action(id);
+    if (current.status !== 'running') return current;
+    try {
+      await this.events.once('action.finished', (p) => p.action.id === id, signal);
+    } catch {
+      // aborted: answer with the record as it is now
+    }
+    return this.action(id);
+  }
+
+  // ── read side ──────────────────────────────────────────────────────────────────────────
+
+  health(): Health {
+    const unreachable = [...this.#devices.values()].filter((d) => d.reachable === false).map((d) => d.d.id);
+    return {
+      status: unreachable.length === 0 ? 'ok' : 'degraded',
+      version: this.#version,
+      uptimeS: Math.round((this.#now() - this.#startedAt) / 1000),
+      servers: this.#servers.size,
+      devices: this.#devices.size,
+      unreachableDevices: unreachable,
+    };
+  }
+
+  servers(): readonly ServerStatus[] {
+    return this.#tree.order().map((n) => this.server(n));
+  }
+
+  server(name: string): ServerStatus {
+    const slot = this.#servers.get(name);
+    if (!slot) throw new UnknownServerError(name, [...this.#servers.keys()]);
+    const s = slot.s;
+    return {
+      name: s.name,
+      description: s.description,
+      host: s.host ?? null,
+      state: slot.state,
+      reason: slot.reason,
+      outlets: s.outlets.map((o) => {
+        const d = this.#devices.get(o.device);
+        return {
+          name: o.name,
+          device: o.device,
+          outlet: o.outlet,
+          power: d?.power[o.outlet - 1] ?? 'unknown',
+          readBack: d?.d.device.caps.readBack ?? 'real',
+        };
+      }),
+      controls: s.controls.map((c) => ({ name: c.name, type: c.type })),
+      tests: s.tests.map((t, i) => {
+        const r = slot.tests[i]!;
+        return {
+          name: t.name,
+          type: t.type,
+          result: r.result,
+          detail: r.detail,
+          latencyMs: r.latencyMs,
+          at: r.at === null ? null : new Date(r.at).toISOString(),
+        };
+      }),
+      dependencies: this.#tree.dependencies(name),
+      dependents: this.#tree.dependents(name),
+      actionId: slot.actionId,
+    };
+  }
+
+  #treeView(): TreeView {
+    return {
+      nodes: this.#tree.order().map((n) => ({ name: n, state: this.#servers.get(n)!.state })),
+      edges: this.#tree.order().flatMap((n) => this.#tree.dependencies(n).map((d) => ({ from: n, to: d }))),
+      order: this.#tree.order(),
+    };
+  }
+
+  devices(): readonly DeviceStatus[] {
+    return [...this.#devices.values()]
+      .sort((a, b) => a.d.id.localeCompare(b.d.id))
+      .map((slot) => {
+        const names = slot.d.device.info?.().outletNames;
+        return {
+          id: slot.d.id,
+          type: slot.d.type,
+          description: slot.d.description,
+          reachable: slot.reachable,
+          error: slot.error,
+          readBack: slot.d.device.caps.readBack,
+          outletCount: slot.d.device.outletCount,
+          outlets: slot.power.map((power, i) => {
+            const b = this.#bindings.get(slot.d.id)?.get(i + 1);
+            return {
+              outlet: i + 1,
+              power,
+              name: names?.get(i + 1) ?? null,
+              boundTo: b ? `${b.server}/${b.section}` : null,
+            };
+          }),
+          lastPollAt: slot.lastPollAt === null ? null : new Date(slot.lastPollAt).toISOString(),
+          lastPollMs: slot.lastPollMs,
+        };
+      });
+  }
+
+  /** Latest metering readings of a device (empty when it does not meter). */
+  readings(device: string): ReadonlyMap<number, Reading> {
+    return this.#devices.get(device)?.readings ?? new Map();
+  }
+
+  actions(query: ActionQuery = {}): readonly ActionRecord[] {
+    return this.#journal.list(query);
+  }
+
+  action(id: string): ActionRecord {
+    const a = this.#journal.get(id);
+    if (!a) throw new OckleError('OCKLE_ACTION_UNKNOWN', `no action "${id}"`);
+    return a;
+  }
+
+  configProblems(): readonly ConfigProblem[] {
+    return this.#problems;
+  }
+
+  /** Running actions (for reload and shutdown decisions). */
+  get busy(): boolean {
+    return this.#running.size > 0;
+  }
+
+  /** Resolves when no action is running. */
+  async idle(): Promise<void> {
+    while (this.#running.size > 0) await Promise.allSettled([...this.#running.values()].map((r) => r.done));
+  }
+
+  /**
+   * Stops monitoring and aborts running actions: no new write is sent after this; a write
+   * already on the wire finishes in its queue. Never switches anything. Devices are closed by
+   * their owner (the daemon).
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#monitoring = false;
+    for (const d of this.#devices.values()) if (d.timer) clearTimeout(d.timer);
+    for (const s of this.#servers.values()) if (s.timer) clearTimeout(s.timer);
+    for (const r of this.#running.values()) r.abort.abort(new OperationAbortedError('daemon stopping'));
+    await Promise.allSettled([...this.#running.values()].map((r) => r.done));
+    await Promise.allSettled([...this.#devices.values()].map((d) => d.polling));
+    await Promise.allSettled([...this.#servers.values()].map((s) => s.testing));
+  }
+}

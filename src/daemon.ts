@@ -1,0 +1,432 @@
+/**
+ * Composition root: the only place that news up the world.
+ *
+ * Start: load and validate config → open the journal → create drivers → read every outlet
+ * (never write) → start monitoring → start the API → tell systemd READY.
+ * SIGTERM/SIGINT stop cleanly without switching anything; SIGHUP reloads only a config that
+ * validates, otherwise the daemon keeps running on the old one and logs why.
+ */
+import { randomBytes, createHash } from 'node:crypto';
+import { mkdir, readFile, rm, writeFile, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { DestinationStream, Logger } from 'pino';
+import { defaultRegistry, type DriverRegistry } from '../drivers/registry.js';
+import type { DriverContext, OutletDevice, Power, ServerBinding, SwitchAction } from '../drivers/types.js';
+import { Auth } from './api/auth.js';
+import { createApi } from './api/server.js';
+import { checkConfig, type Config } from './config/load.js';
+import { API_INFO_FILE, LOCAL_TOKEN_FILE, type ApiInfo } from './config/paths.js';
+import { DeviceQueue } from './core/device-queue.js';
+import { EventBus } from './core/event-bus.js';
+import type { ActionQuery, Gateway, Health } from './core/gateway.js';
+import { ActionJournal } from './core/journal.js';
+import type { ActionRequest, OckleEvents } from './core/model.js';
+import { Runtime, type RuntimeDevice, type RuntimeServer } from './core/runtime.js';
+import { ConfigError, formatProblem, toOckleError } from './errors.js';
+import { createLogger } from './log.js';
+import { createNotifier, type Notifier } from './systemd.js';
+import { packageVersion } from './version.js';
+
+export interface DaemonOptions {
+  readonly configDir: string;
+  /** Logger to use (tests pass one writing to a sink). */
+  readonly log?: Logger;
+  readonly registry?: DriverRegistry;
+  /** Overrides `[api] port` (tests use 0 for a free port). */
+  readonly port?: number;
+  /** Start the periodic polls and test runs (default true). */
+  readonly monitor?: boolean;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/** An outlet device that opens itself on first use, so a device that is down at start is retried by the polls. */
+class OpenOnDemand implements OutletDevice {
+  readonly #inner: OutletDevice;
+  #opened = false;
+  constructor(inner: OutletDevice) {
+    this.#inner = inner;
+  }
+  get id(): string {
+    return this.#inner.id;
+  }
+  get caps(): OutletDevice['caps'] {
+    return this.#inner.caps;
+  }
+  get outletCount(): number {
+    return this.#inner.outletCount;
+  }
+  async open(signal: AbortSignal): Promise<void> {
+    await this.#inner.open(signal);
+    this.#opened = true;
+  }
+  async #ensure(signal: AbortSignal): Promise<void> {
+    if (!this.#opened) await this.open(signal);
+  }
+  async read(outlets: readonly number[], signal: AbortSignal): Promise<ReadonlyMap<number, Power>> {
+    await this.#ensure(signal);
+    return this.#inner.read(outlets, signal);
+  }
+  async switch(outlet: number, action: SwitchAction, signal: AbortSignal): Promise<void> {
+    await this.#ensure(signal);
+    return this.#inner.switch(outlet, action, signal);
+  }
+  get meter(): OutletDevice['meter'] {
+    const m = this.#inner.meter;
+    if (!m) return undefined;
+    return async (outlets, signal) => {
+      await this.#ensure(signal);
+      return m.call(this.#inner, outlets, signal);
+    };
+  }
+  info(): ReturnType<NonNullable<OutletDevice['info']>> {
+    return this.#inner.info?.() ?? {};
+  }
+  async close(): Promise<void> {
+    this.#opened = false;
+    await this.#inner.close();
+  }
+}
+
+/** What one configuration builds: drivers, queues and the runtime over them. */
+interface World {
+  readonly config: Config;
+  readonly runtime: Runtime;
+  readonly devices: readonly RuntimeDevice[];
+  readonly servers: readonly RuntimeServer[];
+}
+
+/** Forwards to the current runtime, so a reload swaps the world under a running API. */
+class GatewayProxy implements Gateway {
+  constructor(
+    readonly events: EventBus<OckleEvents>,
+    private current: () => Runtime,
+  ) {}
+  health(): Health {
+    return this.current().health();
+  }
+  servers() {
+    return this.current().servers();
+  }
+  server(name: string) {
+    return this.current().server(name);
+  }
+  tree() {
+    return this.current().tree();
+  }
+  devices() {
+    return this.current().devices();
+  }
+  actions(q?: ActionQuery) {
+    return this.current().actions(q);
+  }
+  action(id: string) {
+    return this.current().action(id);
+  }
+  request(req: ActionRequest) {
+    return this.current().request(req);
+  }
+  waitFor(id: string, signal?: AbortSignal) {
+    return this.current().waitFor(id, signal);
+  }
+  configProblems() {
+    return this.current().configProblems();
+  }
+}
+
+export class Daemon {
+  readonly events: EventBus<OckleEvents>;
+  readonly gateway: Gateway;
+  readonly log: Logger;
+  /** Resources shared between drivers (the simulated lab, serial buses) for the daemon's lifetime. */
+  readonly #shared = new Map<string, unknown>();
+  readonly #opts: DaemonOptions;
+  readonly #registry: DriverRegistry;
+  #journal!: ActionJournal;
+  #world!: World;
+  #api: FastifyInstance | null = null;
+  #url = '';
+  #reloading: Promise<boolean> | null = null;
+  #stopping: Promise<void> | null = null;
+
+  private constructor(opts: DaemonOptions, log: Logger) {
+    this.#opts = opts;
+    this.log = log;
+    this.#registry = opts.registry ?? defaultRegistry();
+    this.events = new EventBus<OckleEvents>((err, name) =>
+      log.error({ err: toOckleError(err).message, event: name }, 'event listener threw'),
+    );
+    this.gateway = new GatewayProxy(this.events, () => this.#world.runtime);
+  }
+
+  /** The loaded configuration (frozen). */
+  get config(): Config {
+    return this.#world.config;
+  }
+  /** The API's base URL, e.g. `http://127.0.0.1:8420`. */
+  get url(): string {
+    return this.#url;
+  }
+  /** A driver-shared resource by key (tests reach the simulated lab through `shared('sim-world')`). */
+  shared<T>(key: string): T | undefined {
+    return this.#shared.get(key) as T | undefined;
+  }
+
+  /**
+   * Starts a daemon. Throws ConfigError (with every problem) before touching any device when
+   * the configuration is invalid.
+   */
+  static async start(opts: DaemonOptions): Promise<Daemon> {
+    const { problems, config } = await checkConfig(opts.configDir, { drivers: opts.registry ?? defaultRegistry() });
+    if (!config) throw new ConfigError(problems);
+    const log = opts.log ?? createLogger({ level: config.daemon.log_level });
+    const d = new Daemon(opts, log);
+    for (const w of config.warnings) log.warn({ file: w.file, line: w.line }, formatProblem(w));
+    await d.#start(config);
+    return d;
+  }
+
+  async #start(config: Config): Promise<void> {
+    const t0 = performance.now();
+    // 1. The journal first: an action the previous process left unfinished is visible at once.
+    await mkdir(config.stateDir, { recursive: true, mode: 0o750 });
+    this.#journal = await ActionJournal.open(config.stateDir);
+    for (const a of this.#journal.interruptedOnOpen)
+      this.log.warn({ actionId: a.id, kind: a.kind, targets: a.targets }, 'action was interrupted by the previous stop');
+    // 2. Drivers and the real states: read, never written.
+    this.#world = this.#build(config);
+    await this.#world.runtime.adopt();
+    void this.#world.runtime.testAll();
+    if (this.#opts.monitor !== false) this.#world.runtime.startMonitoring();
+    // 3. Faces last: nobody can ask for an action before the states are known.
+    await this.#startApi(config);
+    this.log.info(
+      { servers: this.#world.servers.length, devices: this.#world.devices.length, url: this.#url, ms: Math.round(performance.now() - t0) },
+      'ockle ready',
+    );
+  }
+
+  #build(config: Config): World {
+    const ctxFor = (id: string, server?: ServerBinding): DriverContext => ({
+      id,
+      log: this.log.child({ driver: id }),
+      stateDir: config.stateDir,
+      ...(server && { server }),
+      shared: <T>(key: string, init: () => T): T => {
+        if (!this.#shared.has(key)) this.#shared.set(key, init());
+        return this.#shared.get(key) as T;
+      },
+    });
+    const devices: RuntimeDevice[] = config.devices.map((dc) => {
+      const def = this.#registry.get('outlet', dc.type);
+      if (!def) throw new Error(`outlet driver "${dc.type}" vanished from the registry`);
+      const device = new OpenOnDemand(def.create(dc.spec as never, ctxFor(dc.id)));
+      const concurrency = Math.min(device.caps.maxConcurrency, dc.common.concurrency ?? Infinity);
+      return {
+        id: dc.id,
+        type: dc.type,
+        description: dc.common.description,
+        device,
+        queue: new DeviceQueue({
+          device: `${dc.type} "${dc.id}"`,
+          concurrency,
+          timeoutMs: dc.common.timeout,
+          retries: dc.common.retries,
+        }),
+        pollIntervalMs: dc.common.poll_interval,
+        cycleDelayMs: dc.common.cycle_delay,
+      };
+    });
+    const servers: RuntimeServer[] = config.servers.map((sc) => {
+      const binding: ServerBinding = {
+        name: sc.name,
+        host: sc.host,
+        outlets: sc.outlets.map((o) => ({ device: o.device, outlet: o.outlet })),
+      };
+      return {
+        name: sc.name,
+        description: sc.description,
+        host: sc.host,
+        testIntervalMs: sc.settings.test_interval,
+        outlets: sc.outlets.map((o) => ({ name: o.name, device: o.device, outlet: o.outlet })),
+        controls: sc.controls.map((c) => {
+          const def = this.#registry.get('controller', c.type)!;
+          return { name: c.name, type: c.type, controller: def.create(c.spec as never, ctxFor(`${sc.name}/${c.name}`, binding)) };
+        }),
+        tests: sc.tests.map((t) => {
+          const def = this.#registry.get('tester', t.type)!;
+          return {
+            name: t.name,
+            type: t.type,
+            tester: def.create(t.spec as never, ctxFor(`${sc.name}/${t.name}`, binding)),
+            timeoutMs: t.common.timeout,
+          };
+        }),
+        dependencies: sc.dependencies,
+      };
+    });
+    const runtime = new Runtime({
+      devices,
+      servers,
+      journal: this.#journal,
+      events: this.events,
+      log: this.log,
+      version: packageVersion(),
+      configProblems: config.warnings,
+    });
+    return { config, runtime, devices, servers };
+  }
+
+  async #startApi(config: Config): Promise<void> {
+    const auth = new Auth({ tokens: config.tokens, anonymousRole: config.api.anonymous_role });
+    if (config.api.local_token) auth.addLocalToken('local', await this.#localToken(config.stateDir));
+    this.#api = createApi(this.gateway, { auth, log: this.log.child({ face: 'api' }), version: packageVersion() });
+    const port = this.#opts.port ?? config.api.port;
+    await this.#api.listen({ host: config.api.listen, port });
+    const addr = this.#api.server.address();
+    const actualPort = typeof addr === 'object' && addr ? addr.port : port;
+    const host = config.api.listen.includes(':') ? `[${config.api.listen}]` : config.api.listen;
+    this.#url = `http://${host}:${actualPort}`;
+    const info: ApiInfo = { url: this.#url, pid: process.pid };
+    await atomicWrite(join(config.stateDir, API_INFO_FILE), JSON.stringify(info) + '\n', 0o644);
+  }
+
+  /**
+   * The local admin token for the CLI on this machine, kept in the state directory (0600) and
+   * reused across restarts so scripts keep working; only its hash is held in memory.
+   */
+  async #localToken(stateDir: string): Promise<string> {
+    const file = join(stateDir, LOCAL_TOKEN_FILE);
+    let token = '';
+    try {
+      token = (await readFile(file, 'utf8')).trim();
+    } catch {
+      // absent: create below
+    }
+    if (!/^ockle_[A-Za-z0-9_-]{43}$/.test(token)) {
+      token = `ockle_${randomBytes(32).toString('base64url')}`;
+      await atomicWrite(file, token + '\n', 0o600);
+    }
+    return createHash('sha256').update(token).digest('hex');
+  }
+
+  /**
+   * Reloads the configuration. A config with errors is rejected and the daemon keeps running
+   * on the old one. A valid one is applied once no action is running; the new world reads the
+   * real states (no switching) before it replaces the old one. Keys marked `restart` (API
+   * address, state directory) keep their old values until the next restart.
+   */
+  reload(): Promise<boolean> {
+    this.#reloading ??= this.#reload().finally(() => (this.#reloading = null));
+    return this.#reloading;
+  }
+
+  async #reload(): Promise<boolean> {
+    const { problems, config } = await checkConfig(this.#opts.configDir, { drivers: this.#registry });
+    if (!config) {
+      const errors = problems.filter((p) => p.severity === 'error');
+      for (const p of errors) this.log.error({ file: p.file, line: p.line }, formatProblem(p));
+      const message = `reload refused: the new configuration has ${errors.length} error(s); still running on the previous one`;
+      this.log.error({ errors: errors.length }, message);
+      this.events.emit('config.reloaded', { ok: false, message });
+      return false;
+    }
+    const old = this.#world;
+    if (old.runtime.busy) this.log.info('reload waits for running actions to finish');
+    await old.runtime.idle();
+    const needRestart: string[] = [];
+    if (config.stateDir !== old.config.stateDir) needRestart.push('[daemon] state_dir');
+    if (config.api.listen !== old.config.api.listen || config.api.port !== old.config.api.port) needRestart.push('[api] listen/port');
+    const effective: Config = needRestart.length === 0 ? config : { ...config, stateDir: old.config.stateDir, api: old.config.api };
+    await old.runtime.close();
+    await Promise.allSettled(old.devices.map((d) => (d.queue.close(), d.device.close())));
+    await closeObjects(old.servers);
+    this.#world = this.#build(effective);
+    await this.#world.runtime.adopt();
+    void this.#world.runtime.testAll();
+    if (this.#opts.monitor !== false) this.#world.runtime.startMonitoring();
+    const message =
+      needRestart.length === 0 ? 'configuration reloaded' : `configuration reloaded; ${needRestart.join(', ')} apply at the next restart`;
+    this.log.info({ servers: this.#world.servers.length, devices: this.#world.devices.length }, message);
+    this.events.emit('config.reloaded', { ok: true, message });
+    return true;
+  }
+
+  /** Stops without switching anything: faces first, then actions, polls and devices. */
+  stop(): Promise<void> {
+    this.#stopping ??= (async () => {
+      await this.#reloading;
+      await this.#api?.close();
+      await this.#world.runtime.close();
+      await Promise.allSettled(this.#world.devices.map((d) => (d.queue.close(), d.device.close())));
+      await closeObjects(this.#world.servers);
+      await this.#journal.close();
+      await rm(join(this.#world.config.stateDir, API_INFO_FILE), { force: true });
+      this.log.info('ockle stopped');
+    })();
+    return this.#stopping;
+  }
+}
+
+async function closeObjects(servers: readonly RuntimeServer[]): Promise<void> {
+  await Promise.allSettled(
+    servers.flatMap((s) => [...s.controls.map((c) => c.controller.close?.()), ...s.tests.map((t) => t.tester.close?.())]),
+  );
+}
+
+async function atomicWrite(file: string, data: string, mode: number): Promise<void> {
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, data, { mode });
+  await rename(tmp, file);
+}
+
+/**
+ * Runs the daemon in this process until SIGTERM/SIGINT: the `ockle daemon` command and the
+ * systemd unit's ExecStart. Exits with code 2 when the configuration is invalid.
+ */
+export async function runDaemon(opts: { configDir: string; logDestination?: DestinationStream }): Promise<void> {
+  const bootLog = createLogger(opts.logDestination ? { destination: opts.logDestination } : {});
+  const notifier: Notifier = createNotifier({ log: bootLog });
+  let daemon: Daemon;
+  try {
+    daemon = await Daemon.start({
+      configDir: opts.configDir,
+      ...(opts.logDestination && { log: createLogger({ destination: opts.logDestination }) }),
+    });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      for (const p of err.problems) if (p.severity === 'error') bootLog.error({ file: p.file, line: p.line }, formatProblem(p));
+      bootLog.fatal(`ockle not started: the configuration in ${opts.configDir} has errors (run \`ockle config check\`)`);
+      process.exitCode = 2;
+    } else {
+      const e = toOckleError(err);
+      bootLog.fatal({ code: e.code, hint: e.hint }, `ockle not started: ${e.message}`);
+      process.exitCode = 1;
+    }
+    notifier.close();
+    return;
+  }
+  notifier.ready(`serving ${daemon.url}`);
+  notifier.startWatchdog();
+  await new Promise<void>((resolve) => {
+    const onHup = (): void => {
+      notifier.reloading();
+      void daemon.reload().finally(() => notifier.ready(`serving ${daemon.url}`));
+    };
+    const onStop = (signal: string): void => {
+      daemon.log.info({ signal }, 'stopping (no outlet is switched)');
+      notifier.stopping();
+      process.off('SIGHUP', onHup);
+      void daemon
+        .stop()
+        .catch((err: unknown) => daemon.log.error({ err: toOckleError(err).message }, 'error while stopping'))
+        .finally(() => {
+          notifier.close();
+          resolve();
+        });
+    };
+    process.on('SIGHUP', onHup);
+    process.once('SIGTERM', () => onStop('SIGTERM'));
+    process.once('SIGINT', () => onStop('SIGINT'));
+  });
+}

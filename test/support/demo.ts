@@ -1,0 +1,41 @@
+/**
+ * A throwaway copy of the bundled demo config (config/) in a temp dir, with its own state
+ * directory, so end-to-end tests run the real daemon on the real demo lab.
+ */
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const REPO = resolve(import.meta.dirname, '..', '..');
+
+export interface DemoCopy {
+  /** The config directory (holds ockle.ini, devices/, servers/). */
+  readonly configDir: string;
+  readonly stateDir: string;
+  /** Rewrites one file of the copy (path relative to the config dir). */
+  write(file: string, text: string): Promise<void>;
+  read(file: string): Promise<string>;
+  /** Removes the whole temp tree. */
+  cleanup(): Promise<void>;
+}
+
+export async function demoConfig(): Promise<DemoCopy> {
+  const root = await mkdtemp(join(tmpdir(), 'ockle-demo-'));
+  const configDir = join(root, 'config');
+  const stateDir = join(root, 'state');
+  await cp(join(REPO, 'config'), configDir, { recursive: true });
+  const ini = join(configDir, 'ockle.ini');
+  // Port 0: the daemon picks a free port and publishes it in <state>/api.json.
+  const text = (await readFile(ini, 'utf8'))
+    .replace(/^state_dir = .*$/m, 'state_dir = ../state')
+    .replace(/^port = .*$/m, 'port = 0')
+    .replace(/^log_level = .*$/m, 'log_level = warn');
+  await writeFile(ini, text);
+  return {
+    configDir,
+    stateDir,
+    write: (file, t) => writeFile(join(configDir, file), t),
+    read: (file) => readFile(join(configDir, file), 'utf8'),
+    cleanup: () => rm(root, { recursive: true, force: true }),
+  };
+}
