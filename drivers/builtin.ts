@@ -1,4 +1,9 @@
 /** Every driver shipped with ockle. Add new drivers here. */
+import { simControllerDriver, simOutletDriver, simTesterDriver } from './sim/index.js';
 import type { DriverDefinition } from './types.js';
 
-export const builtinDrivers: readonly DriverDefinition[] = [];
+export const builtinDrivers: readonly DriverDefinition[] = [
+  simOutletDriver as unknown as DriverDefinition,
+  simControllerDriver as unknown as DriverDefinition,
+  simTesterDriver as unknown as DriverDefinition,
+];

@@ -235,6 +235,7 @@ export class Daemon {
         }),
         pollIntervalMs: dc.common.poll_interval,
         cycleDelayMs: dc.common.cycle_delay,
+        confirmTimeoutMs: dc.common.confirm_timeout,
       };
     });
     const servers: RuntimeServer[] = config.servers.map((sc) => {

@@ -174,7 +174,7 @@ export function intrange<O extends Common<IntRange> & { min?: number; max?: numb
   );
 }
 
-export function select<const C extends readonly string[], O extends Common<C[number]> & { choices: C }>(o: O) {
+export function select<const C extends readonly string[], O extends Common<C[number]>>(o: O & { choices: C }) {
   return spec<C[number], O>(
     o,
     'select',
@@ -212,9 +212,7 @@ export function list<O extends Common<readonly string[]>>(o: O) {
 }
 
 /** A comma-separated list whose items come from a fixed set. */
-export function multilist<const C extends readonly string[], O extends Common<readonly C[number][]> & { choices: C }>(
-  o: O,
-) {
+export function multilist<const C extends readonly string[], O extends Common<readonly C[number][]>>(o: O & { choices: C }) {
   return spec<readonly C[number][], O>(
     o,
     'multilist',

@@ -45,6 +45,8 @@ export interface RuntimeDevice {
   readonly pollIntervalMs: number;
   /** Off time when a cycle is emulated (device without native cycle). */
   readonly cycleDelayMs: number;
+  /** How long an outlet may take to read back the requested state after a switch. */
+  readonly confirmTimeoutMs: number;
 }
 export interface RuntimeServer {
   readonly name: string;
@@ -64,8 +66,6 @@ export interface RuntimeOptions {
   readonly log: Logger;
   readonly version: string;
   readonly configProblems?: readonly ConfigProblem[];
-  /** How long to wait for an outlet to read back the requested state after a switch. */
-  readonly confirmTimeoutMs?: number;
   /** Interval between read-backs while confirming. */
   readonly confirmIntervalMs?: number;
   readonly now?: () => number;
@@ -125,7 +125,6 @@ export class Runtime implements Gateway {
   readonly #log: Logger;
   readonly #version: string;
   readonly #problems: readonly ConfigProblem[];
-  readonly #confirmTimeoutMs: number;
   readonly #confirmIntervalMs: number;
   readonly #now: () => number;
   readonly #startedAt: number;
@@ -139,7 +138,6 @@ export class Runtime implements Gateway {
     this.#log = o.log;
     this.#version = o.version;
     this.#problems = o.configProblems ?? [];
-    this.#confirmTimeoutMs = o.confirmTimeoutMs ?? 30_000;
     this.#confirmIntervalMs = o.confirmIntervalMs ?? 250;
     this.#now = o.now ?? Date.now;
     this.#startedAt = this.#now();
@@ -496,7 +494,7 @@ export class Runtime implements Gateway {
   ): Promise<void> {
     const binding = this.#bindings.get(slot.d.id)?.get(outlet);
     const where = { server: binding?.server, device: slot.d.id, outlet };
-    const deadline = this.#now() + this.#confirmTimeoutMs;
+    const deadline = this.#now() + slot.d.confirmTimeoutMs;
     let sawOff = false;
     let last: Power = 'unknown';
     for (;;) {
@@ -521,7 +519,7 @@ export class Runtime implements Gateway {
     }
     throw new DeviceRefusedError(
       slot.d.id,
-      `${slot.d.id} outlet ${outlet} still reads ${last} ${this.#confirmTimeoutMs} ms after "${cycle ? 'cycle' : want}" was accepted`,
+      `${slot.d.id} outlet ${outlet} still reads ${last} ${slot.d.confirmTimeoutMs} ms after "${cycle ? 'cycle' : want}" was accepted`,
       { hint: 'The device accepted the command but the outlet did not change: check it is not locked or in a delayed-switch mode.' },
     );
   }

@@ -4,9 +4,19 @@
  */
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 
-export const REPO = resolve(import.meta.dirname, '..', '..');
+/** The repository root: the nearest ancestor holding ockle's package.json (works from test/ and dist/test/). */
+export const REPO = ((): string => {
+  let dir = import.meta.dirname;
+  while (dir !== dirname(dir)) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'ockle') return dir;
+    dir = dirname(dir);
+  }
+  throw new Error('cannot find the ockle repository root');
+})();
 
 export interface DemoCopy {
   /** The config directory (holds ockle.ini, devices/, servers/). */

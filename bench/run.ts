@@ -1,0 +1,189 @@
+/**
+ * Benchmarks. Each one measures ockle's path and a baseline doing the irreducible part of the
+ * same work in the same run, and prints both with their ratio, so figures from different
+ * machines stay comparable. Run with `npm run bench`; record results in BENCHMARKS.md.
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, fdatasyncSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServer } from 'node:http';
+import ini from 'ini';
+import { defaultRegistry } from '../drivers/registry.js';
+import { loadConfig } from '../src/config/load.js';
+import { API_INFO_FILE } from '../src/config/paths.js';
+import { ActionJournal } from '../src/core/journal.js';
+import { Daemon } from '../src/daemon.js';
+import { silentLogger } from '../src/log.js';
+import { demoConfig } from '../test/support/demo.js';
+
+interface Result {
+  name: string;
+  unit: string;
+  ockle: number;
+  baseline: number;
+  baselineName: string;
+}
+const results: Result[] = [];
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+async function time(n: number, fn: () => Promise<unknown> | unknown): Promise<number> {
+  const xs: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    await fn();
+    xs.push(performance.now() - t);
+  }
+  return median(xs);
+}
+function report(r: Result): void {
+  results.push(r);
+  const ratio = r.ockle / r.baseline;
+  console.log(
+    `${r.name.padEnd(34)} ockle ${r.ockle.toFixed(3).padStart(9)} ${r.unit}   ${r.baselineName.padEnd(34)} ${r.baseline
+      .toFixed(3)
+      .padStart(9)} ${r.unit}   ratio ${ratio.toFixed(2)}`,
+  );
+}
+
+async function benchConfig(dir: string): Promise<void> {
+  const registry = defaultRegistry();
+  const files = ['ockle.ini', ...['devices', 'servers'].flatMap((d) => readdirSync(join(dir, d)).map((f) => join(d, f)))];
+  await loadConfig(dir, { drivers: registry });
+  const ockle = await time(50, () => loadConfig(dir, { drivers: registry }));
+  const baseline = await time(50, async () => {
+    for (const f of files) ini.decode(await readFile(join(dir, f), 'utf8'));
+  });
+  report({ name: 'config load + validate (demo lab)', unit: 'ms', ockle, baseline, baselineName: 'read + ini.decode, no checks' });
+}
+
+async function benchStart(dir: string): Promise<void> {
+  const ockle = await time(10, async () => {
+    const d = await Daemon.start({ configDir: dir, log: silentLogger(), monitor: false });
+    await d.stop();
+  });
+  const baseline = await time(10, async () => {
+    const s = createServer();
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+    await new Promise<void>((r) => s.close(() => r()));
+  });
+  report({ name: 'daemon start+stop, in process', unit: 'ms', ockle, baseline, baselineName: 'http server listen+close' });
+}
+
+/** From `node …/main.js daemon` to an answering API, as `npm start` does (after its build). */
+async function benchProcess(dir: string, stateDir: string): Promise<void> {
+  const main = join(import.meta.dirname, '..', 'src', 'cli', 'main.js');
+  const once = async (args: string[], readyCheck: () => Promise<boolean>): Promise<number> => {
+    const t = performance.now();
+    const child = spawn(process.execPath, args, { stdio: 'ignore', env: { ...process.env, NOTIFY_SOCKET: '' } });
+    const exited = new Promise((r) => child.on('exit', r));
+    while (!(await readyCheck())) await new Promise((r) => setTimeout(r, 5));
+    const ms = performance.now() - t;
+    child.kill('SIGTERM');
+    await exited;
+    return ms;
+  };
+  const apiReady = async (): Promise<boolean> => {
+    const f = join(stateDir, API_INFO_FILE);
+    if (!existsSync(f)) return false;
+    const { url } = JSON.parse(readFileSync(f, 'utf8')) as { url: string };
+    return (await fetch(`${url}/api/health`).catch(() => undefined))?.ok === true;
+  };
+  const xs: number[] = [];
+  for (let i = 0; i < 5; i++) xs.push(await once([main, 'daemon', '--config', dir], apiReady));
+  let port = 0;
+  const bs: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    port = 0;
+    const t = performance.now();
+    const child = spawn(process.execPath, ['-e', "require('http').createServer((q,s)=>s.end('ok')).listen(0,'127.0.0.1',function(){console.log(this.address().port)})"], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    child.stdout.on('data', (b: Buffer) => (port = Number(b.toString().trim())));
+    const exited = new Promise((r) => child.on('exit', r));
+    for (;;) {
+      if (port && (await fetch(`http://127.0.0.1:${port}/`).catch(() => undefined))?.ok) break;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    bs.push(performance.now() - t);
+    child.kill('SIGTERM');
+    await exited;
+  }
+  report({ name: 'process start to answering API', unit: 'ms', ockle: median(xs), baseline: median(bs), baselineName: 'node http hello-world process' });
+}
+
+async function benchAction(dir: string): Promise<void> {
+  const d = await Daemon.start({ configDir: dir, log: silentLogger(), monitor: false });
+  try {
+    let kind: 'on' | 'off' = 'off';
+    const ockle = await time(40, async () => {
+      const rec = d.gateway.request({ kind, targets: ['web-1'], force: true, origin: 'bench', reason: 'bench' });
+      await d.gateway.waitFor(rec.id);
+      kind = kind === 'off' ? 'on' : 'off';
+    });
+    // Baseline: the same sim device driven directly, one switch and one read-back.
+    const registry = defaultRegistry();
+    const def = registry.get('outlet', 'sim')!;
+    const cfg = d.config.devices.find((x) => x.id === 'pdu-b')!;
+    const raw = def.create(cfg.spec as never, {
+      id: 'pdu-b-bench',
+      log: silentLogger(),
+      stateDir: mkdtempSync(join(tmpdir(), 'ockle-bench-')),
+      shared: (() => {
+        const m = new Map<string, unknown>();
+        return <T>(k: string, init: () => T): T => (m.has(k) ? (m.get(k) as T) : (m.set(k, init()), m.get(k) as T));
+      })(),
+    });
+    const signal = new AbortController().signal;
+    await raw.open(signal);
+    let on = false;
+    const baseline = await time(40, async () => {
+      await raw.switch(4, on ? 'on' : 'off', signal);
+      await raw.read([4], signal);
+      on = !on;
+    });
+    await raw.close();
+    report({ name: 'forced switch, journaled + confirmed', unit: 'ms', ockle, baseline, baselineName: 'driver switch + one read' });
+  } finally {
+    await d.stop();
+  }
+}
+
+async function benchJournal(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'ockle-bench-j-'));
+  const j = await ActionJournal.open(dir);
+  const ockle = await time(200, () => {
+    const a = j.start({ kind: 'on', targets: ['web-1'], force: true, origin: 'bench', reason: 'bench' });
+    j.step(a.id, { op: 'switch', ok: true, detail: 'bench' });
+    j.finish(a.id, 'ok');
+  });
+  await j.close();
+  const fd = openSync(join(dir, 'raw.jsonl'), 'a');
+  const line = JSON.stringify({ t: 'start', action: { id: 'x', kind: 'on', targets: ['web-1'], reason: 'bench' } }) + '\n';
+  const baseline = await time(200, () => {
+    writeSync(fd, line);
+    fdatasyncSync(fd);
+    writeSync(fd, line);
+    writeSync(fd, line);
+    fdatasyncSync(fd);
+  });
+  closeSync(fd);
+  rmSync(dir, { recursive: true, force: true });
+  report({ name: 'journal: start+step+finish', unit: 'ms', ockle, baseline, baselineName: '3 raw appends + 2 fdatasync' });
+}
+
+const demo = await demoConfig();
+try {
+  console.log(`node ${process.version}, ${new Date().toISOString()}; medians\n`);
+  await benchConfig(demo.configDir);
+  await benchStart(demo.configDir);
+  await benchProcess(demo.configDir, demo.stateDir);
+  await benchAction(demo.configDir);
+  await benchJournal();
+} finally {
+  await demo.cleanup();
+}

@@ -1,0 +1,184 @@
+/**
+ * The simulated lab behind the `sim` drivers: PDUs/relay boards with outlets, and one machine
+ * per server that boots when powered and halts when asked. Device state is persisted to
+ * `<stateDir>/sim/<id>.json` (with a write counter and log), so the hardware keeps its state
+ * across daemon restarts like a real PDU, and tests can prove that no write happened.
+ */
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Power, SwitchAction } from '../types.js';
+
+export type DeviceFault = 'unreachable' | 'slow' | 'refuse_switch' | 'stuck';
+export type MachineFault = 'never_boots' | 'ignores_shutdown' | 'refuses_shutdown';
+
+interface SimOutlet {
+  on: boolean;
+  /** ms timestamp of the last off→on. */
+  onSince: number;
+  energyWh: number;
+  /** ms timestamp up to which energy was integrated. */
+  meteredAt: number;
+}
+interface SimDeviceState {
+  outlets: SimOutlet[];
+  writes: number;
+  log: { outlet: number; action: SwitchAction; at: string }[];
+}
+interface SimMachine {
+  bootMs: number;
+  shutdownMs: number;
+  haltAt: number | null;
+  faults: Set<MachineFault>;
+  outlets: readonly { device: string; outlet: number }[];
+}
+
+/** Long ago: outlets that start on have machines that are already booted. */
+const LONG_AGO = 0;
+
+export class SimWorld {
+  readonly #dir: string;
+  readonly #now: () => number;
+  readonly #devices = new Map<string, SimDeviceState>();
+  readonly #deviceFaults = new Map<string, Set<DeviceFault>>();
+  readonly #machines = new Map<string, SimMachine>();
+
+  constructor(o: { stateDir: string; now?: () => number }) {
+    this.#dir = join(o.stateDir, 'sim');
+    this.#now = o.now ?? Date.now;
+  }
+
+  now(): number {
+    return this.#now();
+  }
+
+  /** Registers a device, loading its persisted state or starting from `initial`. Idempotent. */
+  device(id: string, outlets: number, initial: 'on' | 'off'): void {
+    if (this.#devices.has(id)) return;
+    let state: SimDeviceState | undefined;
+    try {
+      const raw = JSON.parse(readFileSync(join(this.#dir, `${id}.json`), 'utf8')) as SimDeviceState;
+      if (Array.isArray(raw.outlets) && raw.outlets.length === outlets) state = raw;
+    } catch {
+      // no hardware file yet: fresh device
+    }
+    const now = this.#now();
+    state ??= {
+      outlets: Array.from({ length: outlets }, () => ({ on: initial === 'on', onSince: LONG_AGO, energyWh: 0, meteredAt: now })),
+      writes: 0,
+      log: [],
+    };
+    this.#devices.set(id, state);
+    this.#save(id);
+  }
+
+  #save(id: string): void {
+    const s = this.#devices.get(id);
+    if (!s) return;
+    mkdirSync(this.#dir, { recursive: true });
+    const file = join(this.#dir, `${id}.json`);
+    writeFileSync(`${file}.tmp`, JSON.stringify(s));
+    renameSync(`${file}.tmp`, file);
+  }
+
+  #outlet(id: string, n: number): SimOutlet {
+    const o = this.#devices.get(id)?.outlets[n - 1];
+    if (!o) throw new Error(`sim device ${id} has no outlet ${n}`);
+    return o;
+  }
+
+  /** What the hardware says, bypassing every fault: for tests. */
+  outlet(id: string, n: number): Power {
+    return this.#outlet(id, n).on ? 'on' : 'off';
+  }
+
+  /** Count and recent log of switch commands the device accepted. */
+  writes(id: string): { count: number; log: readonly { outlet: number; action: SwitchAction; at: string }[] } {
+    const s = this.#devices.get(id);
+    return { count: s?.writes ?? 0, log: s?.log ?? [] };
+  }
+
+  /** Records an accepted switch command (the write counter counts commands, even stuck ones). */
+  recordWrite(id: string, outlet: number, action: SwitchAction): void {
+    const s = this.#devices.get(id)!;
+    s.writes++;
+    s.log.push({ outlet, action, at: new Date(this.#now()).toISOString() });
+    if (s.log.length > 100) s.log.splice(0, s.log.length - 100);
+    this.#save(id);
+  }
+
+  /** Changes an outlet's power as the hardware would. */
+  setPower(id: string, n: number, on: boolean): void {
+    const o = this.#outlet(id, n);
+    this.#integrate(o, 0);
+    if (on && !o.on) o.onSince = this.#now();
+    o.on = on;
+    this.#save(id);
+  }
+
+  #integrate(o: SimOutlet, watts: number): void {
+    const now = this.#now();
+    if (o.on && watts > 0) o.energyWh += (watts * (now - o.meteredAt)) / 3_600_000;
+    o.meteredAt = now;
+  }
+
+  /** Metering: the outlet's load while on, energy integrated over time. */
+  meter(id: string, n: number, loadWatts: number): { watts: number; amps: number; volts: number; energyWh: number } {
+    const o = this.#outlet(id, n);
+    this.#integrate(o, loadWatts);
+    const watts = o.on ? loadWatts : 0;
+    return { watts, amps: Math.round((watts / 230) * 1000) / 1000, volts: 230, energyWh: Math.round(o.energyWh * 1000) / 1000 };
+  }
+
+  setDeviceFaults(id: string, faults: readonly DeviceFault[]): void {
+    this.#deviceFaults.set(id, new Set(faults));
+  }
+  deviceFaults(id: string): ReadonlySet<DeviceFault> {
+    return this.#deviceFaults.get(id) ?? new Set();
+  }
+
+  /** Registers (or widens) the machine of a server. The largest boot/shutdown time wins. */
+  machineFor(
+    name: string,
+    outlets: readonly { device: string; outlet: number }[],
+    o: { bootMs?: number; shutdownMs?: number; faults?: readonly MachineFault[] },
+  ): void {
+    const m = this.#machines.get(name) ?? { bootMs: 0, shutdownMs: 0, haltAt: null, faults: new Set(), outlets };
+    m.bootMs = Math.max(m.bootMs, o.bootMs ?? 0);
+    m.shutdownMs = Math.max(m.shutdownMs, o.shutdownMs ?? 0);
+    for (const f of o.faults ?? []) m.faults.add(f);
+    this.#machines.set(name, m);
+  }
+
+  setMachineFaults(name: string, faults: readonly MachineFault[]): void {
+    const m = this.#machines.get(name);
+    if (m) m.faults = new Set(faults);
+  }
+
+  /** The machine as tests see it. `poweredForMs` is null without power. */
+  machine(name: string): { powered: boolean; up: boolean; halted: boolean; poweredForMs: number | null; bootMs: number } {
+    const m = this.#machines.get(name);
+    if (!m) return { powered: false, up: false, halted: false, poweredForMs: null, bootMs: 0 };
+    const now = this.#now();
+    const outs = m.outlets.map((o) => this.#devices.get(o.device)?.outlets[o.outlet - 1]);
+    const powered = outs.length > 0 && outs.every((o) => o?.on === true);
+    if (!powered) {
+      m.haltAt = null; // losing power clears a halt; the next power-on boots again
+      return { powered: false, up: false, halted: false, poweredForMs: null, bootMs: m.bootMs };
+    }
+    const since = Math.max(...outs.map((o) => o!.onSince));
+    if (m.haltAt !== null && m.haltAt < since) m.haltAt = null;
+    const halted = m.haltAt !== null && now >= m.haltAt;
+    const poweredForMs = now - since;
+    const up = !halted && !m.faults.has('never_boots') && poweredForMs >= m.bootMs;
+    return { powered, up, halted, poweredForMs, bootMs: m.bootMs };
+  }
+
+  /** A controller asked the OS to shut down. */
+  requestHalt(name: string): void {
+    const m = this.#machines.get(name);
+    if (!m) throw new Error(`sim machine ${name} is unknown`);
+    if (m.faults.has('refuses_shutdown')) throw new Error(`sim ${name} refused the shutdown request`);
+    if (m.faults.has('ignores_shutdown')) return;
+    if (m.haltAt === null) m.haltAt = this.#now() + m.shutdownMs;
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * Bearer-token auth with roles. Only SHA-256 hashes of tokens are held; a presented token is
+ * hashed and compared in constant time against every stored hash.
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { OckleError } from '../errors.js';
+
+export type Role = 'viewer' | 'operator' | 'admin';
+const RANK: Record<Role, number> = { viewer: 1, operator: 2, admin: 3 };
+
+export interface Principal {
+  readonly name: string;
+  readonly role: Role;
+}
+
+/** A new random token and its hash (the hash goes into config; the token to its user, once). */
+export function generateToken(): { token: string; sha256: string } {
+  const token = `ockle_${randomBytes(32).toString('base64url')}`;
+  return { token, sha256: sha256Hex(token) };
+}
+
+export function sha256Hex(s: string): string {
+  return createHash('sha256').update(s).digest('hex');
+}
+
+export class Auth {
+  readonly #tokens: { name: string; role: Role; hash: Buffer }[] = [];
+  readonly #anonymous: Role | null;
+
+  constructor(o: { tokens: readonly { name: string; role: Role; sha256: string }[]; anonymousRole: 'none' | 'viewer' }) {
+    for (const t of o.tokens) this.#tokens.push({ name: t.name, role: t.role, hash: Buffer.from(t.sha256, 'hex') });
+    this.#anonymous = o.anonymousRole === 'viewer' ? 'viewer' : null;
+  }
+
+  /** The daemon's local admin token (its hash), for the CLI on this machine. */
+  addLocalToken(name: string, sha256: string): void {
+    this.#tokens.push({ name, role: 'admin', hash: Buffer.from(sha256, 'hex') });
+  }
+
+  /**
+   * Who sent this `Authorization` header, checked against the role needed.
+   * @throws OckleError OCKLE_AUTH_REQUIRED (no or unknown token) or OCKLE_AUTH_FORBIDDEN (role too low)
+   */
+  check(header: string | undefined, needed: Role): Principal {
+    const principal = this.identify(header);
+    if (!principal) {
+      throw new OckleError('OCKLE_AUTH_REQUIRED', header ? 'the bearer token is not valid' : 'this request needs a bearer token');
+    }
+    if (RANK[principal.role] < RANK[needed]) {
+      throw new OckleError('OCKLE_AUTH_FORBIDDEN', `"${principal.name}" has role ${principal.role}; this needs ${needed}`);
+    }
+    return principal;
+  }
+
+  identify(header: string | undefined): Principal | null {
+    const m = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
+    if (!m) return this.#anonymous ? { name: 'anonymous', role: this.#anonymous } : null;
+    const h = createHash('sha256').update(m[1]!).digest();
+    let found: Principal | null = null;
+    // Compare against every hash, so timing does not tell which (or whether one) matched.
+    for (const t of this.#tokens) if (timingSafeEqual(h, t.hash) && !found) found = { name: t.name, role: t.role };
+    return found;
+  }
+}

@@ -1,0 +1,55 @@
+/** The OpenAPI 3.1 description of the HTTP API, served at GET /api/openapi.json. */
+import { schemas } from './server.js';
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const json = (schema: unknown, description = 'OK') => ({ description, content: { 'application/json': { schema } } });
+const errors = {
+  '400': json(ref('Error'), 'Bad request: the message names the field'),
+  '401': json(ref('Error'), 'No or invalid bearer token'),
+  '403': json(ref('Error'), 'The token’s role is too low'),
+  '404': json(ref('Error'), 'No such server, action or route'),
+};
+
+export function openApiDocument(version: string): Record<string, unknown> {
+  return {
+    openapi: '3.1.0',
+    info: { title: 'ockle', version, description: 'Power-control gateway API. Roles: viewer < operator < admin.' },
+    components: {
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+      schemas: {
+        Error: {
+          type: 'object',
+          properties: { error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' }, hint: { type: 'string' } } } },
+        },
+        ActionBody: schemas.actionBody,
+        MultiActionBody: schemas.multiActionBody,
+      },
+    },
+    security: [{ bearer: [] }],
+    paths: {
+      '/api/health': { get: { summary: 'Liveness and degraded devices (no auth)', security: [], responses: { '200': json({ type: 'object' }) } } },
+      '/api/servers': { get: { summary: 'Every server with state, reason, outlets, tests (viewer)', responses: { '200': json({ type: 'object' }), ...errors } } },
+      '/api/servers/{name}': { get: { summary: 'One server (viewer)', responses: { '200': json({ type: 'object' }), ...errors } } },
+      '/api/servers/{name}/actions': {
+        post: {
+          summary: 'Switch one server on/off/cycle (operator); force switches its outlets directly',
+          requestBody: { content: { 'application/json': { schema: ref('ActionBody') } } },
+          responses: { '202': json({ type: 'object' }, 'Accepted; the body holds the action record'), '409': json(ref('Error'), 'Busy, or no sequencer'), ...errors },
+        },
+      },
+      '/api/actions': {
+        get: { summary: 'The action journal, newest first (viewer); ?limit, ?server, ?status', responses: { '200': json({ type: 'object' }), ...errors } },
+        post: {
+          summary: 'Switch several servers (operator)',
+          requestBody: { content: { 'application/json': { schema: ref('MultiActionBody') } } },
+          responses: { '202': json({ type: 'object' }), '409': json(ref('Error')), ...errors },
+        },
+      },
+      '/api/actions/{id}': { get: { summary: 'One action; ?wait=SECONDS long-polls until it finishes (viewer)', responses: { '200': json({ type: 'object' }), ...errors } } },
+      '/api/tree': { get: { summary: 'Dependency graph: nodes, edges, topological order (viewer)', responses: { '200': json({ type: 'object' }), ...errors } } },
+      '/api/devices': { get: { summary: 'Devices with reachability and outlet states (viewer)', responses: { '200': json({ type: 'object' }), ...errors } } },
+      '/api/events': { get: { summary: 'Server-Sent Events of every state change and action (viewer); ?types=a,b', responses: { '200': { description: 'text/event-stream' }, ...errors } } },
+      '/api/config/problems': { get: { summary: 'Warnings of the loaded configuration (admin)', responses: { '200': json({ type: 'object' }), ...errors } } },
+    },
+  };
+}

@@ -1,0 +1,230 @@
+/**
+ * The HTTP JSON API. Every route checks the bearer token's role, every body and query is
+ * validated by a JSON schema (bad input gets a 4xx naming the field and changes nothing), and
+ * every error answers `{error: {code, message, hint}}`.
+ */
+import { fastify, LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import type { Gateway } from '../core/gateway.js';
+import type { ActionKind, EventName } from '../core/model.js';
+import { OckleError, toOckleError } from '../errors.js';
+import type { Auth, Principal, Role } from './auth.js';
+import { openApiDocument } from './openapi.js';
+
+export interface ApiOptions {
+  readonly auth: Auth;
+  readonly log: Logger;
+  readonly version: string;
+  /** Interval of SSE keep-alive comments (default 15 s). */
+  readonly keepaliveMs?: number;
+}
+
+export const EVENT_NAMES: readonly EventName[] = [
+  'server.changed',
+  'outlet.changed',
+  'test.changed',
+  'device.unreachable',
+  'device.reachable',
+  'action.started',
+  'action.progressed',
+  'action.finished',
+  'config.reloaded',
+];
+const CLIENTS = ['cli', 'web', 'api'] as const;
+
+const actionBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['action'],
+  properties: {
+    action: { type: 'string', enum: ['on', 'off', 'cycle'] },
+    force: { type: 'boolean', default: false },
+    reason: { type: 'string', maxLength: 200, default: '' },
+  },
+} as const;
+const multiActionBody = {
+  ...actionBody,
+  required: ['action', 'targets'],
+  properties: {
+    ...actionBody.properties,
+    targets: { type: 'array', minItems: 1, maxItems: 100, items: { type: 'string', minLength: 1, maxLength: 64 } },
+  },
+} as const;
+export const schemas = { actionBody, multiActionBody };
+
+function sendError(reply: FastifyReply, e: OckleError): FastifyReply {
+  if (e.code === 'OCKLE_AUTH_REQUIRED') void reply.header('www-authenticate', 'Bearer');
+  return reply.code(e.status).send({ error: e.toJSON() });
+}
+
+/** fastify/ajv errors → OCKLE_REQUEST_INVALID with the field named. */
+function requestError(err: FastifyError): OckleError {
+  if (err.validation && err.validation.length > 0) {
+    const v = err.validation[0]!;
+    const where = `${err.validationContext ?? 'request'}${v.instancePath || ''}`;
+    const params = v.params as Record<string, unknown>;
+    let detail = v.message ?? 'is not valid';
+    if (v.keyword === 'enum') detail = `must be one of ${(params.allowedValues as string[]).join(', ')}`;
+    if (v.keyword === 'additionalProperties') detail = `has an unknown property "${String(params.additionalProperty)}"`;
+    if (v.keyword === 'required') detail = `needs property "${String(params.missingProperty)}"`;
+    return new OckleError('OCKLE_REQUEST_INVALID', `${where} ${detail}`);
+  }
+  return new OckleError('OCKLE_REQUEST_INVALID', err.message);
+}
+
+export function createApi(gateway: Gateway, opts: ApiOptions): FastifyInstance {
+  const app = fastify({
+    loggerInstance: opts.log as unknown as FastifyBaseLogger,
+    // Requests are not logged one by one (a dashboard polls); writes get their own info line.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 16 * 1024,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+  });
+  const principals = new WeakMap<FastifyRequest, Principal>();
+  const need =
+    (role: Role | null) =>
+    async (req: FastifyRequest): Promise<void> => {
+      if (role === null) return;
+      principals.set(req, opts.auth.check(req.headers.authorization, role));
+    };
+
+  app.setErrorHandler((err: FastifyError, _req, reply) => {
+    if (err instanceof OckleError) return sendError(reply, err);
+    if (err.validation || (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500)) {
+      const e = requestError(err);
+      return reply.code(err.statusCode && err.statusCode !== 400 ? err.statusCode : 400).send({ error: e.toJSON() });
+    }
+    const e = toOckleError(err);
+    opts.log.error({ err: e.message, code: e.code }, 'API request failed');
+    return sendError(reply, e);
+  });
+  app.setNotFoundHandler((req, reply) =>
+    sendError(reply, new OckleError('OCKLE_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`, { hint: 'GET /api/openapi.json lists every route.' })),
+  );
+
+  app.get('/api/health', async () => gateway.health());
+  app.get('/api/openapi.json', async () => openApiDocument(opts.version));
+  app.get('/api/servers', { onRequest: need('viewer') }, async () => ({ servers: gateway.servers() }));
+  app.get<{ Params: { name: string } }>('/api/servers/:name', { onRequest: need('viewer') }, async (req) => gateway.server(req.params.name));
+  app.get('/api/tree', { onRequest: need('viewer') }, async () => gateway.tree());
+  app.get('/api/devices', { onRequest: need('viewer') }, async () => ({ devices: gateway.devices() }));
+  app.get<{ Querystring: { limit: number; server?: string; status?: 'running' | 'ok' | 'failed' | 'cancelled' | 'interrupted' } }>(
+    '/api/actions',
+    {
+      onRequest: need('viewer'),
+      schema: {
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            limit: { type: 'integer', minimum: 1, maximum: 1000, default: 50 },
+            server: { type: 'string', maxLength: 64 },
+            status: { type: 'string', enum: ['running', 'ok', 'failed', 'cancelled', 'interrupted'] },
+          },
+        },
+      },
+    },
+    async (req) => ({
+      actions: gateway.actions({
+        limit: req.query.limit,
+        ...(req.query.server !== undefined && { server: req.query.server }),
+        ...(req.query.status !== undefined && { status: req.query.status }),
+      }),
+    }),
+  );
+  app.get<{ Params: { id: string }; Querystring: { wait: number } }>(
+    '/api/actions/:id',
+    {
+      onRequest: need('viewer'),
+      schema: {
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { wait: { type: 'number', minimum: 0, maximum: 300, default: 0 } },
+        },
+      },
+    },
+    async (req) => {
+      const current = gateway.action(req.params.id);
+      if (current.status !== 'running' || req.query.wait === 0) return current;
+      const ac = new AbortController();
+      const timer = setTimeout(() => ac.abort(), req.query.wait * 1000);
+      const onClose = (): void => ac.abort();
+      req.raw.once('close', onClose);
+      try {
+        return await gateway.waitFor(req.params.id, ac.signal);
+      } finally {
+        clearTimeout(timer);
+        req.raw.off('close', onClose);
+      }
+    },
+  );
+
+  const startAction = (req: FastifyRequest, kind: ActionKind, targets: readonly string[], force: boolean, reason: string) => {
+    const header = req.headers['x-ockle-client'];
+    const client = header === undefined ? 'api' : String(header);
+    if (!(CLIENTS as readonly string[]).includes(client))
+      throw new OckleError('OCKLE_REQUEST_INVALID', `header X-Ockle-Client must be one of ${CLIENTS.join(', ')}`);
+    const who = principals.get(req)!;
+    const origin = `${client}:${who.name}`;
+    const action = gateway.request({ kind, targets, force, origin, reason });
+    opts.log.info({ origin, action: kind, targets, force, reason, actionId: action.id }, 'power action requested');
+    return { action };
+  };
+  app.post<{ Params: { name: string }; Body: { action: ActionKind; force: boolean; reason: string } }>(
+    '/api/servers/:name/actions',
+    { onRequest: need('operator'), schema: { body: actionBody } },
+    async (req, reply) => reply.code(202).send(startAction(req, req.body.action, [req.params.name], req.body.force, req.body.reason)),
+  );
+  app.post<{ Body: { action: ActionKind; targets: string[]; force: boolean; reason: string } }>(
+    '/api/actions',
+    { onRequest: need('operator'), schema: { body: multiActionBody } },
+    async (req, reply) => reply.code(202).send(startAction(req, req.body.action, req.body.targets, req.body.force, req.body.reason)),
+  );
+  app.get('/api/config/problems', { onRequest: need('admin') }, async () => ({ problems: gateway.configProblems() }));
+
+  app.get<{ Querystring: { types?: string } }>(
+    '/api/events',
+    {
+      onRequest: need('viewer'),
+      schema: { querystring: { type: 'object', additionalProperties: false, properties: { types: { type: 'string', maxLength: 500 } } } },
+    },
+    async (req, reply) => {
+      const wanted = req.query.types?.split(',').map((s) => s.trim()).filter(Boolean);
+      const unknown = wanted?.filter((t) => !(EVENT_NAMES as readonly string[]).includes(t)) ?? [];
+      if (unknown.length > 0)
+        throw new OckleError('OCKLE_REQUEST_INVALID', `querystring/types has unknown event "${unknown[0]}"`, {
+          hint: `Events are: ${EVENT_NAMES.join(', ')}.`,
+        });
+      const filter = wanted && wanted.length > 0 ? new Set(wanted) : null;
+      reply.hijack();
+      const res = reply.raw;
+      res.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache, no-transform',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+      });
+      res.write('retry: 2000\n\n');
+      let id = 0;
+      const off = gateway.events.onAny((name, payload) => {
+        if (filter && !filter.has(name)) return;
+        res.write(`event: ${name}\nid: ${++id}\ndata: ${JSON.stringify(payload)}\n\n`);
+      });
+      const keepalive = setInterval(() => res.write(': keepalive\n\n'), opts.keepaliveMs ?? 15_000);
+      keepalive.unref();
+      const close = (): void => {
+        off();
+        clearInterval(keepalive);
+      };
+      req.raw.once('close', close);
+      res.once('close', close);
+    },
+  );
+
+  // SSE responses are hijacked: end them when the server closes so close() does not hang.
+  app.addHook('onClose', async () => {
+    app.server.closeAllConnections?.();
+  });
+  return app;
+}

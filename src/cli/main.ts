@@ -1,0 +1,270 @@
+#!/usr/bin/env node
+/**
+ * `ockle`: the command line. Talks to the daemon's API (except `config check`, `token new` and
+ * `daemon`). Exit codes: 0 ok, 1 the action failed, 2 bad input, 3 device error, 4 daemon
+ * unreachable. `--json` prints the API's JSON for scripts.
+ */
+import { realpathSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { defaultRegistry } from '../../drivers/registry.js';
+import { checkConfig } from '../config/load.js';
+import { defaultConfigDir } from '../config/paths.js';
+import { parseDuration } from '../config/types.js';
+import type { ActionRecord, DeviceStatus, OpState, ServerStatus, TreeView } from '../core/model.js';
+import { formatProblem, OckleError, toOckleError } from '../errors.js';
+import { generateToken } from '../api/auth.js';
+import { packageVersion } from '../version.js';
+import { Client, resolveClient } from './client.js';
+
+export interface Io {
+  readonly stdout: { write(s: string): unknown; isTTY?: boolean };
+  readonly stderr: { write(s: string): unknown };
+  readonly env: NodeJS.ProcessEnv;
+  readonly cwd: string;
+}
+
+const USAGE = `usage: ockle <command> [options]
+
+commands:
+  status                       servers with state and reason
+  tree                         the dependency graph
+  devices                      devices and their outlets
+  on|off|cycle SERVER… --force switch exactly these servers' outlets now
+      [--reason TEXT] [--no-wait] [--timeout 5m]
+  actions [--limit N] [--server S]   the action journal
+  action ID                    one action with its steps
+  watch [--types a,b]          live events
+  config check [DIR]           validate a config directory (no daemon needed)
+  token new NAME --role viewer|operator|admin   make an API token
+  daemon [--config DIR]        run the gateway in the foreground
+  version
+
+options: --config DIR (default: $OCKLE_CONFIG, ./config, /etc/ockle), --url URL ($OCKLE_URL),
+         --token-file FILE ($OCKLE_TOKEN; default: the daemon's local token), --json
+`;
+
+const OPTIONS = {
+  config: { type: 'string' },
+  url: { type: 'string' },
+  'token-file': { type: 'string' },
+  json: { type: 'boolean', default: false },
+  force: { type: 'boolean', default: false },
+  reason: { type: 'string' },
+  'no-wait': { type: 'boolean', default: false },
+  timeout: { type: 'string' },
+  limit: { type: 'string' },
+  server: { type: 'string' },
+  types: { type: 'string' },
+  role: { type: 'string' },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const satisfies ParseArgsConfig['options'];
+
+const STATE_COLOUR: Partial<Record<OpState, string>> = {
+  OK: '32',
+  FORCED_ON: '36',
+  OFF: '90',
+  FORCED_OFF: '90',
+  SWITCHING_ON: '33',
+  SWITCHING_OFF: '33',
+  UNKNOWN: '35',
+};
+
+function exitCodeFor(e: OckleError): number {
+  if (e.code === 'OCKLE_DAEMON_UNREACHABLE') return 4;
+  if (e.code.startsWith('OCKLE_DEVICE_')) return 3;
+  if (['OCKLE_REQUEST_INVALID', 'OCKLE_TREE_UNKNOWN_SERVER', 'OCKLE_ACTION_UNKNOWN', 'OCKLE_CONFIG_INVALID', 'OCKLE_AUTH_REQUIRED', 'OCKLE_AUTH_FORBIDDEN', 'OCKLE_NOT_FOUND', 'OCKLE_ACTION_BUSY', 'OCKLE_ACTION_NO_SEQUENCER'].includes(e.code))
+    return 2;
+  return 1;
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => stripAnsi(r[c] ?? '').length)));
+  return rows.map((r) => r.map((cell, c) => cell + ' '.repeat(widths[c]! - stripAnsi(cell).length)).join('  ').trimEnd()).join('\n') + '\n';
+}
+// eslint-disable-next-line no-control-regex -- matching the ANSI escapes this file writes
+const stripAnsi = (s: string): string => s.replace(/\x1b\[[0-9;]*m/g, '');
+
+export async function main(argv: string[], io: Io): Promise<number> {
+  let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; strict: true }>>;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (err) {
+    io.stderr.write(`ockle: ${(err as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  const { values: v, positionals: pos } = parsed;
+  const [cmd, ...rest] = pos;
+  if (v.help || cmd === undefined || cmd === 'help') {
+    io.stdout.write(USAGE);
+    return cmd === undefined && !v.help ? 2 : 0;
+  }
+  const colour = io.stdout.isTTY === true && !io.env.NO_COLOR && !v.json;
+  const paint = (code: string | undefined, s: string): string => (colour && code ? `\x1b[${code}m${s}\x1b[0m` : s);
+  const out = (s: string): void => void io.stdout.write(s);
+  const json = (x: unknown): void => out(JSON.stringify(x, null, 2) + '\n');
+  const configDir = v.config ? resolve(io.cwd, v.config) : defaultConfigDir(io.env, io.cwd);
+  const client = (): Client =>
+    new Client(
+      resolveClient({
+        configDir,
+        env: io.env,
+        ...(v.url && { url: v.url }),
+        ...(v['token-file'] && { tokenFile: resolve(io.cwd, v['token-file']) }),
+      }),
+    );
+  const usage = (msg: string): number => {
+    io.stderr.write(`ockle: ${msg}\n${USAGE}`);
+    return 2;
+  };
+
+  try {
+    switch (cmd) {
+      case 'version':
+        out(`ockle ${packageVersion()}\n`);
+        return 0;
+      case 'status': {
+        const { servers } = await client().request<{ servers: ServerStatus[] }>('GET', '/api/servers');
+        if (v.json) return json({ servers }), 0;
+        const rows = [['SERVER', 'STATE', 'OUTLETS', 'WHY']];
+        for (const s of servers)
+          rows.push([
+            s.name,
+            paint(STATE_COLOUR[s.state] ?? '31', s.state),
+            s.outlets.map((o) => `${o.device}:${o.outlet}=${o.power}${o.readBack === 'assumed' ? '?' : ''}`).join(' ') || '-',
+            s.reason + (s.actionId ? ` [${s.actionId}]` : ''),
+          ]);
+        out(table(rows));
+        return 0;
+      }
+      case 'tree': {
+        const tree = await client().request<TreeView>('GET', '/api/tree');
+        if (v.json) return json(tree), 0;
+        const deps = new Map(tree.order.map((n) => [n, tree.edges.filter((e) => e.from === n).map((e) => e.to)]));
+        const state = new Map(tree.nodes.map((n) => [n.name, n.state]));
+        for (const n of tree.order) {
+          const d = deps.get(n)!;
+          out(`${n} ${paint(STATE_COLOUR[state.get(n)!] ?? '31', `(${state.get(n)})`)}\n`);
+          d.forEach((x, i) => out(`  ${i === d.length - 1 ? '└─' : '├─'} needs ${x}\n`));
+        }
+        return 0;
+      }
+      case 'devices': {
+        const { devices } = await client().request<{ devices: DeviceStatus[] }>('GET', '/api/devices');
+        if (v.json) return json({ devices }), 0;
+        for (const d of devices) {
+          const reach = d.reachable === null ? 'not contacted' : d.reachable ? 'reachable' : `UNREACHABLE: ${d.error}`;
+          out(`${d.id} (${d.type}${d.readBack === 'assumed' ? ', read-back assumed' : ''}) ${reach}${d.lastPollMs !== null ? `, poll ${d.lastPollMs} ms` : ''}\n`);
+          for (const o of d.outlets) out(`  ${String(o.outlet).padStart(2)}  ${o.power.padEnd(7)} ${o.boundTo ?? '-'}\n`);
+        }
+        return 0;
+      }
+      case 'on':
+      case 'off':
+      case 'cycle': {
+        if (rest.length === 0) return usage(`${cmd} needs at least one SERVER`);
+        const timeoutMs = v.timeout ? parseDuration(v.timeout) : 600_000;
+        if (timeoutMs === undefined) return usage(`--timeout "${v.timeout}" is not a duration (e.g. 90s, 5m)`);
+        const c = client();
+        const body = { action: cmd, targets: rest, force: v.force, reason: v.reason ?? '' };
+        const { action } = await c.request<{ action: ActionRecord }>('POST', '/api/actions', body);
+        if (v['no-wait']) return v.json ? (json(action), 0) : (out(`${action.id} started\n`), 0);
+        const deadline = Date.now() + timeoutMs;
+        let rec = action;
+        while (rec.status === 'running' && Date.now() < deadline) {
+          const wait = Math.max(1, Math.min(60, Math.ceil((deadline - Date.now()) / 1000)));
+          rec = await c.request<ActionRecord>('GET', `/api/actions/${rec.id}?wait=${wait}`);
+        }
+        if (v.json) json(rec);
+        else {
+          for (const s of rec.steps) out(`  ${s.ok ? '✓' : '✗'} ${s.server ?? ''} ${s.op}: ${s.detail}\n`);
+          out(`${rec.id} ${cmd} ${rec.targets.join(', ')}: ${rec.status}${rec.error ? ` — ${rec.error.message}` : ''}\n`);
+        }
+        if (rec.status === 'running') {
+          io.stderr.write(`ockle: ${rec.id} still running after ${v.timeout ?? '10m'}; follow it with \`ockle action ${rec.id}\`\n`);
+          return 1;
+        }
+        return rec.status === 'ok' ? 0 : rec.error?.code.startsWith('OCKLE_DEVICE_') ? 3 : 1;
+      }
+      case 'actions': {
+        const limit = v.limit ?? '20';
+        if (!/^\d+$/.test(limit)) return usage(`--limit "${limit}" is not a number`);
+        const q = `?limit=${limit}${v.server ? `&server=${encodeURIComponent(v.server)}` : ''}`;
+        const { actions } = await client().request<{ actions: ActionRecord[] }>('GET', `/api/actions${q}`);
+        if (v.json) return json({ actions }), 0;
+        const rows = [['ID', 'WHEN', 'WHO', 'WHAT', 'RESULT', 'WHY']];
+        for (const a of actions)
+          rows.push([a.id, a.requestedAt.replace('T', ' ').slice(0, 19), a.origin, `${a.force ? 'force ' : ''}${a.kind} ${a.targets.join(',')}`, a.status + (a.error ? `: ${a.error.message}` : ''), a.reason]);
+        out(table(rows));
+        return 0;
+      }
+      case 'action': {
+        if (!rest[0]) return usage('action needs an ID');
+        const a = await client().request<ActionRecord>('GET', `/api/actions/${encodeURIComponent(rest[0])}`);
+        if (v.json) return json(a), 0;
+        out(`${a.id} ${a.force ? 'forced ' : ''}${a.kind} ${a.targets.join(', ')} by ${a.origin}${a.reason ? ` (${a.reason})` : ''}: ${a.status}\n`);
+        for (const s of a.steps) out(`  ${s.at.slice(11, 23)} ${s.ok ? '✓' : '✗'} ${s.server ?? ''} ${s.op}: ${s.detail}\n`);
+        if (a.error) out(`  error ${a.error.code}: ${a.error.message}\n`);
+        return 0;
+      }
+      case 'watch': {
+        const ac = new AbortController();
+        const onInt = (): void => ac.abort();
+        process.once('SIGINT', onInt);
+        try {
+          for await (const e of client().events(v.types, ac.signal)) {
+            out(v.json ? JSON.stringify(e) + '\n' : `${new Date().toISOString().slice(11, 23)} ${e.event} ${JSON.stringify(e.data)}\n`);
+          }
+        } finally {
+          process.off('SIGINT', onInt);
+        }
+        return 0;
+      }
+      case 'config': {
+        if (rest[0] !== 'check') return usage('the config command is `ockle config check [DIR]`');
+        const dir = rest[1] ? resolve(io.cwd, rest[1]) : configDir;
+        const { problems } = await checkConfig(dir, { drivers: defaultRegistry() });
+        if (v.json) json({ problems });
+        else for (const p of problems) (p.severity === 'error' ? io.stderr : io.stdout).write(formatProblem(p) + '\n');
+        const errors = problems.filter((p) => p.severity === 'error').length;
+        if (!v.json) out(`${errors} error${errors === 1 ? '' : 's'}, ${problems.length - errors} warning${problems.length - errors === 1 ? '' : 's'} in ${dir}\n`);
+        return errors > 0 ? 2 : 0;
+      }
+      case 'token': {
+        const name = rest[1];
+        if (rest[0] !== 'new' || !name) return usage('the token command is `ockle token new NAME --role viewer|operator|admin`');
+        if (!/^[a-z0-9][a-z0-9_-]*$/.test(name)) return usage(`token name "${name}" must be lowercase letters, digits, "-" and "_"`);
+        if (!v.role || !['viewer', 'operator', 'admin'].includes(v.role)) return usage('--role must be viewer, operator or admin');
+        const t = generateToken();
+        if (v.json) return json({ name, role: v.role, token: t.token, sha256: t.sha256 }), 0;
+        out(`token (give it to its user; it is not stored anywhere):\n  ${t.token}\n\nadd to ockle.ini, then reload (systemctl reload ockle):\n[token.${name}]\nrole = ${v.role}\nsha256 = ${t.sha256}\n`);
+        return 0;
+      }
+      case 'daemon': {
+        const { runDaemon } = await import('../daemon.js');
+        await runDaemon({ configDir });
+        return typeof process.exitCode === 'number' ? process.exitCode : 0;
+      }
+      default:
+        return usage(`unknown command "${cmd}"`);
+    }
+  } catch (err) {
+    const e = toOckleError(err);
+    io.stderr.write(`ockle: ${e.message}\n${e.hint ? `  ${e.hint}\n` : ''}`);
+    return exitCodeFor(e);
+  }
+}
+
+// Run when executed as the `ockle` binary (also through an npm bin symlink).
+const self = fileURLToPath(import.meta.url);
+let invoked = '';
+try {
+  invoked = process.argv[1] ? realpathSync(process.argv[1]) : '';
+} catch {
+  // not started from a file (node -e, a REPL)
+}
+if (invoked === self) {
+  const code = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() });
+  process.exitCode = code;
+}

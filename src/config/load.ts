@@ -1,0 +1,404 @@
+/**
+ * Reads a config directory (ockle.ini, devices/*.ini, servers/*.ini), validates every key
+ * against the schema and the driver/plugin templates, checks what spans files (devices,
+ * outlets, dependencies, cycles), reports every problem at once with file:line and a fix,
+ * and returns a deeply frozen Config.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import type { DriverRegistry } from '../../drivers/registry.js';
+import type { DriverKind } from '../../drivers/types.js';
+import { ConfigError, type ConfigProblem } from '../errors.js';
+import { findCycle } from '../core/tree.js';
+import { parseIni, type IniSection } from './ini-lines.js';
+import { resolveStateDir } from './paths.js';
+import {
+  apiTemplate,
+  controlCommonTemplate,
+  daemonTemplate,
+  deviceCommonTemplate,
+  NAME_HELP,
+  NAME_PATTERN,
+  outletTemplate,
+  pluginsTemplate,
+  serverDefaultsTemplate,
+  serverTemplate,
+  testCommonTemplate,
+  tokenTemplate,
+} from './schema.js';
+import { suggest, type Infer, type Template } from './types.js';
+
+export interface DeviceConfig {
+  readonly id: string;
+  readonly file: string;
+  readonly type: string;
+  readonly common: Infer<typeof deviceCommonTemplate>;
+  /** The driver's own keys, defaults applied. */
+  readonly spec: Readonly<Record<string, unknown>>;
+  readonly outletCount: number | undefined;
+}
+export interface ObjectConfig {
+  readonly name: string;
+  readonly type: string;
+  readonly common: Infer<typeof controlCommonTemplate>;
+  readonly spec: Readonly<Record<string, unknown>>;
+}
+export interface ServerConfig {
+  readonly name: string;
+  readonly file: string;
+  readonly description: string;
+  readonly host: string | undefined;
+  /** [servers] defaults with this server's overrides applied. */
+  readonly settings: Infer<typeof serverDefaultsTemplate>;
+  readonly outlets: readonly { readonly name: string; readonly device: string; readonly outlet: number; readonly line: number }[];
+  readonly controls: readonly ObjectConfig[];
+  readonly tests: readonly ObjectConfig[];
+  readonly dependencies: readonly string[];
+}
+export interface TokenConfig {
+  readonly name: string;
+  readonly role: 'viewer' | 'operator' | 'admin';
+  readonly sha256: string;
+}
+export interface Config {
+  readonly dir: string;
+  readonly stateDir: string;
+  readonly daemon: Infer<typeof daemonTemplate>;
+  readonly api: Infer<typeof apiTemplate>;
+  readonly serverDefaults: Infer<typeof serverDefaultsTemplate>;
+  readonly plugins: {
+    readonly enabled: readonly string[];
+    readonly settings: ReadonlyMap<string, Readonly<Record<string, unknown>>>;
+  };
+  readonly tokens: readonly TokenConfig[];
+  readonly devices: readonly DeviceConfig[];
+  readonly servers: readonly ServerConfig[];
+  readonly warnings: readonly ConfigProblem[];
+}
+
+export interface LoadOptions {
+  readonly drivers: DriverRegistry;
+  /** Plugin name → its config template. */
+  readonly plugins?: ReadonlyMap<string, Template>;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+class Collector {
+  readonly problems: ConfigProblem[] = [];
+  constructor(readonly file: string) {}
+  error(line: number | undefined, message: string, hint?: string, key?: string): void {
+    this.problems.push({ file: this.file, ...(line !== undefined && { line }), message, ...(hint && { hint }), ...(key && { key }), severity: 'error' });
+  }
+  warn(line: number | undefined, message: string, hint?: string): void {
+    this.problems.push({ file: this.file, ...(line !== undefined && { line }), message, ...(hint && { hint }), severity: 'warning' });
+  }
+}
+
+/**
+ * Validates one section against a template. Unknown keys are reported (with the nearest
+ * valid key); values that do not parse are reported and left out; required keys missing
+ * are reported at the section header. Secret values are never echoed.
+ */
+function validate(c: Collector, sec: IniSection, template: Template, skip: readonly string[] = []): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, k] of sec.keys) {
+    if (skip.includes(key)) continue;
+    const spec = template[key];
+    if (!spec) {
+      const s = suggest(key, Object.keys(template));
+      c.error(
+        k.line,
+        `unknown key "${key}" in [${sec.name}]`,
+        s ? `Did you mean "${s}"?` : `Valid keys: ${Object.keys(template).join(', ')}.`,
+        key,
+      );
+      continue;
+    }
+    const r = spec.parse(k.value);
+    if (r.ok) out[key] = r.value;
+    else c.error(k.line, spec.kind === 'secret' ? `${key}: ${r.message}` : `${key} = ${k.value}: ${r.message}`, r.hint, key);
+  }
+  for (const [key, spec] of Object.entries(template)) {
+    if (key in out || sec.keys.has(key)) continue;
+    if (spec.required && !skip.includes(key)) c.error(sec.line, `[${sec.name}] needs key "${key}"`, `Add ${key} = … (${spec.help})`, key);
+    else if (spec.default !== undefined) out[key] = spec.default;
+  }
+  return out;
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object' && !Object.isFrozen(o) && !(o instanceof Map) && o.constructor?.name !== 'Secret') {
+    Object.freeze(o);
+    for (const v of Object.values(o)) deepFreeze(v);
+  }
+  return o;
+}
+
+async function listIni(dir: string): Promise<string[]> {
+  try {
+    return (await readdir(dir)).filter((f) => f.endsWith('.ini')).sort();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+}
+
+/** Validates without throwing: every problem (errors and warnings), and the Config when there is no error. */
+export async function checkConfig(dirIn: string, opts: LoadOptions): Promise<{ problems: ConfigProblem[]; config?: Config }> {
+  const dir = resolve(dirIn);
+  const problems: ConfigProblem[] = [];
+  const read = async (rel: string): Promise<{ c: Collector; sections: readonly IniSection[] } | undefined> => {
+    const c = new Collector(rel);
+    let text: string;
+    try {
+      text = await readFile(join(dir, rel), 'utf8');
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      c.error(undefined, code === 'ENOENT' ? `${rel} is missing` : `${rel} cannot be read (${code})`, code === 'ENOENT'
+        ? `Create ${rel} in ${dir} (see config/ockle.ini in the ockle repository for an example) or pass the right --config.`
+        : 'Check the file permissions.');
+      problems.push(...c.problems);
+      return undefined;
+    }
+    const parsed = parseIni(text);
+    for (const p of parsed.problems) c.error(p.line, p.message, p.hint);
+    problems.push(...c.problems);
+    c.problems.length = 0;
+    return { c, sections: parsed.sections };
+  };
+  const flush = (c: Collector): void => {
+    problems.push(...c.problems);
+    c.problems.length = 0;
+  };
+
+  // ── ockle.ini ──
+  const main = await read('ockle.ini');
+  const sec = (name: string): IniSection => main?.sections.find((s) => s.name === name) ?? { name, line: 1, keys: new Map() };
+  const mc = main?.c ?? new Collector('ockle.ini');
+  const daemon = validate(mc, sec('daemon'), daemonTemplate) as Infer<typeof daemonTemplate>;
+  const api = validate(mc, sec('api'), apiTemplate) as Infer<typeof apiTemplate>;
+  const serverDefaults = validate(mc, sec('servers'), serverDefaultsTemplate) as Infer<typeof serverDefaultsTemplate>;
+  const pluginsSec = validate(mc, sec('plugins'), pluginsTemplate) as Infer<typeof pluginsTemplate>;
+  const knownPlugins = opts.plugins ?? new Map<string, Template>();
+  const enabled = pluginsSec.enabled ?? [];
+  for (const name of enabled) {
+    if (!knownPlugins.has(name)) {
+      const s = suggest(name, knownPlugins.keys());
+      mc.error(
+        sec('plugins').keys.get('enabled')?.line,
+        `unknown plugin "${name}" in enabled`,
+        s ? `Did you mean "${s}"?` : `Available plugins: ${[...knownPlugins.keys()].join(', ') || 'none'}.`,
+      );
+    }
+  }
+  const pluginSettings = new Map<string, Readonly<Record<string, unknown>>>();
+  const tokens: TokenConfig[] = [];
+  const KNOWN_MAIN = ['daemon', 'api', 'servers', 'plugins'];
+  for (const s of main?.sections ?? []) {
+    if (KNOWN_MAIN.includes(s.name)) continue;
+    if (s.name.startsWith('plugins.')) {
+      const name = s.name.slice('plugins.'.length);
+      const template = knownPlugins.get(name);
+      if (!template) {
+        const sug = suggest(name, knownPlugins.keys());
+        mc.error(s.line, `section [${s.name}] is for an unknown plugin "${name}"`, sug ? `Did you mean [plugins.${sug}]?` : 'Remove the section or install the plugin.');
+        continue;
+      }
+      if (!enabled.includes(name)) mc.warn(s.line, `[${s.name}] configures plugin "${name}", which is not enabled`, `Add it to [plugins] enabled to run it.`);
+      pluginSettings.set(name, validate(mc, s, template));
+      continue;
+    }
+    if (s.name.startsWith('token.')) {
+      const name = s.name.slice('token.'.length);
+      if (!NAME_PATTERN.test(name)) mc.error(s.line, `token name "${name}" is not ${NAME_HELP}`, 'Rename the section, e.g. [token.alice].');
+      const v = validate(mc, s, tokenTemplate);
+      if (v.role !== undefined && v.sha256 !== undefined) tokens.push({ name, role: v.role as TokenConfig['role'], sha256: v.sha256 as string });
+      continue;
+    }
+    const sug = suggest(s.name, [...KNOWN_MAIN, 'token.NAME', 'plugins.NAME']);
+    mc.error(s.line, `unknown section [${s.name}] in ockle.ini`, sug ? `Did you mean [${sug}]?` : `Sections are: ${KNOWN_MAIN.map((n) => `[${n}]`).join(', ')}, [token.NAME], [plugins.NAME].`);
+  }
+  flush(mc);
+
+  // Common shape of devices, controls and tests: a `type` that names a driver, the common keys, the driver keys.
+  const typed = (
+    c: Collector,
+    s: IniSection,
+    kind: DriverKind,
+    common: Template,
+  ): { type: string; common: Record<string, unknown>; spec: Record<string, unknown>; outletCount?: number } | undefined => {
+    const typeKey = s.keys.get('type');
+    const types = opts.drivers.types(kind);
+    if (!typeKey) {
+      c.error(s.line, `[${s.name}] needs key "type"`, `Add type = one of: ${types.join(', ')}.`, 'type');
+      return undefined;
+    }
+    const def = opts.drivers.get(kind, typeKey.value);
+    if (!def) {
+      const sug = suggest(typeKey.value, types);
+      c.error(typeKey.line, `unknown ${kind} type "${typeKey.value}"`, `${sug ? `Did you mean "${sug}"? ` : ''}Known ${kind} types: ${types.join(', ')}.`, 'type');
+      return undefined;
+    }
+    const merged: Template = { ...common, ...def.template };
+    const all = validate(c, s, merged);
+    const commonOut: Record<string, unknown> = {};
+    const spec: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(all)) (k in common ? commonOut : spec)[k] = v;
+    const missing = Object.entries(def.template).some(([k, sp]) => sp.required && !(k in spec));
+    const outletCount = !missing && def.outletCount ? def.outletCount(spec as never) : undefined;
+    return { type: typeKey.value, common: commonOut, spec, ...(outletCount !== undefined && { outletCount }) };
+  };
+
+  // ── devices/*.ini ──
+  const devices: DeviceConfig[] = [];
+  const deviceLines = new Map<string, string>();
+  for (const f of await listIni(join(dir, 'devices'))) {
+    const rel = `devices/${f}`;
+    const id = basename(f, '.ini');
+    const r = await read(rel);
+    if (!r) continue;
+    if (!NAME_PATTERN.test(id)) r.c.error(undefined, `device file name "${f}" is not ${NAME_HELP}`, 'Rename the file; the device id is its base name.');
+    const dsec = r.sections.find((s) => s.name === 'device');
+    if (!dsec) r.c.error(1, `${rel} has no [device] section`, 'Put the device keys under a [device] header.');
+    for (const s of r.sections) if (s.name !== 'device') r.c.error(s.line, `unknown section [${s.name}] in a device file`, 'A device file has one [device] section.');
+    const t = dsec ? typed(r.c, dsec, 'outlet', deviceCommonTemplate) : undefined;
+    if (t) {
+      devices.push({ id, file: rel, type: t.type, common: t.common as DeviceConfig['common'], spec: t.spec, outletCount: t.outletCount });
+      deviceLines.set(id, rel);
+    }
+    flush(r.c);
+  }
+
+  // ── servers/*.ini ──
+  const servers: ServerConfig[] = [];
+  const depLines = new Map<string, { c: Collector; line: number; deps: readonly string[] }>();
+  const outletOwners = new Map<string, { file: string; line: number; server: string }>();
+  const serverFiles = await listIni(join(dir, 'servers'));
+  const serverNames = serverFiles.map((f) => basename(f, '.ini'));
+  if (serverFiles.length === 0) problems.push({ file: 'servers/', message: 'no servers are configured', hint: 'Add one file per server in servers/.', severity: 'warning' });
+  for (const f of serverFiles) {
+    const rel = `servers/${f}`;
+    const name = basename(f, '.ini');
+    const r = await read(rel);
+    if (!r) continue;
+    const c = r.c;
+    if (!NAME_PATTERN.test(name)) c.error(undefined, `server file name "${f}" is not ${NAME_HELP}`, 'Rename the file; the server name is its base name.');
+    const ssec = r.sections.find((s) => s.name === 'server');
+    if (!ssec) {
+      c.error(1, `${rel} has no [server] section`, 'Start the file with [server] and its outlets, controls, tests and dependencies.');
+      flush(c);
+      continue;
+    }
+    const v = validate(c, ssec, serverTemplate) as Infer<typeof serverTemplate>;
+    const byName = new Map(r.sections.map((s) => [s.name, s]));
+    const used = new Map<string, string>();
+    const refs = (listKey: 'outlets' | 'controls' | 'tests'): IniSection[] => {
+      const out: IniSection[] = [];
+      for (const n of v[listKey] ?? []) {
+        const line = ssec.keys.get(listKey)?.line ?? ssec.line;
+        const s = byName.get(n);
+        if (!s || n === 'server') {
+          const sug = suggest(n, [...byName.keys()].filter((x) => x !== 'server'));
+          c.error(line, `${listKey} names section [${n}], which is not in this file`, sug ? `Did you mean "${sug}"?` : `Add a [${n}] section.`);
+          continue;
+        }
+        const prev = used.get(n);
+        if (prev) {
+          c.error(line, `section [${n}] is named by both ${prev} and ${listKey}`, 'Give each outlet, control and test its own section.');
+          continue;
+        }
+        used.set(n, listKey);
+        out.push(s);
+      }
+      return out;
+    };
+    const outlets: { name: string; device: string; outlet: number; line: number }[] = [];
+    for (const s of refs('outlets')) {
+      const o = validate(c, s, outletTemplate) as Partial<Infer<typeof outletTemplate>>;
+      if (o.device === undefined || o.outlet === undefined) continue;
+      const devLine = s.keys.get('device')!.line;
+      const dev = devices.find((d) => d.id === o.device);
+      if (!dev) {
+        if (!deviceLines.has(o.device)) {
+          const known = devices.map((d) => d.id);
+          const sug = suggest(o.device, known);
+          c.error(
+            devLine,
+            `outlet "${s.name}" names device "${o.device}", which is not defined (defined: ${known.join(', ') || 'none'}).`,
+            `${sug ? `Did you mean "${sug}"? ` : ''}Add config/devices/${o.device}.ini or correct the name.`,
+          );
+        }
+        continue;
+      }
+      const outLine = s.keys.get('outlet')!.line;
+      if (dev.outletCount !== undefined && o.outlet > dev.outletCount) {
+        c.error(outLine, `outlet ${o.outlet} is beyond device "${dev.id}", which has ${dev.outletCount} outlets`, `Use an outlet from 1 to ${dev.outletCount}.`);
+        continue;
+      }
+      const key = `${dev.id}:${o.outlet}`;
+      const owner = outletOwners.get(key);
+      if (owner) {
+        c.error(outLine, `outlet ${o.outlet} of "${dev.id}" is already given to server "${owner.server}" (${owner.file}:${owner.line})`, 'An outlet powers one server: correct one of the two.');
+        continue;
+      }
+      outletOwners.set(key, { file: rel, line: outLine, server: name });
+      outlets.push({ name: s.name, device: o.device, outlet: o.outlet, line: outLine });
+    }
+    const objects = (listKey: 'controls' | 'tests', kind: DriverKind, common: Template): ObjectConfig[] =>
+      refs(listKey).flatMap((s) => {
+        const t = typed(c, s, kind, common);
+        return t ? [{ name: s.name, type: t.type, common: t.common as ObjectConfig['common'], spec: t.spec }] : [];
+      });
+    const controls = objects('controls', 'controller', controlCommonTemplate);
+    const tests = objects('tests', 'tester', testCommonTemplate);
+    for (const s of r.sections) if (s.name !== 'server' && !used.has(s.name)) c.warn(s.line, `section [${s.name}] is not used by [server]`, 'Name it in outlets, controls or tests, or remove it.');
+    const deps = v.dependencies ?? [];
+    const depLine = ssec.keys.get('dependencies')?.line ?? ssec.line;
+    for (const d of deps) {
+      if (d === name) c.error(depLine, `server "${name}" depends on itself`, 'Remove it from its own dependencies.');
+      else if (!serverNames.includes(d)) {
+        const sug = suggest(d, serverNames);
+        c.error(depLine, `dependency "${d}" is not a configured server`, `${sug ? `Did you mean "${sug}"? ` : ''}Servers are the files in servers/.`);
+      }
+    }
+    depLines.set(name, { c, line: depLine, deps });
+    const settings = Object.fromEntries(
+      Object.keys(serverDefaultsTemplate).map((k) => [k, (v as Record<string, unknown>)[k] ?? (serverDefaults as Record<string, unknown>)[k]]),
+    ) as Infer<typeof serverDefaultsTemplate>;
+    servers.push({ name, file: rel, description: v.description, host: v.host, settings, outlets, controls, tests, dependencies: deps });
+    flush(c);
+  }
+
+  // ── across files: dependency cycles ──
+  const cycle = findCycle(
+    servers.map((s) => ({ name: s.name, dependencies: s.dependencies.filter((d) => d !== s.name) })),
+  );
+  if (cycle) {
+    const first = depLines.get(cycle[0]!)!;
+    first.c.error(first.line, `dependency cycle: ${cycle.join(' → ')}`, 'Servers cannot start in any order: remove one of these dependencies.');
+    flush(first.c);
+  }
+
+  problems.sort((a, b) => (a.file === b.file ? (a.line ?? 0) - (b.line ?? 0) : a.file < b.file ? -1 : 1));
+  if (problems.some((p) => p.severity === 'error')) return { problems };
+  const config: Config = deepFreeze({
+    dir,
+    stateDir: resolveStateDir(dir, daemon.state_dir, opts.env),
+    daemon,
+    api,
+    serverDefaults,
+    plugins: { enabled, settings: pluginSettings },
+    tokens,
+    devices,
+    servers,
+    warnings: problems,
+  });
+  return { problems, config };
+}
+
+/** Loads and validates; throws ConfigError with every problem when there is any error. */
+export async function loadConfig(dir: string, opts: LoadOptions): Promise<Config> {
+  const { problems, config } = await checkConfig(dir, opts);
+  if (!config) throw new ConfigError(problems);
+  return config;
+}

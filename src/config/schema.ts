@@ -1,0 +1,90 @@
+/**
+ * Every section and key of ockle's configuration, declared once. Types are inferred from
+ * these declarations; docs/config.md and `ockle config check` are rendered from them.
+ * Driver keys live in each driver's own template (drivers/…), plugin keys in each plugin's.
+ */
+import { bool, duration, int, list, select, str, type Template } from './types.js';
+
+export const NAME_PATTERN = /^[a-z0-9][a-z0-9_-]*$/;
+export const NAME_HELP = 'a name of lowercase letters, digits, "-" and "_"';
+
+export const daemonTemplate = {
+  state_dir: str({
+    default: '',
+    restart: true,
+    help: 'Where the journal, tokens and driver state live. Relative to the config directory. Empty: $STATE_DIRECTORY (systemd) or ../state.',
+  }),
+  log_level: select({ choices: ['trace', 'debug', 'info', 'warn', 'error'], default: 'info', help: 'Least severe log level written.' }),
+} satisfies Template;
+
+export const apiTemplate = {
+  listen: str({ default: '127.0.0.1', restart: true, help: 'Address the HTTP API binds to. Keep it on loopback unless a TLS proxy fronts it.' }),
+  port: int({ min: 0, max: 65535, default: 8420, restart: true, help: 'TCP port of the HTTP API (0: any free port; the daemon publishes it in <state_dir>/api.json).' }),
+  local_token: bool({ default: true, help: 'Write an admin token to <state_dir>/api-token (mode 0600) for the local `ockle` CLI.' }),
+  anonymous_role: select({ choices: ['none', 'viewer'], default: 'none', help: 'Role of requests without a token: none (refused) or viewer (read-only).' }),
+} satisfies Template;
+
+export const serverDefaultsTemplate = {
+  max_attempts: int({ min: 1, max: 20, default: 3, help: 'Power-on attempts (with a power cycle between them) before a server is PERMANENTLY_FAILED_TO_START.' }),
+  boot_timeout: duration({ min: 1000, default: 300_000, help: 'How long a server may take from power-on until all its tests pass.' }),
+  shutdown_timeout: duration({ min: 1000, default: 180_000, help: 'How long a server may take from the shutdown request until its tests fail (the host is down).' }),
+  test_interval: duration({ min: 100, default: 5000, help: 'How often a server’s tests run.' }),
+  on_shutdown_timeout: select({ choices: ['cut', 'fail'], default: 'fail', help: 'When shutdown_timeout passes: cut the power anyway, or stop and report FAILED_TO_STOP.' }),
+} satisfies Template;
+
+export const pluginsTemplate = {
+  enabled: list({ default: [], help: 'Plugins to run, by name; each may have a [plugins.NAME] section.' }),
+} satisfies Template;
+
+export const tokenTemplate = {
+  role: select({ choices: ['viewer', 'operator', 'admin'], required: true, help: 'viewer reads; operator also switches; admin also sees the configuration.' }),
+  sha256: str({
+    required: true,
+    pattern: /^[0-9a-f]{64}$/,
+    patternHelp: '64 lowercase hex digits (the SHA-256 of the token)',
+    help: 'SHA-256 of the token, as printed by `ockle token new`. The token itself is never stored.',
+  }),
+} satisfies Template;
+
+export const deviceCommonTemplate = {
+  type: str({ required: true, help: 'Driver type, e.g. sim.' }),
+  description: str({ default: '', help: 'Free text shown in the API and the dashboard.' }),
+  timeout: duration({ min: 10, default: 5000, help: 'Time limit of one operation on the device.' }),
+  retries: int({ min: 0, max: 10, default: 2, help: 'Extra tries for a failed read (writes are never repeated blindly: they are verified by a read).' }),
+  concurrency: int({ min: 1, max: 64, help: 'At most this many operations at once (never more than the driver allows).' }),
+  poll_interval: duration({ min: 100, default: 10_000, help: 'How often all outlets are read to keep states fresh.' }),
+  cycle_delay: duration({ min: 0, default: 5000, help: 'Off time of a cycle when the device cannot cycle natively.' }),
+  confirm_timeout: duration({ min: 100, default: 30_000, help: 'How long an outlet may take to read back the requested state after a switch.' }),
+  stagger: duration({ min: 0, default: 0, help: 'Pause between switch-ons on this device, against inrush current.' }),
+} satisfies Template;
+
+export const serverTemplate = {
+  description: str({ default: '', help: 'Free text shown in the API and the dashboard.' }),
+  host: str({ help: 'Host name or address of the server, used by testers and controllers that need one.' }),
+  outlets: list({ default: [], help: 'Sections of this file that bind the server to device outlets.' }),
+  controls: list({ default: [], help: 'Sections of this file that shut the server’s OS down cleanly.' }),
+  tests: list({ default: [], help: 'Sections of this file that prove the server serves. All must pass.' }),
+  dependencies: list({ default: [], help: 'Servers that must be OK before this one starts (and that stop after it).' }),
+  max_attempts: int({ min: 1, max: 20, help: 'Overrides [servers] max_attempts.' }),
+  boot_timeout: duration({ min: 1000, help: 'Overrides [servers] boot_timeout.' }),
+  shutdown_timeout: duration({ min: 1000, help: 'Overrides [servers] shutdown_timeout.' }),
+  test_interval: duration({ min: 100, help: 'Overrides [servers] test_interval.' }),
+  on_shutdown_timeout: select({ choices: ['cut', 'fail'], help: 'Overrides [servers] on_shutdown_timeout.' }),
+} satisfies Template;
+
+export const outletTemplate = {
+  device: str({ required: true, help: 'Device id: the base name of a devices/*.ini file.' }),
+  outlet: int({ min: 1, required: true, help: 'Outlet number on the device, from 1.' }),
+} satisfies Template;
+
+export const controlCommonTemplate = {
+  type: str({ required: true, help: 'Controller type, e.g. sim.' }),
+  description: str({ default: '', help: 'Free text.' }),
+  timeout: duration({ min: 10, default: 30_000, help: 'Time limit for the shutdown request to be accepted.' }),
+} satisfies Template;
+
+export const testCommonTemplate = {
+  type: str({ required: true, help: 'Tester type, e.g. sim.' }),
+  description: str({ default: '', help: 'Free text.' }),
+  timeout: duration({ min: 10, default: 5000, help: 'Time limit of one test run; no result in time counts as failed.' }),
+} satisfies Template;

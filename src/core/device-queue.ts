@@ -1,0 +1,184 @@
+/**
+ * Per-device operation queue: at most `concurrency` operations on the wire, each with a
+ * timeout; reads retried with backoff; writes never retried blindly (a write that failed may
+ * still have landed, so it is verified by a read instead).
+ */
+import {
+  DeviceReplyError,
+  OckleError,
+  OperationAbortedError,
+  OperationTimeoutError,
+} from '../errors.js';
+
+export interface QueueOptions {
+  /** How the device is named in messages: `sim "pdu-1"`. */
+  readonly device: string;
+  readonly concurrency: number;
+  readonly timeoutMs: number;
+  /** Extra tries for reads. */
+  readonly retries: number;
+  /** First backoff between read tries; doubles each time (default 200 ms). */
+  readonly backoffMs?: number;
+  /** How long a slot stays held after a timeout if the driver ignores its signal (default 1000 ms). */
+  readonly graceMs?: number;
+}
+
+type Op<T> = (signal: AbortSignal) => Promise<T>;
+
+const wait = (ms: number, signal?: AbortSignal): Promise<void> =>
+  new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new OperationAbortedError());
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', on);
+      resolve();
+    }, ms);
+    const on = (): void => {
+      clearTimeout(t);
+      reject(new OperationAbortedError());
+    };
+    signal?.addEventListener('abort', on, { once: true });
+  });
+
+export class DeviceQueue {
+  readonly #o: Required<QueueOptions>;
+  readonly #waiting: { start: () => void; fail: (e: Error) => void }[] = [];
+  readonly #closing = new AbortController();
+  #active = 0;
+
+  constructor(o: QueueOptions) {
+    this.#o = { backoffMs: 200, graceMs: 1000, ...o, concurrency: Math.max(1, o.concurrency) };
+  }
+
+  get active(): number {
+    return this.#active;
+  }
+  get waiting(): number {
+    return this.#waiting.length;
+  }
+
+  /** A read: retried up to `retries` times with backoff (not after an abort). */
+  async read<T>(label: string, fn: Op<T>, signal?: AbortSignal): Promise<T> {
+    let lastErr: OckleError | undefined;
+    for (let attempt = 0; attempt <= this.#o.retries; attempt++) {
+      if (attempt > 0) await wait(this.#o.backoffMs * 2 ** (attempt - 1), this.#any(signal));
+      try {
+        return await this.#run(label, fn, signal);
+      } catch (err) {
+        const e = err as OckleError;
+        if (e.code === 'OCKLE_OPERATION_ABORTED') throw e;
+        lastErr = e;
+      }
+    }
+    const tries = this.#o.retries + 1;
+    if (tries > 1) lastErr!.message = `${lastErr!.message} (${tries} tries)`;
+    throw lastErr!;
+  }
+
+  /**
+   * A write: sent once. If it fails and `verify` is given, a read decides: when the outlet shows
+   * the wanted state the write landed and this resolves; otherwise the original error is thrown.
+   */
+  async write<T>(label: string, fn: Op<T>, opts: { verify?: Op<boolean>; signal?: AbortSignal } = {}): Promise<T | undefined> {
+    try {
+      return await this.#run(label, fn, opts.signal);
+    } catch (err) {
+      const e = err as OckleError;
+      if (!opts.verify || e.code === 'OCKLE_OPERATION_ABORTED') throw e;
+      let landed = false;
+      try {
+        landed = await this.read(`verify ${label}`, opts.verify, opts.signal);
+      } catch {
+        // the verify read failed too: the original error stands
+      }
+      if (landed) return undefined;
+      throw e;
+    }
+  }
+
+  /** Rejects everything waiting and aborts running operations. */
+  close(): void {
+    this.#closing.abort();
+    for (const w of this.#waiting.splice(0)) w.fail(new OperationAbortedError(`${this.#o.device}: queue closed`));
+  }
+
+  #any(signal?: AbortSignal): AbortSignal {
+    return signal ? AbortSignal.any([signal, this.#closing.signal]) : this.#closing.signal;
+  }
+
+  async #slot(signal: AbortSignal): Promise<void> {
+    if (signal.aborted) throw new OperationAbortedError();
+    if (this.#active < this.#o.concurrency) {
+      this.#active++;
+      return;
+    }
+    await new Promise<void>((resolve, reject) => {
+      const entry = {
+        start: () => {
+          signal.removeEventListener('abort', onAbort);
+          this.#active++;
+          resolve();
+        },
+        fail: reject,
+      };
+      const onAbort = (): void => {
+        const i = this.#waiting.indexOf(entry);
+        if (i >= 0) this.#waiting.splice(i, 1);
+        reject(new OperationAbortedError());
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.#waiting.push(entry);
+    });
+  }
+
+  #release(): void {
+    this.#active--;
+    this.#waiting.shift()?.start();
+  }
+
+  async #run<T>(label: string, fn: Op<T>, signal?: AbortSignal): Promise<T> {
+    const outer = this.#any(signal);
+    await this.#slot(outer);
+    const ac = new AbortController();
+    const onOuter = (): void => ac.abort(new OperationAbortedError());
+    outer.addEventListener('abort', onOuter, { once: true });
+    let timedOut = false;
+    let timer: NodeJS.Timeout | undefined;
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      this.#release();
+    };
+    const op = Promise.resolve().then(() => fn(ac.signal));
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        timedOut = true;
+        ac.abort(new OperationAbortedError());
+        reject(
+          new OperationTimeoutError(
+            this.#o.device.replace(/^.*"(.*)"$/, '$1'),
+            `${this.#o.device}: ${label} got no reply within ${this.#o.timeoutMs} ms`,
+            { hint: 'Check the address and the link; raise `timeout` in the device file if the device is slow.' },
+          ),
+        );
+        // A driver that ignores its signal keeps the slot for a grace period only.
+        setTimeout(release, this.#o.graceMs).unref();
+      }, this.#o.timeoutMs);
+    });
+    try {
+      return await Promise.race([op, timeout]);
+    } catch (err) {
+      if (timedOut) throw err;
+      if (outer.aborted) throw new OperationAbortedError(`${this.#o.device}: ${label} aborted`, { cause: err });
+      if (err instanceof OckleError) throw err;
+      throw new DeviceReplyError(this.#o.device.replace(/^.*"(.*)"$/, '$1'), `${this.#o.device}: ${label} failed: ${(err as Error).message}`, {
+        cause: err,
+      });
+    } finally {
+      clearTimeout(timer);
+      outer.removeEventListener('abort', onOuter);
+      op.then(release, release);
+      if (!timedOut) release();
+    }
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * A server's operation state, derived in one pure function from what its objects read and
+ * from its last action. Reality wins over history: a server whose outlets all read off is OFF
+ * whatever was asked before, unless the last action failed to reach what it asked for.
+ *
+ * | running action            | outlets        | tests              | last finished action      | state                        |
+ * |---------------------------|----------------|--------------------|---------------------------|------------------------------|
+ * | on / cycle                | any            | any                | –                         | SWITCHING_ON                 |
+ * | off                       | any            | any                | –                         | SWITCHING_OFF                |
+ * | –                         | some unknown   | any                | any                       | UNKNOWN                      |
+ * | –                         | none           | all passed         | any                       | OK                           |
+ * | –                         | none           | all failed         | any                       | OFF                          |
+ * | –                         | none           | some not run       | any                       | UNKNOWN                      |
+ * | –                         | all on         | any                | off failed (permanent)    | (PERMANENTLY_)FAILED_TO_STOP |
+ * | –                         | all on         | any                | forced on, ok             | FORCED_ON                    |
+ * | –                         | all on         | none / all passed  | other                     | OK                           |
+ * | –                         | all on         | some failed        | on/cycle failed (perm.)   | (PERMANENTLY_)FAILED_TO_START|
+ * | –                         | all on         | some failed        | other                     | FAILED_TO_START              |
+ * | –                         | all on         | some not run       | other                     | UNKNOWN                      |
+ * | –                         | all off        | any                | forced off, ok            | FORCED_OFF                   |
+ * | –                         | all off        | any                | on/cycle failed (perm.)   | (PERMANENTLY_)FAILED_TO_START|
+ * | –                         | all off        | any                | other                     | OFF                          |
+ * | –                         | mixed          | any                | off failed (perm.)        | (PERMANENTLY_)FAILED_TO_STOP |
+ * | –                         | mixed          | any                | on/cycle failed (perm.)   | (PERMANENTLY_)FAILED_TO_START|
+ * | –                         | mixed          | any                | other                     | UNKNOWN (partially powered)  |
+ *
+ * Cancelled and interrupted actions are ignored (state follows reality).
+ */
+import type { Power } from '../../drivers/types.js';
+import type { ActionKind, ActionStatus, OpState, TestState } from './model.js';
+
+export interface LastAction {
+  readonly kind: ActionKind;
+  readonly force: boolean;
+  readonly phase: 'running' | 'finished';
+  readonly result?: Exclude<ActionStatus, 'running'>;
+  /** The sequencer gave up after max_attempts. */
+  readonly permanent?: boolean;
+}
+
+export interface DeriveInput {
+  readonly outlets: readonly Power[];
+  readonly tests: readonly TestState[];
+  readonly action: LastAction | null;
+  /** Devices of this server that do not answer. */
+  readonly unreachable?: readonly string[];
+  /** Names for the reason text, in the same order as `outlets` and `tests`. */
+  readonly names?: { readonly outlets?: readonly string[]; readonly tests?: readonly string[] };
+}
+
+export interface Derived {
+  readonly state: OpState;
+  readonly reason: string;
+}
+
+const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+export function deriveServerState(i: DeriveInput): Derived {
+  const a = i.action;
+  const outletName = (k: number): string => i.names?.outlets?.[k] ?? `outlet ${k + 1}`;
+  const testName = (k: number): string => i.names?.tests?.[k] ?? `test ${k + 1}`;
+
+  if (a?.phase === 'running') {
+    return a.kind === 'off'
+      ? { state: 'SWITCHING_OFF', reason: `${a.force ? 'forced ' : ''}off in progress` }
+      : { state: 'SWITCHING_ON', reason: `${a.force ? 'forced ' : ''}${a.kind} in progress` };
+  }
+  // Only actions that ran to an end say anything about the server.
+  const last = a && (a.result === 'ok' || a.result === 'failed') ? a : null;
+  const failed = (kinds: readonly ActionKind[]): boolean => last?.result === 'failed' && kinds.includes(last.kind);
+  const failedStart = (): Derived => ({
+    state: last?.permanent ? 'PERMANENTLY_FAILED_TO_START' : 'FAILED_TO_START',
+    reason: `${last?.kind ?? 'on'} failed${last?.permanent ? ', gave up' : ''}`,
+  });
+  const failedStop = (): Derived => ({
+    state: last?.permanent ? 'PERMANENTLY_FAILED_TO_STOP' : 'FAILED_TO_STOP',
+    reason: `off failed${last?.permanent ? ', gave up' : ''}`,
+  });
+
+  const unknownIdx = i.outlets.flatMap((p, k) => (p === 'unknown' ? [k] : []));
+  if (unknownIdx.length > 0) {
+    const reason =
+      i.unreachable && i.unreachable.length > 0
+        ? `${i.unreachable.join(', ')} unreachable`
+        : `${unknownIdx.map(outletName).join(', ')} not read yet`;
+    return { state: 'UNKNOWN', reason };
+  }
+
+  const failedTests = i.tests.flatMap((t, k) => (t === 'FAILED' ? [testName(k)] : []));
+  const notRun = i.tests.filter((t) => t === 'NOT_RUN').length;
+  const testSummary =
+    i.tests.length === 0
+      ? 'no tests'
+      : failedTests.length > 0
+        ? `${failedTests.join(', ')} ${failedTests.length === 1 ? 'fails' : 'fail'}`
+        : notRun > 0
+          ? `${plural(notRun, 'test')} not run yet`
+          : `${i.tests.length}/${i.tests.length} tests pass`;
+
+  if (i.outlets.length === 0) {
+    if (i.tests.length > 0 && failedTests.length === 0 && notRun === 0) return { state: 'OK', reason: `no outlets; ${testSummary}` };
+    if (i.tests.length > 0 && failedTests.length === i.tests.length) return { state: 'OFF', reason: `no outlets; ${testSummary}` };
+    return { state: 'UNKNOWN', reason: i.tests.length === 0 ? 'no outlets and no tests' : `no outlets; ${testSummary}` };
+  }
+
+  const on = i.outlets.filter((p) => p === 'on').length;
+  if (on === i.outlets.length) {
+    if (failed(['off'])) return failedStop();
+    if (last?.force && last.kind !== 'off' && last.result === 'ok') return { state: 'FORCED_ON', reason: `forced on; ${testSummary}` };
+    if (failedTests.length > 0) {
+      if (failed(['on', 'cycle'])) return failedStart();
+      return { state: 'FAILED_TO_START', reason: `powered, but ${testSummary}` };
+    }
+    if (notRun > 0) return { state: 'UNKNOWN', reason: `powered, ${testSummary}` };
+    return { state: 'OK', reason: `powered; ${testSummary}` };
+  }
+  if (on === 0) {
+    if (last?.force && last.kind === 'off' && last.result === 'ok') return { state: 'FORCED_OFF', reason: 'forced off' };
+    if (failed(['on', 'cycle'])) return failedStart();
+    return { state: 'OFF', reason: `${i.outlets.length === 1 ? 'outlet' : 'all outlets'} off` };
+  }
+  if (failed(['off'])) return failedStop();
+  if (failed(['on', 'cycle'])) return failedStart();
+  const parts = i.outlets.map((p, k) => `${outletName(k)} ${p}`);
+  return { state: 'UNKNOWN', reason: `partially powered: ${parts.join(', ')}` };
+}

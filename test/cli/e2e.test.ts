@@ -1,0 +1,85 @@
+/**
+ * The `ockle` CLI against a real daemon on the demo lab: it finds the daemon and the local
+ * token through the config directory, shows the lab, switches by force, and exits with the
+ * documented codes.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SimWorld } from '../../drivers/sim/world.js';
+import { main } from '../../src/cli/main.js';
+import { Daemon } from '../../src/daemon.js';
+import { silentLogger } from '../../src/log.js';
+import { demoConfig, type DemoCopy } from '../support/demo.js';
+
+interface Ran {
+  code: number;
+  out: string;
+  err: string;
+}
+
+describe('ockle CLI against the daemon', () => {
+  let demo: DemoCopy;
+  let daemon: Daemon;
+  const cli = async (...argv: string[]): Promise<Ran> => {
+    let out = '';
+    let err = '';
+    const code = await main(argv, {
+      stdout: { write: (s: string) => ((out += s), true) },
+      stderr: { write: (s: string) => ((err += s), true) },
+      env: {},
+      cwd: demo.configDir,
+    } as never);
+    return { code, out, err };
+  };
+  beforeAll(async () => {
+    demo = await demoConfig();
+    daemon = await Daemon.start({ configDir: demo.configDir, log: silentLogger(), monitor: false });
+    await daemon.gateway.actions(); // journal open
+  });
+  afterAll(async () => {
+    await daemon.stop();
+    await demo.cleanup();
+  });
+
+  it('shows the demo lab with `status`, finding daemon and token through --config', async () => {
+    const r = await cli('status', '--config', demo.configDir);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    for (const s of ['core-switch', 'storage-1', 'storage-2', 'db-1', 'vm-1', 'vm-2', 'vm-3', 'web-1', 'web-2', 'backup'])
+      expect(r.out).toContain(s);
+  });
+
+  it('prints the API JSON with --json', async () => {
+    const r = await cli('status', '--json', '--config', demo.configDir);
+    expect(r.code).toBe(0);
+    const parsed = JSON.parse(r.out) as { servers: { name: string }[] };
+    expect(parsed.servers.map((s) => s.name)).toContain('web-2');
+  });
+
+  it('switches a server off by force, waits for the result, and the sim outlet follows', async () => {
+    const r = await cli('off', 'web-2', '--force', '--reason', 'cli test', '--config', demo.configDir);
+    expect(r.code, r.err).toBe(0);
+    const world = daemon.shared<SimWorld>('sim-world')!;
+    expect(world.outlet('pdu-b', 5)).toBe('off');
+    const [a] = daemon.gateway.actions({ limit: 1 });
+    expect(a).toMatchObject({ kind: 'off', targets: ['web-2'], reason: 'cli test', status: 'ok' });
+    expect(a!.origin).toMatch(/^cli:/);
+    const back = await cli('on', 'web-2', '--force', '--config', demo.configDir);
+    expect(back.code).toBe(0);
+    expect(world.outlet('pdu-b', 5)).toBe('on');
+  });
+
+  it('exits 2 with a clear message for an unknown server, switching nothing', async () => {
+    const world = daemon.shared<SimWorld>('sim-world')!;
+    const before = world.writes('pdu-a').count + world.writes('pdu-b').count + world.writes('relay-1').count;
+    const r = await cli('off', 'web-9', '--force', '--config', demo.configDir);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/web-9/);
+    expect(world.writes('pdu-a').count + world.writes('pdu-b').count + world.writes('relay-1').count).toBe(before);
+  });
+
+  it('exits 4 when the daemon cannot be reached', async () => {
+    const r = await cli('status', '--url', 'http://127.0.0.1:9', '--config', demo.configDir);
+    expect(r.code).toBe(4);
+    expect(r.err).toMatch(/cannot reach/);
+  });
+});

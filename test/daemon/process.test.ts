@@ -1,0 +1,99 @@
+/**
+ * The daemon as a real process, the way systemd runs it: `node dist/src/cli/main.js daemon`.
+ * Signals: SIGTERM stops without switching, SIGHUP reloads only a valid config.
+ * (`npm test` builds dist/ first, in its pretest step.)
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { API_INFO_FILE, type ApiInfo } from '../../src/config/paths.js';
+import { demoConfig, REPO, type DemoCopy } from '../support/demo.js';
+
+const MAIN = join(REPO, 'dist', 'src', 'cli', 'main.js');
+
+interface Run {
+  child: ChildProcess;
+  out: string[];
+  exit: Promise<number | null>;
+}
+
+function run(configDir: string): Run {
+  const child = spawn(process.execPath, [MAIN, 'daemon', '--config', configDir], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, NOTIFY_SOCKET: '' },
+  });
+  const out: string[] = [];
+  child.stdout!.on('data', (b: Buffer) => out.push(b.toString()));
+  child.stderr!.on('data', (b: Buffer) => out.push(b.toString()));
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, out, exit };
+}
+
+/** Waits until the daemon has published its URL and answers /api/health. */
+async function ready(stateDir: string, r: Run): Promise<string> {
+  for (let i = 0; i < 400; i++) {
+    if (r.child.exitCode !== null) throw new Error(`daemon exited early:\n${r.out.join('')}`);
+    const file = join(stateDir, API_INFO_FILE);
+    if (existsSync(file)) {
+      const { url } = JSON.parse(await readFile(file, 'utf8')) as ApiInfo;
+      const res = await fetch(`${url}/api/health`).catch(() => undefined);
+      if (res?.ok) return url;
+    }
+    await new Promise((res) => setTimeout(res, 25));
+  }
+  throw new Error(`daemon not ready:\n${r.out.join('')}`);
+}
+
+async function simWrites(stateDir: string): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const d of ['pdu-a', 'pdu-b', 'relay-1']) {
+    const f = JSON.parse(await readFile(join(stateDir, 'sim', `${d}.json`), 'utf8')) as { writes: number };
+    out[d] = f.writes;
+  }
+  return out;
+}
+
+describe('daemon process', () => {
+  let demo: DemoCopy;
+  beforeEach(async () => {
+    demo = await demoConfig();
+  });
+  afterEach(async () => {
+    await demo.cleanup();
+  });
+
+  it('starts and stops (SIGTERM) ten times in a row without writing to any outlet', async () => {
+    for (let i = 0; i < 10; i++) {
+      const r = run(demo.configDir);
+      await ready(demo.stateDir, r);
+      r.child.kill('SIGTERM');
+      expect(await r.exit, r.out.join('')).toBe(0);
+    }
+    expect(await simWrites(demo.stateDir)).toEqual({ 'pdu-a': 0, 'pdu-b': 0, 'relay-1': 0 });
+  });
+
+  it('keeps serving on the old config when SIGHUP brings a broken one', async () => {
+    const r = run(demo.configDir);
+    const url = await ready(demo.stateDir, r);
+    await demo.write('servers/web-2.ini', (await demo.read('servers/web-2.ini')).replace('dependencies =', 'dependencies = nowhere,'));
+    r.child.kill('SIGHUP');
+    for (let i = 0; i < 200 && !r.out.join('').includes('reload refused'); i++) await new Promise((res) => setTimeout(res, 25));
+    const log = r.out.join('');
+    expect(log).toMatch(/servers\/web-2\.ini:\d+: .*nowhere/);
+    expect(log).toMatch(/reload refused/);
+    const res = await fetch(`${url}/api/health`);
+    expect(res.ok).toBe(true);
+    r.child.kill('SIGTERM');
+    expect(await r.exit).toBe(0);
+  });
+
+  it('refuses to start on a broken config with file:line messages and exit code 2', async () => {
+    await demo.write('devices/pdu-a.ini', (await demo.read('devices/pdu-a.ini')).replace('outlets = 8', 'outlets = eight'));
+    const r = run(demo.configDir);
+    expect(await r.exit).toBe(2);
+    expect(r.out.join('')).toMatch(/devices\/pdu-a\.ini:\d+: .*eight/);
+    expect(existsSync(join(demo.stateDir, 'sim'))).toBe(false);
+  });
+});
