@@ -251,7 +251,9 @@ export async function checkConfig(dirIn: string, opts: LoadOptions): Promise<{ p
 
   // ── devices/*.ini ──
   const devices: DeviceConfig[] = [];
-  const deviceLines = new Map<string, string>();
+  // Ids of every device file, valid or not: a server naming a device whose file has errors
+  // gets no second, misleading "not defined" error.
+  const deviceFiles = (await listIni(join(dir, 'devices'))).map((f) => basename(f, '.ini'));
   for (const f of await listIni(join(dir, 'devices'))) {
     const rel = `devices/${f}`;
     const id = basename(f, '.ini');
@@ -264,7 +266,6 @@ export async function checkConfig(dirIn: string, opts: LoadOptions): Promise<{ p
     const t = dsec ? typed(r.c, dsec, 'outlet', deviceCommonTemplate) : undefined;
     if (t) {
       devices.push({ id, file: rel, type: t.type, common: t.common as DeviceConfig['common'], spec: t.spec, outletCount: t.outletCount });
-      deviceLines.set(id, rel);
     }
     flush(r.c);
   }
@@ -319,7 +320,7 @@ export async function checkConfig(dirIn: string, opts: LoadOptions): Promise<{ p
       const devLine = s.keys.get('device')!.line;
       const dev = devices.find((d) => d.id === o.device);
       if (!dev) {
-        if (!deviceLines.has(o.device)) {
+        if (!deviceFiles.includes(o.device)) {
           const known = devices.map((d) => d.id);
           const sug = suggest(o.device, known);
           c.error(
