@@ -138,6 +138,11 @@ export class DeviceQueue {
   async #run<T>(label: string, fn: Op<T>, signal?: AbortSignal): Promise<T> {
     const outer = this.#any(signal);
     await this.#slot(outer);
+    // Aborted while the slot was being granted: the listener below would never fire.
+    if (outer.aborted) {
+      this.#release();
+      throw new OperationAbortedError(`${this.#o.device}: ${label} aborted`);
+    }
     const ac = new AbortController();
     const onOuter = (): void => ac.abort(new OperationAbortedError());
     outer.addEventListener('abort', onOuter, { once: true });

@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import { findCycle, ServerTree } from '../../src/core/tree.js';
+
+// storage before the VM hosts that mount it; web needs db and a VM host
+const LAB = [
+  { name: 'switch', dependencies: [] },
+  { name: 'storage', dependencies: ['switch'] },
+  { name: 'db', dependencies: ['switch', 'storage'] },
+  { name: 'vm', dependencies: ['storage'] },
+  { name: 'web', dependencies: ['db', 'vm'] },
+  { name: 'backup', dependencies: ['switch'] },
+];
+
+describe('ServerTree', () => {
+  const t = new ServerTree(LAB);
+
+  it('orders dependencies before dependents, stably', () => {
+    expect(t.order()).toEqual(['switch', 'storage', 'backup', 'db', 'vm', 'web']);
+  });
+  it('answers direct and transitive dependencies and dependents', () => {
+    expect(t.dependencies('web')).toEqual(['db', 'vm']);
+    expect(t.dependents('storage')).toEqual(['db', 'vm']);
+    expect(t.transitiveDependencies('web')).toEqual(['switch', 'storage', 'db', 'vm']);
+    expect(t.transitiveDependents('storage')).toEqual(['db', 'vm', 'web']);
+    expect(t.transitiveDependents('web')).toEqual([]);
+  });
+  it('gives the closure to switch on: the target and what it needs, dependencies first', () => {
+    expect(t.closure(['vm'], 'on')).toEqual(['switch', 'storage', 'vm']);
+    expect(t.closure(['web', 'backup'], 'on')).toEqual(['switch', 'storage', 'backup', 'db', 'vm', 'web']);
+  });
+  it('gives the closure to switch off: the target and what needs it, dependents first', () => {
+    expect(t.closure(['storage'], 'off')).toEqual(['web', 'vm', 'db', 'storage']);
+    expect(t.closure(['web'], 'off')).toEqual(['web']);
+  });
+  it('rejects unknown servers by name', () => {
+    expect(() => t.dependencies('nas')).toThrow(/no server "nas"/);
+    expect(() => t.closure(['nas'], 'on')).toThrow(expect.objectContaining({ code: 'OCKLE_TREE_UNKNOWN_SERVER' }));
+    expect(() => new ServerTree([{ name: 'a', dependencies: ['ghost'] }])).toThrow(/ghost/);
+  });
+});
+
+describe('findCycle', () => {
+  it('names a cycle from where it starts, closing it', () => {
+    expect(findCycle([{ name: 'a', dependencies: ['b'] }, { name: 'b', dependencies: ['c'] }, { name: 'c', dependencies: ['a'] }])).toEqual([
+      'a',
+      'b',
+      'c',
+      'a',
+    ]);
+  });
+  it('finds a self-loop', () => {
+    expect(findCycle([{ name: 'a', dependencies: ['a'] }])).toEqual(['a', 'a']);
+  });
+  it('finds a cycle not reachable from the first node', () => {
+    expect(
+      findCycle([
+        { name: 'x', dependencies: [] },
+        { name: 'a', dependencies: ['b'] },
+        { name: 'b', dependencies: ['a'] },
+      ]),
+    ).toEqual(['a', 'b', 'a']);
+  });
+  it('finds none in a diamond', () => {
+    expect(findCycle(LAB)).toBeUndefined();
+  });
+  it('refuses to build a tree with a cycle, naming it', () => {
+    expect(() => new ServerTree([{ name: 'a', dependencies: ['b'] }, { name: 'b', dependencies: ['a'] }])).toThrow('dependency cycle: a → b → a');
+  });
+});
