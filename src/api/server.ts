@@ -80,6 +80,8 @@ export function createApi(gateway: Gateway, opts: ApiOptions): FastifyInstance {
     bodyLimit: 16 * 1024,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   });
+  // JSON only: a text/plain body gets 415, not a confusing schema error.
+  app.removeContentTypeParser('text/plain');
   const principals = new WeakMap<FastifyRequest, Principal>();
   const need =
     (role: Role | null) =>

@@ -1,0 +1,166 @@
+/**
+ * The HTTP API of a real daemon on the demo lab: roles, validation (bad input changes
+ * nothing), errors, SSE and long-poll.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SimWorld } from '../../drivers/sim/world.js';
+import { generateToken } from '../../src/api/auth.js';
+import { Daemon } from '../../src/daemon.js';
+import { silentLogger } from '../../src/log.js';
+import { demoConfig, type DemoCopy } from '../support/demo.js';
+
+describe('HTTP API', () => {
+  let demo: DemoCopy;
+  let daemon: Daemon;
+  const viewer = generateToken();
+  const operator = generateToken();
+  const writes = (): number => {
+    const w = daemon.shared<SimWorld>('sim-world')!;
+    return ['pdu-a', 'pdu-b', 'relay-1'].reduce((n, d) => n + w.writes(d).count, 0);
+  };
+  const call = (path: string, o: { token?: string; method?: string; body?: string; headers?: Record<string, string> } = {}) =>
+    fetch(`${daemon.url}${path}`, {
+      method: o.method ?? 'GET',
+      headers: {
+        ...(o.token && { authorization: `Bearer ${o.token}` }),
+        ...(o.body !== undefined && { 'content-type': 'application/json' }),
+        ...o.headers,
+      },
+      ...(o.body !== undefined && { body: o.body }),
+    });
+
+  beforeAll(async () => {
+    demo = await demoConfig();
+    await demo.write(
+      'ockle.ini',
+      (await demo.read('ockle.ini')) +
+        `\n[token.vera]\nrole = viewer\nsha256 = ${viewer.sha256}\n\n[token.otto]\nrole = operator\nsha256 = ${operator.sha256}\n`,
+    );
+    daemon = await Daemon.start({ configDir: demo.configDir, log: silentLogger(), monitor: false });
+  });
+  afterAll(async () => {
+    await daemon.stop();
+    await demo.cleanup();
+  });
+
+  it('answers health without a token', async () => {
+    const res = await call('/api/health');
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ status: 'ok', servers: 10, devices: 3 });
+  });
+
+  it('refuses reads without a valid token, with a Bearer challenge', async () => {
+    for (const token of [undefined, 'ockle_not-a-real-token', viewer.sha256]) {
+      const res = await call('/api/servers', token === undefined ? {} : { token });
+      expect(res.status).toBe(401);
+      expect(res.headers.get('www-authenticate')).toBe('Bearer');
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('OCKLE_AUTH_REQUIRED');
+    }
+  });
+
+  it('lets a viewer read but not switch, and switches nothing', async () => {
+    expect((await call('/api/servers', { token: viewer.token })).status).toBe(200);
+    expect((await call('/api/tree', { token: viewer.token })).status).toBe(200);
+    const res = await call('/api/servers/web-1/actions', { token: viewer.token, method: 'POST', body: '{"action":"off","force":true}' });
+    expect(res.status).toBe(403);
+    expect(await res.json()).toEqual({
+      error: { code: 'OCKLE_AUTH_FORBIDDEN', message: '"vera" has role viewer; this needs operator', hint: expect.any(String) },
+    });
+    expect((await call('/api/config/problems', { token: viewer.token })).status).toBe(403);
+    expect(writes()).toBe(0);
+  });
+
+  it('lets an operator switch, recording who through which client', async () => {
+    const res = await call('/api/servers/backup/actions', {
+      token: operator.token,
+      method: 'POST',
+      body: JSON.stringify({ action: 'off', force: true, reason: 'api test' }),
+      headers: { 'x-ockle-client': 'web' },
+    });
+    expect(res.status).toBe(202);
+    const { action } = (await res.json()) as { action: { id: string; status: string } };
+    expect(action.status).toBe('running');
+    const done = (await (await call(`/api/actions/${action.id}?wait=10`, { token: viewer.token })).json()) as Record<string, unknown>;
+    expect(done).toMatchObject({ status: 'ok', origin: 'web:otto', reason: 'api test', targets: ['backup'] });
+    expect(daemon.shared<SimWorld>('sim-world')!.outlet('relay-1', 2)).toBe('off');
+  });
+
+  const BAD: [string, string, string | undefined, RegExp][] = [
+    ['missing action', '/api/servers/web-1/actions', '{"force":true}', /body needs property "action"/],
+    ['action not in the enum', '/api/servers/web-1/actions', '{"action":"reboot","force":true}', /body\/action must be one of on, off, cycle/],
+    ['unknown property', '/api/servers/web-1/actions', '{"action":"off","force":true,"now":1}', /body has an unknown property "now"/],
+    ['force of the wrong type', '/api/servers/web-1/actions', '{"action":"off","force":"yes"}', /body\/force must be boolean/],
+    ['reason too long', '/api/servers/web-1/actions', JSON.stringify({ action: 'off', force: true, reason: 'x'.repeat(201) }), /body\/reason must NOT have more than 200 characters/],
+    ['malformed JSON', '/api/servers/web-1/actions', '{"action":', /JSON/i],
+    ['empty targets', '/api/actions', '{"action":"off","targets":[],"force":true}', /body\/targets must NOT have fewer than 1 items/],
+    ['too many targets', '/api/actions', JSON.stringify({ action: 'off', force: true, targets: Array.from({ length: 101 }, (_, i) => `s${i}`) }), /body\/targets must NOT have more than 100 items/],
+    ['unknown server', '/api/servers/web-9/actions', '{"action":"off","force":true}', /no server "web-9"/],
+    ['unknown server among targets', '/api/actions', '{"action":"off","force":true,"targets":["web-1","nas"]}', /no server "nas"/],
+    ['oversized body', '/api/actions', JSON.stringify({ action: 'off', force: true, targets: ['web-1'], reason: 'x'.repeat(20_000) }), /too large/i],
+  ];
+  it.each(BAD)('rejects %s with a 4xx naming it, switching nothing', async (_name, path, body, message) => {
+    const before = writes();
+    const res = await call(path, { token: operator.token, method: 'POST', ...(body !== undefined && { body }) });
+    expect(res.status).toBeGreaterThanOrEqual(400);
+    expect(res.status).toBeLessThan(500);
+    const err = ((await res.json()) as { error: { code: string; message: string } }).error;
+    expect(err.message).toMatch(message);
+    expect(writes()).toBe(before);
+    expect(daemon.gateway.actions({ status: 'running' })).toEqual([]);
+  });
+
+  it('rejects a body that is not JSON and an unknown client header', async () => {
+    const a = await call('/api/servers/web-1/actions', { token: operator.token, method: 'POST', body: 'action=off', headers: { 'content-type': 'text/plain' } });
+    expect(a.status).toBe(415);
+    const b = await call('/api/servers/web-1/actions', { token: operator.token, method: 'POST', body: '{"action":"off","force":true}', headers: { 'x-ockle-client': 'curl' } });
+    expect(b.status).toBe(400);
+    expect(((await b.json()) as { error: { message: string } }).error.message).toMatch(/X-Ockle-Client/);
+    expect(writes()).toBe(0 + 1); // the operator's earlier switch of backup only
+  });
+
+  it('refuses a sequenced action without force while no sequencer runs', async () => {
+    const res = await call('/api/servers/web-1/actions', { token: operator.token, method: 'POST', body: '{"action":"off"}' });
+    expect(res.status).toBe(409);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('OCKLE_ACTION_NO_SEQUENCER');
+  });
+
+  it('answers 404 for unknown routes, servers and actions', async () => {
+    expect((await call('/api/nope', { token: viewer.token })).status).toBe(404);
+    expect(((await (await call('/api/servers/nas', { token: viewer.token })).json()) as { error: { code: string } }).error.code).toBe('OCKLE_TREE_UNKNOWN_SERVER');
+    expect((await call('/api/actions/a0000', { token: viewer.token })).status).toBe(404);
+    expect((await call('/api/actions?limit=0', { token: viewer.token })).status).toBe(400);
+  });
+
+  it('serves an OpenAPI description of every route', async () => {
+    const doc = (await (await call('/api/openapi.json')).json()) as { paths: Record<string, unknown> };
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/api/servers', '/api/servers/{name}/actions', '/api/events', '/api/actions/{id}']));
+  });
+
+  it('streams events over SSE in order, and releases its listener when the client goes', async () => {
+    const base = daemon.events.listenerCount();
+    const ac = new AbortController();
+    const res = await fetch(`${daemon.url}/api/events?types=action.started,action.finished`, {
+      headers: { authorization: `Bearer ${viewer.token}` },
+      signal: ac.signal,
+    });
+    expect(res.headers.get('content-type')).toMatch(/text\/event-stream/);
+    expect(daemon.events.listenerCount()).toBe(base + 1);
+    const reader = res.body!.getReader();
+    const rec = daemon.gateway.request({ kind: 'on', targets: ['backup'], force: true, origin: 'api:test', reason: '' });
+    let text = '';
+    while (!text.includes('action.finished')) text += new TextDecoder().decode((await reader.read()).value);
+    const events = [...text.matchAll(/event: (.*)\nid: (\d+)\ndata: (.*)\n/g)].map((m) => [m[1], Number(m[2]), (JSON.parse(m[3]!) as { action: { id: string } }).action.id]);
+    expect(events).toEqual([
+      ['action.started', 1, rec.id],
+      ['action.finished', 2, rec.id],
+    ]);
+    ac.abort();
+    for (let i = 0; i < 100 && daemon.events.listenerCount() > base; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(daemon.events.listenerCount()).toBe(base);
+  });
+
+  it('rejects an SSE filter naming an unknown event', async () => {
+    const res = await call('/api/events?types=server.exploded', { token: viewer.token });
+    expect(res.status).toBe(400);
+  });
+});
