@@ -97,7 +97,7 @@ export const ERROR_CODES = {
     fix: 'Start the daemon (`npm start` or `systemctl start ockle`) or pass --url.',
     status: 503,
   },
-  OCKLE_INTERNAL: {
+  OCKLE_INTERNAL_ERROR: {
     meaning: 'An unexpected error inside ockle (a bug).',
     fix: 'Report it with the log lines around it.',
     status: 500,
@@ -231,9 +231,9 @@ export class RequestValidationError extends OckleError {
   }
 }
 
-/** Wraps anything thrown into an OckleError (unknown errors become OCKLE_INTERNAL). */
+/** Wraps anything thrown into an OckleError (unknown errors become OCKLE_INTERNAL_ERROR). */
 export function toOckleError(err: unknown): OckleError {
   if (err instanceof OckleError) return err;
   const message = err instanceof Error ? err.message : String(err);
-  return new OckleError('OCKLE_INTERNAL', message, { cause: err });
+  return new OckleError('OCKLE_INTERNAL_ERROR', message, { cause: err });
 }

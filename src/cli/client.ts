@@ -70,11 +70,11 @@ export class Client {
     try {
       data = text ? JSON.parse(text) : undefined;
     } catch {
-      throw new OckleError('OCKLE_INTERNAL', `the daemon answered ${res.status} with something that is not JSON`);
+      throw new OckleError('OCKLE_INTERNAL_ERROR', `the daemon answered ${res.status} with something that is not JSON`);
     }
     if (!res.ok) {
       const e = (data as { error?: { code?: string; message?: string; hint?: string } } | undefined)?.error;
-      throw new OckleError((e?.code as ErrorCode | undefined) ?? 'OCKLE_INTERNAL', e?.message ?? `HTTP ${res.status}`, {
+      throw new OckleError((e?.code as ErrorCode | undefined) ?? 'OCKLE_INTERNAL_ERROR', e?.message ?? `HTTP ${res.status}`, {
         ...(e?.hint && { hint: e.hint }),
       });
     }
@@ -97,7 +97,7 @@ export class Client {
     }
     if (!res.ok || !res.body) {
       const e = ((await res.json().catch(() => ({}))) as { error?: { code?: ErrorCode; message?: string } }).error;
-      throw new OckleError(e?.code ?? 'OCKLE_INTERNAL', e?.message ?? `HTTP ${res.status}`);
+      throw new OckleError(e?.code ?? 'OCKLE_INTERNAL_ERROR', e?.message ?? `HTTP ${res.status}`);
     }
     const decoder = new TextDecoder();
     let buf = '';

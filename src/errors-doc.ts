@@ -1,0 +1,21 @@
+/** Renders docs/errors.md from ERROR_CODES. Run `node dist/src/errors-doc.js > docs/errors.md` after a build. */
+import { fileURLToPath } from 'node:url';
+import { ERROR_CODES } from './errors.js';
+
+export function renderErrorsDoc(): string {
+  const rows = Object.entries(ERROR_CODES).map(([code, e]) => `| \`${code}\` | ${e.status} | ${e.meaning} | ${e.fix} |`);
+  return `# Errors
+
+Every error ockle reports on purpose has a code. The API answers \`{"error": {"code", "message", "hint"}}\`
+with the HTTP status below; the CLI prints the message and the hint and exits with 2 (bad input),
+3 (a device failed), 4 (daemon unreachable) or 1 (anything else). Messages never contain secrets.
+This file is generated from \`src/errors.ts\` (\`node dist/src/errors-doc.js > docs/errors.md\`);
+a test keeps the two in sync.
+
+| Code | HTTP | Meaning | How to fix |
+|---|---|---|---|
+${rows.join('\n')}
+`;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) process.stdout.write(renderErrorsDoc());

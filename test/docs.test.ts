@@ -1,0 +1,35 @@
+/** Generated docs stay in sync with their sources; every error code is well-formed. */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { renderConfigDocs } from '../src/config/docs.js';
+import { renderErrorsDoc } from '../src/errors-doc.js';
+import * as errors from '../src/errors.js';
+import { REPO } from './support/demo.js';
+
+describe('generated docs', () => {
+  it('docs/errors.md matches src/errors.ts (regenerate: npm run build && node dist/src/errors-doc.js > docs/errors.md)', () => {
+    expect(readFileSync(join(REPO, 'docs', 'errors.md'), 'utf8')).toBe(renderErrorsDoc());
+  });
+  it('docs/config.md matches the schema (regenerate: npm run build && node dist/src/config/docs.js > docs/config.md)', () => {
+    expect(readFileSync(join(REPO, 'docs', 'config.md'), 'utf8')).toBe(renderConfigDocs());
+  });
+});
+
+describe('error codes', () => {
+  it('are OCKLE_<AREA>_<WHAT> with a meaning, a fix and an HTTP status', () => {
+    for (const [code, e] of Object.entries(errors.ERROR_CODES)) {
+      expect(code).toMatch(/^OCKLE_[A-Z]+_[A-Z_]+$/);
+      expect(e.meaning.length).toBeGreaterThan(10);
+      expect(e.fix.length).toBeGreaterThan(10);
+      expect(e.status).toBeGreaterThanOrEqual(400);
+    }
+  });
+  it('serialise to code, message and hint only (no stack, no cause)', () => {
+    const e = new errors.DeviceUnreachableError('pdu-1', 'no answer', { cause: new Error('inner') });
+    expect(e.toJSON()).toEqual({ code: 'OCKLE_DEVICE_UNREACHABLE', message: 'no answer', hint: errors.ERROR_CODES.OCKLE_DEVICE_UNREACHABLE.fix });
+    expect(e.status).toBe(502);
+    expect(new errors.ActionBusyError('vm-1', 'a1').hint).toContain('ockle cancel a1');
+    expect(errors.toOckleError(new Error('x')).code).toBe('OCKLE_INTERNAL_ERROR');
+  });
+});
