@@ -17,7 +17,10 @@ export function have(binary: string): boolean {
 /** `describe` that needs `binaries` on the PATH (packages listed in test/debian-packages.txt). */
 export function describeWithPeers(name: string, binaries: readonly string[], body: () => void): void {
   const missing = binaries.filter((b) => !have(b));
-  if (missing.length === 0) return describe(name, body);
+  if (missing.length === 0) {
+    describe(name, body);
+    return;
+  }
   const reason = `${name}: ${missing.join(', ')} not installed (apt-get install the packages in test/debian-packages.txt)`;
   if (process.env.CI) {
     describe(name, () => {
