@@ -20,7 +20,6 @@ function delay(ms: number, signal: AbortSignal): Promise<void> {
       signal.removeEventListener('abort', onAbort);
       resolve();
     }, ms);
-    t.unref?.();
     const onAbort = (): void => {
       clearTimeout(t);
       reject(new OperationAbortedError());
