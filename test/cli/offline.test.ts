@@ -1,0 +1,66 @@
+/** CLI commands that work without a daemon: config check, token new, usage errors. */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Auth } from '../../src/api/auth.js';
+import { main } from '../../src/cli/main.js';
+import { demoConfig, type DemoCopy } from '../support/demo.js';
+
+describe('ockle CLI without a daemon', () => {
+  let demo: DemoCopy;
+  const cli = async (...argv: string[]) => {
+    let out = '';
+    let err = '';
+    const code = await main(argv, {
+      stdout: { write: (s: string) => (out += s) },
+      stderr: { write: (s: string) => (err += s) },
+      env: {},
+      cwd: demo.configDir,
+    });
+    return { code, out, err };
+  };
+  beforeEach(async () => {
+    demo = await demoConfig();
+  });
+  afterEach(async () => {
+    await demo.cleanup();
+  });
+
+  it('`config check` passes the demo config with exit 0', async () => {
+    const r = await cli('config', 'check', demo.configDir);
+    expect(r.code).toBe(0);
+    expect(r.out).toBe(`0 errors, 0 warnings in ${demo.configDir}\n`);
+  });
+
+  it('`config check` prints every problem with file:line and exits 2', async () => {
+    await demo.write('servers/vm-1.ini', (await demo.read('servers/vm-1.ini')).replace('outlet = 4', 'outlet = 40').replace('description', 'descripton'));
+    const r = await cli('config', 'check', demo.configDir);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('servers/vm-1.ini:3: unknown key "descripton" in [server] Did you mean "description"?');
+    expect(r.err).toContain('servers/vm-1.ini:12: outlet 40 is beyond device "pdu-a", which has 8 outlets Use an outlet from 1 to 8.');
+    expect(r.out).toContain('2 errors, 0 warnings');
+  });
+
+  it('`token new` prints a token once and the section whose hash authenticates it', async () => {
+    const r = await cli('token', 'new', 'alice', '--role', 'operator', '--json');
+    expect(r.code).toBe(0);
+    const t = JSON.parse(r.out) as { token: string; sha256: string; role: string };
+    const auth = new Auth({ tokens: [{ name: 'alice', role: 'operator', sha256: t.sha256 }], anonymousRole: 'none' });
+    expect(auth.check(`Bearer ${t.token}`, 'operator')).toEqual({ name: 'alice', role: 'operator' });
+    expect(() => auth.check(`Bearer ${t.token}x`, 'viewer')).toThrow(/not valid/);
+    const human = await cli('token', 'new', 'bob', '--role', 'viewer');
+    expect(human.out).toMatch(/\[token\.bob\]\nrole = viewer\nsha256 = [0-9a-f]{64}\n/);
+  });
+
+  it('refuses bad arguments with exit 2 and usage', async () => {
+    expect((await cli('frobnicate')).code).toBe(2);
+    expect((await cli('off')).err).toContain('off needs at least one SERVER');
+    expect((await cli('status', '--bogus')).code).toBe(2);
+    expect((await cli('token', 'new', 'x', '--role', 'root')).err).toContain('--role must be viewer, operator or admin');
+    expect((await cli('on', 'web-1', '--force', '--timeout', 'soon')).err).toContain('--timeout "soon" is not a duration');
+  });
+
+  it('never takes a token from argv', async () => {
+    const r = await cli('status', '--token', 'ockle_secret');
+    expect(r.code).toBe(2);
+    expect(r.err).not.toContain('ockle_secret');
+  });
+});
