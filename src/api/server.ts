@@ -78,6 +78,9 @@ export function createApi(gateway: Gateway, opts: ApiOptions): FastifyInstance {
     // Requests are not logged one by one (a dashboard polls); writes get their own info line.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 16 * 1024,
+    // SSE streams never go idle: without this a connected `ockle watch` or dashboard would hold
+    // the daemon's stop until systemd's TimeoutStopSec.
+    forceCloseConnections: true,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   });
   // JSON only: a text/plain body gets 415, not a confusing schema error.
@@ -224,9 +227,5 @@ export function createApi(gateway: Gateway, opts: ApiOptions): FastifyInstance {
     },
   );
 
-  // SSE responses are hijacked: end them when the server closes so close() does not hang.
-  app.addHook('onClose', async () => {
-    app.server.closeAllConnections?.();
-  });
   return app;
 }

@@ -114,7 +114,15 @@ export class Client {
         }
       }
     } catch (err) {
-      if (!signal.aborted) throw err;
+      if (signal.aborted) return;
+      throw new OckleError('OCKLE_DAEMON_UNREACHABLE', `the ockle daemon at ${this.s.url} closed the event stream (${(err as Error).message}).`, {
+        hint: 'It stopped or restarted; run `ockle watch` again once it is back.',
+        cause: err,
+      });
     }
+    if (!signal.aborted)
+      throw new OckleError('OCKLE_DAEMON_UNREACHABLE', `the ockle daemon at ${this.s.url} closed the event stream.`, {
+        hint: 'It stopped or restarted; run `ockle watch` again once it is back.',
+      });
   }
 }

@@ -77,6 +77,28 @@ describe('ockle CLI against the daemon', () => {
     expect(world.writes('pdu-a').count + world.writes('pdu-b').count + world.writes('relay-1').count).toBe(before);
   });
 
+  it('`watch` prints live events, and exits 4 saying so when the daemon goes away', async () => {
+    let out = '';
+    let err = '';
+    const watching = main(['watch', '--types', 'action.finished', '--json', '--config', demo.configDir], {
+      stdout: { write: (s: string) => ((out += s), true) },
+      stderr: { write: (s: string) => ((err += s), true) },
+      env: {},
+      cwd: demo.configDir,
+    });
+    for (let i = 0; i < 100 && daemon.events.listenerCount() < 1; i++) await new Promise((r) => setTimeout(r, 10));
+    const rec = daemon.gateway.request({ kind: 'on', targets: ['web-2'], force: true, origin: 'api:t', reason: 'watch' });
+    await daemon.gateway.waitFor(rec.id);
+    for (let i = 0; i < 100 && !out.includes(rec.id); i++) await new Promise((r) => setTimeout(r, 10));
+    // A daemon that stops ends the stream, and with it the command.
+    await daemon.stop();
+    expect(await watching).toBe(4);
+    expect(err).toMatch(/closed the event stream/);
+    const lines = out.trim().split('\n').map((l) => JSON.parse(l) as { event: string; data: { action: { id: string } } });
+    expect(lines).toEqual([{ event: 'action.finished', data: { action: expect.objectContaining({ id: rec.id, status: 'ok' }) } }]);
+    daemon = await Daemon.start({ configDir: demo.configDir, log: silentLogger(), monitor: false });
+  });
+
   it('exits 4 when the daemon cannot be reached', async () => {
     const r = await cli('status', '--url', 'http://127.0.0.1:9', '--config', demo.configDir);
     expect(r.code).toBe(4);

@@ -70,6 +70,36 @@ describe('config loader', () => {
   });
 });
 
+describe('plugin settings', () => {
+  let demo: DemoCopy;
+  beforeEach(async () => {
+    demo = await demoConfig();
+  });
+  afterEach(async () => {
+    await demo.cleanup();
+  });
+  const plugins = new Map([['timer-example', { wait_time: duration({ min: 1000, default: 10_000, help: 'x' }) }]]);
+
+  it('validates [plugins.NAME] against the plugin template, with defaults', async () => {
+    await demo.write('ockle.ini', (await demo.read('ockle.ini')).replace('enabled =', 'enabled = timer-example'));
+    const c = await loadConfig(demo.configDir, { drivers: defaultRegistry(), plugins });
+    expect(c.plugins.enabled).toEqual(['timer-example']);
+    expect(c.plugins.settings.get('timer-example')).toBeUndefined();
+    await demo.write('ockle.ini', (await demo.read('ockle.ini')) + '\n[plugins.timer-example]\nwait_time = 30s\n');
+    const c2 = await loadConfig(demo.configDir, { drivers: defaultRegistry(), plugins });
+    expect(c2.plugins.settings.get('timer-example')).toEqual({ wait_time: 30_000 });
+  });
+
+  it('reports a bad plugin key and warns about a configured plugin that is not enabled', async () => {
+    await demo.write('ockle.ini', (await demo.read('ockle.ini')) + '\n[plugins.timer-example]\nwait_tme = 30s\n');
+    const { problems } = await checkConfig(demo.configDir, { drivers: defaultRegistry(), plugins });
+    expect(problems.map(formatProblem)).toEqual([
+      'ockle.ini:34: warning: [plugins.timer-example] configures plugin "timer-example", which is not enabled Add it to [plugins] enabled to run it.',
+      'ockle.ini:35: unknown key "wait_tme" in [plugins.timer-example] Did you mean "wait_time"?',
+    ]);
+  });
+});
+
 describe('INI line parser', () => {
   it('reads the same values as ini.decode for every demo file', async () => {
     for (const f of ['ockle.ini', 'devices/relay-1.ini', 'servers/storage-1.ini', 'servers/web-1.ini']) {
