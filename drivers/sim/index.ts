@@ -6,27 +6,13 @@ import { bool, duration, int, multilist, select } from '../../src/config/types.j
 import { DeviceRefusedError, DeviceUnreachableError, OckleError, OperationAbortedError, UnknownOutletError } from '../../src/errors.js';
 import { defineDriver, type Controller, type DriverContext, type OutletDevice, type Power, type Probe, type Reading, type SwitchAction, type Tester } from '../types.js';
 import { SimWorld, type DeviceFault } from './world.js';
+import { sleep as delay } from '../../src/timers.js';
 
 export { SimWorld };
 
 const worldOf = (ctx: DriverContext): SimWorld =>
   ctx.shared('sim-world', () => new SimWorld({ stateDir: ctx.stateDir }));
 
-/** Waits `ms`, rejecting with OperationAbortedError when the signal aborts. */
-function delay(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(new OperationAbortedError());
-    const t = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(t);
-      reject(new OperationAbortedError());
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-}
 
 const deviceTemplate = {
   outlets: int({ min: 1, max: 64, default: 8, help: 'Number of outlets.' }),

@@ -9,6 +9,7 @@ import {
   OperationAbortedError,
   OperationTimeoutError,
 } from '../errors.js';
+import { sleep as wait } from '../timers.js';
 
 export interface QueueOptions {
   /** How the device is named in messages: `sim "pdu-1"`. */
@@ -25,19 +26,6 @@ export interface QueueOptions {
 
 type Op<T> = (signal: AbortSignal) => Promise<T>;
 
-const wait = (ms: number, signal?: AbortSignal): Promise<void> =>
-  new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new OperationAbortedError());
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', on);
-      resolve();
-    }, ms);
-    const on = (): void => {
-      clearTimeout(t);
-      reject(new OperationAbortedError());
-    };
-    signal?.addEventListener('abort', on, { once: true });
-  });
 
 export class DeviceQueue {
   readonly #o: Required<QueueOptions>;

@@ -35,6 +35,7 @@ import type {
 } from './model.js';
 import { deriveServerState, type LastAction } from './op-state.js';
 import { ServerTree } from './tree.js';
+import { sleep } from '../timers.js';
 
 export interface RuntimeDevice {
   readonly id: string;
@@ -99,19 +100,6 @@ interface ServerSlot {
   testing: Promise<void> | null;
 }
 
-const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
-  new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new OperationAbortedError());
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(t);
-      reject(new OperationAbortedError());
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 
 export class Runtime implements Gateway {
   readonly events: EventBus<OckleEvents>;
