@@ -12,6 +12,8 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { DestinationStream, Logger } from 'pino';
 import { defaultRegistry, type DriverRegistry } from '../drivers/registry.js';
+import { sequencerFrom } from '../plugins/auto-control/index.js';
+import { builtinPluginTemplates } from '../plugins/registry.js';
 import type { DriverContext, OutletDevice, Power, ServerBinding, SwitchAction } from '../drivers/types.js';
 import { Auth } from './api/auth.js';
 import { createApi } from './api/server.js';
@@ -126,6 +128,9 @@ class GatewayProxy implements Gateway {
   request(req: ActionRequest) {
     return this.current().request(req);
   }
+  cancel(id: string, origin: string) {
+    return this.current().cancel(id, origin);
+  }
   waitFor(id: string, signal?: AbortSignal) {
     return this.current().waitFor(id, signal);
   }
@@ -177,7 +182,7 @@ export class Daemon {
    * the configuration is invalid.
    */
   static async start(opts: DaemonOptions): Promise<Daemon> {
-    const { problems, config } = await checkConfig(opts.configDir, { drivers: opts.registry ?? defaultRegistry() });
+    const { problems, config } = await checkConfig(opts.configDir, { drivers: opts.registry ?? defaultRegistry(), plugins: builtinPluginTemplates });
     if (!config) throw new ConfigError(problems);
     const log = opts.log ?? createLogger({ level: config.daemon.log_level });
     const d = new Daemon(opts, log);
@@ -236,6 +241,7 @@ export class Daemon {
         pollIntervalMs: dc.common.poll_interval,
         cycleDelayMs: dc.common.cycle_delay,
         confirmTimeoutMs: dc.common.confirm_timeout,
+        staggerMs: dc.common.stagger,
       };
     });
     const servers: RuntimeServer[] = config.servers.map((sc) => {
@@ -249,6 +255,13 @@ export class Daemon {
         description: sc.description,
         host: sc.host,
         testIntervalMs: sc.settings.test_interval,
+        policy: {
+          maxAttempts: sc.settings.max_attempts,
+          bootTimeoutMs: sc.settings.boot_timeout,
+          shutdownTimeoutMs: sc.settings.shutdown_timeout,
+          testIntervalMs: sc.settings.test_interval,
+          onShutdownTimeout: sc.settings.on_shutdown_timeout,
+        },
         outlets: sc.outlets.map((o) => ({ name: o.name, device: o.device, outlet: o.outlet })),
         controls: sc.controls.map((c) => {
           const def = this.#registry.get('controller', c.type)!;
@@ -275,6 +288,8 @@ export class Daemon {
       version: packageVersion(),
       configProblems: config.warnings,
     });
+    if (config.plugins.enabled.includes('auto-control'))
+      runtime.setSequencer(sequencerFrom(config.plugins.settings.get('auto-control') as Parameters<typeof sequencerFrom>[0]));
     return { config, runtime, devices, servers };
   }
 
@@ -323,7 +338,7 @@ export class Daemon {
   }
 
   async #reload(): Promise<boolean> {
-    const { problems, config } = await checkConfig(this.#opts.configDir, { drivers: this.#registry });
+    const { problems, config } = await checkConfig(this.#opts.configDir, { drivers: this.#registry, plugins: builtinPluginTemplates });
     if (!config) {
       const errors = problems.filter((p) => p.severity === 'error');
       for (const p of errors) this.log.error({ file: p.file, line: p.line }, formatProblem(p));

@@ -72,6 +72,16 @@ export const ERROR_CODES = {
     fix: 'Use `ockle actions` to list recent actions.',
     status: 404,
   },
+  OCKLE_SEQUENCE_START_FAILED: {
+    meaning: 'A sequenced power-on ended with servers that did not come up (their dependents were not started).',
+    fix: 'Look at the action’s steps (`ockle action ID`): each failed server says why; fix it and run the action again.',
+    status: 502,
+  },
+  OCKLE_SEQUENCE_STOP_FAILED: {
+    meaning: 'A sequenced power-off ended with servers that did not go down (their dependencies were left on).',
+    fix: 'Look at the action’s steps; a server still serving after shutdown_timeout is left on when on_shutdown_timeout = fail.',
+    status: 502,
+  },
   OCKLE_REQUEST_INVALID: {
     meaning: 'An API request body, query or CLI argument is not valid.',
     fix: 'Correct the field named in the message.',

@@ -9,6 +9,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { defaultRegistry } from '../../drivers/registry.js';
+import { builtinPluginTemplates } from '../../plugins/registry.js';
 import { checkConfig } from '../config/load.js';
 import { defaultConfigDir } from '../config/paths.js';
 import { parseDuration } from '../config/types.js';
@@ -225,7 +226,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
       case 'config': {
         if (rest[0] !== 'check') return usage('the config command is `ockle config check [DIR]`');
         const dir = rest[1] ? resolve(io.cwd, rest[1]) : configDir;
-        const { problems } = await checkConfig(dir, { drivers: defaultRegistry() });
+        const { problems } = await checkConfig(dir, { drivers: defaultRegistry(), plugins: builtinPluginTemplates });
         if (v.json) json({ problems });
         else for (const p of problems) (p.severity === 'error' ? io.stderr : io.stdout).write(formatProblem(p) + '\n');
         const errors = problems.filter((p) => p.severity === 'error').length;

@@ -4,6 +4,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { defaultRegistry, type DriverRegistry } from '../../drivers/registry.js';
+import { builtinPluginTemplates } from '../../plugins/registry.js';
 import * as s from './schema.js';
 import type { Template } from './types.js';
 
@@ -15,7 +16,10 @@ function table(t: Template): string {
   return `| Key | Kind | Default | Meaning |\n|---|---|---|---|\n${rows.join('\n')}\n`;
 }
 
-export function renderConfigDocs(registry: DriverRegistry = defaultRegistry()): string {
+export function renderConfigDocs(
+  registry: DriverRegistry = defaultRegistry(),
+  plugins: ReadonlyMap<string, Template> = builtinPluginTemplates,
+): string {
   const parts: string[] = [
     '# Configuration',
     '',
@@ -34,8 +38,9 @@ export function renderConfigDocs(registry: DriverRegistry = defaultRegistry()): 
     table(s.serverDefaultsTemplate),
     '### [plugins]',
     table(s.pluginsTemplate),
-    'Each enabled plugin may have a `[plugins.NAME]` section with its own keys.',
+    'Each enabled plugin may have a `[plugins.NAME]` section with its own keys:',
     '',
+    ...[...plugins].flatMap(([name, t]) => [`### [plugins.${name}]`, table(t)]),
     '### [token.NAME]: an API token',
     table(s.tokenTemplate),
     '## devices/NAME.ini',

@@ -45,6 +45,11 @@ export interface Gateway {
    * @throws UnknownServerError, ActionBusyError, OckleError OCKLE_ACTION_NO_SEQUENCER
    */
   request(req: ActionRequest): ActionRecord;
+  /**
+   * Cancels a running action: nothing new is scheduled; operations on the wire finish.
+   * @throws OckleError OCKLE_ACTION_UNKNOWN
+   */
+  cancel(id: string, origin: string): ActionRecord;
   /** Resolves when the action has finished (or at once if it has), or when `signal` aborts (then with its current record). */
   waitFor(id: string, signal?: AbortSignal): Promise<ActionRecord>;
   /** Problems (errors and warnings) of the loaded configuration, for `config check` faces. */

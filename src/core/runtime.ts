@@ -34,6 +34,7 @@ import type {
   TreeView,
 } from './model.js';
 import { deriveServerState, type LastAction } from './op-state.js';
+import type { Sequencer, ServerMark, ServerOps } from './sequence.js';
 import { ServerTree } from './tree.js';
 import { sleep } from '../timers.js';
 
@@ -48,12 +49,23 @@ export interface RuntimeDevice {
   readonly cycleDelayMs: number;
   /** How long an outlet may take to read back the requested state after a switch. */
   readonly confirmTimeoutMs: number;
+  /** Minimum time between two switch-ons on this device (inrush current). */
+  readonly staggerMs: number;
+}
+/** How the sequencer treats a server (from [servers] defaults and the server's overrides). */
+export interface ServerPolicy {
+  readonly maxAttempts: number;
+  readonly bootTimeoutMs: number;
+  readonly shutdownTimeoutMs: number;
+  readonly testIntervalMs: number;
+  readonly onShutdownTimeout: 'cut' | 'fail';
 }
 export interface RuntimeServer {
   readonly name: string;
   readonly description: string;
   readonly host: string | undefined;
   readonly testIntervalMs: number;
+  readonly policy: ServerPolicy;
   readonly outlets: readonly { readonly name: string; readonly device: string; readonly outlet: number }[];
   readonly controls: readonly { readonly name: string; readonly type: string; readonly controller: Controller }[];
   readonly tests: readonly { readonly name: string; readonly type: string; readonly tester: Tester; readonly timeoutMs: number }[];
@@ -88,6 +100,8 @@ interface DeviceSlot {
   readings: ReadonlyMap<number, Reading>;
   timer: NodeJS.Timeout | null;
   polling: Promise<void> | null;
+  /** Earliest time of the next switch-on (stagger). */
+  nextOnAt: number;
 }
 interface ServerSlot {
   readonly s: RuntimeServer;
@@ -96,6 +110,8 @@ interface ServerSlot {
   reason: string;
   last: LastAction | null;
   actionId: string | null;
+  /** Set when a sequence did not start/stop this server because another one failed. */
+  blockedBy: string | null;
   timer: NodeJS.Timeout | null;
   testing: Promise<void> | null;
 }
@@ -119,6 +135,7 @@ export class Runtime implements Gateway {
   readonly #running = new Map<string, { abort: AbortController; done: Promise<void> }>();
   #monitoring = false;
   #closed = false;
+  #sequencer: Sequencer | null = null;
 
   constructor(o: RuntimeOptions) {
     this.events = o.events;
@@ -141,6 +158,7 @@ export class Runtime implements Gateway {
         readings: new Map(),
         timer: null,
         polling: null,
+        nextOnAt: 0,
       });
     }
     for (const s of o.servers) {
@@ -156,6 +174,7 @@ export class Runtime implements Gateway {
         reason: 'not read yet',
         last: null,
         actionId: null,
+        blockedBy: null,
         timer: null,
         testing: null,
       });
@@ -169,6 +188,7 @@ export class Runtime implements Gateway {
       }
     }
     this.tree = () => this.#treeView();
+    (this.#ops as { tree: ServerTree }).tree = this.#tree;
   }
 
   // ── start-up and monitoring ───────────────────────────────────────────────────────────
@@ -325,7 +345,8 @@ export class Runtime implements Gateway {
     const unreachable = [...new Set(slot.s.outlets.map((o) => o.device))].filter(
       (d) => this.#devices.get(d)?.reachable === false,
     );
-    const action: LastAction | null = slot.actionId ? { ...(slot.last ?? { kind: 'on', force: true }), phase: 'running' } : slot.last;
+    // Held by a sequence but not started yet (waiting for dependencies): still its real state.
+    const action: LastAction | null = slot.last;
     const { state, reason } = deriveServerState({
       outlets: this.#serverPowers(slot.s),
       tests: slot.tests.map((t) => t.result),
@@ -334,7 +355,7 @@ export class Runtime implements Gateway {
       names: { outlets: slot.s.outlets.map((o) => o.name), tests: slot.s.tests.map((t) => t.name) },
     });
     const previous = slot.state;
-    slot.reason = reason;
+    slot.reason = slot.blockedBy && !slot.actionId ? `${reason}; blocked by ${slot.blockedBy}` : reason;
     if (previous === state) return;
     slot.state = state;
     this.#log.info({ server: slot.s.name, state, previous, reason }, 'server state changed');
@@ -351,13 +372,7 @@ export class Runtime implements Gateway {
     if (req.targets.length === 0) throw new RequestValidationError('an action needs at least one target server');
     const targets = [...new Set(req.targets)];
     for (const t of targets) if (!this.#servers.has(t)) throw new UnknownServerError(t, [...this.#servers.keys()]);
-    if (!req.force) {
-      throw new OckleError(
-        'OCKLE_ACTION_NO_SEQUENCER',
-        `a sequenced "${req.kind}" of ${targets.join(', ')} needs the auto-control plugin, which is not running`,
-        { hint: 'Pass force to switch exactly these servers’ outlets now, ignoring dependencies.' },
-      );
-    }
+    if (!req.force) return this.#requestSequenced({ ...req, targets });
     for (const t of targets) {
       const held = this.#servers.get(t)!.actionId;
       if (held) throw new ActionBusyError(t, held);
@@ -379,6 +394,141 @@ export class Runtime implements Gateway {
     this.#running.set(record.id, { abort, done });
     return record;
   }
+
+  /** Installs the sequencer that carries out non-forced actions (the auto-control plugin). */
+  setSequencer(seq: Sequencer | null): void {
+    this.#sequencer = seq;
+  }
+
+  /**
+   * A sequenced action: the targets with what they need (on) or what needs them (off), minus the
+   * servers already there, handed to the sequencer. Every server of that set is held by the
+   * action; a request touching a held server is refused with the holder's id.
+   */
+  #requestSequenced(req: ActionRequest): ActionRecord {
+    const seq = this.#sequencer;
+    if (!seq) {
+      throw new OckleError(
+        'OCKLE_ACTION_NO_SEQUENCER',
+        `a sequenced "${req.kind}" of ${req.targets.join(', ')} needs the auto-control plugin, which is not running`,
+        { hint: 'Enable auto-control in [plugins] enabled, or pass force to switch exactly these servers’ outlets now.' },
+      );
+    }
+    if (req.kind === 'cycle')
+      throw new RequestValidationError('a sequenced cycle is not supported yet', {
+        hint: 'Use force to cycle exactly these servers, or switch them off and on.',
+      });
+    const goal: readonly OpState[] = req.kind === 'on' ? ['OK', 'FORCED_ON'] : ['OFF', 'FORCED_OFF'];
+    const servers = this.#tree.closure(req.targets, req.kind).filter((n) => !goal.includes(this.#servers.get(n)!.state));
+    for (const n of servers) {
+      const held = this.#servers.get(n)!.actionId;
+      if (held) throw new ActionBusyError(n, held);
+    }
+    const record = this.#journal.start(req);
+    this.events.emit('action.started', { action: record });
+    this.#log.info({ actionId: record.id, origin: req.origin, kind: req.kind, targets: req.targets, servers, reason: req.reason }, 'action started');
+    this.#step(record.id, {
+      op: 'plan',
+      ok: true,
+      detail: servers.length === 0 ? `every server is already ${req.kind}` : `${req.kind}: ${servers.join(', ')}`,
+    });
+    for (const n of servers) {
+      const slot = this.#servers.get(n)!;
+      slot.actionId = record.id;
+      slot.blockedBy = null;
+    }
+    const abort = new AbortController();
+    const done = (async () => {
+      let result: Awaited<ReturnType<Sequencer>>;
+      try {
+        result = await seq({ action: record, servers, signal: abort.signal }, this.#ops);
+      } catch (err) {
+        const e = toOckleError(err);
+        this.#log.error({ actionId: record.id, err: e.message }, 'sequencer failed');
+        result = { status: 'failed', error: { code: e.code, message: e.message } };
+      }
+      if (abort.signal.aborted && result.status === 'ok') result = { status: 'cancelled' };
+      const finished = this.#journal.finish(record.id, result.status, result.error);
+      for (const n of servers) {
+        const slot = this.#servers.get(n)!;
+        slot.actionId = null;
+        // Interrupted mid-server (cancel): its state comes from what is read, not from the plan.
+        if (slot.last?.phase === 'running') slot.last = { ...slot.last, phase: 'finished', result: 'cancelled' };
+        this.#derive(slot);
+      }
+      this.#log.info({ actionId: record.id, kind: record.kind, targets: record.targets, status: result.status, error: result.error }, 'action finished');
+      this.events.emit('action.finished', { action: finished });
+    })().finally(() => this.#running.delete(record.id));
+    this.#running.set(record.id, { abort, done });
+    return this.#journal.get(record.id)!;
+  }
+
+  /**
+   * Cancels a running action: nothing new is scheduled, operations already on the wire finish,
+   * and every state stays the truth (it is read, never assumed).
+   */
+  cancel(id: string, origin: string): ActionRecord {
+    const a = this.action(id);
+    const r = this.#running.get(id);
+    if (a.status !== 'running' || !r) return a;
+    this.#step(id, { op: 'cancel', ok: true, detail: `cancelled by ${origin}` });
+    r.abort.abort(new OperationAbortedError(`cancelled by ${origin}`));
+    return this.action(id);
+  }
+
+  /** Server operations for the sequencer. */
+  readonly #ops: ServerOps = {
+    tree: undefined as unknown as ServerTree,
+    state: (n) => this.#servers.get(n)!.state,
+    policy: (n) => this.#servers.get(n)!.s.policy,
+    hasControls: (n) => this.#servers.get(n)!.s.controls.length > 0,
+    hasTests: (n) => this.#servers.get(n)!.s.tests.length > 0,
+    switchOutlets: async (actionId, n, to, signal) => {
+      const slot = this.#servers.get(n)!;
+      const results = await Promise.allSettled(slot.s.outlets.map((o) => this.#switchOutlet(actionId, n, o, to, signal)));
+      this.#derive(slot);
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
+    },
+    probe: async (n, signal) => {
+      const slot = this.#servers.get(n)!;
+      if (slot.s.tests.length === 0) {
+        await Promise.all([...new Set(slot.s.outlets.map((o) => o.device))].map((d) => this.#poll(this.#devices.get(d)!, signal)));
+        return this.#serverPowers(slot.s).every((p) => p === 'on');
+      }
+      await slot.testing;
+      await this.#runTests(slot, signal);
+      return slot.tests.every((t) => t.result === 'PASSED');
+    },
+    shutdown: async (actionId, n, signal) => {
+      const slot = this.#servers.get(n)!;
+      for (const c of slot.s.controls) {
+        try {
+          await c.controller.shutdown(signal);
+          this.#step(actionId, { server: n, op: 'shutdown', ok: true, detail: `${c.name} (${c.type}) accepted the shutdown request` });
+        } catch (err) {
+          const e = toOckleError(err);
+          this.#step(actionId, { server: n, op: 'shutdown', ok: false, detail: `${c.name} (${c.type}): ${e.message}` });
+          throw e;
+        }
+      }
+    },
+    mark: (n, m: ServerMark) => {
+      const slot = this.#servers.get(n)!;
+      if (m.phase === 'blocked') {
+        slot.blockedBy = m.by;
+      } else {
+        slot.blockedBy = null;
+        slot.last =
+          m.phase === 'running'
+            ? { kind: m.kind, force: false, phase: 'running' }
+            : { kind: m.kind, force: false, phase: 'finished', result: m.result, ...(m.permanent && { permanent: true }) };
+      }
+      this.#derive(slot);
+    },
+    step: (actionId, step) => this.#step(actionId, step),
+    now: () => this.#now(),
+  };
 
   /** Switches every outlet of the targets, confirms by reading back, then records the result. */
   async #runForced(record: ActionRecord, targets: readonly string[], signal: AbortSignal): Promise<void> {
@@ -454,6 +604,12 @@ export class Runtime implements Gateway {
     const binding = this.#bindings.get(slot.d.id)?.get(outlet);
     const where = { server: binding?.server, device: slot.d.id, outlet };
     const target: Power | undefined = action === 'cycle' ? undefined : action;
+    if (action !== 'off' && slot.d.staggerMs > 0) {
+      // Reserve the next switch-on time first, so concurrent callers line up behind each other.
+      const at = Math.max(this.#now(), slot.nextOnAt);
+      slot.nextOnAt = at + slot.d.staggerMs;
+      if (at > this.#now()) await sleep(at - this.#now(), signal);
+    }
     await slot.d.queue.write(`switch outlet ${outlet} ${action}`, (s) => slot.d.device.switch(outlet, action, s), {
       signal,
       // A cycle cannot be verified by one read (the outlet reads on before and after).

@@ -118,10 +118,12 @@ describe('HTTP API', () => {
     expect(writes()).toBe(0 + 1); // the operator's earlier switch of backup only
   });
 
-  it('refuses a sequenced action without force while no sequencer runs', async () => {
-    const res = await call('/api/servers/web-1/actions', { token: operator.token, method: 'POST', body: '{"action":"off"}' });
-    expect(res.status).toBe(409);
-    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('OCKLE_ACTION_NO_SEQUENCER');
+  it('refuses a sequenced cycle (not supported yet), switching nothing', async () => {
+    const before = writes();
+    const res = await call('/api/servers/web-1/actions', { token: operator.token, method: 'POST', body: '{"action":"cycle"}' });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/sequenced cycle/);
+    expect(writes()).toBe(before);
   });
 
   it('answers 404 for unknown routes, servers and actions', async () => {

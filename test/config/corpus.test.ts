@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { defaultRegistry } from '../../drivers/registry.js';
 import { checkConfig, loadConfig } from '../../src/config/load.js';
+import { builtinPluginTemplates } from '../../plugins/registry.js';
 import { ConfigError, formatProblem } from '../../src/errors.js';
 import { demoConfig, type DemoCopy } from '../support/demo.js';
 
@@ -82,7 +83,7 @@ const CASES: Case[] = [
   {
     mistake: 'unknown section in ockle.ini',
     edit: append('ockle.ini', '\n[sever]\nx = 1\n'),
-    expected: 'ockle.ini:34: unknown section [sever] in ockle.ini Did you mean [servers]?',
+    expected: 'ockle.ini:38: unknown section [sever] in ockle.ini Did you mean [servers]?',
   },
   {
     mistake: 'unknown device, listing the defined ones',
@@ -165,18 +166,18 @@ const CASES: Case[] = [
   },
   {
     mistake: 'unknown plugin in enabled',
-    edit: replace('ockle.ini', 'enabled =', 'enabled = loger'),
-    expected: 'ockle.ini:25: unknown plugin "loger" in enabled Available plugins: none.',
+    edit: replace('ockle.ini', 'enabled = auto-control', 'enabled = auto-control, loger'),
+    expected: 'ockle.ini:26: unknown plugin "loger" in enabled Available plugins: auto-control.',
   },
   {
     mistake: 'section for an unknown plugin',
     edit: append('ockle.ini', '\n[plugins.loger]\nlog_resolution = 5s\n'),
-    expected: 'ockle.ini:34: section [plugins.loger] is for an unknown plugin "loger" Remove the section or install the plugin.',
+    expected: 'ockle.ini:38: section [plugins.loger] is for an unknown plugin "loger" Remove the section or install the plugin.',
   },
   {
     mistake: 'token hash that is not a SHA-256',
     edit: append('ockle.ini', '\n[token.alice]\nrole = operator\nsha256 = abc123\n'),
-    expected: 'ockle.ini:36: sha256 = abc123: "abc123" is not 64 lowercase hex digits (the SHA-256 of the token)',
+    expected: 'ockle.ini:40: sha256 = abc123: "abc123" is not 64 lowercase hex digits (the SHA-256 of the token)',
   },
   {
     mistake: 'a server listed twice in dependencies',
@@ -200,22 +201,22 @@ describe('broken-config corpus', () => {
   });
 
   it('the unbroken demo config loads with no problem at all', async () => {
-    const { problems, config } = await checkConfig(demo.configDir, { drivers: defaultRegistry() });
+    const { problems, config } = await checkConfig(demo.configDir, { drivers: defaultRegistry(), plugins: builtinPluginTemplates });
     expect(problems).toEqual([]);
     expect(config?.servers).toHaveLength(10);
   });
 
   it.each(CASES)('reports $mistake', async ({ edit, expected }) => {
     await edit(demo);
-    const { problems, config } = await checkConfig(demo.configDir, { drivers: defaultRegistry() });
+    const { problems, config } = await checkConfig(demo.configDir, { drivers: defaultRegistry(), plugins: builtinPluginTemplates });
     expect(config).toBeUndefined();
     expect(problems.map(formatProblem)).toContain(expected.replace('<dir>', demo.configDir));
-    await expect(loadConfig(demo.configDir, { drivers: defaultRegistry() })).rejects.toBeInstanceOf(ConfigError);
+    await expect(loadConfig(demo.configDir, { drivers: defaultRegistry(), plugins: builtinPluginTemplates })).rejects.toBeInstanceOf(ConfigError);
   });
 
   it('reports every problem at once, sorted by file and line', async () => {
     for (const c of [CASES[0]!, CASES[2]!, CASES[10]!, CASES[14]!]) await c.edit(demo);
-    const { problems } = await checkConfig(demo.configDir, { drivers: defaultRegistry() });
+    const { problems } = await checkConfig(demo.configDir, { drivers: defaultRegistry(), plugins: builtinPluginTemplates });
     const lines = problems.filter((p) => p.severity === 'error').map(formatProblem);
     expect(lines).toEqual([
       CASES[2]!.expected,

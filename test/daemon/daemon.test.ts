@@ -103,6 +103,7 @@ describe('daemon on the demo lab', () => {
   });
 
   it('refuses a sequenced action while no sequencer runs, switching nothing', async () => {
+    await demo.write('ockle.ini', (await demo.read('ockle.ini')).replace('enabled = auto-control', 'enabled ='));
     daemon = await start(demo);
     expect(() => daemon!.gateway.request({ kind: 'off', targets: ['vm-1'], force: false, origin: 'api:a', reason: '' })).toThrow(
       expect.objectContaining({ code: 'OCKLE_ACTION_NO_SEQUENCER' }),

@@ -35,7 +35,7 @@ describeWithPeers('sd_notify', ['python3', 'systemd-notify'], () => {
     dir = await mkdtemp(join(tmpdir(), 'ockle-notify-'));
     lines = [];
     receiver = spawn('python3', ['-c', RECEIVER, join(dir, 'notify.sock')]);
-    receiver.stdout.on('data', (b: Buffer) => lines.push(...b.toString().trim().split('\n')));
+    receiver.stdout.on('data', (b: Buffer) => lines.push(...b.toString().split('\n').filter((l) => l.trim() !== '')));
     await until(() => lines.includes('listening'));
   });
   afterEach(async () => {

@@ -1,0 +1,17 @@
+/**
+ * auto-control: dependency-ordered power-on and power-off (Ockle's AutoControl, event-driven).
+ * Runs in the main thread; the daemon installs its sequencer into the runtime when enabled.
+ */
+import { int, type Infer } from '../../src/config/types.js';
+import { createSequencer } from './sequencer.js';
+
+export const name = 'auto-control';
+export const description = 'Power servers on in dependency order and off in reverse, as parallel as the graph allows.';
+
+export const config = {
+  max_parallel: int({ min: 1, max: 1000, default: 32, help: 'Servers being switched on or off at the same time, at most.' }),
+};
+
+export function sequencerFrom(settings: Partial<Infer<typeof config>> = {}) {
+  return createSequencer({ maxParallel: settings.max_parallel ?? 32 });
+}

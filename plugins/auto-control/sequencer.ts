@@ -1,0 +1,172 @@
+/**
+ * The sequencer: powers a set of servers on in dependency order (off: dependents first), as
+ * parallel as the graph allows. Event-driven, not scanning: each server's task awaits exactly
+ * the tasks of its own dependencies (off: dependents), so a server starts the moment the last
+ * of them is proven to serve. A global `maxParallel` bounds servers in progress; each device's
+ * queue bounds what reaches the hardware, and its stagger spaces switch-ons.
+ */
+import type { SequenceResult, Sequencer, SequenceRun, ServerOps } from '../../src/core/sequence.js';
+import { sleep } from '../../src/timers.js';
+
+export interface SequencerOptions {
+  /** Servers being switched at the same time, at most. */
+  readonly maxParallel: number;
+}
+
+/** A counting semaphore: at most `n` holders; FIFO. */
+function limiter(n: number): <T>(fn: () => Promise<T>) => Promise<T> {
+  let active = 0;
+  const waiting: (() => void)[] = [];
+  return async (fn) => {
+    if (active >= n) await new Promise<void>((r) => waiting.push(r));
+    active++;
+    try {
+      return await fn();
+    } finally {
+      active--;
+      waiting.shift()?.();
+    }
+  };
+}
+
+const secs = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
+const aborted = (err: unknown): boolean => (err as { code?: string }).code === 'OCKLE_OPERATION_ABORTED';
+
+/** Outcome of one server: null = reached the goal; otherwise the server whose failure is the root cause. */
+type Outcome = string | null;
+
+export function createSequencer(opts: SequencerOptions): Sequencer {
+  return async (run: SequenceRun, ops: ServerOps): Promise<SequenceResult> => {
+    const kind = run.action.kind === 'off' ? 'off' : 'on';
+    const id = run.action.id;
+    const inSet = new Set(run.servers);
+    const limit = limiter(Math.max(1, opts.maxParallel));
+    const tasks = new Map<string, Promise<Outcome>>();
+    const reasons = new Map<string, string>();
+    const before = (n: string): readonly string[] => (kind === 'on' ? ops.tree.dependencies(n) : ops.tree.dependents(n));
+
+    const start = async (n: string): Promise<Outcome> => {
+      const p = ops.policy(n);
+      for (let attempt = 1; attempt <= p.maxAttempts; attempt++) {
+        ops.mark(n, { phase: 'running', kind: 'on' });
+        try {
+          if (attempt > 1) {
+            ops.step(id, { server: n, op: 'retry', ok: true, detail: `attempt ${attempt} of ${p.maxAttempts}: power-cycling` });
+            await ops.switchOutlets(id, n, 'off', run.signal);
+          }
+          const t0 = ops.now();
+          await ops.switchOutlets(id, n, 'on', run.signal);
+          const deadline = t0 + p.bootTimeoutMs;
+          for (;;) {
+            if (await ops.probe(n, run.signal)) {
+              ops.step(id, { server: n, op: 'up', ok: true, detail: `${n} serves after ${secs(ops.now() - t0)}` });
+              ops.mark(n, { phase: 'finished', kind: 'on', result: 'ok' });
+              return null;
+            }
+            const left = deadline - ops.now();
+            if (left <= 0) break;
+            await sleep(Math.min(p.testIntervalMs, left), run.signal);
+          }
+          reasons.set(n, `tests did not pass within boot_timeout ${secs(p.bootTimeoutMs)}`);
+        } catch (err) {
+          if (aborted(err) || run.signal.aborted) {
+            ops.mark(n, { phase: 'finished', kind: 'on', result: 'cancelled' });
+            return n;
+          }
+          reasons.set(n, (err as Error).message);
+        }
+        const last = attempt === p.maxAttempts;
+        ops.step(id, { server: n, op: 'failed', ok: false, detail: `attempt ${attempt} of ${p.maxAttempts}: ${reasons.get(n)}` });
+        ops.mark(n, { phase: 'finished', kind: 'on', result: 'failed', permanent: last });
+      }
+      return n;
+    };
+
+    const stop = async (n: string): Promise<Outcome> => {
+      const p = ops.policy(n);
+      ops.mark(n, { phase: 'running', kind: 'off' });
+      try {
+        if (ops.hasControls(n)) {
+          let down = false;
+          let why = '';
+          try {
+            await ops.shutdown(id, n, run.signal);
+            const deadline = ops.now() + p.shutdownTimeoutMs;
+            if (!ops.hasTests(n)) {
+              // Nothing can prove the host is down: give it the configured time.
+              ops.step(id, { server: n, op: 'wait', ok: true, detail: `no tests to prove ${n} is down: waiting shutdown_timeout ${secs(p.shutdownTimeoutMs)}` });
+              await sleep(p.shutdownTimeoutMs, run.signal);
+              down = true;
+            }
+            while (!down) {
+              if (!(await ops.probe(n, run.signal))) {
+                down = true;
+                ops.step(id, { server: n, op: 'down', ok: true, detail: `${n} stopped serving` });
+                break;
+              }
+              const left = deadline - ops.now();
+              if (left <= 0) break;
+              await sleep(Math.min(p.testIntervalMs, left), run.signal);
+            }
+            why = `still serving after shutdown_timeout ${secs(p.shutdownTimeoutMs)}`;
+          } catch (err) {
+            if (aborted(err) || run.signal.aborted) throw err;
+            why = `shutdown request failed: ${(err as Error).message}`;
+          }
+          if (!down) {
+            if (p.onShutdownTimeout === 'fail') {
+              reasons.set(n, why);
+              ops.step(id, { server: n, op: 'failed', ok: false, detail: `${why}; power left on (on_shutdown_timeout = fail)` });
+              ops.mark(n, { phase: 'finished', kind: 'off', result: 'failed' });
+              return n;
+            }
+            ops.step(id, { server: n, op: 'cut', ok: true, detail: `${why}; cutting power (on_shutdown_timeout = cut)` });
+          }
+        }
+        await ops.switchOutlets(id, n, 'off', run.signal);
+        ops.mark(n, { phase: 'finished', kind: 'off', result: 'ok' });
+        return null;
+      } catch (err) {
+        if (aborted(err) || run.signal.aborted) {
+          ops.mark(n, { phase: 'finished', kind: 'off', result: 'cancelled' });
+          return n;
+        }
+        reasons.set(n, (err as Error).message);
+        ops.step(id, { server: n, op: 'failed', ok: false, detail: (err as Error).message });
+        ops.mark(n, { phase: 'finished', kind: 'off', result: 'failed' });
+        return n;
+      }
+    };
+
+    const task = (n: string): Promise<Outcome> => {
+      let t = tasks.get(n);
+      if (t) return t;
+      t = (async (): Promise<Outcome> => {
+        const pre = before(n).filter((m) => inSet.has(m));
+        const outcomes = await Promise.all(pre.map(task));
+        const cause = outcomes.find((o) => o !== null);
+        if (cause !== undefined && cause !== null) {
+          ops.mark(n, { phase: 'blocked', by: cause });
+          ops.step(id, { server: n, op: 'blocked', ok: false, detail: `not ${kind === 'on' ? 'started' : 'stopped'}: ${cause} failed` });
+          return cause;
+        }
+        if (run.signal.aborted) return n;
+        return limit(() => (run.signal.aborted ? Promise.resolve(n) : kind === 'on' ? start(n) : stop(n)));
+      })();
+      tasks.set(n, t);
+      return t;
+    };
+
+    await Promise.all(run.servers.map(task));
+    if (run.signal.aborted) return { status: 'cancelled' };
+    const failed = [...reasons.keys()];
+    if (failed.length === 0) return { status: 'ok' };
+    return {
+      status: 'failed',
+      error: {
+        code: kind === 'on' ? 'OCKLE_SEQUENCE_START_FAILED' : 'OCKLE_SEQUENCE_STOP_FAILED',
+        message: failed.map((n) => `${n}: ${reasons.get(n)}`).join('; '),
+      },
+    };
+  };
+}

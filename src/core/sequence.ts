@@ -1,0 +1,54 @@
+/**
+ * What a sequencer (the auto-control plugin) may do with servers, and what it is given for one
+ * sequenced action. The runtime implements `ServerOps`; the sequencer decides order, retries and
+ * timing. Every operation goes through the device queues and the action journal.
+ */
+import type { ActionKind, ActionRecord, ActionStep, OpState } from './model.js';
+import type { ServerPolicy } from './runtime.js';
+import type { ServerTree } from './tree.js';
+
+/** What the runtime shows for a server while a sequence works on it. */
+export type ServerMark =
+  | { readonly phase: 'running'; readonly kind: ActionKind }
+  | {
+      readonly phase: 'finished';
+      readonly kind: ActionKind;
+      readonly result: 'ok' | 'failed' | 'cancelled';
+      /** Gave up after max_attempts (PERMANENTLY_FAILED_…). */
+      readonly permanent?: boolean;
+    }
+  /** Not started (or not stopped) because another server failed. */
+  | { readonly phase: 'blocked'; readonly by: string };
+
+export interface ServerOps {
+  readonly tree: ServerTree;
+  state(server: string): OpState;
+  policy(server: string): ServerPolicy;
+  hasControls(server: string): boolean;
+  hasTests(server: string): boolean;
+  /** Switches every outlet of the server and confirms by read-back; switch-ons respect each device's stagger. */
+  switchOutlets(actionId: string, server: string, to: 'on' | 'off', signal: AbortSignal): Promise<void>;
+  /** Runs the server's tests now. True when all pass (a server without tests: when all outlets read on). */
+  probe(server: string, signal: AbortSignal): Promise<boolean>;
+  /** Asks every control of the server to shut the OS down. */
+  shutdown(actionId: string, server: string, signal: AbortSignal): Promise<void>;
+  mark(server: string, mark: ServerMark): void;
+  step(actionId: string, step: Omit<ActionStep, 'at'>): void;
+  /** Milliseconds, from the same clock as timers (fakeable in tests). */
+  now(): number;
+}
+
+export interface SequenceRun {
+  readonly action: ActionRecord;
+  /** The servers to act on, in order (dependencies first for on, dependents first for off). */
+  readonly servers: readonly string[];
+  /** Aborted by cancel or daemon stop: schedule nothing new. */
+  readonly signal: AbortSignal;
+}
+
+export interface SequenceResult {
+  readonly status: 'ok' | 'failed' | 'cancelled';
+  readonly error?: { readonly code: string; readonly message: string };
+}
+
+export type Sequencer = (run: SequenceRun, ops: ServerOps) => Promise<SequenceResult>;
