@@ -40,10 +40,13 @@ export function openApiDocument(version: string): Record<string, unknown> {
       '/api/actions': {
         get: { summary: 'The action journal, newest first (viewer); ?limit, ?server, ?status', responses: { '200': json({ type: 'object' }), ...errors } },
         post: {
-          summary: 'Switch several servers (operator)',
+          summary: 'Switch several servers, or all (operator); without force the sequencer adds what they need (on) or what needs them (off)',
           requestBody: { content: { 'application/json': { schema: ref('MultiActionBody') } } },
           responses: { '202': json({ type: 'object' }), '409': json(ref('Error')), ...errors },
         },
+      },
+      '/api/actions/{id}/cancel': {
+        post: { summary: 'Cancel a running action: nothing new is scheduled, operations on the wire finish (operator)', responses: { '200': json({ type: 'object' }), ...errors } },
       },
       '/api/actions/{id}': { get: { summary: 'One action; ?wait=SECONDS long-polls until it finishes (viewer)', responses: { '200': json({ type: 'object' }), ...errors } } },
       '/api/tree': { get: { summary: 'Dependency graph: nodes, edges, topological order (viewer)', responses: { '200': json({ type: 'object' }), ...errors } } },

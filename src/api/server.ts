@@ -44,10 +44,11 @@ const actionBody = {
 } as const;
 const multiActionBody = {
   ...actionBody,
-  required: ['action', 'targets'],
+  required: ['action'],
   properties: {
     ...actionBody.properties,
     targets: { type: 'array', minItems: 1, maxItems: 100, items: { type: 'string', minLength: 1, maxLength: 64 } },
+    all: { type: 'boolean', default: false },
   },
 } as const;
 export const schemas = { actionBody, multiActionBody };
@@ -181,11 +182,25 @@ export function createApi(gateway: Gateway, opts: ApiOptions): FastifyInstance {
     { onRequest: need('operator'), schema: { body: actionBody } },
     async (req, reply) => reply.code(202).send(startAction(req, req.body.action, [req.params.name], req.body.force, req.body.reason)),
   );
-  app.post<{ Body: { action: ActionKind; targets: string[]; force: boolean; reason: string } }>(
+  app.post<{ Body: { action: ActionKind; targets?: string[]; all: boolean; force: boolean; reason: string } }>(
     '/api/actions',
     { onRequest: need('operator'), schema: { body: multiActionBody } },
-    async (req, reply) => reply.code(202).send(startAction(req, req.body.action, req.body.targets, req.body.force, req.body.reason)),
+    async (req, reply) => {
+      const { targets, all } = req.body;
+      if (all === (targets !== undefined))
+        throw new OckleError('OCKLE_REQUEST_INVALID', 'body needs either "targets" or "all": true, not both', {
+          hint: 'Name the servers in targets, or set all to act on the whole tree.',
+        });
+      const names = all ? gateway.tree().order : targets!;
+      return reply.code(202).send(startAction(req, req.body.action, names, req.body.force, req.body.reason));
+    },
   );
+  app.post<{ Params: { id: string } }>('/api/actions/:id/cancel', { onRequest: need('operator') }, async (req) => {
+    const who = principals.get(req)!;
+    const action = gateway.cancel(req.params.id, `api:${who.name}`);
+    opts.log.info({ origin: `api:${who.name}`, actionId: action.id }, 'action cancel requested');
+    return { action };
+  });
   app.get('/api/config/problems', { onRequest: need('admin') }, async () => ({ problems: gateway.configProblems() }));
 
   app.get<{ Querystring: { types?: string } }>(

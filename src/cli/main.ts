@@ -33,8 +33,11 @@ commands:
   status                       servers with state and reason
   tree                         the dependency graph
   devices                      devices and their outlets
-  on|off|cycle SERVER… --force switch exactly these servers' outlets now
+  on|off SERVER…|--all         switch in dependency order: on brings up what they need,
+                               off takes down what needs them first (auto-control)
+  on|off|cycle SERVER… --force switch exactly these servers' outlets now, ignoring dependencies
       [--reason TEXT] [--no-wait] [--timeout 5m]
+  cancel ID                    stop a running action (operations on the wire finish)
   actions [--limit N] [--server S]   the action journal
   action ID                    one action with its steps
   watch [--types a,b]          live events
@@ -55,6 +58,7 @@ const OPTIONS = {
   force: { type: 'boolean', default: false },
   reason: { type: 'string' },
   'no-wait': { type: 'boolean', default: false },
+  all: { type: 'boolean', default: false },
   timeout: { type: 'string' },
   limit: { type: 'string' },
   server: { type: 'string' },
@@ -165,24 +169,30 @@ export async function main(argv: string[], io: Io): Promise<number> {
       case 'on':
       case 'off':
       case 'cycle': {
-        if (rest.length === 0) return usage(`${cmd} needs at least one SERVER`);
+        if (rest.length === 0 && !v.all) return usage(`${cmd} needs at least one SERVER, or --all`);
+        if (rest.length > 0 && v.all) return usage(`${cmd}: name servers or give --all, not both`);
         const timeoutMs = v.timeout ? parseDuration(v.timeout) : 600_000;
         if (timeoutMs === undefined) return usage(`--timeout "${v.timeout}" is not a duration (e.g. 90s, 5m)`);
         const c = client();
-        const body = { action: cmd, targets: rest, force: v.force, reason: v.reason ?? '' };
+        const body = { action: cmd, ...(v.all ? { all: true } : { targets: rest }), force: v.force, reason: v.reason ?? '' };
         const { action } = await c.request<{ action: ActionRecord }>('POST', '/api/actions', body);
         if (v['no-wait']) return v.json ? (json(action), 0) : (out(`${action.id} started\n`), 0);
         const deadline = Date.now() + timeoutMs;
         let rec = action;
+        let shown = 0;
+        // Steps are printed as they are journaled (polled once a second while the action runs).
+        const show = (r: ActionRecord): void => {
+          if (v.json) return;
+          for (const s of r.steps.slice(shown)) out(`  ${s.ok ? '✓' : '✗'} ${s.server ?? ''} ${s.op}: ${s.detail}\n`);
+          shown = r.steps.length;
+        };
+        show(rec);
         while (rec.status === 'running' && Date.now() < deadline) {
-          const wait = Math.max(1, Math.min(60, Math.ceil((deadline - Date.now()) / 1000)));
-          rec = await c.request<ActionRecord>('GET', `/api/actions/${rec.id}?wait=${wait}`);
+          rec = await c.request<ActionRecord>('GET', `/api/actions/${rec.id}?wait=1`);
+          show(rec);
         }
         if (v.json) json(rec);
-        else {
-          for (const s of rec.steps) out(`  ${s.ok ? '✓' : '✗'} ${s.server ?? ''} ${s.op}: ${s.detail}\n`);
-          out(`${rec.id} ${cmd} ${rec.targets.join(', ')}: ${rec.status}${rec.error ? ` — ${rec.error.message}` : ''}\n`);
-        }
+        else out(`${rec.id} ${cmd} ${rec.targets.length > 3 ? `${rec.targets.length} servers` : rec.targets.join(', ')}: ${rec.status}${rec.error ? ` — ${rec.error.message}` : ''}\n`);
         if (rec.status === 'running') {
           io.stderr.write(`ockle: ${rec.id} still running after ${v.timeout ?? '10m'}; follow it with \`ockle action ${rec.id}\`\n`);
           return 1;
@@ -199,6 +209,13 @@ export async function main(argv: string[], io: Io): Promise<number> {
         for (const a of actions)
           rows.push([a.id, a.requestedAt.replace('T', ' ').slice(0, 19), a.origin, `${a.force ? 'force ' : ''}${a.kind} ${a.targets.join(',')}`, a.status + (a.error ? `: ${a.error.message}` : ''), a.reason]);
         out(table(rows));
+        return 0;
+      }
+      case 'cancel': {
+        if (!rest[0]) return usage('cancel needs an action ID');
+        const { action } = await client().request<{ action: ActionRecord }>('POST', `/api/actions/${encodeURIComponent(rest[0])}/cancel`, {});
+        if (v.json) return json({ action }), 0;
+        out(`${action.id}: ${action.status === 'running' ? 'cancelling (operations on the wire finish first)' : `already ${action.status}`}\n`);
         return 0;
       }
       case 'action': {

@@ -1,0 +1,182 @@
+/**
+ * auto-control on generated sim labs: order, parallelism, failures, retries, shutdown timeouts,
+ * cancel, busy servers, stagger. Assertions are on the journal's step order and on what the
+ * sim hardware recorded, never on elapsed time.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { SimWorld } from '../../drivers/sim/world.js';
+import type { ActionRecord } from '../../src/core/model.js';
+import { Daemon } from '../../src/daemon.js';
+import { silentLogger } from '../../src/log.js';
+import { makeLab, type Lab, type LabServer } from '../support/lab.js';
+
+let lab: Lab | undefined;
+let daemon: Daemon | undefined;
+afterEach(async () => {
+  await daemon?.stop();
+  await lab?.cleanup();
+  daemon = undefined;
+  lab = undefined;
+});
+
+async function boot(servers: Record<string, LabServer>, o?: Parameters<typeof makeLab>[1]): Promise<Daemon> {
+  lab = await makeLab(servers, o);
+  daemon = await Daemon.start({ configDir: lab.configDir, log: silentLogger(), monitor: false });
+  return daemon;
+}
+const run = async (d: Daemon, kind: 'on' | 'off', targets: string[]): Promise<ActionRecord> =>
+  d.gateway.waitFor(d.gateway.request({ kind, targets, force: false, origin: 'api:test', reason: 'test' }).id);
+/** Index of the first journal step matching. */
+const at = (a: ActionRecord, server: string, op: string): number => a.steps.findIndex((s) => s.server === server && s.op === op);
+const world = (d: Daemon): SimWorld => d.shared<SimWorld>('sim-world')!;
+
+describe('auto-control: power-on', () => {
+  it('starts a chain in dependency order, each server only once its dependency serves', async () => {
+    const d = await boot({ a: {}, b: { deps: ['a'] }, c: { deps: ['b'] } });
+    const rec = await run(d, 'on', ['c']);
+    expect(rec.status).toBe('ok');
+    expect(at(rec, 'a', 'up')).toBeLessThan(at(rec, 'b', 'switch'));
+    expect(at(rec, 'b', 'up')).toBeLessThan(at(rec, 'c', 'switch'));
+    for (const s of ['a', 'b', 'c']) expect(d.gateway.server(s).state).toBe('OK');
+  });
+
+  it('runs independent branches in parallel and joins a diamond', async () => {
+    const d = await boot({ root: {}, left: { deps: ['root'], bootMs: 400 }, right: { deps: ['root'], bootMs: 400 }, join: { deps: ['left', 'right'] } });
+    const rec = await run(d, 'on', ['join']);
+    expect(rec.status).toBe('ok');
+    // Both branches were switched on before either was proven up.
+    expect(Math.max(at(rec, 'left', 'switch'), at(rec, 'right', 'switch'))).toBeLessThan(Math.min(at(rec, 'left', 'up'), at(rec, 'right', 'up')));
+    expect(at(rec, 'join', 'switch')).toBeGreaterThan(Math.max(at(rec, 'left', 'up'), at(rec, 'right', 'up')));
+  });
+
+  it('brings up a target with what it needs and nothing else, skipping what already serves', async () => {
+    const d = await boot({ a: {}, b: { deps: ['a'] }, other: {} });
+    expect((await run(d, 'on', ['a'])).status).toBe('ok');
+    const rec = await run(d, 'on', ['b']);
+    expect(rec.steps[0]).toMatchObject({ op: 'plan', detail: 'on: b' });
+    expect(world(d).outlet('pdu-1', 3)).toBe('off');
+  });
+
+  it('retries a server that does not boot, gives up, blocks its dependents and lets siblings finish', async () => {
+    const d = await boot({
+      base: {},
+      broken: { deps: ['base'], faults: ['never_boots'], extra: 'boot_timeout = 1s' },
+      sibling: { deps: ['base'] },
+      child: { deps: ['broken'] },
+      grandchild: { deps: ['child'] },
+    });
+    const rec = await run(d, 'on', ['grandchild', 'sibling']);
+    expect(rec.status).toBe('failed');
+    expect(rec.error?.code).toBe('OCKLE_SEQUENCE_START_FAILED');
+    expect(rec.error?.message).toMatch(/^broken: tests did not pass within boot_timeout 1\.0 s$/);
+    expect(rec.steps.filter((s) => s.server === 'broken' && s.op === 'retry')).toHaveLength(1);
+    // on, then the power-cycle of the retry: off and on again.
+    expect(world(d).writes('pdu-1').log.filter((w) => w.outlet === 2).map((w) => w.action)).toEqual(['on', 'off', 'on']);
+    expect(d.gateway.server('broken').state).toBe('PERMANENTLY_FAILED_TO_START');
+    expect(d.gateway.server('sibling').state).toBe('OK');
+    for (const s of ['child', 'grandchild']) {
+      expect(d.gateway.server(s).state).toBe('OFF');
+      expect(d.gateway.server(s).reason).toMatch(/blocked by broken$/);
+      expect(at(rec, s, 'switch')).toBe(-1);
+    }
+  });
+});
+
+describe('auto-control: power-off', () => {
+  it('takes a server down with everything that needs it, dependents first', async () => {
+    const d = await boot({ storage: {}, vm: { deps: ['storage'] }, web: { deps: ['vm'] }, unrelated: {} });
+    await run(d, 'on', ['web', 'unrelated']);
+    const rec = await run(d, 'off', ['storage']);
+    expect(rec.status).toBe('ok');
+    expect(rec.steps[0]!.detail).toBe('off: web, vm, storage');
+    expect(at(rec, 'web', 'confirm')).toBeLessThan(at(rec, 'vm', 'shutdown'));
+    expect(at(rec, 'vm', 'confirm')).toBeLessThan(at(rec, 'storage', 'shutdown'));
+    // Each host was asked to shut down and proven down before its power was cut.
+    expect(at(rec, 'vm', 'down')).toBeLessThan(at(rec, 'vm', 'switch'));
+    for (const s of ['storage', 'vm', 'web']) expect(d.gateway.server(s).state).toBe('OFF');
+    expect(d.gateway.server('unrelated').state).toBe('OK');
+  });
+
+  it('cuts the power after shutdown_timeout when on_shutdown_timeout = cut', async () => {
+    const d = await boot({ stuck: { extra: 'on_shutdown_timeout = cut\nshutdown_timeout = 1s' } });
+    await run(d, 'on', ['stuck']);
+    world(d).setMachineFaults('stuck', ['ignores_shutdown']);
+    const rec = await run(d, 'off', ['stuck']);
+    expect(rec.status).toBe('ok');
+    expect(rec.steps.find((s) => s.op === 'cut')?.detail).toBe('still serving after shutdown_timeout 1.0 s; cutting power (on_shutdown_timeout = cut)');
+    expect(d.gateway.server('stuck').state).toBe('OFF');
+  });
+
+  it('leaves the power on and what it needs running when on_shutdown_timeout = fail', async () => {
+    const d = await boot({ base: {}, stuck: { deps: ['base'], extra: 'on_shutdown_timeout = fail\nshutdown_timeout = 1s' } });
+    await run(d, 'on', ['stuck']);
+    world(d).setMachineFaults('stuck', ['ignores_shutdown']);
+    const rec = await run(d, 'off', ['base']);
+    expect(rec.status).toBe('failed');
+    expect(rec.error?.code).toBe('OCKLE_SEQUENCE_STOP_FAILED');
+    expect(d.gateway.server('stuck').state).toBe('FAILED_TO_STOP');
+    expect(world(d).outlet('pdu-1', 2)).toBe('on');
+    expect(d.gateway.server('base').state).toBe('OK');
+    expect(d.gateway.server('base').reason).toMatch(/blocked by stuck$/);
+  });
+
+  it('switches a server without controls off directly', async () => {
+    const d = await boot({ plain: { noControls: true } });
+    await run(d, 'on', ['plain']);
+    const rec = await run(d, 'off', ['plain']);
+    expect(rec.status).toBe('ok');
+    expect(rec.steps.map((s) => s.op)).toEqual(['plan', 'switch', 'confirm']);
+  });
+});
+
+describe('auto-control: run control', () => {
+  it('refuses a second request touching a busy server, naming the holder', async () => {
+    const d = await boot({ a: { bootMs: 500 }, b: { deps: ['a'] } });
+    const first = d.gateway.request({ kind: 'on', targets: ['b'], force: false, origin: 'api:one', reason: '' });
+    expect(() => d.gateway.request({ kind: 'on', targets: ['a'], force: false, origin: 'api:two', reason: '' })).toThrow(
+      expect.objectContaining({ code: 'OCKLE_ACTION_BUSY', actionId: first.id }),
+    );
+    expect(() => d.gateway.request({ kind: 'off', targets: ['b'], force: true, origin: 'api:two', reason: '' })).toThrow(
+      expect.objectContaining({ code: 'OCKLE_ACTION_BUSY' }),
+    );
+    await d.gateway.waitFor(first.id);
+  });
+
+  it('cancels mid-sequence: nothing new starts, and every state stays true', async () => {
+    const d = await boot({ a: { bootMs: 60_000, extra: 'boot_timeout = 5m' }, b: { deps: ['a'] }, c: { deps: ['b'] } });
+    const rec = d.gateway.request({ kind: 'on', targets: ['c'], force: false, origin: 'api:test', reason: '' });
+    await d.events.once('action.progressed', (e) => e.step.server === 'a' && e.step.op === 'confirm');
+    d.gateway.cancel(rec.id, 'api:test');
+    const done = await d.gateway.waitFor(rec.id);
+    expect(done.status).toBe('cancelled');
+    expect(done.steps.some((s) => s.op === 'cancel')).toBe(true);
+    expect(world(d).outlet('pdu-1', 1)).toBe('on'); // a was switched on and stays on: nothing is undone blindly
+    expect(world(d).writes('pdu-1').count).toBe(1); // b and c were never touched
+    expect(d.gateway.server('a').state).not.toBe('SWITCHING_ON');
+    expect(d.gateway.server('b').state).toBe('OFF');
+  });
+
+  it('spaces switch-ons on one device by its stagger', async () => {
+    const d = await boot({ r: {}, x: { deps: ['r'] }, y: { deps: ['r'] }, z: { deps: ['r'] } }, { devices: { 'pdu-1': 'stagger = 150ms' } });
+    const rec = await run(d, 'on', ['x', 'y', 'z']);
+    expect(rec.status).toBe('ok');
+    const ons = world(d).writes('pdu-1').log.filter((w) => w.action === 'on').map((w) => Date.parse(w.at));
+    expect(ons).toHaveLength(4);
+    for (let i = 1; i < ons.length; i++) expect(ons[i]! - ons[i - 1]!).toBeGreaterThanOrEqual(148);
+  });
+
+  it('never exceeds max_parallel servers in progress', async () => {
+    const servers: Record<string, LabServer> = {};
+    for (let i = 0; i < 6; i++) servers[`s${i}`] = { bootMs: 100 };
+    const d = await boot(servers, { plugin: 'max_parallel = 2' });
+    let inProgress = 0;
+    let peak = 0;
+    d.events.on('server.changed', (e) => {
+      if (e.state === 'SWITCHING_ON') peak = Math.max(peak, ++inProgress);
+      if (e.previous === 'SWITCHING_ON') inProgress--;
+    });
+    const rec = await run(d, 'on', Object.keys(servers));
+    expect(rec.status).toBe('ok');
+    expect(peak).toBe(2);
+  });
+});
