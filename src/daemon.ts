@@ -128,6 +128,9 @@ class GatewayProxy implements Gateway {
   request(req: ActionRequest) {
     return this.current().request(req);
   }
+  plan(kind: 'on' | 'off', targets: readonly string[] | 'all') {
+    return this.current().plan(kind, targets);
+  }
   cancel(id: string, origin: string) {
     return this.current().cancel(id, origin);
   }

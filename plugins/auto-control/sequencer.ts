@@ -59,7 +59,8 @@ export function createSequencer(opts: SequencerOptions): Sequencer {
           const deadline = t0 + p.bootTimeoutMs;
           for (;;) {
             if (await ops.probe(n, run.signal)) {
-              ops.step(id, { server: n, op: 'up', ok: true, detail: `${n} serves after ${secs(ops.now() - t0)}` });
+              const ms = ops.now() - t0;
+              ops.step(id, { server: n, op: 'up', ok: true, detail: `${n} serves after ${secs(ms)}`, ms });
               ops.mark(n, { phase: 'finished', kind: 'on', result: 'ok' });
               return null;
             }

@@ -49,6 +49,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
         post: { summary: 'Cancel a running action: nothing new is scheduled, operations on the wire finish (operator)', responses: { '200': json({ type: 'object' }), ...errors } },
       },
       '/api/actions/{id}': { get: { summary: 'One action; ?wait=SECONDS long-polls until it finishes (viewer)', responses: { '200': json({ type: 'object' }), ...errors } } },
+      '/api/plan': { get: { summary: 'What a sequenced on/off would do: waves, device order, critical path (viewer); ?action=on|off&targets=a,b or &all=true', responses: { '200': json({ type: 'object' }), ...errors } } },
       '/api/tree': { get: { summary: 'Dependency graph: nodes, edges, topological order (viewer)', responses: { '200': json({ type: 'object' }), ...errors } } },
       '/api/devices': { get: { summary: 'Devices with reachability and outlet states (viewer)', responses: { '200': json({ type: 'object' }), ...errors } } },
       '/api/events': { get: { summary: 'Server-Sent Events of every state change and action (viewer); ?types=a,b', responses: { '200': { description: 'text/event-stream' }, ...errors } } },

@@ -201,6 +201,30 @@ export function createApi(gateway: Gateway, opts: ApiOptions): FastifyInstance {
     opts.log.info({ origin: `api:${who.name}`, actionId: action.id }, 'action cancel requested');
     return { action };
   });
+  app.get<{ Querystring: { action: 'on' | 'off'; targets?: string; all: boolean } }>(
+    '/api/plan',
+    {
+      onRequest: need('viewer'),
+      schema: {
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['action'],
+          properties: {
+            action: { type: 'string', enum: ['on', 'off'] },
+            targets: { type: 'string', minLength: 1, maxLength: 2000 },
+            all: { type: 'boolean', default: false },
+          },
+        },
+      },
+    },
+    async (req) => {
+      const { action, targets, all } = req.query;
+      if (all === (targets !== undefined))
+        throw new OckleError('OCKLE_REQUEST_INVALID', 'querystring needs either targets=a,b or all=true, not both');
+      return gateway.plan(action, all ? 'all' : targets!.split(',').map((t) => t.trim()).filter(Boolean));
+    },
+  );
   app.get('/api/config/problems', { onRequest: need('admin') }, async () => ({ problems: gateway.configProblems() }));
 
   app.get<{ Querystring: { types?: string } }>(

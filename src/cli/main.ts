@@ -13,7 +13,7 @@ import { builtinPluginTemplates } from '../../plugins/registry.js';
 import { checkConfig } from '../config/load.js';
 import { defaultConfigDir } from '../config/paths.js';
 import { parseDuration } from '../config/types.js';
-import type { ActionRecord, DeviceStatus, OpState, ServerStatus, TreeView } from '../core/model.js';
+import type { ActionRecord, DeviceStatus, OpState, Plan, ServerStatus, TreeView } from '../core/model.js';
 import type { OckleError} from '../errors.js';
 import { formatProblem, toOckleError } from '../errors.js';
 import { generateToken } from '../api/auth.js';
@@ -38,6 +38,7 @@ commands:
   on|off|cycle SERVER… --force switch exactly these servers' outlets now, ignoring dependencies
       [--reason TEXT] [--no-wait] [--timeout 5m]
   cancel ID                    stop a running action (operations on the wire finish)
+  plan on|off SERVER…|--all    what on/off would do, without touching anything
   actions [--limit N] [--server S]   the action journal
   action ID                    one action with its steps
   watch [--types a,b]          live events
@@ -209,6 +210,24 @@ export async function main(argv: string[], io: Io): Promise<number> {
         for (const a of actions)
           rows.push([a.id, a.requestedAt.replace('T', ' ').slice(0, 19), a.origin, `${a.force ? 'force ' : ''}${a.kind} ${a.targets.join(',')}`, a.status + (a.error ? `: ${a.error.message}` : ''), a.reason]);
         out(table(rows));
+        return 0;
+      }
+      case 'plan': {
+        const [kind, ...names] = rest;
+        if (kind !== 'on' && kind !== 'off') return usage('the plan command is `ockle plan on|off SERVER…|--all`');
+        if ((names.length === 0) === !v.all) return usage('plan needs SERVER… or --all (not both)');
+        const q = v.all ? 'all=true' : `targets=${encodeURIComponent(names.join(','))}`;
+        const p = await client().request<Plan>('GET', `/api/plan?action=${kind}&${q}`);
+        if (v.json) return json(p), 0;
+        if (p.servers.length === 0) return out(`nothing to do: ${p.skipped.join(', ')} already ${kind}\n`), 0;
+        const exp = new Map(p.expected.map((e) => [e.server, e]));
+        const secs = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
+        p.waves.forEach((w, i) =>
+          out(`wave ${i + 1}: ${w.map((n) => `${n} (${exp.get(n)!.source === 'none' ? 'direct' : `${exp.get(n)!.source === 'learned' ? '' : '≤ '}${secs(exp.get(n)!.ms)}`})`).join(', ')}\n`),
+        );
+        for (const d of p.devices) out(`${d.device}${d.staggerMs > 0 ? ` (stagger ${secs(d.staggerMs)})` : ''}: ${d.order.join(' → ')}\n`);
+        out(`critical path: ${p.criticalPath.servers.join(' → ')} (${secs(p.criticalPath.ms)}${p.expected.some((e) => e.source === 'timeout') ? (kind === 'on' ? ', at most: some servers were never seen booting, their boot_timeout counts' : ', at most: shutdown_timeout of each server with controls') : ''})\n`);
+        if (p.skipped.length > 0) out(`already ${kind}: ${p.skipped.join(', ')}\n`);
         return 0;
       }
       case 'cancel': {

@@ -8,6 +8,7 @@ import type {
   ActionRequest,
   DeviceStatus,
   OckleEvents,
+  Plan,
   ServerStatus,
   TreeView,
 } from './model.js';
@@ -45,6 +46,8 @@ export interface Gateway {
    * @throws UnknownServerError, ActionBusyError, OckleError OCKLE_ACTION_NO_SEQUENCER
    */
   request(req: ActionRequest): ActionRecord;
+  /** What a sequenced action would do, computed without touching anything. @throws UnknownServerError */
+  plan(kind: 'on' | 'off', targets: readonly string[] | 'all'): Plan;
   /**
    * Cancels a running action: nothing new is scheduled; operations on the wire finish.
    * @throws OckleError OCKLE_ACTION_UNKNOWN

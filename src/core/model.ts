@@ -37,6 +37,8 @@ export interface ActionStep {
   readonly op: string;
   readonly ok: boolean;
   readonly detail: string;
+  /** A measured duration, where the step has one (`up`: boot time from switch-on to tests passing). */
+  readonly ms?: number;
 }
 
 /** Who asked: `api:<token name>`, `cli:<token name>`, `web:<token name>`, `plugin:<name>`, `daemon`. */
@@ -126,6 +128,23 @@ export interface TreeView {
   readonly edges: readonly { readonly from: string; readonly to: string }[];
   /** Topological order: dependencies first. */
   readonly order: readonly string[];
+}
+
+/** What a sequenced action would do, computed without touching anything. */
+export interface Plan {
+  readonly kind: 'on' | 'off';
+  readonly targets: readonly string[];
+  /** Servers that would be switched, in order; servers already in the goal state are left out. */
+  readonly servers: readonly string[];
+  readonly skipped: readonly string[];
+  /** Wave k: servers whose longest chain of predecessors in this plan has k members. */
+  readonly waves: readonly (readonly string[])[];
+  /** Per device: the order of its switch operations, and its stagger. */
+  readonly devices: readonly { readonly device: string; readonly staggerMs: number; readonly order: readonly string[] }[];
+  /** Expected boot (on) or shutdown (off) time per server, and where the figure comes from. */
+  readonly expected: readonly { readonly server: string; readonly ms: number; readonly source: 'learned' | 'timeout' | 'none' }[];
+  /** The chain of servers with the longest expected total, and that total. */
+  readonly criticalPath: { readonly servers: readonly string[]; readonly ms: number };
 }
 
 /** Typed events. Names are dotted past tense. */

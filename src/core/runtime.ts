@@ -29,6 +29,7 @@ import type {
   DeviceStatus,
   OckleEvents,
   OpState,
+  Plan,
   ServerStatus,
   TestState,
   TreeView,
@@ -395,6 +396,80 @@ export class Runtime implements Gateway {
     return record;
   }
 
+  /** The servers a sequenced action would switch: the closure minus those already in the goal state. */
+  #sequenceSet(kind: 'on' | 'off', targets: readonly string[]): { servers: string[]; skipped: string[] } {
+    const goal: readonly OpState[] = kind === 'on' ? ['OK', 'FORCED_ON'] : ['OFF', 'FORCED_OFF'];
+    const closure = this.#tree.closure(targets, kind);
+    return {
+      servers: closure.filter((n) => !goal.includes(this.#servers.get(n)!.state)),
+      skipped: closure.filter((n) => goal.includes(this.#servers.get(n)!.state)),
+    };
+  }
+
+  /**
+   * What a sequenced action would do, without touching anything: waves, per-device order, and
+   * the expected critical path from learned boot times (the last `up` step in the journal) or,
+   * never seen, the configured timeout.
+   */
+  plan(kind: 'on' | 'off', targetsIn: readonly string[] | 'all'): Plan {
+    const targets = targetsIn === 'all' ? this.#tree.order() : [...new Set(targetsIn)];
+    for (const t of targets) if (!this.#servers.has(t)) throw new UnknownServerError(t, [...this.#servers.keys()]);
+    const { servers, skipped } = this.#sequenceSet(kind, targets);
+    const inSet = new Set(servers);
+    const before = (n: string): string[] =>
+      (kind === 'on' ? this.#tree.dependencies(n) : this.#tree.dependents(n)).filter((m) => inSet.has(m));
+    const learned = new Map<string, number>();
+    if (kind === 'on')
+      for (const a of this.#journal.list({ limit: 1000 }))
+        for (const st of a.steps)
+          if (st.op === 'up' && st.server && st.ms !== undefined && !learned.has(st.server)) learned.set(st.server, st.ms);
+    const expected = servers.map((n) => {
+      const slot = this.#servers.get(n)!;
+      if (kind === 'on') {
+        const l = learned.get(n);
+        return l !== undefined ? { server: n, ms: l, source: 'learned' as const } : { server: n, ms: slot.s.policy.bootTimeoutMs, source: 'timeout' as const };
+      }
+      return slot.s.controls.length > 0
+        ? { server: n, ms: slot.s.policy.shutdownTimeoutMs, source: 'timeout' as const }
+        : { server: n, ms: 0, source: 'none' as const };
+    });
+    const cost = new Map(expected.map((e) => [e.server, e.ms]));
+    const depth = new Map<string, number>();
+    const finish = new Map<string, { ms: number; via: string | null }>();
+    for (const n of servers) {
+      const pre = before(n);
+      depth.set(n, pre.length === 0 ? 0 : Math.max(...pre.map((m) => depth.get(m)!)) + 1);
+      const best = pre.reduce<{ ms: number; via: string | null }>((b, m) => (finish.get(m)!.ms > b.ms ? { ms: finish.get(m)!.ms, via: m } : b), { ms: 0, via: null });
+      finish.set(n, { ms: best.ms + cost.get(n)!, via: best.via });
+    }
+    const waves: string[][] = [];
+    for (const n of servers) (waves[depth.get(n)!] ??= []).push(n);
+    let end: string | null = servers.reduce<string | null>((b, n) => (b === null || finish.get(n)!.ms > finish.get(b)!.ms ? n : b), null);
+    const path: string[] = [];
+    const total = end ? finish.get(end)!.ms : 0;
+    while (end) {
+      path.unshift(end);
+      end = finish.get(end)!.via;
+    }
+    const byDevice = new Map<string, string[]>();
+    for (const n of waves.flat())
+      for (const o of this.#servers.get(n)!.s.outlets) {
+        const list = byDevice.get(o.device) ?? [];
+        list.push(`${n}/${o.name} (outlet ${o.outlet})`);
+        byDevice.set(o.device, list);
+      }
+    return {
+      kind,
+      targets,
+      servers,
+      skipped,
+      waves,
+      devices: [...byDevice].map(([device, order]) => ({ device, staggerMs: this.#devices.get(device)!.d.staggerMs, order })),
+      expected,
+      criticalPath: { servers: path, ms: total },
+    };
+  }
+
   /** Installs the sequencer that carries out non-forced actions (the auto-control plugin). */
   setSequencer(seq: Sequencer | null): void {
     this.#sequencer = seq;
@@ -418,8 +493,7 @@ export class Runtime implements Gateway {
       throw new RequestValidationError('a sequenced cycle is not supported yet', {
         hint: 'Use force to cycle exactly these servers, or switch them off and on.',
       });
-    const goal: readonly OpState[] = req.kind === 'on' ? ['OK', 'FORCED_ON'] : ['OFF', 'FORCED_OFF'];
-    const servers = this.#tree.closure(req.targets, req.kind).filter((n) => !goal.includes(this.#servers.get(n)!.state));
+    const { servers } = this.#sequenceSet(req.kind, req.targets);
     for (const n of servers) {
       const held = this.#servers.get(n)!.actionId;
       if (held) throw new ActionBusyError(n, held);

@@ -180,3 +180,24 @@ describe('auto-control: run control', () => {
     expect(peak).toBe(2);
   });
 });
+
+describe('auto-control: plan', () => {
+  it('shows waves, device order and the critical path without touching anything, learning boot times', async () => {
+    const t = 'boot_timeout = 30s';
+    const d = await boot({ a: { extra: t }, b: { deps: ['a'], extra: t }, c: { deps: ['a'], extra: t }, d: { deps: ['b', 'c'], extra: t } });
+    const p = d.gateway.plan('on', ['d']);
+    expect(p.waves).toEqual([['a'], ['b', 'c'], ['d']]);
+    expect(p.expected.every((e) => e.source === 'timeout' && e.ms === 30_000)).toBe(true);
+    expect(p.criticalPath).toEqual({ servers: ['a', 'b', 'd'], ms: 90_000 });
+    expect(p.devices).toEqual([{ device: 'pdu-1', staggerMs: 0, order: ['a/power (outlet 1)', 'b/power (outlet 2)', 'c/power (outlet 3)', 'd/power (outlet 4)'] }]);
+    expect(world(d).writes('pdu-1').count).toBe(0);
+    await run(d, 'on', ['a']);
+    await run(d, 'off', ['a']);
+    const learned = d.gateway.plan('on', ['d']);
+    expect(learned.expected.find((e) => e.server === 'a')).toMatchObject({ source: 'learned' });
+    expect(learned.expected.find((e) => e.server === 'a')!.ms).toBeLessThan(30_000);
+    const off = d.gateway.plan('off', 'all');
+    expect(off.servers).toEqual([]);
+    expect(off.skipped).toEqual(['d', 'c', 'b', 'a']); // dependents first, the off order
+  });
+});
