@@ -3,11 +3,15 @@
  * cancel, busy servers, stagger. Assertions are on the journal's step order and on what the
  * sim hardware recorded, never on elapsed time.
  */
+import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SimWorld } from '../../drivers/sim/world.js';
 import type { ActionRecord } from '../../src/core/model.js';
 import { Daemon } from '../../src/daemon.js';
 import { silentLogger } from '../../src/log.js';
+import { REPO } from '../support/demo.js';
 import { makeLab, type Lab, type LabServer } from '../support/lab.js';
 
 let lab: Lab | undefined;
@@ -199,5 +203,49 @@ describe('auto-control: plan', () => {
     const off = d.gateway.plan('off', 'all');
     expect(off.servers).toEqual([]);
     expect(off.skipped).toEqual(['d', 'c', 'b', 'a']); // dependents first, the off order
+  });
+});
+
+describe('auto-control across a daemon stop', () => {
+  it('a clean stop mid-sequence cancels it: no new write, journal says cancelled', async () => {
+    const d = await boot({ a: { bootMs: 60_000, extra: 'boot_timeout = 5m' }, b: { deps: ['a'] } });
+    const rec = d.gateway.request({ kind: 'on', targets: ['b'], force: false, origin: 'api:test', reason: '' });
+    await d.events.once('action.progressed', (e) => e.step.server === 'a' && e.step.op === 'confirm');
+    await d.stop();
+    daemon = await Daemon.start({ configDir: lab!.configDir, log: silentLogger(), monitor: false });
+    expect(daemon.gateway.action(rec.id).status).toBe('cancelled');
+    expect(world(daemon).writes('pdu-1').count).toBe(1);
+    expect(daemon.gateway.server('a').outlets[0]!.power).toBe('on');
+    expect(daemon.gateway.server('b').state).toBe('OFF');
+  });
+
+  it('a crash (SIGKILL) mid-sequence shows as interrupted after restart, and the restart switches nothing', async () => {
+    lab = await makeLab({ a: { bootMs: 60_000, extra: 'boot_timeout = 5m' }, b: { deps: ['a'] } });
+    const child = spawn(process.execPath, [join(REPO, 'dist', 'src', 'cli', 'main.js'), 'daemon', '--config', lab.configDir], { stdio: 'ignore', env: { ...process.env, NOTIFY_SOCKET: '' } });
+    const exited = new Promise((r) => child.on('exit', r));
+    let url = '';
+    for (let i = 0; i < 400 && !url; i++) {
+      url = await readFile(join(lab.stateDir, 'api.json'), 'utf8').then((t) => (JSON.parse(t) as { url: string }).url, () => '');
+      if (!url) await new Promise((r) => setTimeout(r, 25));
+    }
+    const token = (await readFile(join(lab.stateDir, 'api-token'), 'utf8')).trim();
+    const res = await fetch(`${url}/api/actions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ action: 'on', targets: ['b'] }),
+    });
+    const { action } = (await res.json()) as { action: { id: string } };
+    for (let i = 0; i < 400; i++) {
+      const a = (await (await fetch(`${url}/api/actions/${action.id}`, { headers: { authorization: `Bearer ${token}` } })).json()) as ActionRecord;
+      if (a.steps.some((s) => s.op === 'confirm')) break;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    child.kill('SIGKILL');
+    await exited;
+    const before = JSON.parse(await readFile(join(lab.stateDir, 'sim', 'pdu-1.json'), 'utf8')) as { writes: number };
+    daemon = await Daemon.start({ configDir: lab.configDir, log: silentLogger(), monitor: false });
+    expect(daemon.gateway.action(action.id)).toMatchObject({ status: 'interrupted', error: { code: 'OCKLE_OPERATION_ABORTED' } });
+    expect(world(daemon).writes('pdu-1').count).toBe(before.writes);
+    expect(before.writes).toBe(1);
   });
 });
