@@ -16,6 +16,7 @@ import { ActionJournal } from '../src/core/journal.js';
 import { Daemon } from '../src/daemon.js';
 import { silentLogger } from '../src/log.js';
 import { demoConfig } from '../test/support/demo.js';
+import { benchSequence } from './sequence.js';
 
 interface Result {
   name: string;
@@ -190,14 +191,22 @@ async function benchJournal(): Promise<void> {
   report({ name: 'journal: start+step+finish', unit: 'ms', ockle, baseline, baselineName: '3 raw appends + 2 fdatasync' });
 }
 
-const demo = await demoConfig();
-try {
-  console.log(`node ${process.version}, ${new Date().toISOString()}; medians\n`);
-  await benchConfig(demo.configDir);
-  await benchStart(demo.configDir);
-  await benchProcess(demo.configDir, demo.stateDir);
-  await benchAction(demo.configDir);
-  await benchJournal();
-} finally {
-  await demo.cleanup();
+const only = process.argv[2];
+if (only !== undefined && only !== 'sequence' && only !== 'foundation') {
+  console.error(`unknown benchmark "${only}": use sequence or foundation (default: both)`);
+  process.exit(2);
 }
+console.log(`node ${process.version}, ${new Date().toISOString()}; medians\n`);
+if (only !== 'sequence') {
+  const demo = await demoConfig();
+  try {
+    await benchConfig(demo.configDir);
+    await benchStart(demo.configDir);
+    await benchProcess(demo.configDir, demo.stateDir);
+    await benchAction(demo.configDir);
+    await benchJournal();
+  } finally {
+    await demo.cleanup();
+  }
+}
+if (only !== 'foundation') await benchSequence();

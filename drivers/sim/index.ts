@@ -124,7 +124,9 @@ export class SimOutlets implements OutletDevice {
     };
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    this.#world.flush();
+  }
 }
 
 export const simOutletDriver = defineDriver({

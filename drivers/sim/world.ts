@@ -41,6 +41,7 @@ export class SimWorld {
   readonly #devices = new Map<string, SimDeviceState>();
   readonly #deviceFaults = new Map<string, Set<DeviceFault>>();
   readonly #machines = new Map<string, SimMachine>();
+  readonly #dirty = new Set<string>();
 
   constructor(o: { stateDir: string; now?: () => number }) {
     this.#dir = join(o.stateDir, 'sim');
@@ -71,13 +72,26 @@ export class SimWorld {
     this.#save(id);
   }
 
+  /**
+   * Persists a device's state at the end of this event-loop turn: changes in one turn (a burst of
+   * switches) cost one write, yet a change is on disk before any timer or I/O callback runs.
+   */
   #save(id: string): void {
-    const s = this.#devices.get(id);
-    if (!s) return;
-    mkdirSync(this.#dir, { recursive: true });
-    const file = join(this.#dir, `${id}.json`);
-    writeFileSync(`${file}.tmp`, JSON.stringify(s));
-    renameSync(`${file}.tmp`, file);
+    if (this.#dirty.size === 0) setImmediate(() => this.flush());
+    this.#dirty.add(id);
+  }
+
+  /** Writes every changed device now (also called when a sim device closes). */
+  flush(): void {
+    for (const id of this.#dirty) {
+      const s = this.#devices.get(id);
+      if (!s) continue;
+      mkdirSync(this.#dir, { recursive: true });
+      const file = join(this.#dir, `${id}.json`);
+      writeFileSync(`${file}.tmp`, JSON.stringify(s));
+      renameSync(`${file}.tmp`, file);
+    }
+    this.#dirty.clear();
   }
 
   #outlet(id: string, n: number): SimOutlet {

@@ -28,7 +28,7 @@ export const serverDefaultsTemplate = {
   max_attempts: int({ min: 1, max: 20, default: 3, help: 'Power-on attempts (with a power cycle between them) before a server is PERMANENTLY_FAILED_TO_START.' }),
   boot_timeout: duration({ min: 1000, default: 300_000, help: 'How long a server may take from power-on until all its tests pass.' }),
   shutdown_timeout: duration({ min: 1000, default: 180_000, help: 'How long a server may take from the shutdown request until its tests fail (the host is down).' }),
-  test_interval: duration({ min: 100, default: 5000, help: 'How often a server’s tests run.' }),
+  test_interval: duration({ min: 10, default: 5000, help: 'How often a server’s tests run (and so how soon a booted server is noticed).' }),
   on_shutdown_timeout: select({ choices: ['cut', 'fail'], default: 'fail', help: 'When shutdown_timeout passes: cut the power anyway, or stop and report FAILED_TO_STOP.' }),
 } satisfies Template;
 
@@ -68,7 +68,7 @@ export const serverTemplate = {
   max_attempts: int({ min: 1, max: 20, help: 'Overrides [servers] max_attempts.' }),
   boot_timeout: duration({ min: 1000, help: 'Overrides [servers] boot_timeout.' }),
   shutdown_timeout: duration({ min: 1000, help: 'Overrides [servers] shutdown_timeout.' }),
-  test_interval: duration({ min: 100, help: 'Overrides [servers] test_interval.' }),
+  test_interval: duration({ min: 10, help: 'Overrides [servers] test_interval.' }),
   on_shutdown_timeout: select({ choices: ['cut', 'fail'], help: 'Overrides [servers] on_shutdown_timeout.' }),
 } satisfies Template;
 

@@ -3,6 +3,7 @@
  * timeout; reads retried with backoff; writes never retried blindly (a write that failed may
  * still have landed, so it is verified by a read instead).
  */
+import { setMaxListeners } from 'node:events';
 import {
   DeviceReplyError,
   OckleError,
@@ -35,6 +36,8 @@ export class DeviceQueue {
 
   constructor(o: QueueOptions) {
     this.#o = { backoffMs: 200, graceMs: 1000, ...o, concurrency: Math.max(1, o.concurrency) };
+    // Every queued and running operation listens on the queue's close signal.
+    setMaxListeners(0, this.#closing.signal);
   }
 
   get active(): number {

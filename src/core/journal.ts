@@ -26,7 +26,8 @@ export class ActionJournal {
   readonly #now: () => Date;
   readonly #max: number;
   readonly #maxBytes: number;
-  readonly #actions = new Map<string, ActionRecord>();
+  /** Record without its steps, plus the steps (appended in place: an action may have thousands). */
+  readonly #actions = new Map<string, { rec: ActionRecord; steps: ActionStep[]; snapshot: ActionRecord | null }>();
   #fd: number;
   #bytes: number;
   #lastId = '';
@@ -52,11 +53,11 @@ export class ActionJournal {
     this.corruptLines = corrupt;
     this.#fd = openSync(file, 'a', 0o640);
     this.#bytes = statSync(file).size;
-    const unfinished = [...this.#actions.values()].filter((a) => a.status === 'running');
+    const unfinished = [...this.#actions.values()].map((a) => this.#view(a)).filter((a) => a.status === 'running');
     this.interruptedOnOpen = unfinished.map((a) =>
       this.finish(a.id, 'interrupted', { code: 'OCKLE_OPERATION_ABORTED', message: 'daemon stopped before the action finished' }),
     );
-    for (const a of this.#actions.values()) if (a.id > this.#lastId) this.#lastId = a.id;
+    for (const id of this.#actions.keys()) if (id > this.#lastId) this.#lastId = id;
   }
 
   static async open(stateDir: string, o: JournalOptions = {}): Promise<ActionJournal> {
@@ -73,17 +74,21 @@ export class ActionJournal {
 
   #apply(l: Line): void {
     if (l.t === 'start') {
-      this.#actions.set(l.action.id, Object.freeze({ ...l.action, steps: Object.freeze([...l.action.steps]) }));
+      this.#actions.set(l.action.id, { rec: l.action, steps: [...l.action.steps], snapshot: null });
       this.#trim();
-    } else {
-      const a = this.#actions.get(l.id);
-      if (!a) return;
-      const next: ActionRecord =
-        l.t === 'step'
-          ? { ...a, steps: Object.freeze([...a.steps, Object.freeze(l.step)]) }
-          : { ...a, status: l.status, finishedAt: l.at, ...(l.error && { error: Object.freeze(l.error) }) };
-      this.#actions.set(l.id, Object.freeze(next));
+      return;
     }
+    const a = this.#actions.get(l.id);
+    if (!a) return;
+    if (l.t === 'step') a.steps.push(Object.freeze(l.step));
+    else a.rec = { ...a.rec, status: l.status, finishedAt: l.at, ...(l.error && { error: Object.freeze(l.error) }) };
+    a.snapshot = null;
+  }
+
+  /** A frozen snapshot; a new object after every change, so holders of old ones are never mutated. */
+  #view(a: { rec: ActionRecord; steps: ActionStep[]; snapshot: ActionRecord | null }): ActionRecord {
+    a.snapshot ??= Object.freeze({ ...a.rec, steps: Object.freeze(a.steps.slice()) });
+    return a.snapshot;
   }
 
   #trim(): void {
@@ -105,7 +110,7 @@ export class ActionJournal {
   #compact(): void {
     const tmp = `${this.#file}.tmp`;
     const fd = openSync(tmp, 'w', 0o640);
-    for (const a of this.#actions.values()) {
+    for (const a of [...this.#actions.values()].map((x) => this.#view(x))) {
       writeSync(fd, JSON.stringify({ t: 'start', action: { ...a, status: 'running', steps: a.steps } } satisfies Line) + '\n');
       if (a.status !== 'running')
         writeSync(
@@ -144,7 +149,7 @@ export class ActionJournal {
       steps: [],
     };
     this.#append({ t: 'start', action }, true);
-    return this.#actions.get(action.id)!;
+    return this.#view(this.#actions.get(action.id)!);
   }
 
   step(id: string, step: Omit<ActionStep, 'at'>): ActionStep {
@@ -155,11 +160,12 @@ export class ActionJournal {
 
   finish(id: string, status: Exclude<ActionStatus, 'running'>, error?: { code: string; message: string }): ActionRecord {
     this.#append({ t: 'finish', id, status, at: this.#now().toISOString(), ...(error && { error }) }, true);
-    return this.#actions.get(id)!;
+    return this.#view(this.#actions.get(id)!);
   }
 
   get(id: string): ActionRecord | undefined {
-    return this.#actions.get(id);
+    const a = this.#actions.get(id);
+    return a && this.#view(a);
   }
 
   /** Newest first. */
@@ -167,16 +173,16 @@ export class ActionJournal {
     const out: ActionRecord[] = [];
     const all = [...this.#actions.values()];
     for (let i = all.length - 1; i >= 0 && out.length < (q.limit ?? 100); i--) {
-      const a = all[i]!;
+      const a = all[i]!.rec;
       if (q.server && !a.targets.includes(q.server)) continue;
       if (q.status && a.status !== q.status) continue;
-      out.push(a);
+      out.push(this.#view(all[i]!));
     }
     return out;
   }
 
   running(): ActionRecord[] {
-    return [...this.#actions.values()].filter((a) => a.status === 'running');
+    return [...this.#actions.values()].filter((a) => a.rec.status === 'running').map((a) => this.#view(a));
   }
 
   async close(): Promise<void> {

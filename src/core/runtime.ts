@@ -7,6 +7,7 @@
  * what a write was meant to do. Nothing here switches an outlet except `#runForced`, which is
  * only reached from `request()`.
  */
+import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import type { Controller, OutletDevice, Power, Reading, Tester } from '../../drivers/types.js';
 import {
@@ -362,6 +363,11 @@ export class Runtime implements Gateway {
     this.#log.info({ server: slot.s.name, state, previous, reason }, 'server state changed');
     this.events.emit('server.changed', { server: slot.s.name, state, previous, reason });
   }
+  /** Re-derives only the server an outlet powers (an action touches few; a poll may touch all). */
+  #deriveBound(device: string, outlet: number): void {
+    const b = this.#bindings.get(device)?.get(outlet);
+    if (b) this.#derive(this.#servers.get(b.server)!);
+  }
   #deriveAll(): void {
     for (const slot of this.#servers.values()) this.#derive(slot);
   }
@@ -512,6 +518,8 @@ export class Runtime implements Gateway {
       slot.blockedBy = null;
     }
     const abort = new AbortController();
+    // Every server in progress waits on this one signal (sleeps, queue slots): not a leak.
+    setMaxListeners(0, abort.signal);
     const done = (async () => {
       let result: Awaited<ReturnType<Sequencer>>;
       try {
@@ -724,13 +732,13 @@ export class Runtime implements Gateway {
       const done = cycle ? sawOff && last === 'on' : last === want;
       if (done) {
         this.#step(actionId, { ...where, op: 'confirm', ok: true, detail: `outlet ${outlet} reads ${last}` });
-        this.#deriveAll();
+        this.#deriveBound(slot.d.id, outlet);
         return;
       }
       if (this.#now() >= deadline) break;
       await sleep(this.#confirmIntervalMs, signal);
     }
-    this.#deriveAll();
+    this.#deriveBound(slot.d.id, outlet);
     if (cycle && last === 'on') {
       this.#step(actionId, { ...where, op: 'confirm', ok: true, detail: `outlet ${outlet} reads on (off phase not observed)` });
       return;

@@ -42,6 +42,7 @@ describe('sim lab', () => {
   it('keeps outlet states and the write count across a re-created world (a daemon restart)', async () => {
     const d = device();
     await d.switch(2, 'on', sig());
+    await d.close(); // a daemon stop closes its devices, which flushes the sim hardware state
     shared = new Map();
     const d2 = device({ initial: 'on' });
     const m = await d2.read([1, 2], sig());

@@ -1,0 +1,141 @@
+/**
+ * Sequence benchmark: `npm run bench -- sequence`. Layered DAGs of N servers (depth 10, each
+ * server above the first layer needs 1–3 random servers of the layer below), sim devices with
+ * zero switch latency, machines that boot in a fixed time. Side by side, in one run:
+ * - ockle: measured makespan of `on --all` through the real daemon, runtime and auto-control;
+ * - critical path: depth × boot, the physical limit;
+ * - sequential: one server at a time in topological order (N × boot), computed;
+ * - Ockle's scan-and-sleep (every WAIT_TIME = 1 s, start every server whose dependencies are up),
+ *   re-simulated exactly on the same DAG.
+ * Also the daemon's CPU time for the run, per server.
+ */
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Daemon } from '../src/daemon.js';
+import { silentLogger } from '../src/log.js';
+
+const DEPTH = 10;
+const BOOT_MS = 20;
+const TEST_INTERVAL_MS = 10;
+const OUTLETS_PER_DEVICE = 64;
+const OCKLE_WAIT_MS = 1000;
+
+/** A small deterministic generator (mulberry32), so every run benchmarks the same graphs. */
+function rng(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a |= 0;
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface Dag {
+  readonly names: string[];
+  readonly deps: Map<string, string[]>;
+}
+
+export function layeredDag(n: number, depth: number, seed = 42): Dag {
+  const r = rng(seed);
+  const layers: string[][] = Array.from({ length: depth }, () => []);
+  const names: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const name = `s${String(i).padStart(4, '0')}`;
+    layers[Math.floor((i * depth) / n)]!.push(name);
+    names.push(name);
+  }
+  const deps = new Map<string, string[]>();
+  layers.forEach((layer, l) => {
+    for (const name of layer) {
+      if (l === 0 || layers[l - 1]!.length === 0) {
+        deps.set(name, []);
+        continue;
+      }
+      const below = layers[l - 1]!;
+      const k = Math.min(below.length, 1 + Math.floor(r() * 3));
+      const picked = new Set<string>();
+      while (picked.size < k) picked.add(below[Math.floor(r() * below.length)]!);
+      deps.set(name, [...picked]);
+    }
+  });
+  return { names, deps };
+}
+
+/** Longest chain of boots (the physical limit). */
+function criticalPath(d: Dag): number {
+  const level = new Map<string, number>();
+  for (const n of d.names) level.set(n, Math.max(0, ...d.deps.get(n)!.map((m) => level.get(m)! + 1)));
+  return (Math.max(...level.values()) + 1) * BOOT_MS;
+}
+
+/** Ockle's AutoControl: scan, start whatever is ready, sleep WAIT_TIME, repeat. */
+function ockleScanMakespan(d: Dag): number {
+  const upAt = new Map<string, number>();
+  let t = 0;
+  while (upAt.size < d.names.length) {
+    const ready = d.names.filter((n) => !upAt.has(n) && d.deps.get(n)!.every((m) => upAt.has(m) && upAt.get(m)! <= t));
+    for (const n of ready) upAt.set(n, t + BOOT_MS);
+    if (upAt.size === d.names.length) break;
+    t += OCKLE_WAIT_MS;
+  }
+  return Math.max(...upAt.values());
+}
+
+async function writeLab(d: Dag): Promise<{ dir: string; root: string }> {
+  const root = await mkdtemp(join(tmpdir(), 'ockle-bench-seq-'));
+  const dir = join(root, 'config');
+  await mkdir(join(dir, 'devices'), { recursive: true });
+  await mkdir(join(dir, 'servers'), { recursive: true });
+  const devices = Math.ceil(d.names.length / OUTLETS_PER_DEVICE);
+  await writeFile(
+    join(dir, 'ockle.ini'),
+    `[daemon]\nstate_dir = ../state\nlog_level = error\n[api]\nport = 0\n[servers]\nmax_attempts = 1\nboot_timeout = 30s\ntest_interval = ${TEST_INTERVAL_MS}ms\n[plugins]\nenabled = auto-control\n[plugins.auto-control]\nmax_parallel = 1000\n`,
+  );
+  for (let i = 0; i < devices; i++)
+    await writeFile(
+      join(dir, 'devices', `pdu-${i + 1}.ini`),
+      `[device]\ntype = sim\noutlets = ${OUTLETS_PER_DEVICE}\ninitial = off\nswitch_latency = 0ms\nread_latency = 0ms\nmax_concurrency = 16\nmetering = false\npoll_interval = 1h\n`,
+    );
+  await Promise.all(
+    d.names.map((name, i) =>
+      writeFile(
+        join(dir, 'servers', `${name}.ini`),
+        `[server]\noutlets = power\ntests = up\n${d.deps.get(name)!.length ? `dependencies = ${d.deps.get(name)!.join(', ')}\n` : ''}\n[power]\ndevice = pdu-${Math.floor(i / OUTLETS_PER_DEVICE) + 1}\noutlet = ${(i % OUTLETS_PER_DEVICE) + 1}\n\n[up]\ntype = sim\nboot_time = ${BOOT_MS}ms\nprobe_latency = 0ms\n`,
+      ),
+    ),
+  );
+  return { dir, root };
+}
+
+export async function benchSequence(sizes: readonly number[] = [10, 100, 1000]): Promise<string[]> {
+  const rows: string[] = [];
+  const header = `${'N'.padStart(5)} ${'ockle ms'.padStart(9)} ${'critical'.padStart(9)} ${'ratio'.padStart(6)} ${'sequential'.padStart(11)} ${'Ockle scan'.padStart(11)} ${'CPU ms'.padStart(8)} ${'CPU/server'.padStart(11)}`;
+  console.log(`\nsequence: layered DAG depth ${DEPTH}, fan-in 1–3, boot ${BOOT_MS} ms, test_interval ${TEST_INTERVAL_MS} ms, zero switch latency\n${header}`);
+  rows.push(header);
+  for (const n of sizes) {
+    const dag = layeredDag(n, DEPTH);
+    const { dir, root } = await writeLab(dag);
+    const d = await Daemon.start({ configDir: dir, log: silentLogger(), monitor: false });
+    try {
+      const cpu0 = process.cpuUsage();
+      const t0 = performance.now();
+      const rec = d.gateway.request({ kind: 'on', targets: dag.names, force: false, origin: 'bench', reason: 'bench' });
+      const done = await d.gateway.waitFor(rec.id);
+      const makespan = performance.now() - t0;
+      const cpu = process.cpuUsage(cpu0);
+      if (done.status !== 'ok') throw new Error(`sequence ended ${done.status}: ${done.error?.message}`);
+      const cp = criticalPath(dag);
+      const cpuMs = (cpu.user + cpu.system) / 1000;
+      const row = `${String(n).padStart(5)} ${makespan.toFixed(0).padStart(9)} ${cp.toFixed(0).padStart(9)} ${(makespan / cp).toFixed(2).padStart(6)} ${(n * BOOT_MS).toFixed(0).padStart(11)} ${ockleScanMakespan(dag).toFixed(0).padStart(11)} ${cpuMs.toFixed(0).padStart(8)} ${(cpuMs / n).toFixed(3).padStart(11)}`;
+      console.log(row);
+      rows.push(row);
+    } finally {
+      await d.stop();
+      await rm(root, { recursive: true, force: true });
+    }
+  }
+  return rows;
+}
