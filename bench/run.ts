@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ini from 'ini';
 import { defaultRegistry } from '../drivers/registry.js';
+import { builtinPluginTemplates } from '../plugins/registry.js';
 import { loadConfig } from '../src/config/load.js';
 import { API_INFO_FILE } from '../src/config/paths.js';
 import { ActionJournal } from '../src/core/journal.js';
@@ -53,8 +54,8 @@ function report(r: Result): void {
 async function benchConfig(dir: string): Promise<void> {
   const registry = defaultRegistry();
   const files = ['ockle.ini', ...['devices', 'servers'].flatMap((d) => readdirSync(join(dir, d)).map((f) => join(d, f)))];
-  await loadConfig(dir, { drivers: registry });
-  const ockle = await time(50, () => loadConfig(dir, { drivers: registry }));
+  await loadConfig(dir, { drivers: registry, plugins: builtinPluginTemplates });
+  const ockle = await time(50, () => loadConfig(dir, { drivers: registry, plugins: builtinPluginTemplates }));
   const baseline = await time(50, async () => {
     for (const f of files) ini.decode(await readFile(join(dir, f), 'utf8'));
   });
@@ -67,7 +68,7 @@ async function benchStart(dir: string): Promise<void> {
     await d.stop();
   });
   // Baseline: the unavoidable hardware part, the same sim devices opened and read directly.
-  const cfg = await loadConfig(dir, { drivers: defaultRegistry() });
+  const cfg = await loadConfig(dir, { drivers: defaultRegistry(), plugins: builtinPluginTemplates });
   const def = defaultRegistry().get('outlet', 'sim')!;
   const baseline = await time(10, async () => {
     const shared = new Map<string, unknown>();
