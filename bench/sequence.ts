@@ -2,7 +2,8 @@
  * Sequence benchmark: `npm run bench -- sequence`. Layered DAGs of N servers (depth 10, each
  * server above the first layer needs 1–3 random servers of the layer below), sim devices with
  * zero switch latency, machines that boot in a fixed time. Side by side, in one run:
- * - ockle: measured makespan of `on --all` through the real daemon, runtime and auto-control;
+ * - ockle: measured makespan of `on --all` through the real daemon, runtime and auto-control,
+ *   cold (no boot time known) and learned (the same lab again after an off);
  * - critical path: depth × boot, the physical limit;
  * - sequential: one server at a time in topological order (N × boot), computed;
  * - Ockle's scan-and-sleep (every WAIT_TIME = 1 s, start every server whose dependencies are up),
@@ -112,24 +113,31 @@ async function writeLab(d: Dag): Promise<{ dir: string; root: string }> {
 
 export async function benchSequence(sizes: readonly number[] = [10, 100, 1000]): Promise<string[]> {
   const rows: string[] = [];
-  const header = `${'N'.padStart(5)} ${'ockle ms'.padStart(9)} ${'critical'.padStart(9)} ${'ratio'.padStart(6)} ${'sequential'.padStart(11)} ${'Ockle scan'.padStart(11)} ${'CPU ms'.padStart(8)} ${'CPU/server'.padStart(11)}`;
+  const header = `${'N'.padStart(5)} ${'cold ms'.padStart(8)} ${'learned'.padStart(8)} ${'critical'.padStart(9)} ${'ratio'.padStart(6)} ${'sequential'.padStart(11)} ${'Ockle scan'.padStart(11)} ${'CPU/server'.padStart(11)}`;
   console.log(`\nsequence: layered DAG depth ${DEPTH}, fan-in 1–3, boot ${BOOT_MS} ms, test_interval ${TEST_INTERVAL_MS} ms, zero switch latency\n${header}`);
   rows.push(header);
   for (const n of sizes) {
     const dag = layeredDag(n, DEPTH);
     const { dir, root } = await writeLab(dag);
     const d = await Daemon.start({ configDir: dir, log: silentLogger(), monitor: false });
-    try {
+    const sequence = async (kind: 'on' | 'off'): Promise<{ ms: number; cpuMs: number }> => {
       const cpu0 = process.cpuUsage();
       const t0 = performance.now();
-      const rec = d.gateway.request({ kind: 'on', targets: dag.names, force: false, origin: 'bench', reason: 'bench' });
+      const rec = d.gateway.request({ kind, targets: dag.names, force: false, origin: 'bench', reason: 'bench' });
       const done = await d.gateway.waitFor(rec.id);
-      const makespan = performance.now() - t0;
+      const ms = performance.now() - t0;
       const cpu = process.cpuUsage(cpu0);
-      if (done.status !== 'ok') throw new Error(`sequence ended ${done.status}: ${done.error?.message}`);
+      if (done.status !== 'ok') throw new Error(`sequence ${kind} ended ${done.status}: ${done.error?.message}`);
+      return { ms, cpuMs: (cpu.user + cpu.system) / 1000 };
+    };
+    try {
+      // 1. Cold: no boot time known, probes every test_interval.
+      const cold = await sequence('on');
+      await sequence('off');
+      // 2. Learned: the same lab again, probes scheduled from the boot times just seen.
+      const warm = await sequence('on');
       const cp = criticalPath(dag);
-      const cpuMs = (cpu.user + cpu.system) / 1000;
-      const row = `${String(n).padStart(5)} ${makespan.toFixed(0).padStart(9)} ${cp.toFixed(0).padStart(9)} ${(makespan / cp).toFixed(2).padStart(6)} ${(n * BOOT_MS).toFixed(0).padStart(11)} ${ockleScanMakespan(dag).toFixed(0).padStart(11)} ${cpuMs.toFixed(0).padStart(8)} ${(cpuMs / n).toFixed(3).padStart(11)}`;
+      const row = `${String(n).padStart(5)} ${cold.ms.toFixed(0).padStart(8)} ${warm.ms.toFixed(0).padStart(8)} ${cp.toFixed(0).padStart(9)} ${(warm.ms / cp).toFixed(2).padStart(6)} ${(n * BOOT_MS).toFixed(0).padStart(11)} ${ockleScanMakespan(dag).toFixed(0).padStart(11)} ${(warm.cpuMs / n).toFixed(3).padStart(11)}`;
       console.log(row);
       rows.push(row);
     } finally {

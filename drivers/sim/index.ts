@@ -6,7 +6,13 @@ import { bool, duration, int, multilist, select } from '../../src/config/types.j
 import { DeviceRefusedError, DeviceUnreachableError, OckleError, OperationAbortedError, UnknownOutletError } from '../../src/errors.js';
 import { defineDriver, type Controller, type DriverContext, type OutletDevice, type Power, type Probe, type Reading, type SwitchAction, type Tester } from '../types.js';
 import { SimWorld, type DeviceFault } from './world.js';
-import { sleep as delay } from '../../src/timers.js';
+import { sleep } from '../../src/timers.js';
+
+/** Simulated latency; zero means none (a 0 ms timer still costs a millisecond or more). */
+async function delay(ms: number, signal: AbortSignal): Promise<void> {
+  if (ms > 0) return sleep(ms, signal);
+  if (signal.aborted) throw new OperationAbortedError();
+}
 
 export { SimWorld };
 

@@ -138,6 +138,8 @@ export class Runtime implements Gateway {
   #monitoring = false;
   #closed = false;
   #sequencer: Sequencer | null = null;
+  /** Boot time per server, learned from the journal's `up` steps (newest wins). */
+  readonly #learnedBoot = new Map<string, number>();
 
   constructor(o: RuntimeOptions) {
     this.events = o.events;
@@ -189,6 +191,9 @@ export class Runtime implements Gateway {
         if (slot) slot.last = { kind: a.kind, force: a.force, phase: 'finished', result: a.status };
       }
     }
+    for (const a of this.#journal.list({ limit: 1000 }))
+      for (const st of a.steps)
+        if (st.op === 'up' && st.server && st.ms !== undefined && !this.#learnedBoot.has(st.server)) this.#learnedBoot.set(st.server, st.ms);
     this.tree = () => this.#treeView();
     (this.#ops as { tree: ServerTree }).tree = this.#tree;
   }
@@ -424,11 +429,7 @@ export class Runtime implements Gateway {
     const inSet = new Set(servers);
     const before = (n: string): string[] =>
       (kind === 'on' ? this.#tree.dependencies(n) : this.#tree.dependents(n)).filter((m) => inSet.has(m));
-    const learned = new Map<string, number>();
-    if (kind === 'on')
-      for (const a of this.#journal.list({ limit: 1000 }))
-        for (const st of a.steps)
-          if (st.op === 'up' && st.server && st.ms !== undefined && !learned.has(st.server)) learned.set(st.server, st.ms);
+    const learned = this.#learnedBoot;
     const expected = servers.map((n) => {
       const slot = this.#servers.get(n)!;
       if (kind === 'on') {
@@ -565,6 +566,7 @@ export class Runtime implements Gateway {
     policy: (n) => this.#servers.get(n)!.s.policy,
     hasControls: (n) => this.#servers.get(n)!.s.controls.length > 0,
     hasTests: (n) => this.#servers.get(n)!.s.tests.length > 0,
+    expectedBootMs: (n) => this.#learnedBoot.get(n),
     switchOutlets: async (actionId, n, to, signal) => {
       const slot = this.#servers.get(n)!;
       const results = await Promise.allSettled(slot.s.outlets.map((o) => this.#switchOutlet(actionId, n, o, to, signal)));
@@ -648,6 +650,7 @@ export class Runtime implements Gateway {
   }
 
   #step(actionId: string, step: Parameters<ActionJournal['step']>[1]): void {
+    if (step.op === 'up' && step.server && step.ms !== undefined) this.#learnedBoot.set(step.server, step.ms);
     const s = this.#journal.step(actionId, step);
     this.events.emit('action.progressed', { actionId, step: s });
   }

@@ -26,6 +26,8 @@ export interface ServerOps {
   policy(server: string): ServerPolicy;
   hasControls(server: string): boolean;
   hasTests(server: string): boolean;
+  /** Boot time learned from earlier runs (power on → tests pass), if this server was ever seen booting. */
+  expectedBootMs(server: string): number | undefined;
   /** Switches every outlet of the server and confirms by read-back; switch-ons respect each device's stagger. */
   switchOutlets(actionId: string, server: string, to: 'on' | 'off', signal: AbortSignal): Promise<void>;
   /** Runs the server's tests now. True when all pass (a server without tests: when all outlets read on). */

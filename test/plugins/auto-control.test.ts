@@ -13,6 +13,7 @@ import { Daemon } from '../../src/daemon.js';
 import { silentLogger } from '../../src/log.js';
 import { REPO } from '../support/demo.js';
 import { makeLab, type Lab, type LabServer } from '../support/lab.js';
+import { nextProbeIn } from '../../plugins/auto-control/sequencer.js';
 
 let lab: Lab | undefined;
 let daemon: Daemon | undefined;
@@ -240,6 +241,12 @@ describe('auto-control across a daemon stop', () => {
       if (a.steps.some((s) => s.op === 'confirm')) break;
       await new Promise((r) => setTimeout(r, 25));
     }
+    // The sim hardware persists its state within 50 ms: kill only once it holds the write.
+    for (let i = 0; i < 200; i++) {
+      const f = await readFile(join(lab.stateDir, 'sim', 'pdu-1.json'), 'utf8').catch(() => '{}');
+      if ((JSON.parse(f) as { writes?: number }).writes === 1) break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
     child.kill('SIGKILL');
     await exited;
     const before = JSON.parse(await readFile(join(lab.stateDir, 'sim', 'pdu-1.json'), 'utf8')) as { writes: number };
@@ -247,5 +254,22 @@ describe('auto-control across a daemon stop', () => {
     expect(daemon.gateway.action(action.id)).toMatchObject({ status: 'interrupted', error: { code: 'OCKLE_OPERATION_ABORTED' } });
     expect(world(daemon).writes('pdu-1').count).toBe(before.writes);
     expect(before.writes).toBe(1);
+  });
+});
+
+describe('probe schedule', () => {
+  it('probes every test_interval while no boot time is known', () => {
+    expect(nextProbeIn(0, 5000, undefined)).toBe(5000);
+    expect(nextProbeIn(12_000, 5000, undefined)).toBe(5000);
+  });
+  it('jumps to the learned boot time, then looks closely until twice that, then relaxes', () => {
+    expect(nextProbeIn(0, 5000, 30_000)).toBe(5000); // never longer than test_interval
+    expect(nextProbeIn(28_000, 5000, 30_000)).toBe(2000); // straight to the expected boot
+    expect(nextProbeIn(30_500, 5000, 30_000)).toBe(3000); // a tenth of the boot time
+    expect(nextProbeIn(31_000, 1000, 30_000)).toBe(1000); // but never above test_interval
+    expect(nextProbeIn(61_000, 5000, 30_000)).toBe(5000); // far past it: back to the interval
+    expect(nextProbeIn(5, 10, 20)).toBe(10);
+    expect(nextProbeIn(15, 10, 20)).toBe(5);
+    expect(nextProbeIn(21, 10, 20)).toBe(2);
   });
 });
