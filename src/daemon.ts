@@ -264,6 +264,7 @@ export class Daemon {
           shutdownTimeoutMs: sc.settings.shutdown_timeout,
           testIntervalMs: sc.settings.test_interval,
           onShutdownTimeout: sc.settings.on_shutdown_timeout,
+          keepaliveFailures: sc.keepaliveFailures,
         },
         outlets: sc.outlets.map((o) => ({ name: o.name, device: o.device, outlet: o.outlet })),
         controls: sc.controls.map((c) => {

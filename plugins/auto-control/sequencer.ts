@@ -50,6 +50,8 @@ type Outcome = string | null;
 export function createSequencer(opts: SequencerOptions): Sequencer {
   return async (run: SequenceRun, ops: ServerOps): Promise<SequenceResult> => {
     const kind = run.action.kind === 'off' ? 'off' : 'on';
+    // A cycle restarts exactly its targets: power-cycle first, then as a power-on.
+    const cycle = run.action.kind === 'cycle';
     const id = run.action.id;
     const inSet = new Set(run.servers);
     const limit = limiter(Math.max(1, opts.maxParallel));
@@ -62,8 +64,13 @@ export function createSequencer(opts: SequencerOptions): Sequencer {
       for (let attempt = 1; attempt <= p.maxAttempts; attempt++) {
         ops.mark(n, { phase: 'running', kind: 'on' });
         try {
-          if (attempt > 1) {
-            ops.step(id, { server: n, op: 'retry', ok: true, detail: `attempt ${attempt} of ${p.maxAttempts}: power-cycling` });
+          if (attempt > 1 || cycle) {
+            ops.step(id, {
+              server: n,
+              op: attempt > 1 ? 'retry' : 'cycle',
+              ok: true,
+              detail: attempt > 1 ? `attempt ${attempt} of ${p.maxAttempts}: power-cycling` : 'power-cycling',
+            });
             await ops.switchOutlets(id, n, 'off', run.signal);
           }
           const t0 = ops.now();
@@ -162,7 +169,7 @@ export function createSequencer(opts: SequencerOptions): Sequencer {
       let t = tasks.get(n);
       if (t) return t;
       t = (async (): Promise<Outcome> => {
-        const pre = before(n).filter((m) => inSet.has(m));
+        const pre = cycle ? [] : before(n).filter((m) => inSet.has(m));
         const outcomes = await Promise.all(pre.map(task));
         const cause = outcomes.find((o) => o !== null);
         if (cause !== undefined && cause !== null) {

@@ -35,6 +35,7 @@ commands:
   devices                      devices and their outlets
   on|off SERVER…|--all         switch in dependency order: on brings up what they need,
                                off takes down what needs them first (auto-control)
+  cycle SERVER…                restart exactly these servers: power-cycle, then boot tests
   on|off|cycle SERVER… --force switch exactly these servers' outlets now, ignoring dependencies
       [--reason TEXT] [--no-wait] [--timeout 5m]
   cancel ID                    stop a running action (operations on the wire finish)

@@ -54,6 +54,8 @@ export interface ServerConfig {
   readonly controls: readonly ObjectConfig[];
   readonly tests: readonly ObjectConfig[];
   readonly dependencies: readonly string[];
+  /** Keep-alive restarts after this many consecutive failed test runs; null when off. */
+  readonly keepaliveFailures: number | null;
 }
 export interface TokenConfig {
   readonly name: string;
@@ -366,7 +368,20 @@ export async function checkConfig(dirIn: string, opts: LoadOptions): Promise<{ p
     const settings = Object.fromEntries(
       Object.keys(serverDefaultsTemplate).map((k) => [k, (v as Record<string, unknown>)[k] ?? (serverDefaults as Record<string, unknown>)[k]]),
     ) as Infer<typeof serverDefaultsTemplate>;
-    servers.push({ name, file: rel, description: v.description, host: v.host, settings, outlets, controls, tests, dependencies: deps });
+    if (v.keepalive && tests.length === 0)
+      c.error(ssec.keys.get('keepalive')?.line ?? ssec.line, `keepalive needs tests: server "${name}" has none to notice a failure`, 'Add a test to tests, or set keepalive = false.');
+    servers.push({
+      name,
+      file: rel,
+      description: v.description,
+      host: v.host,
+      settings,
+      outlets,
+      controls,
+      tests,
+      dependencies: deps,
+      keepaliveFailures: v.keepalive ? v.keepalive_failures : null,
+    });
     flush(c);
   }
 

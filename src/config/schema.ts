@@ -70,6 +70,11 @@ export const serverTemplate = {
   shutdown_timeout: duration({ min: 1000, help: 'Overrides [servers] shutdown_timeout.' }),
   test_interval: duration({ min: 10, help: 'Overrides [servers] test_interval.' }),
   on_shutdown_timeout: select({ choices: ['cut', 'fail'], help: 'Overrides [servers] on_shutdown_timeout.' }),
+  keepalive: bool({
+    default: false,
+    help: 'When this server, brought up by ockle, fails its tests keepalive_failures runs in a row, auto-control power-cycles it (only it), with the max_attempts limit.',
+  }),
+  keepalive_failures: int({ min: 1, max: 100, default: 3, help: 'Consecutive failed test runs that trigger a keep-alive restart.' }),
 } satisfies Template;
 
 export const outletTemplate = {

@@ -61,6 +61,8 @@ export interface ServerPolicy {
   readonly shutdownTimeoutMs: number;
   readonly testIntervalMs: number;
   readonly onShutdownTimeout: 'cut' | 'fail';
+  /** Consecutive failed test runs that trigger a keep-alive restart; null when off. */
+  readonly keepaliveFailures: number | null;
 }
 export interface RuntimeServer {
   readonly name: string;
@@ -114,6 +116,8 @@ interface ServerSlot {
   actionId: string | null;
   /** Set when a sequence did not start/stop this server because another one failed. */
   blockedBy: string | null;
+  /** Consecutive failed test runs while the server should be up (keep-alive). */
+  failedRuns: number;
   timer: NodeJS.Timeout | null;
   testing: Promise<void> | null;
 }
@@ -179,6 +183,7 @@ export class Runtime implements Gateway {
         last: null,
         actionId: null,
         blockedBy: null,
+        failedRuns: 0,
         timer: null,
         testing: null,
       });
@@ -326,8 +331,41 @@ export class Runtime implements Gateway {
       .finally(() => {
         slot.testing = null;
         this.#derive(slot);
+        if (!signal?.aborted) this.#keepalive(slot);
       });
     return slot.testing;
+  }
+
+  /**
+   * Keep-alive: a server ockle brought up (its last action was a successful on or cycle) whose
+   * tests fail `keepaliveFailures` runs in a row is power-cycled, alone, through the sequencer.
+   */
+  #keepalive(slot: ServerSlot): void {
+    const limit = slot.s.policy.keepaliveFailures;
+    if (limit === null || this.#closed || !this.#sequencer) return;
+    const shouldBeUp = slot.last?.phase === 'finished' && slot.last.result === 'ok' && slot.last.kind !== 'off';
+    if (!shouldBeUp || slot.actionId || slot.tests.some((t) => t.result === 'NOT_RUN')) {
+      slot.failedRuns = 0;
+      return;
+    }
+    if (slot.tests.every((t) => t.result === 'PASSED')) {
+      slot.failedRuns = 0;
+      return;
+    }
+    if (++slot.failedRuns < limit) return;
+    slot.failedRuns = 0;
+    const failing = slot.s.tests.filter((_, i) => slot.tests[i]!.result === 'FAILED').map((t) => t.name);
+    try {
+      this.request({
+        kind: 'cycle',
+        targets: [slot.s.name],
+        force: false,
+        origin: 'plugin:auto-control',
+        reason: `keep-alive: ${failing.join(', ')} failed ${limit} test runs in a row`,
+      });
+    } catch (err) {
+      this.#log.warn({ server: slot.s.name, err: toOckleError(err).message }, 'keep-alive restart not started');
+    }
   }
 
   #setTest(slot: ServerSlot, i: number, next: TestSlot): void {
@@ -496,11 +534,9 @@ export class Runtime implements Gateway {
         { hint: 'Enable auto-control in [plugins] enabled, or pass force to switch exactly these servers’ outlets now.' },
       );
     }
-    if (req.kind === 'cycle')
-      throw new RequestValidationError('a sequenced cycle is not supported yet', {
-        hint: 'Use force to cycle exactly these servers, or switch them off and on.',
-      });
-    const { servers } = this.#sequenceSet(req.kind, req.targets);
+    // A sequenced cycle restarts exactly the targets (keep-alive, `ockle cycle`): power-cycle,
+    // then the boot tests and retries of a power-on; dependents are left as they are.
+    const servers = req.kind === 'cycle' ? [...req.targets] : this.#sequenceSet(req.kind, req.targets).servers;
     for (const n of servers) {
       const held = this.#servers.get(n)!.actionId;
       if (held) throw new ActionBusyError(n, held);

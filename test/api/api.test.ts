@@ -118,11 +118,11 @@ describe('HTTP API', () => {
     expect(writes()).toBe(0 + 1); // the operator's earlier switch of backup only
   });
 
-  it('refuses a sequenced cycle (not supported yet), switching nothing', async () => {
+  it('refuses a body naming both targets and all, switching nothing', async () => {
     const before = writes();
-    const res = await call('/api/servers/web-1/actions', { token: operator.token, method: 'POST', body: '{"action":"cycle"}' });
+    const res = await call('/api/actions', { token: operator.token, method: 'POST', body: '{"action":"off","all":true,"targets":["web-1"]}' });
     expect(res.status).toBe(400);
-    expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/sequenced cycle/);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/either "targets" or "all"/);
     expect(writes()).toBe(before);
   });
 

@@ -24,9 +24,9 @@ afterEach(async () => {
   lab = undefined;
 });
 
-async function boot(servers: Record<string, LabServer>, o?: Parameters<typeof makeLab>[1]): Promise<Daemon> {
+async function boot(servers: Record<string, LabServer>, o?: Parameters<typeof makeLab>[1], monitor = false): Promise<Daemon> {
   lab = await makeLab(servers, o);
-  daemon = await Daemon.start({ configDir: lab.configDir, log: silentLogger(), monitor: false });
+  daemon = await Daemon.start({ configDir: lab.configDir, log: silentLogger(), monitor });
   return daemon;
 }
 const run = async (d: Daemon, kind: 'on' | 'off', targets: string[]): Promise<ActionRecord> =>
@@ -271,5 +271,41 @@ describe('probe schedule', () => {
     expect(nextProbeIn(5, 10, 20)).toBe(10);
     expect(nextProbeIn(15, 10, 20)).toBe(5);
     expect(nextProbeIn(21, 10, 20)).toBe(2);
+  });
+});
+
+describe('auto-control: restarts', () => {
+  it('cycles exactly the named server, then proves it serves again', async () => {
+    const d = await boot({ base: {}, app: { deps: ['base'] } });
+    await run(d, 'on', ['app']);
+    const rec = await d.gateway.waitFor(d.gateway.request({ kind: 'cycle', targets: ['app'], force: false, origin: 'api:test', reason: '' }).id);
+    expect(rec.status).toBe('ok');
+    expect(rec.steps.map((s) => s.op)).toEqual(['plan', 'cycle', 'switch', 'confirm', 'switch', 'confirm', 'up']);
+    expect(world(d).writes('pdu-1').log.map((w) => `${w.outlet}:${w.action}`)).toEqual(['1:on', '2:on', '2:off', '2:on']);
+    expect(d.gateway.server('app').state).toBe('OK');
+  });
+
+  it('keep-alive: a server that stops serving is power-cycled, alone, and comes back', async () => {
+    const d = await boot(
+      { base: {}, app: { deps: ['base'], extra: 'keepalive = true\nkeepalive_failures = 2' }, other: {} },
+      undefined,
+      true,
+    );
+    await run(d, 'on', ['app', 'other']);
+    const restarted = d.events.once('action.finished', (e) => e.action.origin === 'plugin:auto-control');
+    // 1. The OS of app hangs: its tests start failing, its power stays on.
+    world(d).requestHalt('app');
+    const { action } = await restarted;
+    expect(action).toMatchObject({ kind: 'cycle', targets: ['app'], status: 'ok' });
+    expect(action.reason).toBe('keep-alive: ping failed 2 test runs in a row');
+    // 2. Only app was touched: off and on again; base and other kept their single switch-on.
+    const log = world(d).writes('pdu-1').log.map((w) => `${w.outlet}:${w.action}`);
+    expect(log.filter((w) => w.startsWith('2:'))).toEqual(['2:on', '2:off', '2:on']);
+    expect(log.filter((w) => !w.startsWith('2:')).sort()).toEqual(['1:on', '3:on']);
+    expect(d.gateway.server('app').state).toBe('OK');
+  });
+
+  it('refuses keep-alive on a server without tests', async () => {
+    await expect(boot({ blind: { noTests: true, extra: 'keepalive = true' } })).rejects.toThrow(/keepalive needs tests: server "blind" has none/);
   });
 });
