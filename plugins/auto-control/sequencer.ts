@@ -61,10 +61,18 @@ export function createSequencer(opts: SequencerOptions): Sequencer {
 
     const start = async (n: string): Promise<Outcome> => {
       const p = ops.policy(n);
+      // A restart of a server that still serves is a clean one: its OS shuts down first. One
+      // that no longer serves (keep-alive: hung) is power-cycled straight away.
+      let off = false;
+      if (cycle && ops.hasControls(n) && (await ops.probe(n, run.signal).catch(() => false))) {
+        const stopped = await stop(n);
+        if (stopped !== null) return stopped;
+        off = true;
+      }
       for (let attempt = 1; attempt <= p.maxAttempts; attempt++) {
         ops.mark(n, { phase: 'running', kind: 'on' });
         try {
-          if (attempt > 1 || cycle) {
+          if (attempt > 1 || (cycle && !off)) {
             ops.step(id, {
               server: n,
               op: attempt > 1 ? 'retry' : 'cycle',

@@ -275,12 +275,12 @@ describe('probe schedule', () => {
 });
 
 describe('auto-control: restarts', () => {
-  it('cycles exactly the named server, then proves it serves again', async () => {
+  it('restarts exactly the named server: a clean shutdown when it still serves, then proven up', async () => {
     const d = await boot({ base: {}, app: { deps: ['base'] } });
     await run(d, 'on', ['app']);
     const rec = await d.gateway.waitFor(d.gateway.request({ kind: 'cycle', targets: ['app'], force: false, origin: 'api:test', reason: '' }).id);
     expect(rec.status).toBe('ok');
-    expect(rec.steps.map((s) => s.op)).toEqual(['plan', 'cycle', 'switch', 'confirm', 'switch', 'confirm', 'up']);
+    expect(rec.steps.map((s) => s.op)).toEqual(['plan', 'shutdown', 'down', 'switch', 'confirm', 'switch', 'confirm', 'up']);
     expect(world(d).writes('pdu-1').log.map((w) => `${w.outlet}:${w.action}`)).toEqual(['1:on', '2:on', '2:off', '2:on']);
     expect(d.gateway.server('app').state).toBe('OK');
   });
@@ -297,6 +297,8 @@ describe('auto-control: restarts', () => {
     world(d).requestHalt('app');
     const { action } = await restarted;
     expect(action).toMatchObject({ kind: 'cycle', targets: ['app'], status: 'ok' });
+    // A hung host gets no shutdown request: it is power-cycled straight away.
+    expect(action.steps.map((s) => s.op)).toEqual(['plan', 'cycle', 'switch', 'confirm', 'switch', 'confirm', 'up']);
     expect(action.reason).toBe('keep-alive: ping failed 2 test runs in a row');
     // 2. Only app was touched: off and on again; base and other kept their single switch-on.
     const log = world(d).writes('pdu-1').log.map((w) => `${w.outlet}:${w.action}`);
