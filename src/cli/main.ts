@@ -19,6 +19,7 @@ import { formatProblem, toOckleError } from '../errors.js';
 import { generateToken } from '../api/auth.js';
 import { packageVersion } from '../version.js';
 import { Client, resolveClient } from './client.js';
+import { progress } from './progress.js';
 
 export interface Io {
   readonly stdout: { write(s: string): unknown; isTTY?: boolean };
@@ -182,11 +183,21 @@ export async function main(argv: string[], io: Io): Promise<number> {
         const deadline = Date.now() + timeoutMs;
         let rec = action;
         let shown = 0;
-        // Steps are printed as they are journaled (polled once a second while the action runs).
+        // In a terminal, a sequence shows one live progress line (failures still get their own
+        // lines); elsewhere every step is printed as it is journaled. Polled once a second.
+        const live = io.stdout.isTTY === true && !v.json && !v.force;
+        const t0 = Date.now();
         const show = (r: ActionRecord): void => {
           if (v.json) return;
-          for (const s of r.steps.slice(shown)) out(`  ${s.ok ? '✓' : '✗'} ${s.server ?? ''} ${s.op}: ${s.detail}\n`);
+          const fresh = r.steps.slice(shown);
           shown = r.steps.length;
+          if (!live) {
+            for (const s of fresh) out(`  ${s.ok ? '✓' : '✗'} ${s.server ?? ''} ${s.op}: ${s.detail}\n`);
+            return;
+          }
+          out('\r\x1b[2K');
+          for (const s of fresh.filter((x) => !x.ok)) out(`  ✗ ${s.server ?? ''} ${s.op}: ${s.detail}\n`);
+          out(r.status === 'running' ? progress(r, Date.now() - t0).line : `${progress(r, Date.now() - t0).line}\n`);
         };
         show(rec);
         while (rec.status === 'running' && Date.now() < deadline) {
