@@ -40,6 +40,7 @@ const actionBody = {
     action: { type: 'string', enum: ['on', 'off', 'cycle'] },
     force: { type: 'boolean', default: false },
     reason: { type: 'string', maxLength: 200, default: '' },
+    queue: { type: 'boolean', default: false },
   },
 } as const;
 const multiActionBody = {
@@ -166,23 +167,24 @@ export function createApi(gateway: Gateway, opts: ApiOptions): FastifyInstance {
     },
   );
 
-  const startAction = (req: FastifyRequest, kind: ActionKind, targets: readonly string[], force: boolean, reason: string) => {
+  const startAction = (req: FastifyRequest, kind: ActionKind, targets: readonly string[], force: boolean, reason: string, queue: boolean) => {
     const header = req.headers['x-ockle-client'];
     const client = header === undefined ? 'api' : String(header);
     if (!(CLIENTS as readonly string[]).includes(client))
       throw new OckleError('OCKLE_REQUEST_INVALID', `header X-Ockle-Client must be one of ${CLIENTS.join(', ')}`);
     const who = principals.get(req)!;
     const origin = `${client}:${who.name}`;
-    const action = gateway.request({ kind, targets, force, origin, reason });
-    opts.log.info({ origin, action: kind, targets, force, reason, actionId: action.id }, 'power action requested');
+    const action = gateway.request({ kind, targets, force, origin, reason, queue });
+    opts.log.info({ origin, action: kind, targets, force, queue, reason, actionId: action.id }, 'power action requested');
     return { action };
   };
-  app.post<{ Params: { name: string }; Body: { action: ActionKind; force: boolean; reason: string } }>(
+  app.post<{ Params: { name: string }; Body: { action: ActionKind; force: boolean; reason: string; queue: boolean } }>(
     '/api/servers/:name/actions',
     { onRequest: need('operator'), schema: { body: actionBody } },
-    async (req, reply) => reply.code(202).send(startAction(req, req.body.action, [req.params.name], req.body.force, req.body.reason)),
+    async (req, reply) =>
+      reply.code(202).send(startAction(req, req.body.action, [req.params.name], req.body.force, req.body.reason, req.body.queue)),
   );
-  app.post<{ Body: { action: ActionKind; targets?: string[]; all: boolean; force: boolean; reason: string } }>(
+  app.post<{ Body: { action: ActionKind; targets?: string[]; all: boolean; force: boolean; reason: string; queue: boolean } }>(
     '/api/actions',
     { onRequest: need('operator'), schema: { body: multiActionBody } },
     async (req, reply) => {
@@ -192,7 +194,7 @@ export function createApi(gateway: Gateway, opts: ApiOptions): FastifyInstance {
           hint: 'Name the servers in targets, or set all to act on the whole tree.',
         });
       const names = all ? gateway.tree().order : targets!;
-      return reply.code(202).send(startAction(req, req.body.action, names, req.body.force, req.body.reason));
+      return reply.code(202).send(startAction(req, req.body.action, names, req.body.force, req.body.reason, req.body.queue));
     },
   );
   app.post<{ Params: { id: string } }>('/api/actions/:id/cancel', { onRequest: need('operator') }, async (req) => {

@@ -39,6 +39,7 @@ commands:
   cycle SERVER…                restart exactly these servers: power-cycle, then boot tests
   on|off|cycle SERVER… --force switch exactly these servers' outlets now, ignoring dependencies
       [--reason TEXT] [--no-wait] [--timeout 5m]
+      [--queue]                wait for an action holding one of the servers, instead of refusing
   cancel ID                    stop a running action (operations on the wire finish)
   plan on|off SERVER…|--all    what on/off would do, without touching anything
   actions [--limit N] [--server S]   the action journal
@@ -62,6 +63,7 @@ const OPTIONS = {
   reason: { type: 'string' },
   'no-wait': { type: 'boolean', default: false },
   all: { type: 'boolean', default: false },
+  queue: { type: 'boolean', default: false },
   timeout: { type: 'string' },
   limit: { type: 'string' },
   server: { type: 'string' },
@@ -177,7 +179,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
         const timeoutMs = v.timeout ? parseDuration(v.timeout) : 600_000;
         if (timeoutMs === undefined) return usage(`--timeout "${v.timeout}" is not a duration (e.g. 90s, 5m)`);
         const c = client();
-        const body = { action: cmd, ...(v.all ? { all: true } : { targets: rest }), force: v.force, reason: v.reason ?? '' };
+        const body = { action: cmd, ...(v.all ? { all: true } : { targets: rest }), force: v.force, reason: v.reason ?? '', queue: v.queue };
         const { action } = await c.request<{ action: ActionRecord }>('POST', '/api/actions', body);
         if (v['no-wait']) return v.json ? (json(action), 0) : (out(`${action.id} started\n`), 0);
         const deadline = Date.now() + timeoutMs;

@@ -68,6 +68,8 @@ export interface ActionRequest {
   readonly force: boolean;
   readonly origin: Origin;
   readonly reason: string;
+  /** Sequenced only: when a server is held by another action, wait for it instead of refusing. */
+  readonly queue?: boolean;
 }
 
 export interface OutletStatus {

@@ -536,28 +536,50 @@ export class Runtime implements Gateway {
     }
     // A sequenced cycle restarts exactly the targets (keep-alive, `ockle cycle`): power-cycle,
     // then the boot tests and retries of a power-on; dependents are left as they are.
-    const servers = req.kind === 'cycle' ? [...req.targets] : this.#sequenceSet(req.kind, req.targets).servers;
-    for (const n of servers) {
-      const held = this.#servers.get(n)!.actionId;
-      if (held) throw new ActionBusyError(n, held);
+    const setFor = (): string[] => (req.kind === 'cycle' ? [...req.targets] : this.#sequenceSet(req.kind, req.targets).servers);
+    const holders = (list: readonly string[]): string[] => [
+      ...new Set(list.flatMap((n) => (this.#servers.get(n)!.actionId ? [this.#servers.get(n)!.actionId!] : []))),
+    ];
+    // Every server the request may touch, goal state or not: a server held by another action is
+    // in flux, and its state now says nothing about its state when this action gets to it.
+    const reach = req.kind === 'cycle' ? [...req.targets] : this.#tree.closure(req.targets, req.kind);
+    let servers = setFor();
+    if (!req.queue) {
+      for (const n of reach) {
+        const held = this.#servers.get(n)!.actionId;
+        if (held) throw new ActionBusyError(n, held);
+      }
     }
-    const record = this.#journal.start(req);
+    const { queue: _queue, ...journaled } = req;
+    const record = this.#journal.start(journaled);
     this.events.emit('action.started', { action: record });
-    this.#log.info({ actionId: record.id, origin: req.origin, kind: req.kind, targets: req.targets, servers, reason: req.reason }, 'action started');
-    this.#step(record.id, {
-      op: 'plan',
-      ok: true,
-      detail: servers.length === 0 ? `every server is already ${req.kind}` : `${req.kind}: ${servers.join(', ')}`,
-    });
-    for (const n of servers) {
-      const slot = this.#servers.get(n)!;
-      slot.actionId = record.id;
-      slot.blockedBy = null;
-    }
+    this.#log.info({ actionId: record.id, origin: req.origin, kind: req.kind, targets: req.targets, reason: req.reason }, 'action started');
     const abort = new AbortController();
     // Every server in progress waits on this one signal (sleeps, queue slots): not a leak.
     setMaxListeners(0, abort.signal);
+    const aborted = new Promise<void>((resolve) => abort.signal.addEventListener('abort', () => resolve(), { once: true }));
     const done = (async () => {
+      // Queued: wait for the actions holding our servers, then plan again from the states then.
+      for (let h = holders(reach); h.length > 0; h = holders(reach)) {
+        this.#step(record.id, { op: 'queued', ok: true, detail: `waiting for ${h.join(', ')}` });
+        await Promise.race([Promise.allSettled(h.map((id) => this.#running.get(id)?.done)), aborted]);
+        if (abort.signal.aborted) {
+          const finished = this.#journal.finish(record.id, 'cancelled');
+          this.events.emit('action.finished', { action: finished });
+          return;
+        }
+        servers = setFor();
+      }
+      this.#step(record.id, {
+        op: 'plan',
+        ok: true,
+        detail: servers.length === 0 ? `every server is already ${req.kind}` : `${req.kind}: ${servers.join(', ')}`,
+      });
+      for (const n of servers) {
+        const slot = this.#servers.get(n)!;
+        slot.actionId = record.id;
+        slot.blockedBy = null;
+      }
       let result: Awaited<ReturnType<Sequencer>>;
       try {
         result = await seq({ action: record, servers, signal: abort.signal }, this.#ops);

@@ -311,3 +311,29 @@ describe('auto-control: restarts', () => {
     await expect(boot({ blind: { noTests: true, extra: 'keepalive = true' } })).rejects.toThrow(/keepalive needs tests: server "blind" has none/);
   });
 });
+
+describe('auto-control: queued requests', () => {
+  it('waits for the action holding a server, then plans from the states at that moment', async () => {
+    const d = await boot({ a: { bootMs: 400 } });
+    const first = d.gateway.request({ kind: 'on', targets: ['a'], force: false, origin: 'api:one', reason: '' });
+    const second = d.gateway.request({ kind: 'off', targets: ['a'], force: false, origin: 'api:two', reason: '', queue: true });
+    expect(second.id).not.toBe(first.id);
+    const done = await d.gateway.waitFor(second.id);
+    expect(d.gateway.action(first.id).status).toBe('ok');
+    expect(done.status).toBe('ok');
+    expect(done.steps.map((s) => s.op).slice(0, 2)).toEqual(['queued', 'plan']);
+    expect(done.steps[0]!.detail).toBe(`waiting for ${first.id}`);
+    expect(world(d).writes('pdu-1').log.map((w) => w.action)).toEqual(['on', 'off']);
+    expect(d.gateway.server('a').state).toBe('OFF');
+  });
+
+  it('can be cancelled while it waits, switching nothing', async () => {
+    const d = await boot({ a: { bootMs: 400 } });
+    const first = d.gateway.request({ kind: 'on', targets: ['a'], force: false, origin: 'api:one', reason: '' });
+    const second = d.gateway.request({ kind: 'off', targets: ['a'], force: false, origin: 'api:two', reason: '', queue: true });
+    d.gateway.cancel(second.id, 'api:two');
+    expect((await d.gateway.waitFor(second.id)).status).toBe('cancelled');
+    await d.gateway.waitFor(first.id);
+    expect(world(d).writes('pdu-1').log.map((w) => w.action)).toEqual(['on']);
+  });
+});
