@@ -1,9 +1,20 @@
-/** Renders docs/errors.md from ERROR_CODES. Run `node dist/src/errors-doc.js > docs/errors.md` after a build. */
+/**
+ * Renders docs/errors.md from ERROR_CODES, so the table can never drift from the code (a test
+ * compares them). Regenerate: `npm run build && node dist/src/errors-doc.js > docs/errors.md`.
+ */
 import { fileURLToPath } from 'node:url';
 import { ERROR_CODES } from './errors.js';
 
+/** A table cell: pipes and line breaks would break the Markdown row. */
+function cell(text: string): string {
+  return text.replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ');
+}
+
+/** The whole of docs/errors.md: a short intro and one row per code of ERROR_CODES, in its order. */
 export function renderErrorsDoc(): string {
-  const rows = Object.entries(ERROR_CODES).map(([code, e]) => `| \`${code}\` | ${e.status} | ${e.meaning} | ${e.fix} |`);
+  const rows = Object.entries(ERROR_CODES).map(
+    ([code, e]) => `| \`${code}\` | ${e.status} | ${cell(e.meaning)} | ${cell(e.fix)} |`,
+  );
   return `# Errors
 
 Every error ockle reports on purpose has a code. The API answers \`{"error": {"code", "message", "hint"}}\`

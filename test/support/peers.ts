@@ -1,33 +1,80 @@
 /**
- * Tests that need a real protocol peer from a Debian package: under CI=true a missing peer
- * fails the test file; elsewhere the tests are skipped with the reason printed once.
+ * Tests that need a real peer program from a Debian package (systemd-notify, socat, …).
+ * Under CI=true a missing program fails the tests that need it; elsewhere they are skipped
+ * and the reason is printed once to stderr. Never a silent skip (labgrid's importorskip is
+ * the counterexample): the CI reporter also fails any run that skipped a test.
  */
-import { execFileSync } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import { describe } from 'vitest';
 
+/** The Debian package that provides a program, where its name differs (test/debian-packages.txt lists the packages). */
+const PACKAGE_OF: Readonly<Record<string, string>> = {
+  'systemd-notify': 'systemd',
+  'systemd-analyze': 'systemd',
+};
+
+/** Whether `binary` is an executable file in a directory of $PATH (no shell involved). */
 export function have(binary: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${binary}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (!dir) continue;
+    try {
+      accessSync(join(dir, binary), constants.X_OK);
+      return true;
+    } catch {
+      // not in this directory
+    }
   }
+  return false;
 }
 
-/** `describe` that needs `binaries` on the PATH (packages listed in test/debian-packages.txt). */
-export function describeWithPeers(name: string, binaries: readonly string[], body: () => void): void {
+/**
+ * Checks that every program in `binaries` is on the PATH. `reason` names the missing ones and
+ * the command that installs them, e.g. "socat not installed: apt-get install socat (listed in
+ * test/debian-packages.txt)"; it is empty when `ok`.
+ */
+export function needs(binaries: readonly string[]): { ok: boolean; reason: string } {
   const missing = binaries.filter((b) => !have(b));
-  if (missing.length === 0) {
+  if (missing.length === 0) return { ok: true, reason: '' };
+  const packages = [...new Set(missing.map((b) => PACKAGE_OF[b] ?? b))];
+  return {
+    ok: false,
+    reason: `${missing.join(', ')} not installed: apt-get install ${packages.join(' ')} (listed in test/debian-packages.txt)`,
+  };
+}
+
+const printed = new Set<string>();
+
+/** CI=true (or any value but empty, 0 and false), as CI services set it. */
+function underCi(): boolean {
+  const ci = (process.env.CI ?? '').toLowerCase();
+  return ci !== '' && ci !== '0' && ci !== 'false';
+}
+
+/**
+ * `describe` for tests that need the programs in `binaries`. All present: a plain describe.
+ * One missing: under CI=true the block fails with the reason; elsewhere it is skipped and the
+ * reason is printed once to stderr.
+ */
+export function describePeer(name: string, binaries: readonly string[], body: () => void): void {
+  const { ok, reason } = needs(binaries);
+  if (ok) {
     describe(name, body);
     return;
   }
-  const reason = `${name}: ${missing.join(', ')} not installed (apt-get install the packages in test/debian-packages.txt)`;
-  if (process.env.CI) {
+  if (underCi()) {
     describe(name, () => {
-      throw new Error(`${reason}; under CI=true this is a failure, not a skip`);
+      throw new Error(`${name}: ${reason}. Under CI=true a missing test peer is a failure, not a skip.`);
     });
     return;
   }
-  process.stderr.write(`skipping ${reason}\n`);
+  const line = `skipping "${name}": ${reason}`;
+  if (!printed.has(line)) {
+    printed.add(line);
+    process.stderr.write(`${line}\n`);
+  }
   describe.skip(name, body);
 }
+
+/** Former name of {@link describePeer}. */
+export const describeWithPeers = describePeer;
