@@ -27,6 +27,7 @@ export const EVENT_NAMES: readonly EventName[] = [
   'device.reachable',
   'action.started',
   'action.progressed',
+  'action.progress',
   'action.finished',
   'config.reloaded',
 ];

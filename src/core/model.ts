@@ -159,6 +159,31 @@ export interface OckleEvents {
   'action.started': { action: ActionRecord };
   'action.progressed': { actionId: string; step: ActionStep };
   'action.finished': { action: ActionRecord };
+  'action.progress': ActionProgress;
   'config.reloaded': { ok: boolean; message: string };
+}
+
+/**
+ * Where a sequenced action stands, emitted whenever one of its servers starts or ends. Waves are
+ * the plan's (wave k: k predecessors in the longest chain); they overlap in time, because a
+ * server starts the moment its own predecessors serve, not when its whole wave may.
+ */
+export interface ActionProgress {
+  readonly actionId: string;
+  readonly kind: ActionKind;
+  /** The server this event is about, and what happened to it. */
+  readonly server: string;
+  readonly event: 'started' | 'done' | 'failed' | 'gave-up' | 'blocked' | 'cancelled';
+  /** 1-based wave of that server, of `waves`. */
+  readonly wave: number;
+  readonly waves: number;
+  /** Lowest wave that still has servers not done (= waves once all are). */
+  readonly currentWave: number;
+  /** Servers that reached an end (goal, permanent failure, blocked or cancelled), of `total`. */
+  readonly done: number;
+  readonly total: number;
+  readonly percent: number;
+  /** Servers being switched or tested now. */
+  readonly active: readonly string[];
 }
 export type EventName = keyof OckleEvents;

@@ -37,6 +37,7 @@ import type {
 } from './model.js';
 import { deriveServerState, type LastAction } from './op-state.js';
 import type { Sequencer, ServerMark, ServerOps } from './sequence.js';
+import { ProgressTracker } from './progress.js';
 import { ServerTree } from './tree.js';
 import { sleep } from '../timers.js';
 
@@ -139,6 +140,8 @@ export class Runtime implements Gateway {
   readonly #now: () => number;
   readonly #startedAt: number;
   readonly #running = new Map<string, { abort: AbortController; done: Promise<void> }>();
+  /** Progress of each running sequenced action. */
+  readonly #progress = new Map<string, ProgressTracker>();
   #monitoring = false;
   #closed = false;
   #sequencer: Sequencer | null = null;
@@ -580,6 +583,14 @@ export class Runtime implements Gateway {
         slot.actionId = record.id;
         slot.blockedBy = null;
       }
+      const inSet = new Set(servers);
+      const kind = req.kind === 'off' ? 'off' : 'on';
+      this.#progress.set(
+        record.id,
+        new ProgressTracker(record.id, req.kind, servers, (n) =>
+          req.kind === 'cycle' ? [] : (kind === 'on' ? this.#tree.dependencies(n) : this.#tree.dependents(n)).filter((m) => inSet.has(m)),
+        ),
+      );
       let result: Awaited<ReturnType<Sequencer>>;
       try {
         result = await seq({ action: record, servers, signal: abort.signal }, this.#ops);
@@ -599,7 +610,10 @@ export class Runtime implements Gateway {
       }
       this.#log.info({ actionId: record.id, kind: record.kind, targets: record.targets, status: result.status, error: result.error }, 'action finished');
       this.events.emit('action.finished', { action: finished });
-    })().finally(() => this.#running.delete(record.id));
+    })().finally(() => {
+      this.#running.delete(record.id);
+      this.#progress.delete(record.id);
+    });
     this.#running.set(record.id, { abort, done });
     return this.#journal.get(record.id)!;
   }
@@ -657,6 +671,8 @@ export class Runtime implements Gateway {
     },
     mark: (n, m: ServerMark) => {
       const slot = this.#servers.get(n)!;
+      const progress = slot.actionId ? this.#progress.get(slot.actionId)?.mark(n, m) : null;
+      if (progress) this.events.emit('action.progress', progress);
       if (m.phase === 'blocked') {
         slot.blockedBy = m.by;
       } else {

@@ -161,6 +161,19 @@ describe('HTTP API', () => {
     expect(daemon.events.listenerCount()).toBe(base);
   });
 
+  it('streams sequence progress (wave, percentage) as action.progress', async () => {
+    const ac = new AbortController();
+    const res = await fetch(`${daemon.url}/api/events?types=action.progress`, { headers: { authorization: `Bearer ${viewer.token}` }, signal: ac.signal });
+    const reader = res.body!.getReader();
+    const p = { actionId: 'a1', kind: 'on', server: 'db-1', event: 'done', wave: 3, waves: 4, currentWave: 3, done: 5, total: 8, percent: 63, active: ['vm-1'] } as const;
+    daemon.events.emit('action.progress', p);
+    let text = '';
+    while (!/data: .*\n\n/.test(text)) text += new TextDecoder().decode((await reader.read()).value);
+    ac.abort();
+    const m = /event: action\.progress\nid: \d+\ndata: (.*)\n/.exec(text);
+    expect(JSON.parse(m![1]!)).toEqual(p);
+  });
+
   it('rejects an SSE filter naming an unknown event', async () => {
     const res = await call('/api/events?types=server.exploded', { token: viewer.token });
     expect(res.status).toBe(400);

@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SimWorld } from '../../drivers/sim/world.js';
-import type { ActionRecord } from '../../src/core/model.js';
+import type { ActionProgress, ActionRecord } from '../../src/core/model.js';
 import { Daemon } from '../../src/daemon.js';
 import { silentLogger } from '../../src/log.js';
 import { REPO } from '../support/demo.js';
@@ -84,6 +84,43 @@ describe('auto-control: power-on', () => {
       expect(d.gateway.server(s).reason).toMatch(/blocked by broken$/);
       expect(at(rec, s, 'switch')).toBe(-1);
     }
+  });
+});
+
+describe('auto-control: progress events', () => {
+  it('reports each server starting and ending, with its wave and the share done, up to 100 %', async () => {
+    const d = await boot({ root: {}, left: { deps: ['root'] }, right: { deps: ['root'] }, join: { deps: ['left', 'right'] } });
+    const seen: ActionProgress[] = [];
+    const off = d.gateway.events.on('action.progress', (p) => seen.push(p));
+    const rec = await run(d, 'on', ['join']);
+    off();
+    expect(rec.status).toBe('ok');
+    expect(seen.every((p) => p.actionId === rec.id && p.total === 4 && p.waves === 3)).toBe(true);
+    const ends = seen.filter((p) => p.event === 'done');
+    expect(ends.map((p) => p.server).sort()).toEqual(['join', 'left', 'right', 'root']);
+    expect(ends.map((p) => p.percent)).toEqual([25, 50, 75, 100]);
+    expect(Object.fromEntries(ends.map((p) => [p.server, p.wave]))).toEqual({ root: 1, left: 2, right: 2, join: 3 });
+    // The current wave moves on only once every server of the one before is done.
+    expect(ends.find((p) => p.server === 'root')!.currentWave).toBe(2);
+    expect(ends.at(-1)).toMatchObject({ server: 'join', currentWave: 3, done: 4, active: [] });
+    const started = seen.filter((p) => p.event === 'started').map((p) => p.server);
+    expect(started[0]).toBe('root');
+    expect(started.at(-1)).toBe('join');
+  });
+
+  it('counts a blocked dependent and a server that gave up as ended, and a retried attempt as not', async () => {
+    const d = await boot({ broken: { faults: ['never_boots'], extra: 'boot_timeout = 1s' }, child: { deps: ['broken'] } });
+    const seen: ActionProgress[] = [];
+    const off = d.gateway.events.on('action.progress', (p) => seen.push(p));
+    const rec = await run(d, 'on', ['child']);
+    off();
+    expect(rec.status).toBe('failed');
+    expect(seen.map((p) => `${p.server}:${p.event}:${p.done}/${p.total}`)).toEqual([
+      'broken:started:0/2',
+      'broken:failed:0/2',
+      'broken:gave-up:1/2',
+      'child:blocked:2/2',
+    ]);
   });
 });
 
