@@ -45,7 +45,7 @@ export class SimWorld {
 
   constructor(o: { stateDir: string; now?: () => number }) {
     this.#dir = join(o.stateDir, 'sim');
-    this.#now = o.now ?? Date.now;
+    this.#now = o.now ?? (() => Date.now());
   }
 
   now(): number {

@@ -155,7 +155,7 @@ export class Runtime implements Gateway {
     this.#version = o.version;
     this.#problems = o.configProblems ?? [];
     this.#confirmIntervalMs = o.confirmIntervalMs ?? 250;
-    this.#now = o.now ?? Date.now;
+    this.#now = o.now ?? (() => Date.now());
     this.#startedAt = this.#now();
     this.#tree = new ServerTree(o.servers.map((s) => ({ name: s.name, dependencies: s.dependencies })));
     for (const d of o.devices) {

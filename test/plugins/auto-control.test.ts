@@ -1,12 +1,13 @@
 /**
  * auto-control on generated sim labs: order, parallelism, failures, retries, shutdown timeouts,
- * cancel, busy servers, stagger. Assertions are on the journal's step order and on what the
- * sim hardware recorded, never on elapsed time.
+ * cancel, busy servers, stagger. Sequences run in simulated time (vitest fake timers, driven by
+ * `simulate`); the crash test runs a real child daemon in real time. Assertions are on the
+ * journal's step order and on what the sim hardware recorded, in simulated time.
  */
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { SimWorld } from '../../drivers/sim/world.js';
 import type { ActionProgress, ActionRecord } from '../../src/core/model.js';
 import { Daemon } from '../../src/daemon.js';
@@ -18,22 +19,48 @@ import { nextProbeIn } from '../../plugins/auto-control/sequencer.js';
 let lab: Lab | undefined;
 let daemon: Daemon | undefined;
 afterEach(async () => {
+  vi.useRealTimers();
   await daemon?.stop();
   await lab?.cleanup();
   daemon = undefined;
   lab = undefined;
 });
 
+/**
+ * Starts a daemon on a generated lab. From then on timers are fake (simulated time): the
+ * sequences below take seconds of boot and shutdown time in a few real milliseconds, and what
+ * the sim hardware records carries exact simulated timestamps.
+ */
 async function boot(servers: Record<string, LabServer>, o?: Parameters<typeof makeLab>[1], monitor = false): Promise<Daemon> {
   lab = await makeLab(servers, o);
   daemon = await Daemon.start({ configDir: lab.configDir, log: silentLogger(), monitor });
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
   return daemon;
 }
 const run = async (d: Daemon, kind: 'on' | 'off', targets: string[]): Promise<ActionRecord> =>
-  d.gateway.waitFor(d.gateway.request({ kind, targets, force: false, origin: 'api:test', reason: 'test' }).id);
+  simulate(d.gateway.waitFor(d.gateway.request({ kind, targets, force: false, origin: 'api:test', reason: 'test' }).id));
 /** Index of the first journal step matching. */
 const at = (a: ActionRecord, server: string, op: string): number => a.steps.findIndex((s) => s.server === server && s.op === op);
 const world = (d: Daemon): SimWorld => d.shared<SimWorld>('sim-world')!;
+
+/**
+ * Runs `p` to its end in simulated time: with vitest's fake timers on, jumps from timer to timer
+ * (each jump lets every promise settle), so seconds of boot and stagger take no real time and
+ * every timestamp the sim records is exact.
+ */
+async function simulate<T>(p: Promise<T>, limitMs = 3_600_000): Promise<T> {
+  let settled = false;
+  void p.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  const t0 = Date.now();
+  while (!settled) {
+    await vi.advanceTimersToNextTimerAsync();
+    if (Date.now() - t0 > limitMs) throw new Error(`still running after ${limitMs} ms of simulated time`);
+  }
+  return p;
+}
 
 describe('auto-control: power-on', () => {
   it('starts a chain in dependency order, each server only once its dependency serves', async () => {
@@ -146,6 +173,11 @@ describe('auto-control: power-off', () => {
     const rec = await run(d, 'off', ['stuck']);
     expect(rec.status).toBe('ok');
     expect(rec.steps.find((s) => s.op === 'cut')?.detail).toBe('still serving after shutdown_timeout 1.0 s; cutting power (on_shutdown_timeout = cut)');
+    // In simulated time the cut comes at shutdown_timeout after the shutdown request, plus at
+    // most the last probe (the sim's test takes a millisecond), never a whole test_interval.
+    const t = (op: string): number => Date.parse(rec.steps.find((s) => s.op === op)!.at);
+    expect(t('cut') - t('shutdown')).toBeGreaterThanOrEqual(1000);
+    expect(t('cut') - t('shutdown')).toBeLessThan(1010);
     expect(d.gateway.server('stuck').state).toBe('OFF');
   });
 
@@ -181,15 +213,15 @@ describe('auto-control: run control', () => {
     expect(() => d.gateway.request({ kind: 'off', targets: ['b'], force: true, origin: 'api:two', reason: '' })).toThrow(
       expect.objectContaining({ code: 'OCKLE_ACTION_BUSY' }),
     );
-    await d.gateway.waitFor(first.id);
+    await simulate(d.gateway.waitFor(first.id));
   });
 
   it('cancels mid-sequence: nothing new starts, and every state stays true', async () => {
     const d = await boot({ a: { bootMs: 60_000, extra: 'boot_timeout = 5m' }, b: { deps: ['a'] }, c: { deps: ['b'] } });
     const rec = d.gateway.request({ kind: 'on', targets: ['c'], force: false, origin: 'api:test', reason: '' });
-    await d.events.once('action.progressed', (e) => e.step.server === 'a' && e.step.op === 'confirm');
+    await simulate(d.events.once('action.progressed', (e) => e.step.server === 'a' && e.step.op === 'confirm'));
     d.gateway.cancel(rec.id, 'api:test');
-    const done = await d.gateway.waitFor(rec.id);
+    const done = await simulate(d.gateway.waitFor(rec.id));
     expect(done.status).toBe('cancelled');
     expect(done.steps.some((s) => s.op === 'cancel')).toBe(true);
     expect(world(d).outlet('pdu-1', 1)).toBe('on'); // a was switched on and stays on: nothing is undone blindly
@@ -198,13 +230,15 @@ describe('auto-control: run control', () => {
     expect(d.gateway.server('b').state).toBe('OFF');
   });
 
-  it('spaces switch-ons on one device by its stagger', async () => {
+  it('spaces switch-ons on one device by its stagger (simulated time)', async () => {
     const d = await boot({ r: {}, x: { deps: ['r'] }, y: { deps: ['r'] }, z: { deps: ['r'] } }, { devices: { 'pdu-1': 'stagger = 150ms' } });
     const rec = await run(d, 'on', ['x', 'y', 'z']);
     expect(rec.status).toBe('ok');
-    const ons = world(d).writes('pdu-1').log.filter((w) => w.action === 'on').map((w) => Date.parse(w.at));
-    expect(ons).toHaveLength(4);
-    for (let i = 1; i < ons.length; i++) expect(ons[i]! - ons[i - 1]!).toBeGreaterThanOrEqual(148);
+    const ons = world(d).writes('pdu-1').log.filter((w) => w.action === 'on');
+    expect(ons.map((w) => w.outlet)).toEqual([1, 2, 3, 4]);
+    const at = ons.map((w) => Date.parse(w.at));
+    // r boots (sim boot 0, first probe) then x, y, z go out exactly one stagger apart.
+    expect(at.slice(2).map((t, i) => t - at[i + 1]!)).toEqual([150, 150]);
   });
 
   it('never exceeds max_parallel servers in progress', async () => {
@@ -248,7 +282,8 @@ describe('auto-control across a daemon stop', () => {
   it('a clean stop mid-sequence cancels it: no new write, journal says cancelled', async () => {
     const d = await boot({ a: { bootMs: 60_000, extra: 'boot_timeout = 5m' }, b: { deps: ['a'] } });
     const rec = d.gateway.request({ kind: 'on', targets: ['b'], force: false, origin: 'api:test', reason: '' });
-    await d.events.once('action.progressed', (e) => e.step.server === 'a' && e.step.op === 'confirm');
+    await simulate(d.events.once('action.progressed', (e) => e.step.server === 'a' && e.step.op === 'confirm'));
+    vi.useRealTimers();
     await d.stop();
     daemon = await Daemon.start({ configDir: lab!.configDir, log: silentLogger(), monitor: false });
     expect(daemon.gateway.action(rec.id).status).toBe('cancelled');
@@ -315,7 +350,7 @@ describe('auto-control: restarts', () => {
   it('restarts exactly the named server: a clean shutdown when it still serves, then proven up', async () => {
     const d = await boot({ base: {}, app: { deps: ['base'] } });
     await run(d, 'on', ['app']);
-    const rec = await d.gateway.waitFor(d.gateway.request({ kind: 'cycle', targets: ['app'], force: false, origin: 'api:test', reason: '' }).id);
+    const rec = await simulate(d.gateway.waitFor(d.gateway.request({ kind: 'cycle', targets: ['app'], force: false, origin: 'api:test', reason: '' }).id));
     expect(rec.status).toBe('ok');
     expect(rec.steps.map((s) => s.op)).toEqual(['plan', 'shutdown', 'down', 'switch', 'confirm', 'switch', 'confirm', 'up']);
     expect(world(d).writes('pdu-1').log.map((w) => `${w.outlet}:${w.action}`)).toEqual(['1:on', '2:on', '2:off', '2:on']);
@@ -332,7 +367,7 @@ describe('auto-control: restarts', () => {
     const restarted = d.events.once('action.finished', (e) => e.action.origin === 'plugin:auto-control');
     // 1. The OS of app hangs: its tests start failing, its power stays on.
     world(d).requestHalt('app');
-    const { action } = await restarted;
+    const { action } = await simulate(restarted);
     expect(action).toMatchObject({ kind: 'cycle', targets: ['app'], status: 'ok' });
     // A hung host gets no shutdown request: it is power-cycled straight away.
     expect(action.steps.map((s) => s.op)).toEqual(['plan', 'cycle', 'switch', 'confirm', 'switch', 'confirm', 'up']);
@@ -355,7 +390,7 @@ describe('auto-control: queued requests', () => {
     const first = d.gateway.request({ kind: 'on', targets: ['a'], force: false, origin: 'api:one', reason: '' });
     const second = d.gateway.request({ kind: 'off', targets: ['a'], force: false, origin: 'api:two', reason: '', queue: true });
     expect(second.id).not.toBe(first.id);
-    const done = await d.gateway.waitFor(second.id);
+    const done = await simulate(d.gateway.waitFor(second.id));
     expect(d.gateway.action(first.id).status).toBe('ok');
     expect(done.status).toBe('ok');
     expect(done.steps.map((s) => s.op).slice(0, 2)).toEqual(['queued', 'plan']);
@@ -369,8 +404,8 @@ describe('auto-control: queued requests', () => {
     const first = d.gateway.request({ kind: 'on', targets: ['a'], force: false, origin: 'api:one', reason: '' });
     const second = d.gateway.request({ kind: 'off', targets: ['a'], force: false, origin: 'api:two', reason: '', queue: true });
     d.gateway.cancel(second.id, 'api:two');
-    expect((await d.gateway.waitFor(second.id)).status).toBe('cancelled');
-    await d.gateway.waitFor(first.id);
+    expect((await simulate(d.gateway.waitFor(second.id))).status).toBe('cancelled');
+    await simulate(d.gateway.waitFor(first.id));
     expect(world(d).writes('pdu-1').log.map((w) => w.action)).toEqual(['on']);
   });
 });
