@@ -85,7 +85,7 @@ function ockleScanMakespan(d: Dag): number {
   return Math.max(...upAt.values());
 }
 
-async function writeLab(d: Dag): Promise<{ dir: string; root: string }> {
+export async function writeLab(d: Dag): Promise<{ dir: string; root: string }> {
   const root = await mkdtemp(join(tmpdir(), 'ockle-bench-seq-'));
   const dir = join(root, 'config');
   await mkdir(join(dir, 'devices'), { recursive: true });
