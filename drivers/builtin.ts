@@ -1,9 +1,11 @@
 /** Every driver shipped with ockle. Add new drivers here. */
 import { simControllerDriver, simOutletDriver, simTesterDriver } from './sim/index.js';
+import { snmpPduDriver } from './snmp-pdu/index.js';
 import type { DriverDefinition } from './types.js';
 
 export const builtinDrivers: readonly DriverDefinition[] = [
   simOutletDriver as unknown as DriverDefinition,
   simControllerDriver as unknown as DriverDefinition,
   simTesterDriver as unknown as DriverDefinition,
+  snmpPduDriver as unknown as DriverDefinition,
 ];

@@ -8,8 +8,11 @@
 import type { Logger } from 'pino';
 import type { Infer, Template } from '../src/config/types.js';
 
-/** What an outlet reads as. `unknown` means it could not be read (never guessed). */
-export type Power = 'on' | 'off' | 'unknown';
+/**
+ * What an outlet reads as. `unknown` means it could not be read (never guessed); `switching`
+ * means the device reports a command in progress (pending, onWait/offWait, cycling).
+ */
+export type Power = 'on' | 'off' | 'switching' | 'unknown';
 
 /** What an outlet can be asked to do. */
 export type SwitchAction = 'on' | 'off' | 'cycle';
@@ -41,6 +44,8 @@ export interface DeviceInfo {
   readonly model?: string;
   readonly firmware?: string;
   readonly outletNames?: ReadonlyMap<number, string>;
+  /** Driver-specific facts for `ockle devices probe` (SNMP: sysObjectID, profile, unit). */
+  readonly details?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -149,6 +154,11 @@ export interface DriverDefinition<K extends DriverKind = DriverKind, T extends T
   readonly template: T;
   /** Outlet devices: the outlet count known from config alone, for validating server files. */
   outletCount?(spec: Infer<T>): number | undefined;
+  /**
+   * Checks between keys that one key's template cannot express (SNMPv3 needs a user; a
+   * `generic` profile needs its OIDs). Each problem names the key it is about.
+   */
+  check?(spec: Infer<T>): readonly { readonly key: string; readonly message: string; readonly hint: string }[];
   create(spec: Infer<T>, ctx: DriverContext): Made<K>;
 }
 

@@ -216,6 +216,23 @@ export class OperationTimeoutError extends DeviceError {
     super('OCKLE_DEVICE_TIMEOUT', device, message, options);
   }
 }
+/**
+ * An SNMP request the agent answered with an error status, or did not answer. Carries what an
+ * operator needs to act: the device, the outlet (when one), the OID and the agent's status name.
+ */
+export class SnmpError extends DeviceError {
+  readonly oid: string | undefined;
+  readonly outlet: number | undefined;
+  /** The RFC 3416 error-status name (`notWritable`, `noAccess`…), or `timeout`. */
+  readonly snmpStatus: string;
+  constructor(code: ErrorCode, device: string, message: string, o: { oid?: string; outlet?: number; snmpStatus: string } & OckleErrorOptions) {
+    const { oid, outlet, snmpStatus, ...options } = o;
+    super(code, device, message, options);
+    this.oid = oid;
+    this.outlet = outlet;
+    this.snmpStatus = snmpStatus;
+  }
+}
 export class UnknownOutletError extends DeviceError {
   constructor(device: string, outlet: number, count: number) {
     super('OCKLE_DEVICE_UNKNOWN_OUTLET', device, `device "${device}" has no outlet ${outlet} (it has 1–${count})`);

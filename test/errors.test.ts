@@ -21,6 +21,10 @@ const FACTORIES: Record<string, Factory> = {
   DeviceReplyError: { code: 'OCKLE_DEVICE_REPLY', make: () => new errors.DeviceReplyError('pdu-a', 'outlet state 7 is not on/off') },
   DeviceRefusedError: { code: 'OCKLE_DEVICE_REFUSED', make: () => new errors.DeviceRefusedError('pdu-a', 'write community rejected') },
   OperationTimeoutError: { code: 'OCKLE_DEVICE_TIMEOUT', make: () => new errors.OperationTimeoutError('pdu-a', 'no answer in 5 s') },
+  SnmpError: {
+    code: 'OCKLE_DEVICE_REFUSED',
+    make: () => new errors.SnmpError('OCKLE_DEVICE_REFUSED', 'pdu-a', 'pdu-a: agent answered noAccess', { oid: '1.3.6.1.4.1.318.1.1.12.3.3.1.1.4.3', outlet: 3, snmpStatus: 'noAccess', hint: 'Check write_community.' }),
+  },
   UnknownOutletError: { code: 'OCKLE_DEVICE_UNKNOWN_OUTLET', make: () => new errors.UnknownOutletError('pdu-a', 9, 8) },
   OperationAbortedError: { code: 'OCKLE_OPERATION_ABORTED', make: () => new errors.OperationAbortedError() },
   ActionBusyError: { code: 'OCKLE_ACTION_BUSY', make: () => new errors.ActionBusyError('vm-1', 'a1') },

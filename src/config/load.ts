@@ -247,6 +247,8 @@ export async function checkConfig(dirIn: string, opts: LoadOptions): Promise<{ p
     const spec: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(all)) (k in common ? commonOut : spec)[k] = v;
     const missing = Object.entries(def.template).some(([k, sp]) => sp.required && !(k in spec));
+    if (!missing && !c.problems.some((p) => p.severity === 'error') && def.check)
+      for (const p of def.check(spec as never)) c.error(s.keys.get(p.key)?.line ?? s.line, p.message, p.hint, p.key);
     const outletCount = !missing && def.outletCount ? def.outletCount(spec as never) : undefined;
     return { type: typeKey.value, common: commonOut, spec, ...(outletCount !== undefined && { outletCount }) };
   };

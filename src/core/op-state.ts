@@ -85,6 +85,9 @@ export function deriveServerState(i: DeriveInput): Derived {
         : `${unknownIdx.map(outletName).join(', ')} not read yet`;
     return { state: 'UNKNOWN', reason };
   }
+  // A PDU reporting a command pending (APC, Eaton, HPE, Sentry): neither on nor off yet.
+  const switchingIdx = i.outlets.flatMap((p, k) => (p === 'switching' ? [k] : []));
+  if (switchingIdx.length > 0) return { state: 'UNKNOWN', reason: `${switchingIdx.map(outletName).join(', ')} switching (command pending on the device)` };
 
   const failedTests = i.tests.flatMap((t, k) => (t === 'FAILED' ? [testName(k)] : []));
   const notRun = i.tests.filter((t) => t === 'NOT_RUN').length;

@@ -249,10 +249,21 @@ export class Runtime implements Gateway {
   /** One read of all of a device's outlets (one round trip on bulk-read devices). */
   #poll(slot: DeviceSlot, signal?: AbortSignal): Promise<void> {
     if (slot.polling) return slot.polling;
-    const all = Array.from({ length: slot.d.device.outletCount }, (_, i) => i + 1);
+    const dev = slot.d.device;
+    let all = Array.from({ length: dev.outletCount }, (_, i) => i + 1);
     const started = this.#now();
+    const readAll = async (s: AbortSignal): Promise<ReadonlyMap<number, Power>> => {
+      // A device that learns its outlet count when opened (an SNMP PDU without `outlets =`):
+      // an empty read opens it, then every outlet is read.
+      if (dev.outletCount === 0) await dev.read([], s);
+      if (dev.outletCount !== all.length) {
+        all = Array.from({ length: dev.outletCount }, (_, i) => i + 1);
+        slot.power = all.map((n) => slot.power[n - 1] ?? 'unknown');
+      }
+      return dev.read(all, s);
+    };
     slot.polling = slot.d.queue
-      .read(`read outlets 1-${all.length}`, (s) => slot.d.device.read(all, s), signal)
+      .read(all.length > 0 ? `read outlets 1-${all.length}` : 'open and read outlets', readAll, signal)
       .then(
         async (map) => {
           slot.lastPollAt = this.#now();

@@ -26,6 +26,11 @@ const append =
   async (d) =>
     d.write(file, (await d.read(file)) + text);
 
+const create =
+  (file: string, text: string): Edit =>
+  async (d) =>
+    d.write(file, text);
+
 interface Case {
   readonly mistake: string;
   readonly edit: Edit;
@@ -131,7 +136,7 @@ const CASES: Case[] = [
   {
     mistake: 'unknown driver type, with a suggestion and the list',
     edit: replace('devices/relay-1.ini', 'type = sim', 'type = simm'),
-    expected: 'devices/relay-1.ini:4: unknown outlet type "simm" Did you mean "sim"? Known outlet types: sim.',
+    expected: 'devices/relay-1.ini:4: unknown outlet type "simm" Did you mean "sim"? Known outlet types: sim, snmp-pdu.',
   },
   {
     mistake: 'duplicate key',
@@ -188,6 +193,22 @@ const CASES: Case[] = [
     mistake: 'key of a driver template misspelt',
     edit: replace('servers/db-1.ini', 'boot_time = 4s', 'boottime = 4s'),
     expected: 'servers/db-1.ini:20: unknown key "boottime" in [ping] Did you mean "boot_time"?',
+  },
+  {
+    mistake: 'SNMPv3 without a user',
+    edit: create('devices/pdu-snmp.ini', '[device]\ntype = snmp-pdu\nhost = 127.0.0.1\nversion = 3\nauth_password = s3cret-pass\n'),
+    expected: 'devices/pdu-snmp.ini:4: SNMPv3 needs a user Add user = … (and auth_password, priv_password for authNoPriv / authPriv).',
+  },
+  {
+    mistake: 'a generic SNMP profile without its OIDs',
+    edit: create('devices/pdu-snmp.ini', '[device]\ntype = snmp-pdu\nhost = 127.0.0.1\nprofile = generic\nstatus_oid = 1.3.6.1.2.1.2.2.1.7\nstatus_on = 1\nstatus_off = 2\n'),
+    expected: 'devices/pdu-snmp.ini:4: profile = generic needs control_oid Add control_oid = … (see docs/config.md, snmp-pdu).',
+  },
+  {
+    mistake: 'an SNMP profile name misspelt',
+    edit: create('devices/pdu-snmp.ini', '[device]\ntype = snmp-pdu\nhost = 127.0.0.1\nprofile = apc-rpud\n'),
+    expected:
+      'devices/pdu-snmp.ini:4: profile = apc-rpud: "apc-rpud" is not allowed Use one of: auto, apc-rpdu, apc-rpdu2, apc-spdu, raritan-px2, raritan-px1, eaton-epdu, hpe-epdu, cyberpower, sentry4, sentry3, tripplite, tripplite-pa15, generic. Did you mean "apc-rpdu"?',
   },
 ];
 

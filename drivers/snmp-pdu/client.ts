@@ -1,0 +1,256 @@
+/**
+ * A promise-shaped SNMP client over `net-snmp` for one agent: GETs of many varbinds (split at
+ * the agent's limit: tooBig halves the batch and the smaller size is kept), column walks, and
+ * single SETs that are never re-sent (net-snmp retries are off: a reboot command sent twice
+ * would cycle twice). Every failure becomes an `SnmpError` naming the device, OID and outlet,
+ * with a hint; credentials stay inside the session objects and never reach a message.
+ */
+import snmp from 'net-snmp';
+import type { Secret } from '../../src/config/types.js';
+import { OperationAbortedError, SnmpError } from '../../src/errors.js';
+
+export type SnmpValue = number | string | Buffer | bigint | null;
+
+export interface SnmpTarget {
+  readonly device: string;
+  readonly host: string;
+  readonly port: number;
+  readonly version: '1' | '2c' | '3';
+  readonly community: Secret | undefined;
+  readonly writeCommunity: Secret | undefined;
+  readonly user: string | undefined;
+  readonly authProtocol: 'none' | 'md5' | 'sha' | 'sha224' | 'sha256' | 'sha384' | 'sha512';
+  readonly authPassword: Secret | undefined;
+  readonly privProtocol: 'none' | 'des' | 'aes' | 'aes256b' | 'aes256r';
+  readonly privPassword: Secret | undefined;
+  readonly requestTimeoutMs: number;
+  /** Varbinds per GET at most (agents answer tooBig beyond their PDU size). */
+  readonly maxVarbinds: number;
+}
+
+const STATUS_NAMES: Record<number, string> = {
+  1: 'tooBig',
+  2: 'noSuchName',
+  3: 'badValue',
+  4: 'readOnly',
+  5: 'genErr',
+  6: 'noAccess',
+  7: 'wrongType',
+  8: 'wrongLength',
+  9: 'wrongEncoding',
+  10: 'wrongValue',
+  11: 'noCreation',
+  12: 'inconsistentValue',
+  13: 'resourceUnavailable',
+  14: 'commitFailed',
+  15: 'undoFailed',
+  16: 'authorizationError',
+  17: 'notWritable',
+  18: 'inconsistentName',
+};
+
+type Session = ReturnType<typeof snmp.createSession>;
+
+/** The error-status of an agent's error reply, or undefined for any other failure. */
+const failedStatus = (err: unknown): number | undefined =>
+  (err as Error | null)?.name === 'RequestFailedError' ? (err as { status: number }).status : undefined;
+
+export class SnmpClient {
+  readonly #t: SnmpTarget;
+  #read: Session | null = null;
+  #write: Session | null = null;
+  /** Learned from tooBig replies. */
+  #batch: number;
+  /** Requests sent (for tests and the benchmark: one round trip per poll). */
+  requests = 0;
+
+  constructor(t: SnmpTarget) {
+    this.#t = t;
+    this.#batch = t.maxVarbinds;
+  }
+
+  #session(write: boolean): Session {
+    const t = this.#t;
+    const options = {
+      port: t.port,
+      retries: 0,
+      timeout: t.requestTimeoutMs,
+      transport: 'udp4' as const,
+      version: t.version === '1' ? snmp.Version1 : t.version === '2c' ? snmp.Version2c : snmp.Version3,
+      idBitsSize: 32 as const,
+    };
+    let s: Session;
+    if (t.version === '3') {
+      if (this.#read) return this.#read;
+      const level =
+        t.authProtocol === 'none' ? snmp.SecurityLevel.noAuthNoPriv : t.privProtocol === 'none' ? snmp.SecurityLevel.authNoPriv : snmp.SecurityLevel.authPriv;
+      const user: snmp.User = { name: t.user ?? '', level };
+      if (level !== snmp.SecurityLevel.noAuthNoPriv) {
+        user.authProtocol = snmp.AuthProtocols[t.authProtocol];
+        user.authKey = t.authPassword?.reveal() ?? '';
+      }
+      if (level === snmp.SecurityLevel.authPriv) {
+        user.privProtocol = snmp.PrivProtocols[t.privProtocol];
+        user.privKey = t.privPassword?.reveal() ?? '';
+      }
+      s = snmp.createV3Session(t.host, user, options as snmp.SessionOptionsV3);
+      this.#read = s;
+      this.#write = s;
+    } else if (write) {
+      if (this.#write) return this.#write;
+      const c = (t.writeCommunity ?? t.community)?.reveal() ?? 'private';
+      s = snmp.createSession(t.host, c, options as snmp.SessionOptions);
+      this.#write = s;
+    } else {
+      if (this.#read) return this.#read;
+      s = snmp.createSession(t.host, t.community?.reveal() ?? 'public', options as snmp.SessionOptions);
+      this.#read = s;
+    }
+    // A socket error must not crash the daemon: requests in flight fail by timeout.
+    s.on('error', () => {});
+    return s;
+  }
+
+  #error(err: unknown, o: { oid?: string; outlet?: number; set?: boolean }): SnmpError {
+    const d = this.#t.device;
+    const at = `${o.oid ? ` (${o.oid}${o.outlet !== undefined ? `, outlet ${o.outlet}` : ''})` : ''}`;
+    if ((err as Error).name === 'RequestTimedOutError') {
+      return new SnmpError('OCKLE_DEVICE_UNREACHABLE', d, `${d}: no SNMP answer from ${this.#t.host}:${this.#t.port} within ${this.#t.requestTimeoutMs} ms${at}`, {
+        ...o,
+        snmpStatus: 'timeout',
+        hint:
+          this.#t.version === '3'
+            ? 'Check host, port and that the agent runs; wrong SNMPv3 credentials can also go unanswered.'
+            : 'Check host, port and that the agent runs; an agent ignores a wrong community silently, so check the community too.',
+      });
+    }
+    if (failedStatus(err) !== undefined) {
+      const status = failedStatus(err)!;
+      const name = STATUS_NAMES[status] ?? `status ${status}`;
+      const refused = [2, 4, 6, 16, 17].includes(status) && o.set;
+      const badValue = [3, 7, 10, 12].includes(status);
+      const hint = refused
+        ? this.#t.version === '3'
+          ? 'The SNMPv3 user may not write here: give it a read-write view on the agent.'
+          : 'Wrong write community, or the community is read-only: set write_community to the agent’s read-write community.'
+        : badValue
+          ? 'The agent refused the value: this firmware may use another encoding; check the profile (ockle devices probe).'
+          : status === 2 || status === 6
+            ? 'The agent does not serve this OID (or not to this community): check the profile and unit.'
+            : 'See the agent’s log; the request changed nothing.';
+      return new SnmpError(refused || badValue ? 'OCKLE_DEVICE_REFUSED' : 'OCKLE_DEVICE_REPLY', d, `${d}: agent answered ${name}${at}`, { ...o, snmpStatus: name, hint });
+    }
+    const msg = (err as Error).message ?? String(err);
+    const auth = /auth|user|digest|decrypt|engine/i.test(msg);
+    return new SnmpError('OCKLE_DEVICE_REPLY', d, `${d}: ${msg}${at}`, {
+      ...o,
+      snmpStatus: auth ? 'authenticationFailure' : 'error',
+      hint: auth ? 'Check the SNMPv3 user, protocols and passwords against the agent’s configuration.' : 'The reply could not be used; the request changed nothing.',
+    });
+  }
+
+  #call<R>(signal: AbortSignal, run: (done: (err: unknown, r?: R) => void) => void): Promise<R> {
+    if (signal.aborted) return Promise.reject(new OperationAbortedError());
+    return new Promise<R>((resolve, reject) => {
+      const onAbort = (): void => reject(new OperationAbortedError());
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.requests++;
+      run((err, r) => {
+        signal.removeEventListener('abort', onAbort);
+        if (err) reject(err as Error);
+        else resolve(r as R);
+      });
+    });
+  }
+
+  /**
+   * Reads many OIDs: one GET per `maxVarbinds` (all batches at once). A missing OID reads null.
+   */
+  async get(oids: readonly string[], signal: AbortSignal, where?: (oid: string) => number | undefined): Promise<Map<string, SnmpValue>> {
+    const out = new Map<string, SnmpValue>();
+    let todo = [...oids];
+    while (todo.length > 0) {
+      const size = this.#batch;
+      const batches: string[][] = [];
+      for (let i = 0; i < todo.length; i += size) batches.push(todo.slice(i, i + size));
+      const results = await Promise.allSettled(
+        batches.map((b) =>
+          this.#call<snmp.Varbind[]>(signal, (done) => this.#session(false).get(b, (e: Error | null, vbs?: snmp.Varbind[]) => done(e, vbs))),
+        ),
+      );
+      const retry: string[] = [];
+      for (const [i, r] of results.entries()) {
+        if (r.status === 'fulfilled') {
+          for (const vb of r.value) out.set(vb.oid, snmp.isVarbindError(vb) ? null : (vb.value as SnmpValue));
+          continue;
+        }
+        const err = r.reason as unknown;
+        if (err instanceof OperationAbortedError) throw err;
+        // Agent limit: halve the batch and try again with what is left.
+        if (failedStatus(err) === 1 && size > 1) {
+          retry.push(...batches[i]!);
+          continue;
+        }
+        // v1 answers noSuchName for a GET naming a missing OID: read each one alone.
+        if (failedStatus(err) === 2 && this.#t.version === '1' && batches[i]!.length > 1) {
+          for (const oid of batches[i]!) {
+            const one = await this.get([oid], signal, where).catch((e: unknown) => {
+              if ((e as SnmpError).snmpStatus === 'noSuchName') return new Map<string, SnmpValue>([[oid, null]]);
+              throw e;
+            });
+            for (const [k, v] of one) out.set(k, v);
+          }
+          continue;
+        }
+        const first = batches[i]![0]!;
+        throw this.#error(err, { oid: first, ...(where?.(first) !== undefined && { outlet: where(first)! }) });
+      }
+      if (retry.length > 0) this.#batch = Math.max(1, Math.floor(size / 2));
+      todo = retry;
+    }
+    return out;
+  }
+
+  /** Every instance under a column (GETBULK on v2c/v3, GETNEXT on v1): instance suffix → value. */
+  async walk(column: string, signal: AbortSignal, maxRepetitions = 50): Promise<Map<string, SnmpValue>> {
+    const out = new Map<string, SnmpValue>();
+    const prefix = `${column}.`;
+    await this.#call<void>(signal, (done) =>
+      this.#session(false).subtree(
+        column,
+        maxRepetitions,
+        (vbs: snmp.Varbind[]) => {
+          for (const vb of vbs) if (!snmp.isVarbindError(vb) && vb.oid.startsWith(prefix)) out.set(vb.oid.slice(prefix.length), vb.value as SnmpValue);
+        },
+        (e: Error | null) => done(e),
+      ),
+    ).catch((err: unknown) => {
+      if (err instanceof OperationAbortedError) throw err;
+      throw this.#error(err, { oid: column });
+    });
+    return out;
+  }
+
+  /** One SET of an INTEGER, sent once. */
+  async setInt(oid: string, value: number, signal: AbortSignal, outlet?: number): Promise<void> {
+    await this.#call<snmp.Varbind[]>(signal, (done) =>
+      this.#session(true).set([{ oid, type: snmp.ObjectType.Integer, value }], (e: Error | null, vbs?: snmp.Varbind[]) => done(e, vbs)),
+    ).catch((err: unknown) => {
+      if (err instanceof OperationAbortedError) throw err;
+      throw this.#error(err, { oid, ...(outlet !== undefined && { outlet }), set: true });
+    });
+  }
+
+  close(): void {
+    const sessions = new Set([this.#read, this.#write].filter((s): s is Session => s !== null));
+    this.#read = null;
+    this.#write = null;
+    for (const s of sessions) {
+      try {
+        s.close();
+      } catch {
+        // already closed
+      }
+    }
+  }
+}

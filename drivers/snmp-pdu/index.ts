@@ -1,0 +1,303 @@
+/**
+ * `snmp-pdu`: switched PDUs over SNMP v1, v2c and v3, driven by vendor profiles (`profiles/`).
+ * All outlets of a PDU are read with one GET carrying many varbinds (split only at the agent's
+ * limit); a switch is one SET, sent once, which the core then confirms by reading back.
+ */
+import { duration, int, list, secret, select, str, type Infer } from '../../src/config/types.js';
+import { DeviceReplyError, OperationAbortedError, UnknownOutletError } from '../../src/errors.js';
+import { defineDriver, type DeviceInfo, type DriverContext, type OutletDevice, type Power, type Reading, type SwitchAction } from '../types.js';
+import { SnmpClient, type SnmpValue } from './client.js';
+import type { OutletValue, Profile } from './profile.js';
+import { candidates, PROFILE_NAMES, profileByName } from './profiles/index.js';
+
+const OID = /^\.?\d+(\.\d+)+$/;
+const oid = (help: string) => str({ help, pattern: OID, patternHelp: 'a numeric OID such as 1.3.6.1.4.1.318.1.1.12.3.5.1.1.4' });
+
+export const snmpTemplate = {
+  host: str({ required: true, restart: true, help: 'Address of the PDU’s SNMP agent (name or IP).' }),
+  port: int({ min: 1, max: 65535, default: 161, help: 'UDP port of the agent.' }),
+  version: select({ choices: ['1', '2c', '3'], default: '2c', help: 'SNMP version.' }),
+  community: secret({ help: 'v1/v2c community for reads (default "public"). Never logged.' }),
+  write_community: secret({ help: 'v1/v2c community for switching, when it differs from `community`. Never logged.' }),
+  user: str({ help: 'SNMPv3 user name (USM).' }),
+  auth_protocol: select({ choices: ['md5', 'sha', 'sha224', 'sha256', 'sha384', 'sha512'], default: 'sha', help: 'SNMPv3 authentication protocol (used when auth_password is set).' }),
+  auth_password: secret({ help: 'SNMPv3 authentication passphrase; without it the user is noAuthNoPriv. Never logged.' }),
+  priv_protocol: select({ choices: ['des', 'aes', 'aes256b', 'aes256r'], default: 'aes', help: 'SNMPv3 privacy (encryption) protocol (used when priv_password is set).' }),
+  priv_password: secret({ help: 'SNMPv3 privacy passphrase; with auth_password the user is authPriv. Never logged.' }),
+  profile: select({ choices: ['auto', ...PROFILE_NAMES, 'generic'] as const, default: 'auto', help: 'Vendor profile; auto reads sysObjectID and probes the status column (see `ockle devices probe`).' }),
+  unit: int({ min: 0, max: 64, help: 'Unit in a daisy chain, tower or PDU id, for profiles that index by it (default: the profile’s).' }),
+  outlets: int({ min: 1, max: 512, help: 'Number of outlets; read from the PDU when not given.' }),
+  request_timeout: duration({ min: 100, max: 60_000, default: 2000, help: 'How long one SNMP request waits for its answer.' }),
+  max_varbinds: int({ min: 1, max: 500, default: 48, help: 'Varbinds per GET at most; a tooBig answer lowers it by itself.' }),
+  status_oid: oid('generic: status column (outlet instance appended).'),
+  status_on: list({ help: 'generic: status values meaning on.' }),
+  status_off: list({ help: 'generic: status values meaning off.' }),
+  status_switching: list({ help: 'generic: status values meaning a command is pending.' }),
+  control_oid: oid('generic: control column (outlet instance appended).'),
+  control_on: int({ min: -2147483648, max: 2147483647, help: 'generic: value to SET for on.' }),
+  control_off: int({ min: -2147483648, max: 2147483647, help: 'generic: value to SET for off.' }),
+  control_cycle: int({ min: -2147483648, max: 2147483647, help: 'generic: value to SET for a native cycle (otherwise off → cycle_delay → on).' }),
+  name_oid: oid('generic: outlet name column.'),
+  count_oid: oid('generic: scalar holding the number of outlets (full OID, with .0).'),
+  instance: str({ default: '{n}', pattern: /^(\d+\.|\{unit\}\.)*\{n\}$/, patternHelp: 'an instance pattern such as {n}, 1.{n} or {unit}.{n}', help: 'generic: the outlet’s instance suffix.' }),
+};
+export type SnmpSpec = Infer<typeof snmpTemplate>;
+
+const ints = (xs: readonly string[] | undefined): number[] => (xs ?? []).map(Number);
+
+/** The `generic` profile from the device file. */
+export function genericProfile(spec: SnmpSpec): Profile {
+  const values: Record<number, OutletValue> = {};
+  for (const v of ints(spec.status_on)) values[v] = 'on';
+  for (const v of ints(spec.status_off)) values[v] = 'off';
+  for (const v of ints(spec.status_switching)) values[v] = 'switching';
+  const c = spec.control_oid!.replace(/^\./, '');
+  const pattern = spec.instance;
+  return {
+    name: 'generic',
+    title: 'Generic (OIDs from the device file)',
+    mib: 'set in the device file',
+    sysObjectIds: [],
+    instance: (n, unit) => pattern.replace('{unit}', String(unit)).replace('{n}', String(n)),
+    defaultUnit: 1,
+    status: { oid: spec.status_oid!.replace(/^\./, ''), values },
+    control: {
+      on: { oid: c, value: spec.control_on! },
+      off: { oid: c, value: spec.control_off! },
+      ...(spec.control_cycle !== undefined && { cycle: { oid: c, value: spec.control_cycle } }),
+    },
+    ...(spec.count_oid && { outletCount: spec.count_oid.replace(/^\./, '') }),
+    ...(spec.name_oid && { names: [spec.name_oid.replace(/^\./, '')] }),
+  };
+}
+
+const SYS_DESCR = '1.3.6.1.2.1.1.1.0';
+const SYS_OBJECT_ID = '1.3.6.1.2.1.1.2.0';
+const text = (v: SnmpValue | undefined): string | undefined =>
+  v === null || v === undefined ? undefined : Buffer.isBuffer(v) ? v.toString('utf8').replace(/\0+$/, '') : String(v);
+const num = (v: SnmpValue | undefined): number | undefined =>
+  typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : undefined;
+
+export class SnmpPdu implements OutletDevice {
+  readonly #spec: SnmpSpec;
+  readonly #ctx: DriverContext;
+  readonly #client: SnmpClient;
+  #profile: Profile | null;
+  #unit: number;
+  #count: number;
+  #info: DeviceInfo = {};
+
+  constructor(
+    readonly id: string,
+    spec: SnmpSpec,
+    ctx: DriverContext,
+  ) {
+    this.#spec = spec;
+    this.#ctx = ctx;
+    const v3 = spec.version === '3';
+    this.#client = new SnmpClient({
+      device: id,
+      host: spec.host,
+      port: spec.port,
+      version: spec.version,
+      community: spec.community,
+      writeCommunity: spec.write_community,
+      user: spec.user,
+      authProtocol: v3 && spec.auth_password ? spec.auth_protocol : 'none',
+      authPassword: spec.auth_password,
+      privProtocol: v3 && spec.auth_password && spec.priv_password ? spec.priv_protocol : 'none',
+      privPassword: spec.priv_password,
+      requestTimeoutMs: spec.request_timeout,
+      maxVarbinds: spec.max_varbinds,
+    });
+    this.#profile = spec.profile === 'auto' ? null : spec.profile === 'generic' ? genericProfile(spec) : profileByName(spec.profile)!;
+    this.#unit = spec.unit ?? this.#profile?.defaultUnit ?? 1;
+    this.#count = spec.outlets ?? 0;
+  }
+
+  get caps(): OutletDevice['caps'] {
+    return {
+      cycle: this.#profile ? this.#profile.control.cycle !== undefined : true,
+      metering: this.#profile?.metering !== undefined,
+      bulkRead: true,
+      readBack: 'real',
+      maxConcurrency: 4,
+    };
+  }
+
+  get outletCount(): number {
+    return this.#count;
+  }
+
+  /** The profile in use (after `open()` when `auto`). */
+  get profile(): Profile | null {
+    return this.#profile;
+  }
+
+  /** SNMP requests sent so far. */
+  get requests(): number {
+    return this.#client.requests;
+  }
+
+  #oid(column: string, n: number, suffix?: string): string {
+    return `${column}.${this.#profile!.instance(n, this.#unit)}${suffix ? `.${suffix}` : ''}`;
+  }
+
+  #check(outlets: readonly number[]): void {
+    for (const n of outlets) if (!Number.isInteger(n) || n < 1 || n > this.#count) throw new UnknownOutletError(this.id, n, this.#count);
+  }
+
+  async open(signal: AbortSignal): Promise<void> {
+    const sys = await this.#client.get([SYS_OBJECT_ID, SYS_DESCR], signal);
+    const sysObjectId = text(sys.get(SYS_OBJECT_ID));
+    if (!this.#profile) {
+      for (const p of candidates(sysObjectId)) {
+        const unit = this.#spec.unit ?? p.defaultUnit;
+        const probe = `${p.status.oid}.${p.instance(1, unit)}`;
+        const got = await this.#client.get([probe], signal);
+        if (num(got.get(probe)) !== undefined) {
+          this.#profile = p;
+          this.#unit = unit;
+          break;
+        }
+      }
+      if (!this.#profile)
+        throw new DeviceReplyError(this.id, `${this.id}: no known PDU profile answers (sysObjectID ${sysObjectId ?? 'not served'})`, {
+          hint: `Set profile = one of ${PROFILE_NAMES.join(', ')}, or profile = generic with its OIDs; check unit = if the PDU is in a chain.`,
+        });
+    }
+    const p = this.#profile;
+    const detected = await this.#detectCount(signal);
+    if (this.#spec.outlets === undefined) this.#count = detected ?? 0;
+    else if (detected !== undefined && detected !== this.#spec.outlets)
+      this.#ctx.log.warn({ device: this.id, configured: this.#spec.outlets, reported: detected }, 'the PDU reports another outlet count than the device file');
+    if (this.#count === 0)
+      throw new DeviceReplyError(this.id, `${this.id}: the PDU reports no outlets under ${p.status.oid} (unit ${this.#unit})`, {
+        hint: 'Check the profile and the unit, or set outlets = in the device file.',
+      });
+    const all = Array.from({ length: this.#count }, (_, i) => i + 1);
+    const names = new Map<number, string>();
+    for (const col of p.names ?? []) {
+      const got = await this.#client.get(all.map((n) => this.#oid(col, n)), signal);
+      for (const n of all) {
+        const t = text(got.get(this.#oid(col, n)));
+        if (t) names.set(n, t);
+      }
+      if (names.size > 0) break;
+    }
+    const scalars = [p.model, p.firmwareVersion].filter((x): x is string => x !== undefined);
+    const facts = scalars.length > 0 ? await this.#client.get(scalars, signal) : new Map<string, SnmpValue>();
+    const model = (p.model && text(facts.get(p.model))) || text(sys.get(SYS_DESCR));
+    const firmware = p.firmwareVersion && text(facts.get(p.firmwareVersion));
+    this.#info = {
+      ...(model && { model }),
+      ...(firmware && { firmware }),
+      outletNames: names,
+      details: { profile: p.name, mib: p.mib, unit: String(this.#unit), ...(sysObjectId && { sysObjectID: sysObjectId }) },
+    };
+    this.#ctx.log.info({ device: this.id, profile: p.name, outlets: this.#count, sysObjectId }, 'SNMP PDU opened');
+  }
+
+  async #detectCount(signal: AbortSignal): Promise<number | undefined> {
+    const p = this.#profile!;
+    if (p.outletCount) {
+      const v = num((await this.#client.get([p.outletCount], signal)).get(p.outletCount));
+      if (v !== undefined && v > 0) return v;
+    }
+    // Walk the status column: the highest outlet number of this unit.
+    const prefix = p.instance(1, this.#unit).replace(/1$/, '');
+    let max = 0;
+    for (const suffix of (await this.#client.walk(p.status.oid, signal)).keys()) {
+      if (!suffix.startsWith(prefix)) continue;
+      const n = Number(suffix.slice(prefix.length));
+      if (Number.isInteger(n) && n > max) max = n;
+    }
+    return max > 0 ? max : undefined;
+  }
+
+  async read(outlets: readonly number[], signal: AbortSignal): Promise<ReadonlyMap<number, Power>> {
+    this.#check(outlets);
+    if (signal.aborted) throw new OperationAbortedError();
+    const p = this.#profile!;
+    const oids = outlets.flatMap((n) => [this.#oid(p.status.oid, n), ...(p.pending ? [this.#oid(p.pending.oid, n)] : [])]);
+    const got = await this.#client.get(oids, signal, (o) => this.#outletOf(o));
+    const out = new Map<number, Power>();
+    for (const n of outlets) {
+      const v = num(got.get(this.#oid(p.status.oid, n)));
+      const pending = p.pending && p.pending.values.includes(num(got.get(this.#oid(p.pending.oid, n))) ?? NaN);
+      const meaning: OutletValue = v === undefined ? 'unknown' : (p.status.values[v] ?? 'unknown');
+      out.set(n, pending ? 'switching' : meaning);
+    }
+    return out;
+  }
+
+  #outletOf(o: string): number | undefined {
+    const n = Number(/\.(\d+)$/.exec(o)?.[1]);
+    return Number.isInteger(n) ? n : undefined;
+  }
+
+  async switch(outlet: number, action: SwitchAction, signal: AbortSignal): Promise<void> {
+    this.#check([outlet]);
+    const cmd = this.#profile!.control[action];
+    if (!cmd) throw new DeviceReplyError(this.id, `${this.id}: profile ${this.#profile!.name} has no native cycle`, { hint: 'The core cycles as off → cycle_delay → on.' });
+    await this.#client.setInt(this.#oid(cmd.oid, outlet), cmd.value, signal, outlet);
+    this.#ctx.log.debug({ device: this.id, outlet, action }, 'SNMP switch command accepted');
+  }
+
+  get meter(): OutletDevice['meter'] {
+    const m = this.#profile?.metering;
+    if (!m) return undefined;
+    return async (outlets, signal) => {
+      this.#check(outlets);
+      const fields = Object.entries(m) as [keyof Reading, { oid: string; scale: number; suffix?: string }][];
+      const oids = outlets.flatMap((n) => fields.map(([, f]) => this.#oid(f.oid, n, f.suffix)));
+      const got = await this.#client.get(oids, signal);
+      const out = new Map<number, Reading>();
+      for (const n of outlets) {
+        const r: Record<string, number> = {};
+        for (const [k, f] of fields) {
+          const v = num(got.get(this.#oid(f.oid, n, f.suffix)));
+          if (v !== undefined) r[k] = Math.round(v * f.scale * 1000) / 1000;
+        }
+        out.set(n, r);
+      }
+      return out;
+    };
+  }
+
+  info(): DeviceInfo {
+    return this.#info;
+  }
+
+  async close(): Promise<void> {
+    this.#client.close();
+  }
+}
+
+export const snmpPduDriver = defineDriver({
+  kind: 'outlet',
+  type: 'snmp-pdu',
+  description: 'Switched PDU over SNMP v1/v2c/v3 (APC, Raritan, Eaton, HPE, CyberPower, ServerTech, Tripp Lite, generic).',
+  template: snmpTemplate,
+  outletCount: (spec) => spec.outlets,
+  check: (spec) => {
+    const problems: { key: string; message: string; hint: string }[] = [];
+    if (spec.version === '3' && !spec.user) problems.push({ key: 'version', message: 'SNMPv3 needs a user', hint: 'Add user = … (and auth_password, priv_password for authNoPriv / authPriv).' });
+    if (spec.priv_password && !spec.auth_password)
+      problems.push({ key: 'priv_password', message: 'priv_password needs auth_password (SNMPv3 has no privacy without authentication)', hint: 'Add auth_password = … or remove priv_password.' });
+    if (spec.version !== '3' && (spec.user || spec.auth_password || spec.priv_password))
+      problems.push({ key: spec.user ? 'user' : spec.auth_password ? 'auth_password' : 'priv_password', message: `SNMPv3 keys with version = ${spec.version}`, hint: 'Set version = 3, or remove user, auth_password and priv_password.' });
+    if (spec.profile === 'generic') {
+      for (const k of ['status_oid', 'control_oid', 'control_on', 'control_off'] as const)
+        if (spec[k] === undefined) problems.push({ key: 'profile', message: `profile = generic needs ${k}`, hint: `Add ${k} = … (see docs/config.md, snmp-pdu).` });
+      if (!spec.status_on?.length || !spec.status_off?.length) problems.push({ key: 'profile', message: 'profile = generic needs status_on and status_off', hint: 'List the status values that mean on and off, e.g. status_on = 1 and status_off = 2.' });
+      for (const k of ['status_on', 'status_off', 'status_switching'] as const)
+        if (spec[k]?.some((v) => !/^-?\d+$/.test(v))) problems.push({ key: k, message: `${k} must list whole numbers`, hint: `For example ${k} = 1, 3.` });
+    } else {
+      const genericKeys = (['status_oid', 'status_on', 'status_off', 'status_switching', 'control_oid', 'control_on', 'control_off', 'control_cycle', 'name_oid', 'count_oid'] as const).filter((k) => spec[k] !== undefined);
+      if (genericKeys.length > 0) problems.push({ key: genericKeys[0]!, message: `${genericKeys.join(', ')} only apply to profile = generic`, hint: 'Set profile = generic, or remove them.' });
+    }
+    return problems;
+  },
+  create: (spec, ctx) => new SnmpPdu(ctx.id, spec, ctx),
+});

@@ -1,0 +1,25 @@
+import { byOutlet, E, type Profile } from '../profile.js';
+
+/**
+ * APC MasterSwitch (AP92xx, AP96xx, early AP79xx), PowerNet-MIB sPDU group: one column
+ * (sPDUOutletCtl) is read for the state and written for a command.
+ */
+export const apcSpdu: Profile = {
+  name: 'apc-spdu',
+  title: 'APC MasterSwitch (PowerNet-MIB sPDUOutletCtl)',
+  mib: 'PowerNet-MIB: sPDUOutletCtl, sPDUOutletControlTableSize, sPDUOutletName',
+  firmware: 'MasterSwitch and MasterSwitch VM firmware; AP79xx/AP86xx still answer it (recorded), but prefer apc-rpdu there.',
+  sysObjectIds: [`${E}.318.1.3.4.1`, `${E}.318.1.3.4.2`, `${E}.318.1.3.4.3`, `${E}.318.1.3.4`],
+  instance: byOutlet,
+  defaultUnit: 1,
+  // sPDUOutletCtl (read): outletOn (1), outletOff (2), outletUnknown (4)
+  status: { oid: `${E}.318.1.1.4.4.2.1.3`, values: { 1: 'on', 2: 'off', 4: 'unknown' } },
+  // sPDUOutletCtl (write): outletOn (1), outletOff (2), outletReboot (3)
+  control: {
+    on: { oid: `${E}.318.1.1.4.4.2.1.3`, value: 1 },
+    off: { oid: `${E}.318.1.1.4.4.2.1.3`, value: 2 },
+    cycle: { oid: `${E}.318.1.1.4.4.2.1.3`, value: 3 },
+  },
+  outletCount: `${E}.318.1.1.4.4.1.0`,
+  names: [`${E}.318.1.1.4.5.2.1.3`, `${E}.318.1.1.4.4.2.1.4`],
+};
