@@ -14,15 +14,11 @@ import { makeDriverContext } from '../support/driver-context.js';
 import { behaviour, onSetFor, type History } from '../support/pdu-behaviour.js';
 import { ErrorStatus, loadRecording, T, TestAgent } from '../support/snmp-agent.js';
 import { describeOutletDevice } from './outlet-contract.js';
+import { snmpSpec } from '../support/snmp-spec.js';
 
 const FIXTURES = join(REPO, 'test', 'fixtures', 'snmp');
 const sig = (): AbortSignal => new AbortController().signal;
 
-export function snmpSpec(over: Partial<Record<keyof SnmpSpec, unknown>>): SnmpSpec {
-  const d: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(snmpPduDriver.template)) if (v.default !== undefined) d[k] = v.default;
-  return { ...d, host: '127.0.0.1', community: new Secret('public'), write_community: new Secret('private'), request_timeout: 300, ...over } as SnmpSpec;
-}
 
 interface Rig {
   agent: TestAgent;

@@ -4,7 +4,7 @@
  * and the reason is printed once to stderr. Never a silent skip (labgrid's importorskip is
  * the counterexample): the CI reporter also fails any run that skipped a test.
  */
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { describe } from 'vitest';
 
@@ -78,3 +78,37 @@ export function describePeer(name: string, binaries: readonly string[], body: ()
 
 /** Former name of {@link describePeer}. */
 export const describeWithPeers = describePeer;
+
+/**
+ * The team's shared test data (real PDU recordings…), kept beside the project root and never
+ * copied into it. Present: the path; absent: null.
+ */
+export function sharedData(rel: string): string | null {
+  const dir = join(import.meta.dirname, '..', '..', '..', 'shared', rel);
+  return existsSync(dir) ? dir : null;
+}
+
+/**
+ * `describe` for tests that replay the shared data under `rel`. Present: a plain describe.
+ * Absent: under CI=true the block fails; elsewhere it is skipped with the reason printed once.
+ */
+export function describeShared(name: string, rel: string, body: (dir: string) => void): void {
+  const dir = sharedData(rel);
+  if (dir) {
+    describe(name, () => body(dir));
+    return;
+  }
+  const reason = `../shared/${rel} is not beside this clone (the team's shared recordings are not part of the project)`;
+  if (underCi()) {
+    describe(name, () => {
+      throw new Error(`${name}: ${reason}. Under CI=true the shared data is required.`);
+    });
+    return;
+  }
+  const line = `skipping "${name}": ${reason}`;
+  if (!printed.has(line)) {
+    printed.add(line);
+    process.stderr.write(`${line}\n`);
+  }
+  describe.skip(name, () => body(''));
+}
