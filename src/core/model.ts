@@ -121,6 +121,10 @@ export interface DeviceStatus {
   readonly readBack: 'real' | 'assumed';
   readonly outletCount: number;
   readonly outlets: readonly DeviceOutletStatus[];
+  /** What the device said of itself when opened (model, firmware; SNMP: profile, sysObjectID). */
+  readonly model: string | null;
+  readonly firmware: string | null;
+  readonly details: Readonly<Record<string, string>>;
   readonly lastPollAt: string | null;
   readonly lastPollMs: number | null;
 }

@@ -917,7 +917,8 @@ export class Runtime implements Gateway {
     return [...this.#devices.values()]
       .sort((a, b) => a.d.id.localeCompare(b.d.id))
       .map((slot) => {
-        const names = slot.d.device.info?.().outletNames;
+        const info = slot.d.device.info?.() ?? {};
+        const names = info.outletNames;
         return {
           id: slot.d.id,
           type: slot.d.type,
@@ -935,6 +936,9 @@ export class Runtime implements Gateway {
               boundTo: b ? `${b.server}/${b.section}` : null,
             };
           }),
+          model: info.model ?? null,
+          firmware: info.firmware ?? null,
+          details: info.details ?? {},
           lastPollAt: slot.lastPollAt === null ? null : new Date(slot.lastPollAt).toISOString(),
           lastPollMs: slot.lastPollMs,
         };
