@@ -20,6 +20,7 @@ import { generateToken } from '../api/auth.js';
 import { packageVersion } from '../version.js';
 import { Client, resolveClient } from './client.js';
 import { progress } from './progress.js';
+import { formatProbe, probeDevice } from './probe.js';
 
 export interface Io {
   readonly stdout: { write(s: string): unknown; isTTY?: boolean };
@@ -34,6 +35,8 @@ commands:
   status                       servers with state and reason
   tree                         the dependency graph
   devices                      devices and their outlets
+  devices probe DEVICE         ask one device directly (no daemon) what it is: model, profile,
+                               outlets, names, states, metering; never switches
   on|off SERVER…|--all         switch in dependency order: on brings up what they need,
                                off takes down what needs them first (auto-control)
   cycle SERVER…                restart exactly these servers: power-cycle, then boot tests
@@ -162,6 +165,26 @@ export async function main(argv: string[], io: Io): Promise<number> {
         return 0;
       }
       case 'devices': {
+        if (rest[0] === 'probe') {
+          if (rest.length !== 2) return usage('the probe command is `ockle devices probe DEVICE`');
+          const id = rest[1]!;
+          const drivers = defaultRegistry();
+          const checked = await checkConfig(configDir, { drivers, plugins: builtinPluginTemplates });
+          const dc = checked.devices.find((d) => d.id === id);
+          const own = checked.problems.filter((p) => p.file === `devices/${id}.ini` && p.severity === 'error');
+          if (own.length > 0 || !dc) {
+            if (own.length > 0) for (const p of own) io.stderr.write(`${formatProblem(p)}\n`);
+            else io.stderr.write(`ockle: no device "${id}" in ${configDir}/devices (known: ${checked.devices.map((d) => d.id).join(', ') || 'none'})\n`);
+            return 2;
+          }
+          const timeout = v.timeout ? parseDuration(v.timeout) : 30_000;
+          if (timeout === undefined) return usage(`--timeout ${v.timeout}: not a duration`);
+          const report = await probeDevice(dc, drivers, timeout);
+          if (v.json) return json(report), 0;
+          out(formatProbe(report));
+          return 0;
+        }
+        if (rest.length > 0) return usage('`ockle devices` takes no arguments, or `probe DEVICE`');
         const { devices } = await client().request<{ devices: DeviceStatus[] }>('GET', '/api/devices');
         if (v.json) return json({ devices }), 0;
         for (const d of devices) {

@@ -146,7 +146,11 @@ async function listIni(dir: string): Promise<string[]> {
 }
 
 /** Validates without throwing: every problem (errors and warnings), and the Config when there is no error. */
-export async function checkConfig(dirIn: string, opts: LoadOptions): Promise<{ problems: ConfigProblem[]; config?: Config }> {
+/**
+ * Validates a config directory. `devices` holds every device file that validated on its own,
+ * even when other files have errors (for `ockle devices probe` while a config is being written).
+ */
+export async function checkConfig(dirIn: string, opts: LoadOptions): Promise<{ problems: ConfigProblem[]; config?: Config; devices: readonly DeviceConfig[] }> {
   const dir = resolve(dirIn);
   const problems: ConfigProblem[] = [];
   const read = async (rel: string): Promise<{ c: Collector; sections: readonly IniSection[] } | undefined> => {
@@ -398,7 +402,7 @@ export async function checkConfig(dirIn: string, opts: LoadOptions): Promise<{ p
   }
 
   problems.sort((a, b) => (a.file === b.file ? (a.line ?? 0) - (b.line ?? 0) : a.file < b.file ? -1 : 1));
-  if (problems.some((p) => p.severity === 'error')) return { problems };
+  if (problems.some((p) => p.severity === 'error')) return { problems, devices };
   const config: Config = deepFreeze({
     dir,
     stateDir: resolveStateDir(dir, daemon.state_dir, opts.env),
@@ -411,7 +415,7 @@ export async function checkConfig(dirIn: string, opts: LoadOptions): Promise<{ p
     servers,
     warnings: problems,
   });
-  return { problems, config };
+  return { problems, config, devices };
 }
 
 /** Loads and validates; throws ConfigError with every problem when there is any error. */

@@ -2,7 +2,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Auth } from '../../src/api/auth.js';
 import { main } from '../../src/cli/main.js';
-import { demoConfig, type DemoCopy } from '../support/demo.js';
+import { join } from 'node:path';
+import { demoConfig, REPO, type DemoCopy } from '../support/demo.js';
+import { behaviour, onSetFor } from '../support/pdu-behaviour.js';
+import { loadRecording, TestAgent } from '../support/snmp-agent.js';
 
 describe('ockle CLI without a daemon', () => {
   let demo: DemoCopy;
@@ -62,5 +65,36 @@ describe('ockle CLI without a daemon', () => {
     const r = await cli('status', '--token', 'ockle_secret');
     expect(r.code).toBe(2);
     expect(r.err).not.toContain('ockle_secret');
+  });
+
+  it('`devices probe` asks an SNMP PDU what it is, without the daemon and without switching', async () => {
+    const agent = await new TestAgent({ data: loadRecording(join(REPO, 'test', 'fixtures', 'snmp', 'eaton-epdu.snmprec')), read: ['s3cret-community'], onSet: onSetFor(behaviour('eaton', [])) }).start();
+    try {
+      await demo.write('devices/rack-pdu.ini', `[device]\ntype = snmp-pdu\nhost = 127.0.0.1\nport = ${agent.port}\ncommunity = s3cret-community\n`);
+      const r = await cli('devices', 'probe', 'rack-pdu', '--config', demo.configDir);
+      expect(r.err).toBe('');
+      expect(r.code).toBe(0);
+      expect(r.out).toMatch(/^rack-pdu \(snmp-pdu\): 4 outlets, read in \d+ ms\n/);
+      expect(r.out).toContain('  profile   eaton-epdu\n');
+      expect(r.out).toContain('  sysObjectID 1.3.6.1.4.1.534.6.6.7\n');
+      expect(r.out).toContain('       1  web-1      on         1.5 A, 230.1 V, 320 W, 98765 Wh\n');
+      expect(r.out).toMatch(/ {6}4 {2}storage-1 {2}switching/);
+      expect(r.out).not.toContain('s3cret-community');
+      const j = await cli('devices', 'probe', 'rack-pdu', '--json', '--config', demo.configDir);
+      expect(JSON.parse(j.out)).toMatchObject({ device: 'rack-pdu', outletCount: 4, details: { profile: 'eaton-epdu' }, outlets: [{ outlet: 1, name: 'web-1', power: 'on' }, {}, {}, {}] });
+      expect(agent.sets).toHaveLength(0);
+    } finally {
+      await agent.stop();
+    }
+  });
+
+  it('`devices probe` names a device it does not know, or the problems of its file, with exit 2', async () => {
+    const missing = await cli('devices', 'probe', 'nope', '--config', demo.configDir);
+    expect(missing.code).toBe(2);
+    expect(missing.err).toContain('no device "nope"');
+    await demo.write('devices/rack-pdu.ini', '[device]\ntype = snmp-pdu\nhost = 127.0.0.1\nversion = 3\n');
+    const bad = await cli('devices', 'probe', 'rack-pdu', '--config', demo.configDir);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain('devices/rack-pdu.ini:4: SNMPv3 needs a user');
   });
 });
