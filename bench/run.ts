@@ -18,6 +18,7 @@ import { Daemon } from '../src/daemon.js';
 import { silentLogger } from '../src/log.js';
 import { demoConfig } from '../test/support/demo.js';
 import { benchSequence } from './sequence.js';
+import { benchSnmp } from './snmp.js';
 
 interface Result {
   name: string;
@@ -193,12 +194,12 @@ async function benchJournal(): Promise<void> {
 }
 
 const only = process.argv[2];
-if (only !== undefined && only !== 'sequence' && only !== 'foundation') {
-  console.error(`unknown benchmark "${only}": use sequence or foundation (default: both)`);
+if (only !== undefined && only !== 'sequence' && only !== 'foundation' && only !== 'snmp') {
+  console.error(`unknown benchmark "${only}": use foundation, sequence or snmp (default: all)`);
   process.exit(2);
 }
 console.log(`node ${process.version}, ${new Date().toISOString()}; medians\n`);
-if (only !== 'sequence') {
+if (only === undefined || only === 'foundation') {
   const demo = await demoConfig();
   try {
     await benchConfig(demo.configDir);
@@ -210,4 +211,5 @@ if (only !== 'sequence') {
     await demo.cleanup();
   }
 }
-if (only !== 'foundation') await benchSequence();
+if (only === undefined || only === 'sequence') await benchSequence();
+if (only === undefined || only === 'snmp') await benchSnmp();

@@ -211,6 +211,23 @@ export class SnmpClient {
     return out;
   }
 
+  /**
+   * One GETBULK that reads `maxRepetitions` rows of several columns at once, starting after
+   * each of `starts` (v2c/v3). Returns full OID → value for the rows the agent sent; an agent
+   * may send fewer (RFC 3416 lets it truncate), so callers check for what is missing.
+   */
+  async bulk(starts: readonly string[], maxRepetitions: number, signal: AbortSignal): Promise<Map<string, SnmpValue>> {
+    const out = new Map<string, SnmpValue>();
+    const rows = await this.#call<(snmp.Varbind | snmp.Varbind[])[]>(signal, (done) =>
+      this.#session(false).getBulk([...starts], 0, maxRepetitions, (e: Error | null, vbs?: (snmp.Varbind | snmp.Varbind[])[]) => done(e, vbs)),
+    ).catch((err: unknown) => {
+      if (err instanceof OperationAbortedError) throw err;
+      throw this.#error(err, { oid: starts[0]! });
+    });
+    for (const col of rows) for (const vb of Array.isArray(col) ? col : [col]) if (!snmp.isVarbindError(vb)) out.set(vb.oid, vb.value as SnmpValue);
+    return out;
+  }
+
   /** Every instance under a column (GETBULK on v2c/v3, GETNEXT on v1): instance suffix → value. */
   async walk(column: string, signal: AbortSignal, maxRepetitions = 50): Promise<Map<string, SnmpValue>> {
     const out = new Map<string, SnmpValue>();

@@ -86,6 +86,7 @@ export class SnmpPdu implements OutletDevice {
   #unit: number;
   #count: number;
   #info: DeviceInfo = {};
+  readonly #oidCache = new Map<number, readonly [string, string | undefined]>();
 
   constructor(
     readonly id: string,
@@ -215,16 +216,44 @@ export class SnmpPdu implements OutletDevice {
     return max > 0 ? max : undefined;
   }
 
+  /** Status (and pending) OIDs of outlet n, built once. */
+  #statusOids(n: number): readonly [string, string | undefined] {
+    let o = this.#oidCache.get(n);
+    if (!o) {
+      const p = this.#profile!;
+      o = [this.#oid(p.status.oid, n), p.pending ? this.#oid(p.pending.oid, n) : undefined];
+      this.#oidCache.set(n, o);
+    }
+    return o;
+  }
+
+  /**
+   * Reads outlets in one round trip: a poll of many outlets (v2c/v3) is one GETBULK of the
+   * status column (and the pending column), so the request carries two OIDs instead of one
+   * per outlet; a read of a few outlets, or any read over v1, is one GET of exactly them. What
+   * a bulk answer lacks (a truncating agent, a sparse table) is fetched with a GET.
+   */
   async read(outlets: readonly number[], signal: AbortSignal): Promise<ReadonlyMap<number, Power>> {
     this.#check(outlets);
     if (signal.aborted) throw new OperationAbortedError();
     const p = this.#profile!;
-    const oids = outlets.flatMap((n) => [this.#oid(p.status.oid, n), ...(p.pending ? [this.#oid(p.pending.oid, n)] : [])]);
-    const got = await this.#client.get(oids, signal, (o) => this.#outletOf(o));
+    let got = new Map<string, SnmpValue>();
+    if (outlets.length >= 4 && this.#spec.version !== '1') {
+      const prefix = p.instance(1, this.#unit).replace(/\.?1$/, '');
+      const start = (col: string): string => (prefix ? `${col}.${prefix}` : col);
+      const max = Math.max(...outlets);
+      got = await this.#client.bulk([start(p.status.oid), ...(p.pending ? [start(p.pending.oid)] : [])], max, signal);
+    }
+    const missing = outlets.flatMap((n) => {
+      const [st, pe] = this.#statusOids(n);
+      return [...(got.has(st) ? [] : [st]), ...(pe !== undefined && !got.has(pe) ? [pe] : [])];
+    });
+    if (missing.length > 0) for (const [k, v] of await this.#client.get(missing, signal, (o) => this.#outletOf(o))) got.set(k, v);
     const out = new Map<number, Power>();
     for (const n of outlets) {
-      const v = num(got.get(this.#oid(p.status.oid, n)));
-      const pending = p.pending && p.pending.values.includes(num(got.get(this.#oid(p.pending.oid, n))) ?? NaN);
+      const [st, pe] = this.#statusOids(n);
+      const v = num(got.get(st));
+      const pending = pe !== undefined && p.pending!.values.includes(num(got.get(pe)) ?? NaN);
       const meaning: OutletValue = v === undefined ? 'unknown' : (p.status.values[v] ?? 'unknown');
       out.set(n, pending ? 'switching' : meaning);
     }

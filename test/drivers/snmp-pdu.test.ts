@@ -33,7 +33,7 @@ afterEach(async () => {
   }
 });
 
-async function rig(fixture: string, kind: string, over: Partial<Record<keyof SnmpSpec, unknown>> = {}, agentOver: { maxVarbinds?: number } = {}): Promise<Rig> {
+async function rig(fixture: string, kind: string, over: Partial<Record<keyof SnmpSpec, unknown>> = {}, agentOver: { maxVarbinds?: number; maxBulkVarbinds?: number } = {}): Promise<Rig> {
   const history: History = [];
   const agent = await new TestAgent({ data: loadRecording(join(FIXTURES, `${fixture}.snmprec`)), onSet: onSetFor(behaviour(kind, history)), ...agentOver }).start();
   const device = snmpPduDriver.create(snmpSpec({ port: agent.port, ...over }), makeDriverContext({ id: 'pdu-t' })) as SnmpPdu;
@@ -140,17 +140,33 @@ describeOutletDevice('snmp-pdu (apc-rpdu fixture)', async () => {
 });
 
 describe('snmp-pdu transport', () => {
-  it('splits a read at the agent’s varbind limit, and keeps the smaller batch', async () => {
-    const { device, agent } = await rig('apc-rpdu', 'apc', { max_varbinds: 48 }, { maxVarbinds: 3 });
+  it('polls many outlets with one GETBULK of the status columns', async () => {
+    const { device, agent } = await rig('apc-rpdu', 'apc');
     await device.open(sig());
-    const first = agent.requests;
-    const states = await device.read(all(device), sig()); // 8 varbinds (state + pending)
-    expect([...states.values()]).toEqual(['on', 'on', 'off', 'switching']);
-    const tries = agent.requests - first;
-    expect(tries).toBeGreaterThan(1);
-    const second = agent.requests;
-    await device.read(all(device), sig());
-    expect(agent.requests - second).toBe(Math.ceil(8 / 3)); // learned: no tooBig round trip again
+    const before = agent.requests;
+    expect([...(await device.read(all(device), sig())).values()]).toEqual(['on', 'on', 'off', 'switching']);
+    expect(agent.requests - before).toBe(1);
+  });
+
+  it('fetches what a truncated GETBULK answer lacks with a GET', async () => {
+    const { device, agent } = await rig('apc-rpdu', 'apc', {}, { maxBulkVarbinds: 3 });
+    await device.open(sig());
+    const before = agent.requests;
+    expect([...(await device.read(all(device), sig())).values()]).toEqual(['on', 'on', 'off', 'switching']);
+    expect(agent.requests - before).toBe(2);
+  });
+
+  it('splits a GET at the agent’s varbind limit (learned from tooBig), and keeps the smaller batch', async () => {
+    const { device, agent } = await rig('apc-rpdu', 'apc', { max_varbinds: 48 }, { maxVarbinds: 3 });
+    const start = agent.requests;
+    await device.open(sig()); // its GET of four names meets tooBig and learns the limit
+    expect(agent.requests - start).toBeGreaterThan(6);
+    for (let i = 0; i < 2; i++) {
+      const before = agent.requests;
+      // Three outlets: 6 varbinds (state + pending) in GETs of 3, no tooBig round trip any more.
+      expect([...(await device.read([1, 2, 3], sig())).values()]).toEqual(['on', 'on', 'off']);
+      expect(agent.requests - before).toBe(2);
+    }
   });
 
   it('reads over SNMPv1 too (noSuchName instead of v2 exceptions)', async () => {
