@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { renderConfigDocs } from '../src/config/docs.js';
 import { renderErrorsDoc } from '../src/errors-doc.js';
+import { renderSnmpDocs } from '../drivers/snmp-pdu/docs.js';
 import * as errors from '../src/errors.js';
 import { REPO } from './support/demo.js';
 
@@ -13,6 +14,9 @@ describe('generated docs', () => {
   });
   it('docs/config.md matches the schema (regenerate: npm run build && node dist/src/config/docs.js > docs/config.md)', () => {
     expect(readFileSync(join(REPO, 'docs', 'config.md'), 'utf8')).toBe(renderConfigDocs());
+  });
+  it('docs/snmp-pdu.md matches the profiles (regenerate: npm run build && node dist/drivers/snmp-pdu/docs.js > docs/snmp-pdu.md)', () => {
+    expect(readFileSync(join(REPO, 'docs', 'snmp-pdu.md'), 'utf8')).toBe(renderSnmpDocs());
   });
 });
 
