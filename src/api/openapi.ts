@@ -52,7 +52,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
       '/api/plan': { get: { summary: 'What a sequenced on/off would do: waves, device order, critical path (viewer); ?action=on|off&targets=a,b or &all=true', responses: { '200': json({ type: 'object' }), ...errors } } },
       '/api/tree': { get: { summary: 'Dependency graph: nodes, edges, topological order (viewer)', responses: { '200': json({ type: 'object' }), ...errors } } },
       '/api/devices': { get: { summary: 'Devices with reachability and outlet states (viewer)', responses: { '200': json({ type: 'object' }), ...errors } } },
-      '/api/events': { get: { summary: 'Server-Sent Events of every state change and action (viewer); ?types=a,b. Events: server.changed, outlet.changed, test.changed, device.unreachable, device.reachable, action.started, action.progressed (each journal step), action.progress (sequence: server started/ended, wave, done/total, percent), action.finished, config.reloaded', responses: { '200': { description: 'text/event-stream' }, ...errors } } },
+      '/api/events': { get: { summary: 'Server-Sent Events of every state change and action (viewer); ?types=a,b. Events: server.changed, outlet.changed, test.changed, device.unreachable, device.reachable, device.metered (per-outlet amps, volts, watts, Wh after each metering poll), action.started, action.progressed (each journal step), action.progress (sequence: server started/ended, wave, done/total, percent), action.finished, config.reloaded', responses: { '200': { description: 'text/event-stream' }, ...errors } } },
       '/api/config/problems': { get: { summary: 'Warnings of the loaded configuration (admin)', responses: { '200': json({ type: 'object' }), ...errors } } },
     },
   };

@@ -25,6 +25,7 @@ export const EVENT_NAMES: readonly EventName[] = [
   'test.changed',
   'device.unreachable',
   'device.reachable',
+  'device.metered',
   'action.started',
   'action.progressed',
   'action.progress',

@@ -190,7 +190,10 @@ export async function main(argv: string[], io: Io): Promise<number> {
         for (const d of devices) {
           const reach = d.reachable === null ? 'not contacted' : d.reachable ? 'reachable' : `UNREACHABLE: ${d.error}`;
           out(`${d.id} (${d.type}${d.readBack === 'assumed' ? ', read-back assumed' : ''}) ${reach}${d.lastPollMs !== null ? `, poll ${d.lastPollMs} ms` : ''}\n`);
-          for (const o of d.outlets) out(`  ${String(o.outlet).padStart(2)}  ${o.power.padEnd(7)} ${o.boundTo ?? '-'}\n`);
+          for (const o of d.outlets) {
+            const w = o.reading?.watts !== undefined ? `${o.reading.watts} W` : o.reading?.amps !== undefined ? `${o.reading.amps} A` : '';
+            out(`  ${String(o.outlet).padStart(2)}  ${o.power.padEnd(9)} ${(o.boundTo ?? '-').padEnd(20)} ${o.name ?? ''}${w ? `  ${w}` : ''}`.trimEnd() + '\n');
+          }
         }
         return 0;
       }

@@ -2,7 +2,7 @@
  * The core's shared vocabulary: operation states, action records, status snapshots and events.
  * Faces (API, CLI, dashboard) and plugins speak only these types.
  */
-import type { Power, SwitchAction } from '../../drivers/types.js';
+import type { Power, Reading, SwitchAction } from '../../drivers/types.js';
 
 /** Operation state of a server (Ockle's states plus UNKNOWN). */
 export const OP_STATES = [
@@ -110,6 +110,8 @@ export interface DeviceOutletStatus {
   readonly name: string | null;
   /** `server/section` bound to this outlet, if any. */
   readonly boundTo: string | null;
+  /** The latest metering sample (metering devices), else null. */
+  readonly reading: Reading | null;
 }
 export interface DeviceStatus {
   readonly id: string;
@@ -160,6 +162,8 @@ export interface OckleEvents {
   'test.changed': { server: string; test: string; result: TestState; previous: TestState; detail: string };
   'device.unreachable': { device: string; message: string };
   'device.reachable': { device: string };
+  /** A metering poll finished: every outlet's sample, keyed by outlet number. */
+  'device.metered': { device: string; at: string; readings: Readonly<Record<number, Reading>> };
   'action.started': { action: ActionRecord };
   'action.progressed': { actionId: string; step: ActionStep };
   'action.finished': { action: ActionRecord };

@@ -274,6 +274,7 @@ export class Runtime implements Gateway {
           if (slot.d.device.caps.metering && meter) {
             try {
               slot.readings = await slot.d.queue.read('read metering', (s) => meter.call(slot.d.device, all, s), signal);
+              this.events.emit('device.metered', { device: slot.d.id, at: new Date(this.#now()).toISOString(), readings: Object.fromEntries(slot.readings) });
             } catch (err) {
               this.#log.debug({ device: slot.d.id, err: toOckleError(err).message }, 'metering read failed');
             }
@@ -934,6 +935,7 @@ export class Runtime implements Gateway {
               power,
               name: names?.get(i + 1) ?? null,
               boundTo: b ? `${b.server}/${b.section}` : null,
+              reading: slot.readings.get(i + 1) ?? null,
             };
           }),
           model: info.model ?? null,

@@ -63,6 +63,14 @@ describe('SNMP PDUs under the daemon', () => {
     expect(a.sets.length + b.sets.length).toBe(0);
   });
 
+  it('publishes metering with the device data and as an event on every poll', async () => {
+    const { d } = await lab(100);
+    const e = await d.events.once('device.metered', (x) => x.device === 'pdu-b');
+    expect(e.readings[1]).toEqual({ amps: 1.2 });
+    expect(d.gateway.devices().find((x) => x.id === 'pdu-b')!.outlets[0]!.reading).toEqual({ amps: 1.2 });
+    expect(d.gateway.devices().find((x) => x.id === 'pdu-a')!.outlets[0]!.reading).toBeNull(); // APC rPDU: no per-outlet metering
+  });
+
   it('switches with one SET and confirms by reading back', async () => {
     const { a, d } = await lab();
     const rec = await d.gateway.waitFor(d.gateway.request({ kind: 'on', targets: ['spare'], force: true, origin: 'api:test', reason: 'test' }).id);
