@@ -1,5 +1,6 @@
 /** Every driver shipped with ockle. Add new drivers here. */
 import { simControllerDriver, simOutletDriver, simTesterDriver } from './sim/index.js';
+import { modbusRelayDriver } from './modbus-relay/index.js';
 import { snmpPduDriver } from './snmp-pdu/index.js';
 import type { DriverDefinition } from './types.js';
 
@@ -8,4 +9,5 @@ export const builtinDrivers: readonly DriverDefinition[] = [
   simControllerDriver as unknown as DriverDefinition,
   simTesterDriver as unknown as DriverDefinition,
   snmpPduDriver as unknown as DriverDefinition,
+  modbusRelayDriver as unknown as DriverDefinition,
 ];

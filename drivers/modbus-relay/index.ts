@@ -1,0 +1,199 @@
+/**
+ * `modbus-relay`: relay modules on Modbus TCP or Modbus RTU (RS-485), through `modbus-serial`.
+ * Coils are read with one FC1 request for all relays and written with FC5; modules that expose
+ * relays as holding registers (a command value per relay, FC3/FC6) use `mode = registers`.
+ * One transaction at a time per bus: several modules on one RS-485 line (different unit ids)
+ * share the port and take turns. Timeouts and exception codes become typed errors with hints.
+ */
+import modbusSerial from 'modbus-serial';
+import { duration, int, select, str, type Infer } from '../../src/config/types.js';
+import { DeviceRefusedError, DeviceReplyError, DeviceUnreachableError, OckleError, OperationAbortedError } from '../../src/errors.js';
+import { defineDriver, type DeviceInfo, type DriverContext } from '../types.js';
+import { relayCommonTemplate, RelayOutlets, type RelayBoard } from '../relay/outlets.js';
+
+export const modbusTemplate = {
+  ...relayCommonTemplate,
+  transport: select({ choices: ['tcp', 'rtu'], default: 'tcp', help: 'Modbus TCP (Ethernet modules) or Modbus RTU (serial RS-485).' }),
+  host: str({ help: 'tcp: address of the module.' }),
+  port: int({ min: 1, max: 65535, default: 502, help: 'tcp: TCP port.' }),
+  path: str({ help: 'rtu: serial device; prefer a stable /dev/serial/by-id/… path.' }),
+  baud: int({ min: 300, max: 921_600, default: 9600, help: 'rtu: baud rate.' }),
+  parity: select({ choices: ['none', 'even', 'odd'], default: 'none', help: 'rtu: parity.' }),
+  stop_bits: int({ min: 1, max: 2, default: 1, help: 'rtu: stop bits.' }),
+  unit_id: int({ min: 0, max: 247, default: 1, help: 'Modbus unit (slave) id of the module.' }),
+  mode: select({ choices: ['coils', 'registers'], default: 'coils', help: 'coils: FC1 read, FC5 write. registers: FC3 read, FC6 write of a command value per relay.' }),
+  first_address: int({ min: 0, max: 65_535, default: 0, help: 'Address of relay 1 (0-based protocol address; many manuals number from 1).' }),
+  register_on: int({ min: 0, max: 65_535, default: 1, help: 'registers: value written to energise a relay (some modules: 256).' }),
+  register_off: int({ min: 0, max: 65_535, default: 0, help: 'registers: value written to release a relay (some modules: 512).' }),
+  register_read_on: int({ min: 0, max: 65_535, default: 1, help: 'registers: value a register reads when its relay is energised.' }),
+  request_timeout: duration({ min: 50, max: 30_000, default: 1000, help: 'How long one Modbus transaction waits for its reply.' }),
+};
+type Spec = Infer<typeof modbusTemplate>;
+
+// A CommonJS package whose types declare an ES default export: at run time the default import
+// is module.exports, which is the class and also carries itself as `.default`.
+const ModbusRTU = modbusSerial.default;
+type Client = InstanceType<typeof ModbusRTU>;
+
+/** One TCP connection or one RTU port, shared by every module on it; one transaction at a time. */
+class Bus {
+  readonly #client: Client = new ModbusRTU();
+  #connecting: Promise<void> | null = null;
+  #tail: Promise<unknown> = Promise.resolve();
+  users = 0;
+
+  constructor(readonly connect: (c: Client) => Promise<void>) {}
+
+  get client(): Client {
+    return this.#client;
+  }
+
+  #ensure(): Promise<void> {
+    if (this.#client.isOpen) return Promise.resolve();
+    this.#connecting ??= this.connect(this.#client).finally(() => (this.#connecting = null));
+    return this.#connecting;
+  }
+
+  /** Runs `fn` alone on the bus (after the transactions before it). */
+  run<T>(fn: (c: Client) => Promise<T>, signal: AbortSignal): Promise<T> {
+    const turn = this.#tail.then(async () => {
+      if (signal.aborted) throw new OperationAbortedError();
+      await this.#ensure();
+      return fn(this.#client);
+    });
+    this.#tail = turn.catch(() => {});
+    return turn;
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      if (!this.#client.isOpen) return resolve();
+      this.#client.close(() => resolve());
+    });
+  }
+}
+
+const EXCEPTIONS: Record<number, string> = {
+  1: 'illegal function',
+  2: 'illegal data address',
+  3: 'illegal data value',
+  4: 'server device failure',
+  5: 'acknowledge',
+  6: 'server device busy',
+  10: 'gateway path unavailable',
+  11: 'gateway target failed to respond',
+};
+
+export class ModbusRelayBoard implements RelayBoard {
+  readonly readBack = 'real' as const;
+  readonly #bus: Bus;
+  readonly #s: Spec;
+  readonly #where: string;
+
+  constructor(
+    readonly id: string,
+    spec: Spec,
+    ctx: DriverContext,
+  ) {
+    this.#s = spec;
+    const key = spec.transport === 'tcp' ? `modbus:tcp:${spec.host}:${spec.port}` : `modbus:rtu:${spec.path}`;
+    this.#where = spec.transport === 'tcp' ? `${spec.host}:${spec.port} unit ${spec.unit_id}` : `${spec.path} unit ${spec.unit_id}`;
+    this.#bus = ctx.shared(key, () =>
+      spec.transport === 'tcp'
+        ? new Bus((c) => c.connectTCP(spec.host!, { port: spec.port }))
+        : new Bus((c) => c.connectRTUBuffered(spec.path!, { baudRate: spec.baud, parity: spec.parity, stopBits: spec.stop_bits, dataBits: 8 })),
+    );
+    this.#bus.users++;
+  }
+
+  #error(err: unknown, what: string): OckleError {
+    if (err instanceof OckleError) return err;
+    const e = err as { name?: string; message?: string; modbusCode?: number; errno?: string; code?: string };
+    const at = `${this.id}: ${what} (${this.#where})`;
+    if (e.name === 'TransactionTimedOutError' || e.message === 'Timed out')
+      return new DeviceUnreachableError(this.id, `${at}: no Modbus reply within ${this.#s.request_timeout} ms`, {
+        hint:
+          this.#s.transport === 'rtu'
+            ? 'Check unit_id, baud and parity, and the RS-485 wiring (A/B swapped is common); a module answers only its own unit id.'
+            : 'Check unit_id (a gateway drops requests for units it does not know) and that the module is powered.',
+      });
+    if (typeof e.modbusCode === 'number') {
+      const name = EXCEPTIONS[e.modbusCode] ?? `exception ${e.modbusCode}`;
+      const hint =
+        e.modbusCode === 1
+          ? `The module does not support this function code: try mode = ${this.#s.mode === 'coils' ? 'registers' : 'coils'}.`
+          : e.modbusCode === 2
+            ? `Addresses ${this.#s.first_address}–${this.#s.first_address + this.#s.outlets - 1} are not all on this module: check first_address (0-based) and outlets.`
+            : e.modbusCode === 3
+              ? 'The module refused the value: check register_on / register_off against its manual.'
+              : 'The module reported a failure; the request changed nothing it confirmed.';
+      const Cls = e.modbusCode <= 3 ? DeviceRefusedError : DeviceReplyError;
+      return new Cls(this.id, `${at}: Modbus exception ${e.modbusCode} (${name})`, { hint });
+    }
+    return new DeviceUnreachableError(this.id, `${at}: ${e.message ?? String(err)}`, {
+      hint: this.#s.transport === 'tcp' ? 'Check host and port, and that nothing else holds the module’s only TCP connection.' : 'Check path and that no other program holds the port.',
+    });
+  }
+
+  async open(signal: AbortSignal): Promise<void> {
+    await this.#bus.run(async () => undefined, signal).catch((err: unknown) => {
+      throw this.#error(err, 'connect');
+    });
+  }
+
+  async read(channels: readonly number[], signal: AbortSignal): Promise<ReadonlyMap<number, boolean>> {
+    const count = Math.max(...channels);
+    const s = this.#s;
+    const values = await this.#bus
+      .run(async (c) => {
+        c.setID(s.unit_id);
+        c.setTimeout(s.request_timeout);
+        if (s.mode === 'coils') return (await c.readCoils(s.first_address, count)).data.slice(0, count);
+        return (await c.readHoldingRegisters(s.first_address, count)).data.map((v: number) => v === s.register_read_on);
+      }, signal)
+      .catch((err: unknown) => {
+        throw this.#error(err, `read ${s.mode} ${s.first_address}–${s.first_address + count - 1}`);
+      });
+    if (values.length < count) throw new DeviceReplyError(this.id, `${this.id}: asked for ${count} ${s.mode}, got ${values.length}`);
+    return new Map(channels.map((n) => [n, Boolean(values[n - 1])]));
+  }
+
+  async write(channel: number, energise: boolean, signal: AbortSignal): Promise<void> {
+    const s = this.#s;
+    const addr = s.first_address + channel - 1;
+    await this.#bus
+      .run(async (c) => {
+        c.setID(s.unit_id);
+        c.setTimeout(s.request_timeout);
+        if (s.mode === 'coils') await c.writeCoil(addr, energise);
+        else await c.writeRegister(addr, energise ? s.register_on : s.register_off);
+      }, signal)
+      .catch((err: unknown) => {
+        throw this.#error(err, `write ${s.mode === 'coils' ? 'coil' : 'register'} ${addr}`);
+      });
+  }
+
+  info(): DeviceInfo {
+    return { model: `Modbus ${this.#s.transport.toUpperCase()} relay module (${this.#s.mode})`, details: { bus: this.#where } };
+  }
+
+  async close(): Promise<void> {
+    if (--this.#bus.users <= 0) await this.#bus.close();
+  }
+}
+
+export const modbusRelayDriver = defineDriver({
+  kind: 'outlet',
+  type: 'modbus-relay',
+  description: 'Relay module on Modbus TCP or RTU (coils or command registers), read in one request.',
+  template: modbusTemplate,
+  outletCount: (spec) => spec.outlets,
+  check: (spec) => {
+    const p: { key: string; message: string; hint: string }[] = [];
+    if (spec.transport === 'tcp' && !spec.host) p.push({ key: 'transport', message: 'transport = tcp needs host', hint: 'Add host = the module’s address.' });
+    if (spec.transport === 'rtu' && !spec.path) p.push({ key: 'transport', message: 'transport = rtu needs path', hint: 'Add path = /dev/serial/by-id/… (the USB RS-485 adapter).' });
+    if (spec.first_address + spec.outlets - 1 > 65_535) p.push({ key: 'first_address', message: 'first_address + outlets goes past address 65535', hint: 'Lower first_address or outlets.' });
+    return p;
+  },
+  create: (spec, ctx) => new RelayOutlets(ctx.id, spec, new ModbusRelayBoard(ctx.id, spec, ctx), ctx),
+});
