@@ -1,6 +1,7 @@
 /** Every driver shipped with ockle. Add new drivers here. */
 import { simControllerDriver, simOutletDriver, simTesterDriver } from './sim/index.js';
 import { modbusRelayDriver } from './modbus-relay/index.js';
+import { serialRelayDriver } from './serial-relay/index.js';
 import { snmpPduDriver } from './snmp-pdu/index.js';
 import type { DriverDefinition } from './types.js';
 
@@ -10,4 +11,5 @@ export const builtinDrivers: readonly DriverDefinition[] = [
   simTesterDriver as unknown as DriverDefinition,
   snmpPduDriver as unknown as DriverDefinition,
   modbusRelayDriver as unknown as DriverDefinition,
+  serialRelayDriver as unknown as DriverDefinition,
 ];
