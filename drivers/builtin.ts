@@ -1,5 +1,6 @@
 /** Every driver shipped with ockle. Add new drivers here. */
 import { simControllerDriver, simOutletDriver, simTesterDriver } from './sim/index.js';
+import { gpioRelayDriver } from './gpio-relay/index.js';
 import { modbusRelayDriver } from './modbus-relay/index.js';
 import { serialRelayDriver } from './serial-relay/index.js';
 import { snmpPduDriver } from './snmp-pdu/index.js';
@@ -12,4 +13,5 @@ export const builtinDrivers: readonly DriverDefinition[] = [
   snmpPduDriver as unknown as DriverDefinition,
   modbusRelayDriver as unknown as DriverDefinition,
   serialRelayDriver as unknown as DriverDefinition,
+  gpioRelayDriver as unknown as DriverDefinition,
 ];
