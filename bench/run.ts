@@ -19,6 +19,7 @@ import { silentLogger } from '../src/log.js';
 import { demoConfig } from '../test/support/demo.js';
 import { benchSequence } from './sequence.js';
 import { benchSnmp } from './snmp.js';
+import { benchRelays } from './relays.js';
 
 interface Result {
   name: string;
@@ -194,8 +195,8 @@ async function benchJournal(): Promise<void> {
 }
 
 const only = process.argv[2];
-if (only !== undefined && only !== 'sequence' && only !== 'foundation' && only !== 'snmp') {
-  console.error(`unknown benchmark "${only}": use foundation, sequence or snmp (default: all)`);
+if (only !== undefined && !['foundation', 'sequence', 'snmp', 'relays'].includes(only)) {
+  console.error(`unknown benchmark "${only}": use foundation, sequence, snmp or relays (default: all)`);
   process.exit(2);
 }
 console.log(`node ${process.version}, ${new Date().toISOString()}; medians\n`);
@@ -213,3 +214,4 @@ if (only === undefined || only === 'foundation') {
 }
 if (only === undefined || only === 'sequence') await benchSequence();
 if (only === undefined || only === 'snmp') await benchSnmp();
+if (only === undefined || only === 'relays') await benchRelays();

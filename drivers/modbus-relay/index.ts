@@ -141,21 +141,24 @@ export class ModbusRelayBoard implements RelayBoard {
     });
   }
 
+  /** One request for the span of relays asked for (all of them on a poll). */
   async read(channels: readonly number[], signal: AbortSignal): Promise<ReadonlyMap<number, boolean>> {
-    const count = Math.max(...channels);
+    const lo = Math.min(...channels);
+    const count = Math.max(...channels) - lo + 1;
     const s = this.#s;
+    const start = s.first_address + lo - 1;
     const values = await this.#bus
       .run(async (c) => {
         c.setID(s.unit_id);
         c.setTimeout(s.request_timeout);
-        if (s.mode === 'coils') return (await c.readCoils(s.first_address, count)).data.slice(0, count);
-        return (await c.readHoldingRegisters(s.first_address, count)).data.map((v: number) => v === s.register_read_on);
+        if (s.mode === 'coils') return (await c.readCoils(start, count)).data.slice(0, count);
+        return (await c.readHoldingRegisters(start, count)).data.map((v: number) => v === s.register_read_on);
       }, signal)
       .catch((err: unknown) => {
-        throw this.#error(err, `read ${s.mode} ${s.first_address}–${s.first_address + count - 1}`);
+        throw this.#error(err, `read ${s.mode} ${start}–${start + count - 1}`);
       });
     if (values.length < count) throw new DeviceReplyError(this.id, `${this.id}: asked for ${count} ${s.mode}, got ${values.length}`);
-    return new Map(channels.map((n) => [n, Boolean(values[n - 1])]));
+    return new Map(channels.map((n) => [n, Boolean(values[n - lo])]));
   }
 
   async write(channel: number, energise: boolean, signal: AbortSignal): Promise<void> {

@@ -90,6 +90,9 @@ export class BoardEmulator {
             this.accepted.push(`${idx + 1}:${sw[1]}`);
           } else this.rejected++;
           this.#send(Buffer.from(`${cmd}\n\r>`, 'ascii'));
+        } else if (/^relay read ([0-9A-V])$/.test(cmd)) {
+          const idx = Number.parseInt(cmd.slice(11), 32);
+          this.#send(Buffer.from(`${cmd}\n\r${this.relays[idx] ? 'on' : 'off'}\n\r>`, 'ascii'));
         } else if (cmd === 'relay readall') {
           let mask = 0n;
           this.relays.forEach((r, i) => (mask |= r ? 1n << BigInt(i) : 0n));
