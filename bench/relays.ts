@@ -16,24 +16,10 @@ import { silentLogger } from '../src/log.js';
 import { modbusModule } from '../test/support/modbus-module.js';
 import { ptyPair } from '../test/support/pty.js';
 import { BoardEmulator } from '../test/support/relay-boards.js';
+import { templateDefaults, time } from './timing.js';
 
 const RELAYS = 16;
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
-async function time(n: number, fn: () => Promise<unknown>): Promise<number> {
-  const xs: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t = performance.now();
-    await fn();
-    xs.push(performance.now() - t);
-  }
-  return median(xs);
-}
-const defaults = (template: Record<string, { default: unknown }>): Record<string, unknown> =>
-  Object.fromEntries(Object.entries(template).flatMap(([k, v]) => (v.default !== undefined ? [[k, v.default]] : [])));
 
 export async function benchRelays(): Promise<string[]> {
   const rows: string[] = [];
@@ -49,7 +35,7 @@ export async function benchRelays(): Promise<string[]> {
 
   // Modbus TCP
   const m = await modbusModule({ relays: RELAYS, initial: all.map((n) => n % 3 === 0) });
-  const spec = { ...defaults(modbusRelayDriver.template), outlets: RELAYS, host: '127.0.0.1', port: m.port };
+  const spec = { ...templateDefaults(modbusRelayDriver.template), outlets: RELAYS, host: '127.0.0.1', port: m.port };
   const dev = modbusRelayDriver.create(spec as never, ctx('mb')) as OutletDevice;
   const one = modbusRelayDriver.create({ ...spec, outlets: RELAYS } as never, ctx('mb1')) as OutletDevice;
   try {
@@ -82,7 +68,7 @@ export async function benchRelays(): Promise<string[]> {
   try {
     const pty = await ptyPair();
     const board = await new BoardEmulator('numato', pty.boardPath, RELAYS, all.map((n) => n % 2 === 0)).start();
-    const sspec = { ...defaults(serialRelayDriver.template), outlets: RELAYS, path: pty.driverPath, protocol: 'numato' };
+    const sspec = { ...templateDefaults(serialRelayDriver.template), outlets: RELAYS, path: pty.driverPath, protocol: 'numato' };
     const s = serialRelayDriver.create(sspec as never, ctx('ser')) as OutletDevice;
     try {
       await s.open(signal);

@@ -18,6 +18,7 @@ import { Daemon } from '../src/daemon.js';
 import { silentLogger } from '../src/log.js';
 import { demoConfig } from '../test/support/demo.js';
 import { benchSequence } from './sequence.js';
+import { median, time } from './timing.js';
 import { benchSnmp } from './snmp.js';
 import { benchRelays } from './relays.js';
 
@@ -30,19 +31,6 @@ interface Result {
 }
 const results: Result[] = [];
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
-async function time(n: number, fn: () => Promise<unknown> | unknown): Promise<number> {
-  const xs: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t = performance.now();
-    await fn();
-    xs.push(performance.now() - t);
-  }
-  return median(xs);
-}
 function report(r: Result): void {
   results.push(r);
   const ratio = r.ockle / r.baseline;

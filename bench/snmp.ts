@@ -19,24 +19,12 @@ import snmp from 'net-snmp';
 import { snmpPduDriver, type SnmpPdu } from '../drivers/snmp-pdu/index.js';
 import { Secret } from '../src/config/types.js';
 import { silentLogger } from '../src/log.js';
+import { templateDefaults, time } from './timing.js';
 
 const PDUS = 20;
 const OUTLETS = 24;
 const E = '1.3.6.1.4.1';
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
-async function time(n: number, fn: () => Promise<unknown>): Promise<number> {
-  const xs: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t = performance.now();
-    await fn();
-    xs.push(performance.now() - t);
-  }
-  return median(xs);
-}
 
 export async function benchSnmp(): Promise<string[]> {
   // Loopback as it is, then with every agent taking 5 ms to answer (an embedded PDU agent's
@@ -56,9 +44,7 @@ async function scenario(agentDelayMs: number): Promise<string[]> {
   const agents = ports.map((port) => ({ port }));
   const stateDir = mkdtempSync(join(tmpdir(), 'ockle-bench-snmp-'));
   const spec = (port: number) => {
-    const d: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(snmpPduDriver.template)) if (v.default !== undefined) d[k] = v.default;
-    return { ...d, host: '127.0.0.1', port, community: new Secret('public'), write_community: new Secret('private') } as Parameters<typeof snmpPduDriver.create>[0];
+    return { ...templateDefaults(snmpPduDriver.template), host: '127.0.0.1', port, community: new Secret('public'), write_community: new Secret('private') } as Parameters<typeof snmpPduDriver.create>[0];
   };
   const ctx = (id: string) => ({ id, log: silentLogger(), stateDir, shared: <X>(_k: string, init: () => X): X => init() });
   const devices = agents.map((a, i) => snmpPduDriver.create(spec(a.port), ctx(`pdu-${i + 1}`)) as SnmpPdu);
