@@ -1,9 +1,12 @@
 /** Every driver shipped with ockle. Add new drivers here. */
 import { simControllerDriver, simOutletDriver, simTesterDriver } from './sim/index.js';
 import { gpioRelayDriver } from './gpio-relay/index.js';
+import { commandControllerDriver } from './host/controllers.js';
+import { commandTesterDriver, httpTesterDriver, pingTesterDriver, tcpTesterDriver } from './host/testers.js';
 import { modbusRelayDriver } from './modbus-relay/index.js';
 import { serialRelayDriver } from './serial-relay/index.js';
 import { snmpPduDriver } from './snmp-pdu/index.js';
+import { sshControllerDriver } from './ssh/index.js';
 import type { DriverDefinition } from './types.js';
 
 export const builtinDrivers: readonly DriverDefinition[] = [
@@ -14,4 +17,10 @@ export const builtinDrivers: readonly DriverDefinition[] = [
   modbusRelayDriver as unknown as DriverDefinition,
   serialRelayDriver as unknown as DriverDefinition,
   gpioRelayDriver as unknown as DriverDefinition,
+  sshControllerDriver as unknown as DriverDefinition,
+  commandControllerDriver as unknown as DriverDefinition,
+  tcpTesterDriver as unknown as DriverDefinition,
+  httpTesterDriver as unknown as DriverDefinition,
+  pingTesterDriver as unknown as DriverDefinition,
+  commandTesterDriver as unknown as DriverDefinition,
 ];

@@ -269,7 +269,7 @@ export class Daemon {
         outlets: sc.outlets.map((o) => ({ name: o.name, device: o.device, outlet: o.outlet })),
         controls: sc.controls.map((c) => {
           const def = this.#registry.get('controller', c.type)!;
-          return { name: c.name, type: c.type, controller: def.create(c.spec as never, ctxFor(`${sc.name}/${c.name}`, binding)) };
+          return { name: c.name, type: c.type, controller: def.create(c.spec as never, ctxFor(`${sc.name}/${c.name}`, binding)), timeoutMs: c.common.timeout };
         }),
         tests: sc.tests.map((t) => {
           const def = this.#registry.get('tester', t.type)!;

@@ -52,6 +52,16 @@ export const ERROR_CODES = {
     fix: 'Use an outlet number between 1 and the device’s outlet count.',
     status: 400,
   },
+  OCKLE_CONTROL_FAILED: {
+    meaning: 'A control (SSH, command, BMC soft-off) could not deliver the shutdown request, or the far end refused it.',
+    fix: 'Read the detail (exit code, stderr, authentication); fix the credentials, command or host key in the server file.',
+    status: 502,
+  },
+  OCKLE_CONTROL_TIMEOUT: {
+    meaning: 'A control did not finish within its `timeout`.',
+    fix: 'Check the host answers; raise `timeout` in the control section if the request is slow to be accepted.',
+    status: 504,
+  },
   OCKLE_OPERATION_ABORTED: {
     meaning: 'An operation was cancelled before it finished (cancel, shutdown).',
     fix: 'Nothing to fix; re-run the action if it is still wanted.',
@@ -236,6 +246,17 @@ export class SnmpError extends DeviceError {
 export class UnknownOutletError extends DeviceError {
   constructor(device: string, outlet: number, count: number) {
     super('OCKLE_DEVICE_UNKNOWN_OUTLET', device, `device "${device}" has no outlet ${outlet} (it has 1–${count})`);
+  }
+}
+/** A control's shutdown request failed; `detail` carries exit code or protocol error. */
+export class ControlError extends OckleError {
+  constructor(message: string, options?: OckleErrorOptions) {
+    super('OCKLE_CONTROL_FAILED', message, options);
+  }
+}
+export class ControlTimeoutError extends OckleError {
+  constructor(message: string, options?: OckleErrorOptions) {
+    super('OCKLE_CONTROL_TIMEOUT', message, options);
   }
 }
 export class OperationAbortedError extends OckleError {

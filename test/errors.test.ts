@@ -21,6 +21,8 @@ const FACTORIES: Record<string, Factory> = {
   DeviceReplyError: { code: 'OCKLE_DEVICE_REPLY', make: () => new errors.DeviceReplyError('pdu-a', 'outlet state 7 is not on/off') },
   DeviceRefusedError: { code: 'OCKLE_DEVICE_REFUSED', make: () => new errors.DeviceRefusedError('pdu-a', 'write community rejected') },
   OperationTimeoutError: { code: 'OCKLE_DEVICE_TIMEOUT', make: () => new errors.OperationTimeoutError('pdu-a', 'no answer in 5 s') },
+  ControlError: { code: 'OCKLE_CONTROL_FAILED', make: () => new errors.ControlError('ssh: exit code 1: sudo: a password is required') },
+  ControlTimeoutError: { code: 'OCKLE_CONTROL_TIMEOUT', make: () => new errors.ControlTimeoutError('no answer within timeout 30000 ms') },
   SnmpError: {
     code: 'OCKLE_DEVICE_REFUSED',
     make: () => new errors.SnmpError('OCKLE_DEVICE_REFUSED', 'pdu-a', 'pdu-a: agent answered noAccess', { oid: '1.3.6.1.4.1.318.1.1.12.3.3.1.1.4.3', outlet: 3, snmpStatus: 'noAccess', hint: 'Check write_community.' }),

@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import type { Controller, OutletDevice, Power, Reading, Tester } from '../../drivers/types.js';
 import {
   OckleError,
+  ControlTimeoutError,
   OperationAbortedError,
   ActionBusyError,
   UnknownServerError,
@@ -72,7 +73,7 @@ export interface RuntimeServer {
   readonly testIntervalMs: number;
   readonly policy: ServerPolicy;
   readonly outlets: readonly { readonly name: string; readonly device: string; readonly outlet: number }[];
-  readonly controls: readonly { readonly name: string; readonly type: string; readonly controller: Controller }[];
+  readonly controls: readonly { readonly name: string; readonly type: string; readonly controller: Controller; readonly timeoutMs?: number }[];
   readonly tests: readonly { readonly name: string; readonly type: string; readonly tester: Tester; readonly timeoutMs: number }[];
   readonly dependencies: readonly string[];
 }
@@ -671,13 +672,25 @@ export class Runtime implements Gateway {
     shutdown: async (actionId, n, signal) => {
       const slot = this.#servers.get(n)!;
       for (const c of slot.s.controls) {
+        // The control's own time limit: a hung SSH session or command must not hold the sequence.
+        const limit = new AbortController();
+        const timer = c.timeoutMs !== undefined ? setTimeout(() => limit.abort(), c.timeoutMs) : undefined;
+        const onAbort = (): void => limit.abort(signal.reason);
+        signal.addEventListener('abort', onAbort, { once: true });
         try {
-          await c.controller.shutdown(signal);
+          await c.controller.shutdown(limit.signal).catch((err: unknown) => {
+            if (limit.signal.aborted && !signal.aborted)
+              throw new ControlTimeoutError(`no answer within timeout ${c.timeoutMs} ms`, { hint: `Check the host; raise timeout in [${c.name}] if it is slow to accept.` });
+            throw err;
+          });
           this.#step(actionId, { server: n, op: 'shutdown', ok: true, detail: `${c.name} (${c.type}) accepted the shutdown request` });
         } catch (err) {
           const e = toOckleError(err);
           this.#step(actionId, { server: n, op: 'shutdown', ok: false, detail: `${c.name} (${c.type}): ${e.message}` });
           throw e;
+        } finally {
+          clearTimeout(timer);
+          signal.removeEventListener('abort', onAbort);
         }
       }
     },

@@ -12,6 +12,9 @@ import { describe } from 'vitest';
 const PACKAGE_OF: Readonly<Record<string, string>> = {
   'systemd-notify': 'systemd',
   'systemd-analyze': 'systemd',
+  sshd: 'openssh-server',
+  'ssh-keygen': 'openssh-client',
+  ping: 'iputils-ping',
 };
 
 /** Whether `binary` is an executable file in a directory of $PATH (no shell involved). */
