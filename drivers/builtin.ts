@@ -2,6 +2,7 @@
 import { simControllerDriver, simOutletDriver, simTesterDriver } from './sim/index.js';
 import { gpioRelayDriver } from './gpio-relay/index.js';
 import { commandControllerDriver } from './host/controllers.js';
+import { ipmiDriver, ipmiSoftDriver } from './ipmi/index.js';
 import { commandTesterDriver, httpTesterDriver, pingTesterDriver, tcpTesterDriver } from './host/testers.js';
 import { modbusRelayDriver } from './modbus-relay/index.js';
 import { serialRelayDriver } from './serial-relay/index.js';
@@ -17,6 +18,8 @@ export const builtinDrivers: readonly DriverDefinition[] = [
   modbusRelayDriver as unknown as DriverDefinition,
   serialRelayDriver as unknown as DriverDefinition,
   gpioRelayDriver as unknown as DriverDefinition,
+  ipmiDriver as unknown as DriverDefinition,
+  ipmiSoftDriver as unknown as DriverDefinition,
   sshControllerDriver as unknown as DriverDefinition,
   commandControllerDriver as unknown as DriverDefinition,
   tcpTesterDriver as unknown as DriverDefinition,

@@ -15,6 +15,8 @@ const PACKAGE_OF: Readonly<Record<string, string>> = {
   sshd: 'openssh-server',
   'ssh-keygen': 'openssh-client',
   ping: 'iputils-ping',
+  ipmi_sim: 'openipmi',
+  ipmipower: 'freeipmi-tools',
 };
 
 /** Whether `binary` is an executable file in a directory of $PATH (no shell involved). */
