@@ -21,6 +21,7 @@ import { benchSequence } from './sequence.js';
 import { median, time } from './timing.js';
 import { benchSnmp } from './snmp.js';
 import { benchRelays } from './relays.js';
+import { benchIpmi } from './ipmi.js';
 
 interface Result {
   name: string;
@@ -183,8 +184,8 @@ async function benchJournal(): Promise<void> {
 }
 
 const only = process.argv[2];
-if (only !== undefined && !['foundation', 'sequence', 'snmp', 'relays'].includes(only)) {
-  console.error(`unknown benchmark "${only}": use foundation, sequence, snmp or relays (default: all)`);
+if (only !== undefined && !['foundation', 'sequence', 'snmp', 'relays', 'ipmi'].includes(only)) {
+  console.error(`unknown benchmark "${only}": use foundation, sequence, snmp, relays or ipmi (default: all)`);
   process.exit(2);
 }
 console.log(`node ${process.version}, ${new Date().toISOString()}; medians\n`);
@@ -203,3 +204,4 @@ if (only === undefined || only === 'foundation') {
 if (only === undefined || only === 'sequence') await benchSequence();
 if (only === undefined || only === 'snmp') await benchSnmp();
 if (only === undefined || only === 'relays') await benchRelays();
+if (only === undefined || only === 'ipmi') await benchIpmi();

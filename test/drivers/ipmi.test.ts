@@ -24,7 +24,9 @@ const spec = (bmc: SimBmc, over: Partial<Record<keyof Spec, unknown>> = {}): Spe
     privilege: 'ADMINISTRATOR',
     request_timeout: 1,
     request_retries: 0,
-    verbose_errors: true,
+    backend: 'ipmitool',
+    workarounds: '',
+    diagnose: true,
     ...over,
   }) as Spec;
 
@@ -80,6 +82,29 @@ describePeer('ipmi against ipmi_sim', ['ipmi_sim', 'ipmitool'], () => {
   it('never puts the password on a command line, nor in an error', async () => {
     const err = (await device({ password: new Secret('s3cret-bmc-pass') }).read([1], sig()).catch((e: unknown) => e)) as Error;
     expect(JSON.stringify(err) + err.message + String((err as { hint?: string }).hint)).not.toContain('s3cret-bmc-pass');
+  });
+});
+
+describePeer('ipmi status through ipmipower (batch backend)', ['ipmi_sim', 'ipmipower'], () => {
+  it('reads several BMCs with one ipmipower call; a wrong password fails only its own BMC', async () => {
+    const bmcs = [await startBmc({ on: true, host: '127.0.0.2', password: 'fleet-pass' }), await startBmc({ on: false, host: '127.0.0.3', password: 'fleet-pass' })];
+    const other = await startBmc({ on: true, host: '127.0.0.4', password: 'its-own-pass' });
+    try {
+      const shared = new Map<string, unknown>();
+      const mk = (b: SimBmc, over: Partial<Record<keyof Spec, unknown>> = {}) =>
+        ipmiDriver.create(spec(b, { host: b.host, backend: 'ipmipower', workarounds: 'opensesspriv', ...over }), makeDriverContext({ id: `bmc-${b.host}`, shared }));
+      const [a, b] = bmcs.map((x) => mk(x));
+      const wrong = mk(other, { password: new Secret('fleet-pass') });
+      const results = await Promise.allSettled([a!.read([1], sig()), b!.read([1], sig()), wrong.read([1], sig())]);
+      expect(results[0]).toMatchObject({ status: 'fulfilled', value: new Map([[1, 'on']]) });
+      expect(results[1]).toMatchObject({ status: 'fulfilled', value: new Map([[1, 'off']]) });
+      expect(results[2]).toMatchObject({ status: 'rejected', reason: { code: 'OCKLE_DEVICE_REFUSED', message: expect.stringMatching(/rejected the password/) } });
+      // Switching still goes through ipmitool, one BMC at a time.
+      await b!.switch(1, 'on', sig());
+      expect(bmcs[1]!.power()).toBe('1');
+    } finally {
+      for (const x of [...bmcs, other]) await x.stop();
+    }
   });
 });
 

@@ -9,8 +9,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { REPO } from './demo.js';
 
 export interface SimBmc {
+  readonly host: string;
   readonly port: number;
   readonly user: string;
   readonly password: string;
@@ -21,19 +23,24 @@ export interface SimBmc {
   stop(): Promise<void>;
 }
 
-async function freeUdpPort(): Promise<number> {
+async function freeUdpPort(host: string): Promise<number> {
   const s = createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+  await new Promise<void>((r) => s.bind(0, host, () => r()));
   const { port } = s.address();
   await new Promise<void>((r) => s.close(() => r()));
   return port;
 }
 
-export async function startBmc(o: { on?: boolean } = {}): Promise<SimBmc> {
+/**
+ * @param o.host a loopback address (127.0.0.1 by default); BMCs on distinct 127.0.0.x addresses
+ *   can be told apart by tools that label answers by host (ipmipower)
+ */
+export async function startBmc(o: { on?: boolean; password?: string; host?: string } = {}): Promise<SimBmc> {
   const dir = await mkdtemp(join(tmpdir(), 'ockle-bmc-'));
-  const port = await freeUdpPort();
+  const host = o.host ?? '127.0.0.1';
+  const port = await freeUdpPort(host);
   const user = 'ockle';
-  const password = `bmc-${Math.random().toString(36).slice(2, 10)}`;
+  const password = o.password ?? `bmc-${Math.random().toString(36).slice(2, 10)}`;
   writeFileSync(join(dir, 'power'), o.on ? '1\n' : '0\n');
   writeFileSync(join(dir, 'calls'), '');
   writeFileSync(
@@ -42,7 +49,7 @@ export async function startBmc(o: { on?: boolean } = {}): Promise<SimBmc> {
       `name "ockle-bmc-${port}"`,
       'set_working_mc 0x20',
       '  startlan 1',
-      `    addr 127.0.0.1 ${port}`,
+      `    addr ${host} ${port}`,
       '    priv_limit admin',
       '    allowed_auths_callback none md2 md5 straight',
       '    allowed_auths_user none md2 md5 straight',
@@ -50,7 +57,7 @@ export async function startBmc(o: { on?: boolean } = {}): Promise<SimBmc> {
       '    allowed_auths_admin none md2 md5 straight',
       '    guid a123456789abcdefa123456789abcdef',
       '  endlan',
-      `  chassis_control "/bin/sh ${join(import.meta.dirname, 'ipmi-chassis.sh')} ${dir}"`,
+      `  chassis_control "/bin/sh ${join(REPO, 'test', 'support', 'ipmi-chassis.sh')} ${dir}"`,
       '  user 1 false "" "unused" user 10 none md2 md5 straight',
       `  user 2 true "${user}" "${password}" admin 10 none md2 md5 straight`,
       '',
@@ -71,13 +78,14 @@ export async function startBmc(o: { on?: boolean } = {}): Promise<SimBmc> {
     const taken = await new Promise<boolean>((r) => {
       const s = createSocket('udp4');
       s.once('error', () => r(true));
-      s.bind(port, '127.0.0.1', () => s.close(() => r(false)));
+      s.bind(port, host, () => s.close(() => r(false)));
     });
     if (taken) break;
     if (i > 300 || child.exitCode !== null) throw new Error(`ipmi_sim did not start: ${err}`);
     await new Promise((r) => setTimeout(r, 10));
   }
   return {
+    host,
     port,
     user,
     password,

@@ -8,6 +8,7 @@ import { createSocket } from 'node:dgram';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { REPO } from './demo.js';
 import snmp from 'net-snmp';
 
 export const SNMPD_USERS = {
@@ -49,7 +50,7 @@ export async function startSnmpd(): Promise<Snmpd> {
       `rwuser ${u.authOnly.user} auth`,
       `rwuser ${u.authPriv.user} priv`,
       `rouser ${u.readOnly.user} priv`,
-      `pass_persist .1.3.6.1.4.1.318.1.1.12 /usr/bin/env python3 ${join(import.meta.dirname, 'snmpd-apc-rpdu.py')} ${log}`,
+      `pass_persist .1.3.6.1.4.1.318.1.1.12 /usr/bin/env python3 ${join(REPO, 'test', 'support', 'snmpd-apc-rpdu.py')} ${log}`,
       '',
     ].join('\n'),
   );
