@@ -50,7 +50,10 @@ export class TcpTester implements Tester {
       };
       const onAbort = (): void => finish(new OperationAbortedError());
       signal.addEventListener('abort', onAbort, { once: true });
-      sock.once('connect', () => finish({ passed: true, detail: `${this.host}:${this.port} accepts connections (${ms(t0)} ms)`, latencyMs: ms(t0) }));
+      sock.once('connect', () => {
+        const latencyMs = ms(t0);
+        finish({ passed: true, detail: `${this.host}:${this.port} accepts connections (${latencyMs} ms)`, latencyMs });
+      });
       sock.once('error', (e: NodeJS.ErrnoException) =>
         finish({ passed: false, detail: `${this.host}:${this.port}: ${e.code === 'ECONNREFUSED' ? 'connection refused' : (e.code ?? e.message)}`, latencyMs: ms(t0) }),
       );
@@ -95,7 +98,8 @@ export class HttpTester implements Tester {
           const code = res.statusCode ?? 0;
           if (!this.#statusOk(code)) return resolve({ passed: false, detail: `${this.#url.href}: HTTP ${code}, expected ${this.#expect.join(' or ')}`, latencyMs: ms(t0) });
           if (this.#body && !this.#body.test(body)) return resolve({ passed: false, detail: `${this.#url.href}: HTTP ${code} but the body does not match /${this.#body.source}/`, latencyMs: ms(t0) });
-          resolve({ passed: true, detail: `${this.#url.href}: HTTP ${code} in ${ms(t0)} ms`, latencyMs: ms(t0) });
+          const latencyMs = ms(t0);
+          resolve({ passed: true, detail: `${this.#url.href}: HTTP ${code} in ${latencyMs} ms`, latencyMs });
         });
         res.on('error', () => {});
       });
