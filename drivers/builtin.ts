@@ -5,6 +5,7 @@ import { commandControllerDriver } from './host/controllers.js';
 import { ipmiDriver, ipmiSoftDriver } from './ipmi/index.js';
 import { commandTesterDriver, httpTesterDriver, pingTesterDriver, tcpTesterDriver } from './host/testers.js';
 import { modbusRelayDriver } from './modbus-relay/index.js';
+import { redfishDriver, redfishGracefulDriver } from './redfish/index.js';
 import { serialRelayDriver } from './serial-relay/index.js';
 import { snmpPduDriver } from './snmp-pdu/index.js';
 import { sshControllerDriver } from './ssh/index.js';
@@ -20,6 +21,8 @@ export const builtinDrivers: readonly DriverDefinition[] = [
   gpioRelayDriver as unknown as DriverDefinition,
   ipmiDriver as unknown as DriverDefinition,
   ipmiSoftDriver as unknown as DriverDefinition,
+  redfishDriver as unknown as DriverDefinition,
+  redfishGracefulDriver as unknown as DriverDefinition,
   sshControllerDriver as unknown as DriverDefinition,
   commandControllerDriver as unknown as DriverDefinition,
   tcpTesterDriver as unknown as DriverDefinition,
