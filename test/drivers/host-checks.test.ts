@@ -2,7 +2,12 @@
  * Testers (tcp, http, ping, command) and the command control against real peers on 127.0.0.1:
  * a TCP listener and an HTTP server started here, the system ping, local programs.
  */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer as createHttp, type Server as HttpServer } from 'node:http';
+import { createServer as createHttps } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer, type Server } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { commandControllerDriver } from '../../drivers/host/controllers.js';
@@ -78,6 +83,20 @@ describe('http tester', () => {
     const p = http({ url: `http://127.0.0.1:${port}/hang` }).probe(ac.signal);
     setTimeout(() => ac.abort(), 100);
     await expect(p).rejects.toMatchObject({ code: 'OCKLE_OPERATION_ABORTED' });
+  });
+});
+
+describePeer('http tester over TLS', ['openssl'], () => {
+  it('checks the certificate: a lab CA file passes, an unknown one fails with the reason, insecure passes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ockle-tls-'));
+    closers.push(async () => rmSync(dir, { recursive: true, force: true }));
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+    const port = await listen(createHttps({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }, (_, res) => res.end('ok')));
+    const t = (over: Record<string, unknown>) =>
+      httpTesterDriver.create({ url: `https://127.0.0.1:${port}/`, expect_status: '200', body_match: undefined, ca_file: undefined, insecure: false, ...over } as never, ctx());
+    expect(await t({ ca_file: join(dir, 'cert.pem') }).probe(sig())).toMatchObject({ passed: true });
+    expect(await t({}).probe(sig())).toMatchObject({ passed: false, detail: expect.stringMatching(/self[- ]signed certificate/) });
+    expect(await t({ insecure: true }).probe(sig())).toMatchObject({ passed: true });
   });
 });
 
