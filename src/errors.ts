@@ -254,6 +254,12 @@ export class ControlError extends OckleError {
     super('OCKLE_CONTROL_FAILED', message, options);
   }
 }
+/** A device error met while a control asked for a shutdown, as a control failure (aborts stay aborts). */
+export function asControlError(err: unknown): OckleError {
+  const e = toOckleError(err);
+  if (e.code === 'OCKLE_OPERATION_ABORTED' || e.code === 'OCKLE_CONTROL_FAILED') return e;
+  return new ControlError(e.message, { ...(e.hint && { hint: e.hint }), cause: err });
+}
 export class ControlTimeoutError extends OckleError {
   constructor(message: string, options?: OckleErrorOptions) {
     super('OCKLE_CONTROL_TIMEOUT', message, options);

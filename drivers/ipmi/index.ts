@@ -6,7 +6,7 @@
  * (with -v) are parsed into typed errors: wrong password, unknown user, no answer.
  */
 import { bool, int, secret, select, str, type Infer } from '../../src/config/types.js';
-import { ControlError, DeviceRefusedError, DeviceReplyError, DeviceUnreachableError, OckleError, OperationAbortedError, UnknownOutletError } from '../../src/errors.js';
+import { asControlError, DeviceRefusedError, DeviceReplyError, DeviceUnreachableError, OckleError, OperationAbortedError, UnknownOutletError } from '../../src/errors.js';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { lastLine, run } from '../host/process.js';
@@ -300,9 +300,7 @@ export class IpmiSoftControl implements Controller {
     try {
       await this.#tool.call(['chassis', 'power', 'soft'], signal);
     } catch (err) {
-      if (err instanceof OperationAbortedError) throw err;
-      const e = err as OckleError;
-      throw new ControlError(e.message, { ...(e.hint && { hint: e.hint }) });
+      throw asControlError(err);
     }
   }
 }

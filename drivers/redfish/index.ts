@@ -14,7 +14,7 @@ import { isIP } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { bool, duration, secret, select, str, type Infer } from '../../src/config/types.js';
 import type { OckleError} from '../../src/errors.js';
-import { ControlError, DeviceRefusedError, DeviceReplyError, DeviceUnreachableError, OperationAbortedError, UnknownOutletError } from '../../src/errors.js';
+import { asControlError, DeviceRefusedError, DeviceReplyError, DeviceUnreachableError, OperationAbortedError, UnknownOutletError } from '../../src/errors.js';
 import { defineDriver, type Controller, type DeviceInfo, type DriverContext, type OutletDevice, type Power, type SwitchAction } from '../types.js';
 
 export const redfishTemplate = {
@@ -280,9 +280,7 @@ export class RedfishGraceful implements Controller {
       const sys = await findSystem(this.#client, this.#spec, signal);
       await reset(this.#client, sys, 'GracefulShutdown', signal);
     } catch (err) {
-      if (err instanceof OperationAbortedError) throw err;
-      const e = err as OckleError;
-      throw new ControlError(e.message, { ...(e.hint && { hint: e.hint }) });
+      throw asControlError(err);
     } finally {
       await this.#client.logout();
     }
