@@ -14,8 +14,11 @@ import type { Infer, Template } from '../src/config/types.js';
  */
 export type Power = 'on' | 'off' | 'switching' | 'unknown';
 
-/** What an outlet can be asked to do. */
-export type SwitchAction = 'on' | 'off' | 'cycle';
+/**
+ * What an outlet can be asked to do. `reset` is a warm reset of the machine behind it (a BMC's
+ * reset line): the power stays on; only devices with `caps.reset` are asked.
+ */
+export type SwitchAction = 'on' | 'off' | 'cycle' | 'reset';
 
 /** One metering sample for an outlet. Absent fields are not measured by the device. */
 export interface Reading {
@@ -29,6 +32,8 @@ export interface Reading {
 export interface OutletCaps {
   /** The device cycles natively; otherwise the core emulates off → cycle_delay → on. */
   readonly cycle: boolean;
+  /** The device can warm-reset the machine (a BMC); absent or false: `reset` is refused before anything is sent. */
+  readonly reset?: boolean;
   /** `meter()` is implemented (must equal `typeof device.meter === 'function'`). */
   readonly metering: boolean;
   /** `read()` of many outlets costs one round trip. */

@@ -237,7 +237,7 @@ function ipmipowerError(w: StatusWanted, answer: string): OckleError {
 }
 
 export class IpmiChassis implements OutletDevice {
-  readonly caps = { cycle: true, metering: false, bulkRead: false, readBack: 'real' as const, maxConcurrency: 1 };
+  readonly caps = { cycle: true, reset: true, metering: false, bulkRead: false, readBack: 'real' as const, maxConcurrency: 1 };
   readonly outletCount = 1;
   readonly #tool: Ipmitool;
   readonly #spec: Spec;

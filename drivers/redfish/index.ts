@@ -227,7 +227,14 @@ export class RedfishSystem implements OutletDevice {
   }
 
   get caps(): OutletDevice['caps'] {
-    return { cycle: this.#sys?.resetTypes.includes('PowerCycle') ?? false, metering: false, bulkRead: false, readBack: 'real', maxConcurrency: 1 };
+    return {
+      cycle: this.#sys?.resetTypes.includes('PowerCycle') ?? false,
+      reset: this.#sys?.resetTypes.includes('ForceRestart') ?? true,
+      metering: false,
+      bulkRead: false,
+      readBack: 'real',
+      maxConcurrency: 1,
+    };
   }
 
   async open(signal: AbortSignal): Promise<void> {
@@ -250,7 +257,8 @@ export class RedfishSystem implements OutletDevice {
   async switch(outlet: number, action: SwitchAction, signal: AbortSignal): Promise<void> {
     this.#check([outlet]);
     this.#sys ??= await findSystem(this.#client, this.#spec, signal);
-    await reset(this.#client, this.#sys, action === 'on' ? 'On' : action === 'off' ? 'ForceOff' : 'PowerCycle', signal);
+    const type = { on: 'On', off: 'ForceOff', cycle: 'PowerCycle', reset: 'ForceRestart' }[action];
+    await reset(this.#client, this.#sys, type, signal);
   }
 
   info(): DeviceInfo {

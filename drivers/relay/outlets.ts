@@ -113,7 +113,8 @@ export class RelayOutlets implements OutletDevice {
   async switch(outlet: number, action: SwitchAction, signal: AbortSignal): Promise<void> {
     this.#check([outlet]);
     if (signal.aborted) throw new OperationAbortedError();
-    if (action === 'cycle') throw new DeviceReplyError(this.id, `${this.id}: a relay board has no native cycle`, { hint: 'The core cycles relays as off → cycle_delay → on.' });
+    if (action === 'cycle' || action === 'reset')
+      throw new DeviceReplyError(this.id, `${this.id}: a relay board has no native ${action}`, { hint: 'The core cycles relays as off → cycle_delay → on.' });
     const energise = (action === 'on') !== this.#invert;
     await this.#board.write(outlet, energise, signal);
     this.#assumed?.set(outlet, energise);

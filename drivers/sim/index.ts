@@ -112,6 +112,7 @@ export class SimOutlets implements OutletDevice {
     if (faults.has('refuse_switch'))
       throw new DeviceRefusedError(this.id, `sim "${this.id}": outlet ${outlet} refused "${action}" (fault "refuse_switch" injected)`);
     if (action === 'cycle' && !this.caps.cycle) throw new OckleError('OCKLE_DEVICE_REPLY', `sim "${this.id}" cannot cycle natively`);
+    if (action === 'reset') throw new OckleError('OCKLE_DEVICE_REPLY', `sim "${this.id}" is a PDU: it cannot warm-reset a machine`);
     this.#world.recordWrite(this.id, outlet, action);
     if (faults.has('stuck')) return;
     if (action === 'cycle') {

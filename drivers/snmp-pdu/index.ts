@@ -267,6 +267,7 @@ export class SnmpPdu implements OutletDevice {
 
   async switch(outlet: number, action: SwitchAction, signal: AbortSignal): Promise<void> {
     this.#check([outlet]);
+    if (action === 'reset') throw new DeviceReplyError(this.id, `${this.id}: a PDU cannot warm-reset a machine`, { hint: 'Use cycle.' });
     const cmd = this.#profile!.control[action];
     if (!cmd) throw new DeviceReplyError(this.id, `${this.id}: profile ${this.#profile!.name} has no native cycle`, { hint: 'The core cycles as off → cycle_delay → on.' });
     await this.#client.setInt(this.#oid(cmd.oid, outlet), cmd.value, signal, outlet);

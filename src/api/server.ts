@@ -39,7 +39,7 @@ const actionBody = {
   additionalProperties: false,
   required: ['action'],
   properties: {
-    action: { type: 'string', enum: ['on', 'off', 'cycle'] },
+    action: { type: 'string', enum: ['on', 'off', 'cycle', 'reset'] },
     force: { type: 'boolean', default: false },
     reason: { type: 'string', maxLength: 200, default: '' },
     queue: { type: 'boolean', default: false },

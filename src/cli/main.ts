@@ -41,6 +41,7 @@ commands:
                                off takes down what needs them first (auto-control)
   cycle SERVER…                restart exactly these servers: power-cycle, then boot tests
   on|off|cycle SERVER… --force switch exactly these servers' outlets now, ignoring dependencies
+  reset SERVER…                warm-reset exactly these servers through their BMC (ipmi, redfish)
       [--reason TEXT] [--no-wait] [--timeout 5m]
       [--queue]                wait for an action holding one of the servers, instead of refusing
   cancel ID                    stop a running action (operations on the wire finish)
@@ -199,7 +200,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
       }
       case 'on':
       case 'off':
-      case 'cycle': {
+      case 'cycle':
+      case 'reset': {
         if (rest.length === 0 && !v.all) return usage(`${cmd} needs at least one SERVER, or --all`);
         if (rest.length > 0 && v.all) return usage(`${cmd}: name servers or give --all, not both`);
         const timeoutMs = v.timeout ? parseDuration(v.timeout) : 600_000;

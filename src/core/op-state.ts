@@ -111,7 +111,7 @@ export function deriveServerState(i: DeriveInput): Derived {
     if (failed(['off'])) return failedStop();
     if (last?.force && last.kind !== 'off' && last.result === 'ok') return { state: 'FORCED_ON', reason: `forced on; ${testSummary}` };
     if (failedTests.length > 0) {
-      if (failed(['on', 'cycle'])) return failedStart();
+      if (failed(['on', 'cycle', 'reset'])) return failedStart();
       return { state: 'FAILED_TO_START', reason: `powered, but ${testSummary}` };
     }
     if (notRun > 0) return { state: 'UNKNOWN', reason: `powered, ${testSummary}` };
@@ -119,11 +119,11 @@ export function deriveServerState(i: DeriveInput): Derived {
   }
   if (on === 0) {
     if (last?.force && last.kind === 'off' && last.result === 'ok') return { state: 'FORCED_OFF', reason: 'forced off' };
-    if (failed(['on', 'cycle'])) return failedStart();
+    if (failed(['on', 'cycle', 'reset'])) return failedStart();
     return { state: 'OFF', reason: `${i.outlets.length === 1 ? 'outlet' : 'all outlets'} off` };
   }
   if (failed(['off'])) return failedStop();
-  if (failed(['on', 'cycle'])) return failedStart();
+  if (failed(['on', 'cycle', 'reset'])) return failedStart();
   const parts = i.outlets.map((p, k) => `${outletName(k)} ${p}`);
   return { state: 'UNKNOWN', reason: `partially powered: ${parts.join(', ')}` };
 }

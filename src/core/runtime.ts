@@ -9,7 +9,7 @@
  */
 import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
-import type { Controller, OutletDevice, Power, Reading, Tester } from '../../drivers/types.js';
+import type { Controller, OutletDevice, Power, Reading, SwitchAction, Tester } from '../../drivers/types.js';
 import {
   OckleError,
   ControlTimeoutError,
@@ -438,6 +438,18 @@ export class Runtime implements Gateway {
     if (req.targets.length === 0) throw new RequestValidationError('an action needs at least one target server');
     const targets = [...new Set(req.targets)];
     for (const t of targets) if (!this.#servers.has(t)) throw new UnknownServerError(t, [...this.#servers.keys()]);
+    if (req.kind === 'reset') {
+      // A warm reset acts on exactly the named servers (like a forced switch): check every
+      // device can do it before anything is sent.
+      const cannot = targets.flatMap((t) =>
+        this.#servers.get(t)!.s.outlets.flatMap((o) => (this.#devices.get(o.device)!.d.device.caps.reset ? [] : [`${t} (${o.device})`])),
+      );
+      if (cannot.length > 0)
+        throw new RequestValidationError(`reset needs a BMC that can reset the machine; ${cannot.join(', ')} cannot`, {
+          hint: 'Use cycle (a power cycle) instead; reset is for ipmi and redfish devices.',
+        });
+      req = { ...req, force: true };
+    }
     if (!req.force) return this.#requestSequenced({ ...req, targets });
     for (const t of targets) {
       const held = this.#servers.get(t)!.actionId;
@@ -552,13 +564,15 @@ export class Runtime implements Gateway {
     }
     // A sequenced cycle restarts exactly the targets (keep-alive, `ockle cycle`): power-cycle,
     // then the boot tests and retries of a power-on; dependents are left as they are.
-    const setFor = (): string[] => (req.kind === 'cycle' ? [...req.targets] : this.#sequenceSet(req.kind, req.targets).servers);
+    // (reset never gets here: it is always a forced action)
+    const seqKind = req.kind === 'off' ? 'off' : 'on';
+    const setFor = (): string[] => (req.kind === 'cycle' ? [...req.targets] : this.#sequenceSet(seqKind, req.targets).servers);
     const holders = (list: readonly string[]): string[] => [
       ...new Set(list.flatMap((n) => (this.#servers.get(n)!.actionId ? [this.#servers.get(n)!.actionId!] : []))),
     ];
     // Every server the request may touch, goal state or not: a server held by another action is
     // in flux, and its state now says nothing about its state when this action gets to it.
-    const reach = req.kind === 'cycle' ? [...req.targets] : this.#tree.closure(req.targets, req.kind);
+    const reach = req.kind === 'cycle' ? [...req.targets] : this.#tree.closure(req.targets, seqKind);
     let servers = setFor();
     if (!req.queue) {
       for (const n of reach) {
@@ -774,7 +788,7 @@ export class Runtime implements Gateway {
         await this.#confirm(actionId, slot, o.outlet, 'on', signal);
       } else {
         await this.#write(actionId, slot, o.outlet, kind, signal);
-        await this.#confirm(actionId, slot, o.outlet, kind === 'off' ? 'off' : 'on', signal, kind === 'cycle');
+        await this.#confirm(actionId, slot, o.outlet, kind === 'off' ? 'off' : 'on', signal, kind === 'cycle' || kind === 'reset');
       }
     } catch (err) {
       const e = toOckleError(err);
@@ -784,10 +798,10 @@ export class Runtime implements Gateway {
   }
 
   /** One switch command through the device queue; a failed write is re-read, never blindly repeated. */
-  async #write(actionId: string, slot: DeviceSlot, outlet: number, action: 'on' | 'off' | 'cycle', signal: AbortSignal): Promise<void> {
+  async #write(actionId: string, slot: DeviceSlot, outlet: number, action: SwitchAction, signal: AbortSignal): Promise<void> {
     const binding = this.#bindings.get(slot.d.id)?.get(outlet);
     const where = { server: binding?.server, device: slot.d.id, outlet };
-    const target: Power | undefined = action === 'cycle' ? undefined : action;
+    const target: Power | undefined = action === 'cycle' || action === 'reset' ? undefined : action;
     if (action !== 'off' && slot.d.staggerMs > 0) {
       // Reserve the next switch-on time first, so concurrent callers line up behind each other.
       const at = Math.max(this.#now(), slot.nextOnAt);

@@ -174,6 +174,15 @@ describe('HTTP API', () => {
     expect(JSON.parse(m![1]!)).toEqual(p);
   });
 
+  it('refuses a reset of servers behind a PDU before anything is sent', async () => {
+    const before = writes();
+    const res = await call('/api/actions', { token: operator.token, method: 'POST', body: '{"action":"reset","targets":["web-1"]}' });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { error: { code: string; message: string; hint: string } };
+    expect(body.error).toMatchObject({ code: 'OCKLE_REQUEST_INVALID', message: expect.stringMatching(/^reset needs a BMC that can reset the machine; web-1 \(pdu-/), hint: expect.stringMatching(/cycle/) });
+    expect(writes()).toBe(before);
+  });
+
   it('rejects an SSE filter naming an unknown event', async () => {
     const res = await call('/api/events?types=server.exploded', { token: viewer.token });
     expect(res.status).toBe(400);

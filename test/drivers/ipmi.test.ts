@@ -62,6 +62,16 @@ describePeer('ipmi against ipmi_sim', ['ipmi_sim', 'ipmitool'], () => {
     expect(bmc.calls().slice(before).filter((c) => c.startsWith('set'))[0]).toBe('set power 0');
   });
 
+  it('warm-resets the machine (chassis power reset), power staying on', async () => {
+    bmc.setPower(true);
+    const d = device();
+    expect(d.caps.reset).toBe(true);
+    const before = bmc.calls().length;
+    await d.switch(1, 'reset', sig());
+    expect(bmc.calls().slice(before).filter((c) => c.startsWith('set'))).toEqual(['set reset 1']);
+    expect(bmc.power()).toBe('1');
+  });
+
   it('ipmi-soft asks the OS to shut down through the BMC (ACPI soft-off)', async () => {
     bmc.setPower(true);
     const c = ipmiSoftDriver.create(spec(bmc), makeDriverContext({ id: 'db-1/soft', server: { name: 'db-1', host: undefined, outlets: [] } }));

@@ -49,8 +49,9 @@ describePeer('redfish against a test Redfish service', ['openssl'], () => {
     expect((await d.read([1], sig())).get(1)).toBe('off');
     await d.switch(1, 'on', sig());
     await d.switch(1, 'cycle', sig());
+    await d.switch(1, 'reset', sig());
     await d.switch(1, 'off', sig());
-    expect(rf.resets).toEqual(['On', 'PowerCycle', 'ForceOff']);
+    expect(rf.resets).toEqual(['On', 'PowerCycle', 'ForceRestart', 'ForceOff']);
     await d.close();
     expect(rf.sessionsCreated).toBe(1);
     expect(rf.sessionsDeleted).toBe(1);

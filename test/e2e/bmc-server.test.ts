@@ -154,4 +154,13 @@ describePeer('a BMC server, end to end', ['ipmi_sim', 'ipmitool', 'sshd', 'ssh-k
     expect(app.state).toBe('OK');
     expect(app.tests.map((t) => `${t.name}:${t.result}`)).toEqual(['ping:PASSED', 'ssh-port:PASSED', 'web:PASSED']);
   }, 60_000);
+
+  it('warm-resets exactly that server through its BMC (reset is always a forced action)', async () => {
+    const d = daemon!;
+    const before = bmc.calls().length;
+    const rec = await d.gateway.waitFor(d.gateway.request({ kind: 'reset', targets: ['app'], force: false, origin: 'api:test', reason: 'hung kernel' }).id);
+    expect(rec).toMatchObject({ status: 'ok', force: true });
+    expect(rec.steps.map((s) => s.op)).toEqual(['switch', 'confirm']);
+    expect(bmc.calls().slice(before).filter((c) => c.startsWith('set'))).toEqual(['set reset 1']);
+  });
 });
