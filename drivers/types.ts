@@ -164,6 +164,8 @@ export interface DriverDefinition<K extends DriverKind = DriverKind, T extends T
    * `generic` profile needs its OIDs). Each problem names the key it is about.
    */
   check?(spec: Infer<T>): readonly { readonly key: string; readonly message: string; readonly hint: string }[];
+  /** The driver talks to the server's `host` when its section has no `host =` (the loader checks one exists). */
+  readonly usesServerHost?: boolean;
   create(spec: Infer<T>, ctx: DriverContext): Made<K>;
 }
 

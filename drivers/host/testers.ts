@@ -167,6 +167,7 @@ const parseCommand = (line: string, ctx: DriverContext): string[] => {
 export const tcpTesterDriver = defineDriver({
   kind: 'tester',
   type: 'tcp',
+  usesServerHost: true,
   description: 'Passes when host:port accepts a TCP connection.',
   template: {
     host: str({ help: 'Host to connect to (default: the server’s host).' }),
@@ -208,6 +209,7 @@ export const httpTesterDriver = defineDriver({
 export const pingTesterDriver = defineDriver({
   kind: 'tester',
   type: 'ping',
+  usesServerHost: true,
   description: 'Passes when the host answers ICMP echo (the system ping).',
   template: {
     host: str({ help: 'Host to ping (default: the server’s host).' }),

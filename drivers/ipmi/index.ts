@@ -318,6 +318,7 @@ export const ipmiDriver = defineDriver({
 export const ipmiSoftDriver = defineDriver({
   kind: 'controller',
   type: 'ipmi-soft',
+  usesServerHost: true,
   description: 'Asks the OS to shut down through the BMC (IPMI chassis soft-off, ACPI).',
   template: ipmiTemplate,
   create: (spec, ctx) => new IpmiSoftControl(ctx.id, spec, ctx),

@@ -159,6 +159,7 @@ export class SshController implements Controller {
 export const sshControllerDriver = defineDriver({
   kind: 'controller',
   type: 'ssh',
+  usesServerHost: true,
   description: 'Logs in over SSH (pinned host key) and runs a shutdown command.',
   template: sshTemplate,
   check: (spec) => {

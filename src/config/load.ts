@@ -356,6 +356,8 @@ export async function checkConfig(dirIn: string, opts: LoadOptions): Promise<{ p
     const objects = (listKey: 'controls' | 'tests', kind: DriverKind, common: Template): ObjectConfig[] =>
       refs(listKey).flatMap((s) => {
         const t = typed(c, s, kind, common);
+        if (t && !v.host && opts.drivers.get(kind, t.type)?.usesServerHost && t.spec.host === undefined)
+          c.error(s.line, `[${s.name}] (${t.type}) needs a host, and [server] has no host either`, 'Add host = … to [server] (used by every test and control), or to this section.');
         return t ? [{ name: s.name, type: t.type, common: t.common as ObjectConfig['common'], spec: t.spec }] : [];
       });
     const controls = objects('controls', 'controller', controlCommonTemplate);

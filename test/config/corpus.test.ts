@@ -210,6 +210,11 @@ const CASES: Case[] = [
     expected:
       'devices/pdu-snmp.ini:4: profile = apc-rpud: "apc-rpud" is not allowed Use one of: auto, apc-rpdu, apc-rpdu2, apc-spdu, raritan-px2, raritan-px1, eaton-epdu, hpe-epdu, cyberpower, sentry4, sentry3, tripplite, tripplite-pa15, generic. Did you mean "apc-rpdu"?',
   },
+  {
+    mistake: 'a tcp test on a server without a host',
+    edit: create('servers/lab-box.ini', '[server]\noutlets = power\ntests = ssh\n\n[power]\ndevice = relay-1\noutlet = 3\n\n[ssh]\ntype = tcp\nport = 22\n'),
+    expected: 'servers/lab-box.ini:9: [ssh] (tcp) needs a host, and [server] has no host either Add host = … to [server] (used by every test and control), or to this section.',
+  },
 ];
 
 describe('broken-config corpus', () => {
