@@ -788,7 +788,8 @@ export class Runtime implements Gateway {
         await this.#confirm(actionId, slot, o.outlet, 'on', signal);
       } else {
         await this.#write(actionId, slot, o.outlet, kind, signal);
-        await this.#confirm(actionId, slot, o.outlet, kind === 'off' ? 'off' : 'on', signal, kind === 'cycle' || kind === 'reset');
+        // A reset keeps the power on: no off phase to wait for, as a cycle has.
+        await this.#confirm(actionId, slot, o.outlet, kind === 'off' ? 'off' : 'on', signal, kind === 'cycle');
       }
     } catch (err) {
       const e = toOckleError(err);
