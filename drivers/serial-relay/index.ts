@@ -67,10 +67,20 @@ export class SerialRelayBoard implements RelayBoard {
     if (signal.aborted) throw new OperationAbortedError();
     const port = await this.#ensure(signal);
     this.#rx = Buffer.alloc(0); // drop anything stale
-    await new Promise<void>((resolve, reject) => port.write(bytes, (err) => (err ? reject(err) : port.drain((e) => (e ? reject(e) : resolve())))))
+    // The write is bounded too: on a port whose far end vanished (a USB board pulled out before
+    // the kernel closed the device), drain may never call back.
+    let writeTimer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      new Promise<void>((resolve, reject) => port.write(bytes, (err) => (err ? reject(err) : port.drain((e) => (e ? reject(e) : resolve()))))),
+      new Promise<never>((_, reject) => (writeTimer = setTimeout(() => reject(new Error(`not sent within ${this.#s.request_timeout} ms`)), this.#s.request_timeout))),
+    ])
       .catch((err: unknown) => {
+        // A port we cannot write to is replaced on the next operation.
+        if (this.#port === port) this.#port = null;
+        port.destroy();
         throw new DeviceUnreachableError(this.id, `${this.id}: ${what}: write to ${this.#s.path} failed: ${(err as Error).message}`, { hint: 'Is the board still plugged in?' });
-      });
+      })
+      .finally(() => clearTimeout(writeTimer));
     if (!done) return null;
     return new Promise<T>((resolve, reject) => {
       const finish = (fn: () => void): void => {
@@ -91,13 +101,17 @@ export class SerialRelayBoard implements RelayBoard {
       };
       const timer = setTimeout(
         () =>
-          finish(() =>
+          finish(() => {
+            // No answer: the device node may be stale (a board replugged before the kernel told
+            // us); reopen it on the next operation rather than talk into a dead descriptor.
+            if (this.#port === port) this.#port = null;
+            port.destroy();
             reject(
               new DeviceUnreachableError(this.id, `${this.id}: ${what}: no complete reply within ${this.#s.request_timeout} ms${this.#rx.length ? ` (got ${this.#rx.toString('hex')})` : ''}`, {
                 hint: 'Check protocol and baud, and that the board is powered (USB boards often need their own supply for the relays).',
               }),
-            ),
-          ),
+            );
+          }),
         this.#s.request_timeout,
       );
       const onAbort = (): void => finish(() => reject(new OperationAbortedError()));
