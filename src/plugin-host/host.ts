@@ -1,0 +1,223 @@
+/**
+ * Runs one plugin in its own worker thread and keeps the daemon safe from it. Lifecycle:
+ * starting (until `ready`, or the start timeout) → running (heartbeats; too many missed means
+ * hung: terminate) → stopping (until `stopped`, or the stop deadline: terminate). A worker that
+ * exits, throws at start, hangs or misses its deadline is restarted with exponential backoff;
+ * after `maxCrashes` within `crashWindowMs` it stays `failed` until `restart()`. Every
+ * transition is reported through `onState` and logged. A malformed message is logged as the
+ * plugin's bug and ignored.
+ */
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { Logger } from 'pino';
+import { toOckleError } from '../errors.js';
+import { parseWorkerMessage, type HostMessage } from './protocol.js';
+
+export type PluginState = 'starting' | 'running' | 'stopping' | 'stopped' | 'backoff' | 'failed';
+
+export interface PluginHostOptions {
+  readonly name: string;
+  /** Path of the plugin module (JavaScript). */
+  readonly module: string;
+  readonly config: Readonly<Record<string, unknown>>;
+  readonly log: Logger;
+  /** Serves a `ctx.call(method, params)` of the plugin. */
+  readonly handle: (method: string, params: unknown) => Promise<unknown>;
+  /** Subscribes the plugin to a daemon event; returns the unsubscribe function. */
+  readonly subscribe: (event: string, fn: (payload: unknown) => void) => () => void;
+  readonly onState?: (state: PluginState, detail: string) => void;
+  readonly startTimeoutMs?: number;
+  readonly heartbeatMs?: number;
+  /** Heartbeats missed in a row before the plugin counts as hung. */
+  readonly missedBeats?: number;
+  readonly stopTimeoutMs?: number;
+  readonly backoffMs?: readonly number[];
+  readonly maxCrashes?: number;
+  readonly crashWindowMs?: number;
+}
+
+/** The worker bootstrap: next to this file when built; from source (tests), the built copy. */
+function workerEntry(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const built = join(here, 'worker.js');
+  return existsSync(built) ? built : join(here, '..', '..', 'dist', 'src', 'plugin-host', 'worker.js');
+}
+
+type Settings = Required<Omit<PluginHostOptions, 'onState'>> & Pick<PluginHostOptions, 'onState'>;
+
+export class PluginHost {
+  readonly #o: Settings;
+  #worker: Worker | null = null;
+  #state: PluginState = 'stopped';
+  #lastBeat = 0;
+  #watchdog: NodeJS.Timeout | null = null;
+  #startTimer: NodeJS.Timeout | null = null;
+  #backoffTimer: NodeJS.Timeout | null = null;
+  #crashes: number[] = [];
+  #unsubscribe: (() => void)[] = [];
+  #stopping: Promise<void> | null = null;
+  /** Malformed messages and handler failures seen (for tests and `ockle plugins`). */
+  bugs = 0;
+  lastError: string | null = null;
+
+  constructor(o: PluginHostOptions) {
+    this.#o = {
+      startTimeoutMs: 5000,
+      heartbeatMs: 500,
+      missedBeats: 4,
+      stopTimeoutMs: 3000,
+      backoffMs: [500, 1000, 2000, 5000, 15_000, 30_000],
+      maxCrashes: 5,
+      crashWindowMs: 60_000,
+      ...o,
+    };
+  }
+
+  get state(): PluginState {
+    return this.#state;
+  }
+
+  #set(state: PluginState, detail: string): void {
+    this.#state = state;
+    const level = state === 'failed' || state === 'backoff' ? 'warn' : 'info';
+    this.#o.log[level]({ plugin: this.#o.name, state, detail }, `plugin ${this.#o.name}: ${state}`);
+    this.#o.onState?.(state, detail);
+  }
+
+  #post(m: HostMessage): void {
+    this.#worker?.postMessage(m);
+  }
+
+  start(): void {
+    if (this.#worker || this.#state === 'starting' || this.#state === 'running') return;
+    const w = new Worker(workerEntry(), {
+      workerData: { module: pathToFileURL(this.#o.module).href, heartbeatMs: this.#o.heartbeatMs },
+      resourceLimits: { maxOldGenerationSizeMb: 256 },
+      stdout: false,
+      stderr: false,
+    });
+    this.#worker = w;
+    this.#set('starting', 'worker spawned');
+    this.#lastBeat = Date.now();
+    w.on('message', (raw: unknown) => this.#onMessage(w, raw));
+    w.on('error', (err) => this.#crash(w, `threw: ${toOckleError(err).message}`));
+    w.on('exit', (code) => {
+      if (this.#worker === w) this.#crash(w, `exited with code ${code}`);
+    });
+    this.#startTimer = setTimeout(() => this.#crash(w, `not ready within ${this.#o.startTimeoutMs} ms`), this.#o.startTimeoutMs);
+    this.#watchdog = setInterval(() => {
+      if (Date.now() - this.#lastBeat > this.#o.heartbeatMs * this.#o.missedBeats) this.#crash(w, `hung: no heartbeat for ${Date.now() - this.#lastBeat} ms`);
+    }, this.#o.heartbeatMs);
+    this.#post({ v: 1, type: 'start', name: this.#o.name, config: this.#o.config });
+  }
+
+  #onMessage(w: Worker, raw: unknown): void {
+    if (this.#worker !== w) return;
+    const parsed = parseWorkerMessage(raw);
+    if (!parsed.ok) {
+      this.bugs++;
+      this.#o.log.warn({ plugin: this.#o.name, why: parsed.why }, `plugin ${this.#o.name} sent a malformed message (its bug; ignored)`);
+      return;
+    }
+    const m = parsed.msg;
+    this.#lastBeat = Date.now();
+    switch (m.type) {
+      case 'ready':
+        if (this.#startTimer) clearTimeout(this.#startTimer);
+        this.#startTimer = null;
+        if (this.#state === 'starting') this.#set('running', 'ready');
+        break;
+      case 'heartbeat':
+        break;
+      case 'log':
+        this.#o.log[m.level]({ plugin: this.#o.name, ...m.data }, m.msg.slice(0, 2000));
+        break;
+      case 'subscribe':
+        for (const off of this.#unsubscribe.splice(0)) off();
+        for (const name of m.events) this.#unsubscribe.push(this.#o.subscribe(name, (payload) => this.#post({ v: 1, type: 'event', name, payload })));
+        break;
+      case 'request':
+        this.#o.handle(m.method, m.params).then(
+          (result) => this.#post({ v: 1, type: 'reply', id: m.id, ok: true, result }),
+          (err: unknown) => {
+            const e = toOckleError(err);
+            this.#post({ v: 1, type: 'reply', id: m.id, ok: false, error: { code: e.code, message: e.message } });
+          },
+        );
+        break;
+      case 'failed':
+        this.bugs++;
+        this.lastError = `${m.phase}: ${m.message}`;
+        if (m.phase === 'start') this.#crash(w, `start failed: ${m.message}`);
+        else this.#o.log.warn({ plugin: this.#o.name, phase: m.phase, err: m.message }, `plugin ${this.#o.name} threw in ${m.phase} (its bug; it keeps running)`);
+        break;
+      case 'stopped':
+        break;
+    }
+  }
+
+  #cleanup(): void {
+    if (this.#startTimer) clearTimeout(this.#startTimer);
+    if (this.#watchdog) clearInterval(this.#watchdog);
+    this.#startTimer = null;
+    this.#watchdog = null;
+    for (const off of this.#unsubscribe.splice(0)) off();
+  }
+
+  #crash(w: Worker, why: string): void {
+    if (this.#worker !== w || this.#stopping) return;
+    this.#worker = null;
+    this.#cleanup();
+    void w.terminate();
+    this.lastError = why;
+    const now = Date.now();
+    this.#crashes = [...this.#crashes.filter((t) => now - t < this.#o.crashWindowMs), now];
+    if (this.#crashes.length >= this.#o.maxCrashes) {
+      this.#set('failed', `${why}; ${this.#crashes.length} crashes within ${this.#o.crashWindowMs / 1000} s: not restarted until an operator restarts it`);
+      return;
+    }
+    const delay = this.#o.backoffMs[Math.min(this.#crashes.length - 1, this.#o.backoffMs.length - 1)]!;
+    this.#set('backoff', `${why}; restarting in ${delay} ms`);
+    this.#backoffTimer = setTimeout(() => {
+      this.#backoffTimer = null;
+      this.start();
+    }, delay);
+  }
+
+  /** Asks the plugin to stop; terminates it if it is not done by the deadline. */
+  stop(reason: string): Promise<void> {
+    if (this.#backoffTimer) clearTimeout(this.#backoffTimer);
+    this.#backoffTimer = null;
+    const w = this.#worker;
+    if (!w) {
+      if (this.#state !== 'failed') this.#set('stopped', reason);
+      return Promise.resolve();
+    }
+    this.#stopping ??= (async () => {
+      this.#set('stopping', reason);
+      this.#cleanup();
+      const stopped = new Promise<'stopped' | 'exit'>((resolve) => {
+        w.on('message', (m: { type?: string }) => m?.type === 'stopped' && resolve('stopped'));
+        w.once('exit', () => resolve('exit'));
+      });
+      this.#post({ v: 1, type: 'stop', reason });
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), this.#o.stopTimeoutMs)));
+      const how = await Promise.race([stopped, late]);
+      clearTimeout(timer);
+      this.#worker = null;
+      await w.terminate();
+      this.#set('stopped', how === 'late' ? `${reason}; not stopped within ${this.#o.stopTimeoutMs} ms: terminated` : reason);
+    })().finally(() => (this.#stopping = null));
+    return this.#stopping;
+  }
+
+  /** An operator's restart: clears the crash history (also of a `failed` plugin) and starts it. */
+  async restart(): Promise<void> {
+    await this.stop('restart requested');
+    this.#crashes = [];
+    this.start();
+  }
+}

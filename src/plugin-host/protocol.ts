@@ -1,0 +1,52 @@
+/**
+ * The message contract between the plugin host (main thread) and a plugin's worker thread.
+ * Every message carries the protocol version; every request has an id and gets exactly one
+ * reply (or the sender's timeout). Anything a worker sends is checked with `parseWorkerMessage`
+ * before it is used: a malformed message is that plugin's bug, never the host's crash.
+ */
+export const PROTOCOL_VERSION = 1;
+
+/** Host → worker. */
+export type HostMessage =
+  | { readonly v: 1; readonly type: 'start'; readonly name: string; readonly config: Readonly<Record<string, unknown>> }
+  | { readonly v: 1; readonly type: 'stop'; readonly reason: string }
+  | { readonly v: 1; readonly type: 'event'; readonly name: string; readonly payload: unknown }
+  | { readonly v: 1; readonly type: 'reply'; readonly id: number; readonly ok: true; readonly result: unknown }
+  | { readonly v: 1; readonly type: 'reply'; readonly id: number; readonly ok: false; readonly error: { readonly code: string; readonly message: string } };
+
+/** Worker → host. */
+export type WorkerMessage =
+  | { readonly v: 1; readonly type: 'ready' }
+  | { readonly v: 1; readonly type: 'heartbeat' }
+  | { readonly v: 1; readonly type: 'stopped' }
+  | { readonly v: 1; readonly type: 'log'; readonly level: 'debug' | 'info' | 'warn' | 'error'; readonly msg: string; readonly data?: Readonly<Record<string, unknown>> }
+  | { readonly v: 1; readonly type: 'subscribe'; readonly events: readonly string[] }
+  | { readonly v: 1; readonly type: 'request'; readonly id: number; readonly method: string; readonly params: unknown }
+  | { readonly v: 1; readonly type: 'failed'; readonly phase: 'start' | 'stop' | 'event'; readonly message: string };
+
+const LEVELS = new Set(['debug', 'info', 'warn', 'error']);
+
+/** The message, if it is a well-formed WorkerMessage; otherwise why not. */
+export function parseWorkerMessage(m: unknown): { ok: true; msg: WorkerMessage } | { ok: false; why: string } {
+  if (typeof m !== 'object' || m === null) return { ok: false, why: 'not an object' };
+  const o = m as Record<string, unknown>;
+  if (o.v !== PROTOCOL_VERSION) return { ok: false, why: `protocol version ${JSON.stringify(o.v)}, expected ${PROTOCOL_VERSION}` };
+  switch (o.type) {
+    case 'ready':
+    case 'heartbeat':
+    case 'stopped':
+      return { ok: true, msg: o as WorkerMessage };
+    case 'log':
+      return LEVELS.has(o.level as string) && typeof o.msg === 'string' && (o.data === undefined || (typeof o.data === 'object' && o.data !== null))
+        ? { ok: true, msg: o as WorkerMessage }
+        : { ok: false, why: 'log needs level (debug|info|warn|error) and msg' };
+    case 'subscribe':
+      return Array.isArray(o.events) && o.events.every((e) => typeof e === 'string') ? { ok: true, msg: o as WorkerMessage } : { ok: false, why: 'subscribe needs events: string[]' };
+    case 'request':
+      return Number.isSafeInteger(o.id) && typeof o.method === 'string' ? { ok: true, msg: o as WorkerMessage } : { ok: false, why: 'request needs a numeric id and a method' };
+    case 'failed':
+      return ['start', 'stop', 'event'].includes(o.phase as string) && typeof o.message === 'string' ? { ok: true, msg: o as WorkerMessage } : { ok: false, why: 'failed needs phase and message' };
+    default:
+      return { ok: false, why: `unknown message type ${JSON.stringify(o.type)}` };
+  }
+}
