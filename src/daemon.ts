@@ -13,10 +13,12 @@ import type { FastifyInstance } from 'fastify';
 import type { DestinationStream, Logger } from 'pino';
 import { defaultRegistry, type DriverRegistry } from '../drivers/registry.js';
 import { sequencerFrom } from '../plugins/auto-control/index.js';
-import { builtinPluginTemplates } from '../plugins/registry.js';
+import { builtinPluginTemplates, workerPlugins } from '../plugins/registry.js';
+import { pluginHandler } from './plugin-host/bridge.js';
+import { PluginHost } from './plugin-host/host.js';
 import type { DriverContext, OutletDevice, Power, ServerBinding, SwitchAction } from '../drivers/types.js';
 import { Auth } from './api/auth.js';
-import { createApi } from './api/server.js';
+import { createApi, type PluginStatus } from './api/server.js';
 import { checkConfig, type Config } from './config/load.js';
 import { API_INFO_FILE, LOCAL_TOKEN_FILE, type ApiInfo } from './config/paths.js';
 import { DeviceQueue } from './core/device-queue.js';
@@ -152,6 +154,7 @@ export class Daemon {
   readonly #registry: DriverRegistry;
   #journal!: ActionJournal;
   #world!: World;
+  readonly #plugins = new Map<string, PluginHost>();
   #api: FastifyInstance | null = null;
   #url = '';
   #reloading: Promise<boolean> | null = null;
@@ -207,6 +210,7 @@ export class Daemon {
     void this.#world.runtime.testAll();
     if (this.#opts.monitor !== false) this.#world.runtime.startMonitoring();
     // 3. Faces last: nobody can ask for an action before the states are known.
+    this.#startPlugins(config);
     await this.#startApi(config);
     this.log.info(
       { servers: this.#world.servers.length, devices: this.#world.devices.length, url: this.#url, ms: Math.round(performance.now() - t0) },
@@ -297,10 +301,49 @@ export class Daemon {
     return { config, runtime, devices, servers };
   }
 
+  /** Worker plugins: each in its own thread, supervised; a plugin never holds up the daemon. */
+  #startPlugins(config: Config): void {
+    for (const name of config.plugins.enabled) {
+      const w = workerPlugins.get(name);
+      if (!w) continue;
+      const host = new PluginHost({
+        name,
+        module: w.module,
+        config: (config.plugins.settings.get(name) ?? {}) as Record<string, unknown>,
+        log: this.log.child({ face: 'plugin' }),
+        handle: pluginHandler(this.gateway, name),
+        subscribe: (event, fn) => this.events.on(event as keyof OckleEvents, fn as never),
+      });
+      this.#plugins.set(name, host);
+      host.start();
+    }
+  }
+
+  async #stopPlugins(reason: string): Promise<void> {
+    await Promise.allSettled([...this.#plugins.values()].map((h) => h.stop(reason)));
+    this.#plugins.clear();
+  }
+
+  /** Every enabled plugin with its state, for the API and `ockle plugins`. */
+  plugins(): PluginStatus[] {
+    const enabled = this.#world.config.plugins.enabled;
+    return enabled.map((name) => {
+      const h = this.#plugins.get(name);
+      return h
+        ? { name, description: workerPlugins.get(name)!.description, where: 'worker' as const, state: h.state, lastError: h.lastError, bugs: h.bugs }
+        : { name, description: 'built into the daemon', where: 'main thread' as const, state: 'running', lastError: null, bugs: 0 };
+    });
+  }
+
   async #startApi(config: Config): Promise<void> {
     const auth = new Auth({ tokens: config.tokens, anonymousRole: config.api.anonymous_role });
     if (config.api.local_token) auth.addLocalToken('local', await this.#localToken(config.stateDir));
-    this.#api = createApi(this.gateway, { auth, log: this.log.child({ face: 'api' }), version: packageVersion() });
+    this.#api = createApi(this.gateway, {
+      auth,
+      log: this.log.child({ face: 'api' }),
+      version: packageVersion(),
+      plugins: { list: () => this.plugins(), restart: async (name) => this.#plugins.get(name)?.restart() },
+    });
     const port = this.#opts.port ?? config.api.port;
     await this.#api.listen({ host: config.api.listen, port });
     const addr = this.#api.server.address();
@@ -361,7 +404,9 @@ export class Daemon {
     await old.runtime.close();
     await Promise.allSettled(old.devices.map((d) => (d.queue.close(), d.device.close())));
     await closeObjects(old.servers);
+    await this.#stopPlugins('configuration reloaded');
     this.#world = this.#build(effective);
+    this.#startPlugins(effective);
     await this.#world.runtime.adopt();
     void this.#world.runtime.testAll();
     if (this.#opts.monitor !== false) this.#world.runtime.startMonitoring();
@@ -376,6 +421,7 @@ export class Daemon {
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
       await this.#reloading;
+      await this.#stopPlugins('daemon stopping');
       await this.#api?.close();
       await this.#world.runtime.close();
       await Promise.allSettled(this.#world.devices.map((d) => (d.queue.close(), d.device.close())));

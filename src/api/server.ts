@@ -11,7 +11,19 @@ import { OckleError, toOckleError } from '../errors.js';
 import type { Auth, Principal, Role } from './auth.js';
 import { openApiDocument } from './openapi.js';
 
+/** A plugin as `ockle plugins` shows it. */
+export interface PluginStatus {
+  readonly name: string;
+  readonly description: string;
+  readonly where: 'main thread' | 'worker';
+  readonly state: string;
+  readonly lastError: string | null;
+  readonly bugs: number;
+}
+
 export interface ApiOptions {
+  /** The daemon's plugins (absent: none). */
+  readonly plugins?: { list(): readonly PluginStatus[]; restart(name: string): Promise<void> };
   readonly auth: Auth;
   readonly log: Logger;
   readonly version: string;
@@ -230,6 +242,16 @@ export function createApi(gateway: Gateway, opts: ApiOptions): FastifyInstance {
     },
   );
   app.get('/api/config/problems', { onRequest: need('admin') }, async () => ({ problems: gateway.configProblems() }));
+
+  app.get('/api/plugins', { onRequest: need('viewer') }, async () => ({ plugins: opts.plugins?.list() ?? [] }));
+  app.post<{ Params: { name: string } }>('/api/plugins/:name/restart', { onRequest: need('admin') }, async (req) => {
+    const p = opts.plugins?.list().find((x) => x.name === req.params.name);
+    if (!p || p.where !== 'worker')
+      throw new OckleError('OCKLE_NOT_FOUND', `no worker plugin "${req.params.name}"`, { hint: `Worker plugins: ${(opts.plugins?.list() ?? []).filter((x) => x.where === 'worker').map((x) => x.name).join(', ') || 'none enabled'}.` });
+    await opts.plugins!.restart(p.name);
+    opts.log.info({ origin: `api:${principals.get(req)!.name}`, plugin: p.name }, 'plugin restart requested');
+    return { plugin: opts.plugins!.list().find((x) => x.name === p.name) };
+  });
 
   app.get<{ Querystring: { types?: string } }>(
     '/api/events',

@@ -13,6 +13,7 @@ import { builtinPluginTemplates } from '../../plugins/registry.js';
 import { checkConfig } from '../config/load.js';
 import { defaultConfigDir } from '../config/paths.js';
 import { parseDuration } from '../config/types.js';
+import type { PluginStatus } from '../api/server.js';
 import type { ActionRecord, DeviceStatus, OpState, Plan, ServerStatus, TreeView } from '../core/model.js';
 import type { OckleError} from '../errors.js';
 import { formatProblem, toOckleError } from '../errors.js';
@@ -35,6 +36,7 @@ commands:
   status                       servers with state and reason
   tree                         the dependency graph
   devices                      devices and their outlets
+  plugins [restart NAME]       enabled plugins and their state; restart a worker plugin
   devices probe DEVICE         ask one device directly (no daemon) what it is: model, profile,
                                outlets, names, states, metering; never switches
   on|off SERVER…|--all         switch in dependency order: on brings up what they need,
@@ -163,6 +165,22 @@ export async function main(argv: string[], io: Io): Promise<number> {
           out(`${n} ${paint(STATE_COLOUR[state.get(n)!] ?? '31', `(${state.get(n)})`)}\n`);
           d.forEach((x, i) => out(`  ${i === d.length - 1 ? '└─' : '├─'} needs ${x}\n`));
         }
+        return 0;
+      }
+      case 'plugins': {
+        if (rest[0] === 'restart') {
+          if (rest.length !== 2) return usage('the command is `ockle plugins restart NAME`');
+          const { plugin } = await client().request<{ plugin: PluginStatus }>('POST', `/api/plugins/${encodeURIComponent(rest[1]!)}/restart`);
+          if (v.json) return json({ plugin }), 0;
+          out(`${plugin.name}: ${plugin.state}\n`);
+          return 0;
+        }
+        if (rest.length > 0) return usage('`ockle plugins` takes no arguments, or `restart NAME`');
+        const { plugins } = await client().request<{ plugins: PluginStatus[] }>('GET', '/api/plugins');
+        if (v.json) return json({ plugins }), 0;
+        const rows = [['PLUGIN', 'STATE', 'WHERE', 'NOTE']];
+        for (const p of plugins) rows.push([p.name, p.state, p.where, p.lastError ?? (p.bugs ? `${p.bugs} bug(s) reported` : p.description)]);
+        out(table(rows));
         return 0;
       }
       case 'devices': {

@@ -172,7 +172,7 @@ const CASES: Case[] = [
   {
     mistake: 'unknown plugin in enabled',
     edit: replace('ockle.ini', 'enabled = auto-control', 'enabled = auto-control, loger'),
-    expected: 'ockle.ini:26: unknown plugin "loger" in enabled Available plugins: auto-control.',
+    expected: 'ockle.ini:26: unknown plugin "loger" in enabled Available plugins: auto-control, timer-example.',
   },
   {
     mistake: 'section for an unknown plugin',
