@@ -6,7 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import { setMaxListeners } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -71,9 +71,13 @@ export async function benchIpmi(sizes: readonly number[] = [4, 16]): Promise<str
       // One ipmipower call for every BMC (it asks them in parallel itself).
       try {
         const hosts = bmcs.map((b) => `${b.host}:${b.port}`).join(',');
-        const out = await run('ipmipower', ['-D', 'LAN_2_0', '-W', 'opensesspriv', '-h', hosts, '-u', bmcs[0]!.user, '-p', bmcs[0]!.password, '--stat']);
+        // Credentials in a 0600 config file, as the driver does: never a password on argv.
+        const conf = join(stateDir, 'ipmipower-bench.conf');
+        writeFileSync(conf, `username ${bmcs[0]!.user}\npassword ${bmcs[0]!.password}\ndriver-type LAN_2_0\nworkaround-flags opensesspriv\n`, { mode: 0o600 });
+        const args = ['--config-file', conf, '-h', hosts, '--stat'];
+        const out = await run('ipmipower', args);
         if ((out.stdout.match(/: (on|off)$/gm) ?? []).length !== n) throw new Error(`ipmipower answered for fewer than ${n} BMCs: ${out.stdout}`);
-        ipmipower = await time(3, () => run('ipmipower', ['-D', 'LAN_2_0', '-W', 'opensesspriv', '-h', hosts, '-u', bmcs[0]!.user, '-p', bmcs[0]!.password, '--stat']));
+        ipmipower = await time(3, () => run('ipmipower', args));
       } catch (err) {
         line(`  (ipmipower not run: ${(err as Error).message.split('\n')[0]}; apt-get install freeipmi-tools)`);
       }

@@ -6,15 +6,15 @@
  * (with -v) are parsed into typed errors: wrong password, unknown user, no answer.
  */
 import { bool, int, secret, select, str, type Infer } from '../../src/config/types.js';
-import { asControlError, DeviceRefusedError, DeviceReplyError, DeviceUnreachableError, OckleError, OperationAbortedError, UnknownOutletError } from '../../src/errors.js';
+import type { OckleError} from '../../src/errors.js';
+import { asControlError, DeviceRefusedError, DeviceReplyError, DeviceUnreachableError, OperationAbortedError, UnknownOutletError } from '../../src/errors.js';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { lastLine, run } from '../host/process.js';
-import { hostOf } from '../host/testers.js';
 import { defineDriver, type Controller, type DeviceInfo, type DriverContext, type OutletDevice, type Power, type SwitchAction } from '../types.js';
 
 export const ipmiTemplate = {
-  host: str({ help: 'BMC address (outlet device: required; ipmi-soft control: default the server’s bmc… set it).' }),
+  host: str({ required: true, help: 'Address of the BMC (its own management address, not the server’s).' }),
   port: int({ min: 1, max: 65535, default: 623, help: 'RMCP port of the BMC.' }),
   user: str({ required: true, help: 'BMC user.' }),
   password: secret({ required: true, help: 'BMC password; handed to ipmitool through its environment, never on its command line. Never logged.' }),
@@ -248,7 +248,6 @@ export class IpmiChassis implements OutletDevice {
     spec: Spec,
     ctx: DriverContext,
   ) {
-    if (!spec.host) throw new OckleError('OCKLE_CONFIG_INVALID', `${id}: an ipmi device needs host =`, { hint: 'Add host = the BMC’s address.' });
     this.#spec = spec;
     this.#tool = new Ipmitool(id, spec, spec.host, ctx);
     const batch = spec.backend === 'ipmipower' || (spec.backend === 'auto' && installed('ipmipower'));
@@ -266,7 +265,7 @@ export class IpmiChassis implements OutletDevice {
   async read(outlets: readonly number[], signal: AbortSignal): Promise<ReadonlyMap<number, Power>> {
     this.#check(outlets);
     if (outlets.length === 0) return new Map();
-    if (this.#batch) return new Map([[1, await this.#batch.status({ id: this.id, host: this.#spec.host!, port: this.#spec.port, spec: this.#spec, signal })]]);
+    if (this.#batch) return new Map([[1, await this.#batch.status({ id: this.id, host: this.#spec.host, port: this.#spec.port, spec: this.#spec, signal })]]);
     const out = await this.#tool.call(['chassis', 'power', 'status'], signal);
     const m = /Chassis Power is (on|off)/i.exec(out);
     if (!m) throw new DeviceReplyError(this.id, `${this.id}: unexpected answer to power status: ${out.trim().slice(0, 120)}`);
@@ -294,7 +293,8 @@ export class IpmiSoftControl implements Controller {
     spec: Spec,
     ctx: DriverContext,
   ) {
-    this.#tool = new Ipmitool(id, spec, hostOf(spec.host, ctx, 'the ipmi-soft control (the BMC address)'), ctx);
+    // The BMC's own address: never the server's host, which is the OS, not its BMC.
+    this.#tool = new Ipmitool(id, spec, spec.host, ctx);
   }
   async shutdown(signal: AbortSignal): Promise<void> {
     try {
@@ -311,14 +311,12 @@ export const ipmiDriver = defineDriver({
   description: 'A server’s BMC over IPMI (ipmitool lanplus): one outlet, the chassis power; native cycle.',
   template: ipmiTemplate,
   outletCount: () => 1,
-  check: (spec) => (spec.host ? [] : [{ key: 'user', message: 'an ipmi device needs host', hint: 'Add host = the BMC’s address.' }]),
   create: (spec, ctx) => new IpmiChassis(ctx.id, spec, ctx),
 });
 
 export const ipmiSoftDriver = defineDriver({
   kind: 'controller',
   type: 'ipmi-soft',
-  usesServerHost: true,
   description: 'Asks the OS to shut down through the BMC (IPMI chassis soft-off, ACPI).',
   template: ipmiTemplate,
   create: (spec, ctx) => new IpmiSoftControl(ctx.id, spec, ctx),

@@ -165,8 +165,8 @@ export const sshControllerDriver = defineDriver({
   check: (spec) => {
     const p: { key: string; message: string; hint: string }[] = [];
     if (!spec.host_key && !spec.known_hosts)
-      p.push({ key: 'user', message: 'an ssh control needs host_key or known_hosts (the host key is never trusted blindly)', hint: 'Add host_key = SHA256:… from `ssh-keyscan -p PORT HOST | ssh-keygen -lf -`.' });
-    if (!spec.key_file && !spec.password) p.push({ key: 'user', message: 'an ssh control needs key_file or password', hint: 'Add key_file = the daemon’s private key (its public key in the server’s authorized_keys).' });
+      p.push({ key: 'host_key', message: 'an ssh control needs host_key or known_hosts (the host key is never trusted blindly)', hint: 'Add host_key = SHA256:… from `ssh-keyscan -p PORT HOST | ssh-keygen -lf -`.' });
+    if (!spec.key_file && !spec.password) p.push({ key: 'key_file', message: 'an ssh control needs key_file or password', hint: 'Add key_file = the daemon’s private key (its public key in the server’s authorized_keys).' });
     if (spec.key_file) {
       try {
         const parsed = utils.parseKey(readFileSync(spec.key_file), spec.passphrase?.reveal());

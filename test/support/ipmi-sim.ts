@@ -35,7 +35,7 @@ async function freeUdpPort(host: string): Promise<number> {
  * @param o.host a loopback address (127.0.0.1 by default); BMCs on distinct 127.0.0.x addresses
  *   can be told apart by tools that label answers by host (ipmipower)
  */
-export async function startBmc(o: { on?: boolean; password?: string; host?: string } = {}): Promise<SimBmc> {
+async function startBmcOnce(o: { on?: boolean; password?: string; host?: string } = {}): Promise<SimBmc> {
   const dir = await mkdtemp(join(tmpdir(), 'ockle-bmc-'));
   const host = o.host ?? '127.0.0.1';
   const port = await freeUdpPort(host);
@@ -81,7 +81,10 @@ export async function startBmc(o: { on?: boolean; password?: string; host?: stri
       s.bind(port, host, () => s.close(() => r(false)));
     });
     if (taken) break;
-    if (i > 300 || child.exitCode !== null) throw new Error(`ipmi_sim did not start: ${err}`);
+    if (i > 300 || child.exitCode !== null) {
+      child.kill();
+      throw new Error(`ipmi_sim did not start: ${err}`);
+    }
     await new Promise((r) => setTimeout(r, 10));
   }
   return {
@@ -98,4 +101,18 @@ export async function startBmc(o: { on?: boolean; password?: string; host?: stri
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Starts one, on a fresh port each try: the port is picked free, then handed to the server, and
+ * another test may take it in between (all tests share the machine's ephemeral ports).
+ */
+export async function startBmc(o: { on?: boolean; password?: string; host?: string } = {}): Promise<SimBmc> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startBmcOnce(o);
+    } catch (err) {
+      if (attempt >= 3 || !/did not start/.test((err as Error).message)) throw err;
+    }
+  }
 }

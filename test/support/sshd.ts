@@ -21,7 +21,7 @@ export interface Sshd {
   stop(): Promise<void>;
 }
 
-export async function startSshd(): Promise<Sshd> {
+async function startSshdOnce(): Promise<Sshd> {
   const dir = await mkdtemp(join(tmpdir(), 'ockle-sshd-'));
   const s = createServer();
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
@@ -63,7 +63,10 @@ export async function startSshd(): Promise<Sshd> {
       c.listen(port, '127.0.0.1', () => c.close(() => r(false)));
     });
     if (ok) break;
-    if (i > 200 || child.exitCode !== null) throw new Error(`sshd did not start: ${err}`);
+    if (i > 200 || child.exitCode !== null) {
+      child.kill();
+      throw new Error(`sshd did not start: ${err}`);
+    }
     await new Promise((r) => setTimeout(r, 10));
   }
   return {
@@ -79,4 +82,18 @@ export async function startSshd(): Promise<Sshd> {
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Starts one, on a fresh port each try: the port is picked free, then handed to the server, and
+ * another test may take it in between (all tests share the machine's ephemeral ports).
+ */
+export async function startSshd(): Promise<Sshd> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startSshdOnce();
+    } catch (err) {
+      if (attempt >= 3 || !/did not start/.test((err as Error).message)) throw err;
+    }
+  }
 }
