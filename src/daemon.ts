@@ -13,7 +13,8 @@ import type { FastifyInstance } from 'fastify';
 import type { DestinationStream, Logger } from 'pino';
 import { defaultRegistry, type DriverRegistry } from '../drivers/registry.js';
 import { sequencerFrom } from '../plugins/auto-control/index.js';
-import { builtinPluginTemplates, workerPlugins } from '../plugins/registry.js';
+import { builtinPluginTemplates, mainThreadPlugins, workerPlugins } from '../plugins/registry.js';
+import type { Template } from './config/types.js';
 import { pluginHandler } from './plugin-host/bridge.js';
 import { PluginHost } from './plugin-host/host.js';
 import type { DriverContext, OutletDevice, Power, ServerBinding, SwitchAction } from '../drivers/types.js';
@@ -27,7 +28,7 @@ import type { ActionQuery, Gateway, Health } from './core/gateway.js';
 import { ActionJournal } from './core/journal.js';
 import type { ActionRequest, OckleEvents } from './core/model.js';
 import { Runtime, type RuntimeDevice, type RuntimeServer } from './core/runtime.js';
-import { ConfigError, formatProblem, toOckleError } from './errors.js';
+import { ConfigError, formatProblem, OckleError, toOckleError } from './errors.js';
 import { createLogger } from './log.js';
 import { createNotifier, type Notifier } from './systemd.js';
 import { packageVersion } from './version.js';
@@ -42,6 +43,18 @@ export interface DaemonOptions {
   /** Start the periodic polls and test runs (default true). */
   readonly monitor?: boolean;
   readonly env?: NodeJS.ProcessEnv;
+  /** Worker plugins besides the bundled ones (tests enable fixture plugins this way). */
+  readonly extraPlugins?: ReadonlyMap<string, ExtraPlugin>;
+}
+
+export interface ExtraPlugin {
+  readonly module: string;
+  readonly description: string;
+  readonly config: Template;
+}
+
+function pluginTemplates(extra: DaemonOptions['extraPlugins']): ReadonlyMap<string, Template> {
+  return new Map([...builtinPluginTemplates, ...[...(extra ?? [])].map(([n, p]) => [n, p.config] as const)]);
 }
 
 /** An outlet device that opens itself on first use, so a device that is down at start is retried by the polls. */
@@ -155,6 +168,7 @@ export class Daemon {
   #journal!: ActionJournal;
   #world!: World;
   readonly #plugins = new Map<string, PluginHost>();
+  readonly #workerPlugins: ReadonlyMap<string, { readonly module: string; readonly description: string }>;
   #api: FastifyInstance | null = null;
   #url = '';
   #reloading: Promise<boolean> | null = null;
@@ -164,6 +178,7 @@ export class Daemon {
     this.#opts = opts;
     this.log = log;
     this.#registry = opts.registry ?? defaultRegistry();
+    this.#workerPlugins = new Map([...workerPlugins, ...(opts.extraPlugins ?? [])]);
     this.events = new EventBus<OckleEvents>((err, name) =>
       log.error({ err: toOckleError(err).message, event: name }, 'event listener threw'),
     );
@@ -188,7 +203,7 @@ export class Daemon {
    * the configuration is invalid.
    */
   static async start(opts: DaemonOptions): Promise<Daemon> {
-    const { problems, config } = await checkConfig(opts.configDir, { drivers: opts.registry ?? defaultRegistry(), plugins: builtinPluginTemplates });
+    const { problems, config } = await checkConfig(opts.configDir, { drivers: opts.registry ?? defaultRegistry(), plugins: pluginTemplates(opts.extraPlugins) });
     if (!config) throw new ConfigError(problems);
     const log = opts.log ?? createLogger({ level: config.daemon.log_level });
     const d = new Daemon(opts, log);
@@ -210,7 +225,7 @@ export class Daemon {
     void this.#world.runtime.testAll();
     if (this.#opts.monitor !== false) this.#world.runtime.startMonitoring();
     // 3. Faces last: nobody can ask for an action before the states are known.
-    this.#startPlugins(config);
+    await this.#startPlugins(config);
     await this.#startApi(config);
     this.log.info(
       { servers: this.#world.servers.length, devices: this.#world.devices.length, url: this.#url, ms: Math.round(performance.now() - t0) },
@@ -302,13 +317,16 @@ export class Daemon {
   }
 
   /** Worker plugins: each in its own thread, supervised; a plugin never holds up the daemon. */
-  #startPlugins(config: Config): void {
+  async #startPlugins(config: Config): Promise<void> {
     for (const name of config.plugins.enabled) {
-      const w = workerPlugins.get(name);
+      const w = this.#workerPlugins.get(name);
       if (!w) continue;
+      const dataDir = join(config.stateDir, 'plugins', name);
+      await mkdir(dataDir, { recursive: true, mode: 0o750 });
       const host = new PluginHost({
         name,
         module: w.module,
+        dataDir,
         config: (config.plugins.settings.get(name) ?? {}) as Record<string, unknown>,
         log: this.log.child({ face: 'plugin' }),
         handle: pluginHandler(this.gateway, name),
@@ -324,14 +342,19 @@ export class Daemon {
     this.#plugins.clear();
   }
 
-  /** Every enabled plugin with its state, for the API and `ockle plugins`. */
+  /** Every available plugin: the enabled ones with their state, the others `disabled`. */
   plugins(): PluginStatus[] {
     const enabled = this.#world.config.plugins.enabled;
-    return enabled.map((name) => {
+    const known = [...new Set([...builtinPluginTemplates.keys(), ...this.#workerPlugins.keys()])];
+    return [...enabled, ...known.filter((n) => !enabled.includes(n)).sort()].map((name) => {
+      const worker = this.#workerPlugins.get(name);
       const h = this.#plugins.get(name);
+      const where = worker ? ('worker' as const) : ('main thread' as const);
+      const description = worker?.description ?? mainThreadPlugins.get(name) ?? '';
+      if (!enabled.includes(name)) return { name, description, where, state: 'disabled', lastError: null, bugs: 0 };
       return h
-        ? { name, description: workerPlugins.get(name)!.description, where: 'worker' as const, state: h.state, lastError: h.lastError, bugs: h.bugs }
-        : { name, description: 'built into the daemon', where: 'main thread' as const, state: 'running', lastError: null, bugs: 0 };
+        ? { name, description, where, state: h.state, lastError: h.lastError, bugs: h.bugs }
+        : { name, description, where, state: 'running', lastError: null, bugs: 0 };
     });
   }
 
@@ -342,7 +365,15 @@ export class Daemon {
       auth,
       log: this.log.child({ face: 'api' }),
       version: packageVersion(),
-      plugins: { list: () => this.plugins(), restart: async (name) => this.#plugins.get(name)?.restart() },
+      plugins: {
+        list: () => this.plugins(),
+        restart: async (name) => this.#plugins.get(name)?.restart(),
+        commands: () => [...this.#plugins.values()].flatMap((h) => h.commands()),
+        invoke: (name, params) => {
+          const host = this.#plugins.get(name.slice(0, name.indexOf('.')));
+          return host ? host.invoke(name, params) : Promise.reject(new OckleError('OCKLE_NOT_FOUND', `no command "${name}"`));
+        },
+      },
     });
     const port = this.#opts.port ?? config.api.port;
     await this.#api.listen({ host: config.api.listen, port });
@@ -385,7 +416,7 @@ export class Daemon {
   }
 
   async #reload(): Promise<boolean> {
-    const { problems, config } = await checkConfig(this.#opts.configDir, { drivers: this.#registry, plugins: builtinPluginTemplates });
+    const { problems, config } = await checkConfig(this.#opts.configDir, { drivers: this.#registry, plugins: pluginTemplates(this.#opts.extraPlugins) });
     if (!config) {
       const errors = problems.filter((p) => p.severity === 'error');
       for (const p of errors) this.log.error({ file: p.file, line: p.line }, formatProblem(p));
@@ -406,10 +437,10 @@ export class Daemon {
     await closeObjects(old.servers);
     await this.#stopPlugins('configuration reloaded');
     this.#world = this.#build(effective);
-    this.#startPlugins(effective);
     await this.#world.runtime.adopt();
     void this.#world.runtime.testAll();
     if (this.#opts.monitor !== false) this.#world.runtime.startMonitoring();
+    await this.#startPlugins(effective);
     const message =
       needRestart.length === 0 ? 'configuration reloaded' : `configuration reloaded; ${needRestart.join(', ')} apply at the next restart`;
     this.log.info({ servers: this.#world.servers.length, devices: this.#world.devices.length }, message);

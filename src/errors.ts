@@ -92,6 +92,21 @@ export const ERROR_CODES = {
     fix: 'Look at the action’s steps; a server still serving after shutdown_timeout is left on when on_shutdown_timeout = fail.',
     status: 502,
   },
+  OCKLE_PLUGIN_UNAVAILABLE: {
+    meaning: 'The plugin that owns a command is not running (starting, restarting after a crash, failed or stopped), or stopped before it answered.',
+    fix: 'Check `ockle plugins`; a failed plugin starts again with `ockle plugins restart NAME`.',
+    status: 503,
+  },
+  OCKLE_COMMAND_FAILED: {
+    meaning: 'A plugin command ran and reported an error (the message is the plugin’s).',
+    fix: 'Read the message and the plugin’s log lines; check the command’s parameters (`ockle cmd` lists the commands).',
+    status: 502,
+  },
+  OCKLE_COMMAND_TIMEOUT: {
+    meaning: 'A plugin command did not answer within its deadline.',
+    fix: 'Try again with a smaller request (for example a shorter time range); check the plugin is not hung (`ockle plugins`).',
+    status: 504,
+  },
   OCKLE_REQUEST_INVALID: {
     meaning: 'An API request body, query or CLI argument is not valid.',
     fix: 'Correct the field named in the message.',

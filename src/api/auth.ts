@@ -52,6 +52,11 @@ export class Auth {
     return principal;
   }
 
+  /** @throws OckleError OCKLE_AUTH_FORBIDDEN when `who` ranks below `needed` (to `what`). */
+  require(who: Principal, needed: Role, what: string): void {
+    if (RANK[who.role] < RANK[needed]) throw new OckleError('OCKLE_AUTH_FORBIDDEN', `"${who.name}" has role ${who.role}; to ${what} needs ${needed}`);
+  }
+
   identify(header: string | undefined): Principal | null {
     const m = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
     if (!m) return this.#anonymous ? { name: 'anonymous', role: this.#anonymous } : null;

@@ -21,9 +21,23 @@ export interface PluginStatus {
   readonly bugs: number;
 }
 
+/** A command registered by a plugin (`ockle cmd`). */
+export interface CommandInfo {
+  readonly name: string;
+  readonly plugin: string;
+  readonly description: string;
+  /** The least token role that may run it. */
+  readonly role: Role;
+}
+
 export interface ApiOptions {
   /** The daemon's plugins (absent: none). */
-  readonly plugins?: { list(): readonly PluginStatus[]; restart(name: string): Promise<void> };
+  readonly plugins?: {
+    list(): readonly PluginStatus[];
+    restart(name: string): Promise<void>;
+    commands(): readonly CommandInfo[];
+    invoke(name: string, params: unknown, origin: string): Promise<unknown>;
+  };
   readonly auth: Auth;
   readonly log: Logger;
   readonly version: string;
@@ -252,6 +266,31 @@ export function createApi(gateway: Gateway, opts: ApiOptions): FastifyInstance {
     opts.log.info({ origin: `api:${principals.get(req)!.name}`, plugin: p.name }, 'plugin restart requested');
     return { plugin: opts.plugins!.list().find((x) => x.name === p.name) };
   });
+
+  app.get('/api/commands', { onRequest: need('viewer') }, async () => ({ commands: opts.plugins?.commands() ?? [] }));
+  app.post<{ Params: { name: string }; Body: unknown }>(
+    '/api/commands/:name',
+    { onRequest: need('viewer'), bodyLimit: 64 * 1024, schema: { body: { type: ['object', 'null'] } } },
+    async (req) => {
+      const cmd = opts.plugins?.commands().find((c) => c.name === req.params.name);
+      if (!cmd)
+        throw new OckleError('OCKLE_NOT_FOUND', `no command "${req.params.name}"`, {
+          hint: `Commands: ${(opts.plugins?.commands() ?? []).map((c) => c.name).join(', ') || 'none registered (is the plugin enabled and running?)'}.`,
+        });
+      const who = principals.get(req)!;
+      opts.auth.require(who, cmd.role, `run ${cmd.name}`);
+      const origin = `api:${who.name}`;
+      const started = Date.now();
+      try {
+        const result = await opts.plugins!.invoke(cmd.name, req.body ?? {}, origin);
+        opts.log.info({ origin, command: cmd.name, ms: Date.now() - started }, 'plugin command ran');
+        return { command: cmd.name, result };
+      } catch (err) {
+        opts.log.warn({ origin, command: cmd.name, ms: Date.now() - started, code: toOckleError(err).code }, 'plugin command failed');
+        throw err;
+      }
+    },
+  );
 
   app.get<{ Querystring: { types?: string } }>(
     '/api/events',

@@ -2,7 +2,7 @@
 /**
  * `ockle`: the command line. Talks to the daemon's API (except `config check`, `token new` and
  * `daemon`). Exit codes: 0 ok, 1 the action failed, 2 bad input, 3 device error, 4 daemon
- * unreachable. `--json` prints the API's JSON for scripts.
+ * unreachable, 5 a plugin command failed or its plugin is down. `--json` prints the API's JSON for scripts.
  */
 import { realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -13,7 +13,7 @@ import { builtinPluginTemplates } from '../../plugins/registry.js';
 import { checkConfig } from '../config/load.js';
 import { defaultConfigDir } from '../config/paths.js';
 import { parseDuration } from '../config/types.js';
-import type { PluginStatus } from '../api/server.js';
+import type { CommandInfo, PluginStatus } from '../api/server.js';
 import type { ActionRecord, DeviceStatus, OpState, Plan, ServerStatus, TreeView } from '../core/model.js';
 import type { OckleError} from '../errors.js';
 import { formatProblem, toOckleError } from '../errors.js';
@@ -36,7 +36,9 @@ commands:
   status                       servers with state and reason
   tree                         the dependency graph
   devices                      devices and their outlets
-  plugins [restart NAME]       enabled plugins and their state; restart a worker plugin
+  plugins [restart NAME]       available and enabled plugins with their state; restart a worker plugin
+  cmd [NAME [JSON]]            list the commands plugins registered, or run one with JSON params
+                               (e.g. ockle cmd logger.query '{"last":"1h"}')
   devices probe DEVICE         ask one device directly (no daemon) what it is: model, profile,
                                outlets, names, states, metering; never switches
   on|off SERVER…|--all         switch in dependency order: on brings up what they need,
@@ -91,6 +93,7 @@ const STATE_COLOUR: Partial<Record<OpState, string>> = {
 function exitCodeFor(e: OckleError): number {
   if (e.code === 'OCKLE_DAEMON_UNREACHABLE') return 4;
   if (e.code.startsWith('OCKLE_DEVICE_')) return 3;
+  if (e.code === 'OCKLE_PLUGIN_UNAVAILABLE' || e.code.startsWith('OCKLE_COMMAND_')) return 5;
   if (['OCKLE_REQUEST_INVALID', 'OCKLE_TREE_UNKNOWN_SERVER', 'OCKLE_ACTION_UNKNOWN', 'OCKLE_CONFIG_INVALID', 'OCKLE_AUTH_REQUIRED', 'OCKLE_AUTH_FORBIDDEN', 'OCKLE_NOT_FOUND', 'OCKLE_ACTION_BUSY', 'OCKLE_ACTION_NO_SEQUENCER'].includes(e.code))
     return 2;
   return 1;
@@ -181,6 +184,31 @@ export async function main(argv: string[], io: Io): Promise<number> {
         const rows = [['PLUGIN', 'STATE', 'WHERE', 'NOTE']];
         for (const p of plugins) rows.push([p.name, p.state, p.where, p.lastError ?? (p.bugs ? `${p.bugs} bug(s) reported` : p.description)]);
         out(table(rows));
+        return 0;
+      }
+      case 'cmd': {
+        if (rest.length === 0) {
+          const { commands } = await client().request<{ commands: CommandInfo[] }>('GET', '/api/commands');
+          if (v.json) return json({ commands }), 0;
+          if (commands.length === 0) return out('no commands: no running plugin registered one (see `ockle plugins`)\n'), 0;
+          const rows = [['COMMAND', 'ROLE', 'DESCRIPTION']];
+          for (const c of commands) rows.push([c.name, c.role, c.description]);
+          out(table(rows));
+          return 0;
+        }
+        if (rest.length > 2) return usage('the command is `ockle cmd NAME [JSON]` (quote the JSON as one argument)');
+        let params: unknown = {};
+        if (rest[1] !== undefined) {
+          try {
+            params = JSON.parse(rest[1]);
+          } catch (err) {
+            return usage(`the parameters of ${rest[0]} are not JSON (${(err as Error).message}); pass an object such as '{"last":"1h"}'`);
+          }
+          if (typeof params !== 'object' || params === null || Array.isArray(params)) return usage(`the parameters of ${rest[0]} must be a JSON object, such as '{"last":"1h"}'`);
+        }
+        const { result } = await client().request<{ result: unknown }>('POST', `/api/commands/${encodeURIComponent(rest[0]!)}`, params);
+        if (typeof result === 'string' && !v.json) out(result.endsWith('\n') ? result : result + '\n');
+        else json(result);
         return 0;
       }
       case 'devices': {

@@ -241,12 +241,12 @@ export function secret<O extends Common<Secret>>(o: O) {
   );
 }
 
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-/** Parses `250ms`, `30s`, `5m`, `1h30m`, or a bare number of seconds, into milliseconds. */
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+/** Parses `250ms`, `30s`, `5m`, `1h30m`, `30d`, or a bare number of seconds, into milliseconds. */
 export function parseDuration(raw: string): number | undefined {
   const t = raw.trim();
   if (/^\d+(\.\d+)?$/.test(t)) return Math.round(Number(t) * 1000);
-  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
+  const re = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/gy;
   let total = 0;
   let pos = 0;
   let m: RegExpExecArray | null;
@@ -258,6 +258,7 @@ export function parseDuration(raw: string): number | undefined {
 }
 export function formatDuration(ms: number): string {
   if (ms === 0) return '0s';
+  if (ms % 86_400_000 === 0) return `${ms / 86_400_000}d`;
   if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
   if (ms % 60_000 === 0) return `${ms / 60_000}m`;
   if (ms % 1000 === 0) return `${ms / 1000}s`;

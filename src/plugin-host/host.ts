@@ -12,16 +12,26 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import { toOckleError } from '../errors.js';
-import { parseWorkerMessage, type HostMessage } from './protocol.js';
+import { OckleError, toOckleError, type ErrorCode } from '../errors.js';
+import { parseWorkerMessage, type CommandRole, type HostMessage } from './protocol.js';
 
 export type PluginState = 'starting' | 'running' | 'stopping' | 'stopped' | 'backoff' | 'failed';
+
+/** A command a plugin registered, under its full name `PLUGIN.NAME`. */
+export interface PluginCommand {
+  readonly name: string;
+  readonly plugin: string;
+  readonly description: string;
+  readonly role: CommandRole;
+}
 
 export interface PluginHostOptions {
   readonly name: string;
   /** Path of the plugin module (JavaScript). */
   readonly module: string;
   readonly config: Readonly<Record<string, unknown>>;
+  /** The plugin's own directory (ctx.dataDir); the caller creates it. */
+  readonly dataDir: string;
   readonly log: Logger;
   /** Serves a `ctx.call(method, params)` of the plugin. */
   readonly handle: (method: string, params: unknown) => Promise<unknown>;
@@ -36,6 +46,8 @@ export interface PluginHostOptions {
   readonly backoffMs?: readonly number[];
   readonly maxCrashes?: number;
   readonly crashWindowMs?: number;
+  /** How long a registered command may run before its caller gets OCKLE_COMMAND_TIMEOUT. */
+  readonly commandTimeoutMs?: number;
 }
 
 /** The worker bootstrap: next to this file when built; from source (tests), the built copy. */
@@ -44,6 +56,9 @@ function workerEntry(): string {
   const built = join(here, 'worker.js');
   return existsSync(built) ? built : join(here, '..', '..', 'dist', 'src', 'plugin-host', 'worker.js');
 }
+
+/** Codes a plugin command may fail with as they are (a bad parameter is the caller's 400, not the plugin's failure). */
+const PASSED_CODES = new Set<string>(['OCKLE_REQUEST_INVALID', 'OCKLE_NOT_FOUND']);
 
 type Settings = Required<Omit<PluginHostOptions, 'onState'>> & Pick<PluginHostOptions, 'onState'>;
 
@@ -58,6 +73,9 @@ export class PluginHost {
   #crashes: number[] = [];
   #unsubscribe: (() => void)[] = [];
   #stopping: Promise<void> | null = null;
+  #commands = new Map<string, PluginCommand>();
+  #invokes = new Map<number, { resolve: (r: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  #nextInvoke = 1;
   /** Malformed messages and handler failures seen (for tests and `ockle plugins`). */
   bugs = 0;
   lastError: string | null = null;
@@ -71,6 +89,7 @@ export class PluginHost {
       backoffMs: [500, 1000, 2000, 5000, 15_000, 30_000],
       maxCrashes: 5,
       crashWindowMs: 60_000,
+      commandTimeoutMs: 30_000,
       ...o,
     };
   }
@@ -110,7 +129,7 @@ export class PluginHost {
     this.#watchdog = setInterval(() => {
       if (Date.now() - this.#lastBeat > this.#o.heartbeatMs * this.#o.missedBeats) this.#crash(w, `hung: no heartbeat for ${Date.now() - this.#lastBeat} ms`);
     }, this.#o.heartbeatMs);
-    this.#post({ v: 1, type: 'start', name: this.#o.name, config: this.#o.config });
+    this.#post({ v: 1, type: 'start', name: this.#o.name, config: this.#o.config, dataDir: this.#o.dataDir });
   }
 
   #onMessage(w: Worker, raw: unknown): void {
@@ -153,9 +172,60 @@ export class PluginHost {
         if (m.phase === 'start') this.#crash(w, `start failed: ${m.message}`);
         else this.#o.log.warn({ plugin: this.#o.name, phase: m.phase, err: m.message }, `plugin ${this.#o.name} threw in ${m.phase} (its bug; it keeps running)`);
         break;
+      case 'command': {
+        const name = `${this.#o.name}.${m.command}`;
+        this.#commands.set(name, { name, plugin: this.#o.name, description: m.description.slice(0, 500), role: m.role });
+        this.#o.log.debug({ plugin: this.#o.name, command: name }, `plugin ${this.#o.name} registered command ${name}`);
+        break;
+      }
+      case 'command-result': {
+        const p = this.#invokes.get(m.id);
+        if (!p) break;
+        this.#invokes.delete(m.id);
+        clearTimeout(p.timer);
+        if (m.ok) p.resolve(m.result);
+        else if (m.error.code !== undefined && PASSED_CODES.has(m.error.code)) p.reject(new OckleError(m.error.code as ErrorCode, m.error.message.slice(0, 2000)));
+        else p.reject(new OckleError('OCKLE_COMMAND_FAILED', m.error.message.slice(0, 2000), { hint: `The plugin ${this.#o.name} reported the failure; see its log lines.` }));
+        break;
+      }
       case 'stopped':
         break;
     }
+  }
+
+  /** The commands the running plugin registered. */
+  commands(): PluginCommand[] {
+    return [...this.#commands.values()];
+  }
+
+  /**
+   * Runs a registered command: resolves with its result, or rejects with OCKLE_COMMAND_FAILED
+   * (it threw), OCKLE_COMMAND_TIMEOUT, or OCKLE_PLUGIN_UNAVAILABLE (not running, or it stopped
+   * before answering). Exactly one of these per call.
+   */
+  invoke(name: string, params: unknown): Promise<unknown> {
+    const cmd = this.#commands.get(name);
+    if (!cmd) return Promise.reject(new OckleError('OCKLE_NOT_FOUND', `no command "${name}"`, { hint: `Commands: ${[...this.#commands.keys()].join(', ') || 'none'}.` }));
+    if (this.#state !== 'running' || !this.#worker) return Promise.reject(this.#unavailable());
+    const id = this.#nextInvoke++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#invokes.delete(id);
+        reject(new OckleError('OCKLE_COMMAND_TIMEOUT', `command ${name} did not answer within ${this.#o.commandTimeoutMs} ms`));
+      }, this.#o.commandTimeoutMs);
+      this.#invokes.set(id, { resolve, reject, timer });
+      try {
+        this.#post({ v: 1, type: 'invoke', id, command: name.slice(this.#o.name.length + 1), params });
+      } catch (err) {
+        this.#invokes.delete(id);
+        clearTimeout(timer);
+        reject(new OckleError('OCKLE_REQUEST_INVALID', `command ${name}: the parameters cannot be sent (${toOckleError(err).message})`));
+      }
+    });
+  }
+
+  #unavailable(): OckleError {
+    return new OckleError('OCKLE_PLUGIN_UNAVAILABLE', `plugin ${this.#o.name} is ${this.#state}${this.lastError ? ` (${this.lastError})` : ''}`);
   }
 
   #cleanup(): void {
@@ -164,6 +234,12 @@ export class PluginHost {
     this.#startTimer = null;
     this.#watchdog = null;
     for (const off of this.#unsubscribe.splice(0)) off();
+    this.#commands.clear();
+    for (const [id, p] of this.#invokes) {
+      clearTimeout(p.timer);
+      p.reject(this.#unavailable());
+      this.#invokes.delete(id);
+    }
   }
 
   #crash(w: Worker, why: string): void {

@@ -8,11 +8,16 @@ export const PROTOCOL_VERSION = 1;
 
 /** Host → worker. */
 export type HostMessage =
-  | { readonly v: 1; readonly type: 'start'; readonly name: string; readonly config: Readonly<Record<string, unknown>> }
+  | { readonly v: 1; readonly type: 'start'; readonly name: string; readonly config: Readonly<Record<string, unknown>>; readonly dataDir: string }
   | { readonly v: 1; readonly type: 'stop'; readonly reason: string }
   | { readonly v: 1; readonly type: 'event'; readonly name: string; readonly payload: unknown }
   | { readonly v: 1; readonly type: 'reply'; readonly id: number; readonly ok: true; readonly result: unknown }
-  | { readonly v: 1; readonly type: 'reply'; readonly id: number; readonly ok: false; readonly error: { readonly code: string; readonly message: string } };
+  | { readonly v: 1; readonly type: 'reply'; readonly id: number; readonly ok: false; readonly error: { readonly code: string; readonly message: string } }
+  /** Runs one of the plugin's registered commands; answered by exactly one `command-result` with the same id. */
+  | { readonly v: 1; readonly type: 'invoke'; readonly id: number; readonly command: string; readonly params: unknown };
+
+/** Who may run a registered command through the API (the token's role). */
+export type CommandRole = 'viewer' | 'operator' | 'admin';
 
 /** Worker → host. */
 export type WorkerMessage =
@@ -22,7 +27,14 @@ export type WorkerMessage =
   | { readonly v: 1; readonly type: 'log'; readonly level: 'debug' | 'info' | 'warn' | 'error'; readonly msg: string; readonly data?: Readonly<Record<string, unknown>> }
   | { readonly v: 1; readonly type: 'subscribe'; readonly events: readonly string[] }
   | { readonly v: 1; readonly type: 'request'; readonly id: number; readonly method: string; readonly params: unknown }
-  | { readonly v: 1; readonly type: 'failed'; readonly phase: 'start' | 'stop' | 'event'; readonly message: string };
+  | { readonly v: 1; readonly type: 'failed'; readonly phase: 'start' | 'stop' | 'event'; readonly message: string }
+  | { readonly v: 1; readonly type: 'command'; readonly command: string; readonly description: string; readonly role: CommandRole }
+  | { readonly v: 1; readonly type: 'command-result'; readonly id: number; readonly ok: true; readonly result: unknown }
+  | { readonly v: 1; readonly type: 'command-result'; readonly id: number; readonly ok: false; readonly error: { readonly code?: string; readonly message: string } };
+
+/** A command name: lower case, digits and dashes (the host prefixes it with `PLUGIN.`). */
+export const COMMAND_NAME = /^[a-z][a-z0-9-]{0,39}$/;
+const ROLES = new Set(['viewer', 'operator', 'admin']);
 
 const LEVELS = new Set(['debug', 'info', 'warn', 'error']);
 
@@ -46,6 +58,14 @@ export function parseWorkerMessage(m: unknown): { ok: true; msg: WorkerMessage }
       return Number.isSafeInteger(o.id) && typeof o.method === 'string' ? { ok: true, msg: o as WorkerMessage } : { ok: false, why: 'request needs a numeric id and a method' };
     case 'failed':
       return ['start', 'stop', 'event'].includes(o.phase as string) && typeof o.message === 'string' ? { ok: true, msg: o as WorkerMessage } : { ok: false, why: 'failed needs phase and message' };
+    case 'command':
+      return typeof o.command === 'string' && COMMAND_NAME.test(o.command) && typeof o.description === 'string' && ROLES.has(o.role as string)
+        ? { ok: true, msg: o as WorkerMessage }
+        : { ok: false, why: 'command needs a name (lower case, digits, dashes; at most 40), a description and a role (viewer|operator|admin)' };
+    case 'command-result':
+      return Number.isSafeInteger(o.id) && typeof o.ok === 'boolean' && (o.ok || (typeof o.error === 'object' && o.error !== null && typeof (o.error as { message?: unknown }).message === 'string'))
+        ? { ok: true, msg: o as WorkerMessage }
+        : { ok: false, why: 'command-result needs a numeric id, ok, and error.message when not ok' };
     default:
       return { ok: false, why: `unknown message type ${JSON.stringify(o.type)}` };
   }

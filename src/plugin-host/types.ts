@@ -1,4 +1,7 @@
 /** What a worker plugin module exports, and the `ctx` it is given. */
+import type { CommandRole } from './protocol.js';
+
+export type { CommandRole };
 
 export interface PluginContext {
   readonly name: string;
@@ -13,6 +16,15 @@ export interface PluginContext {
   call(method: string, params?: unknown): Promise<unknown>;
   /** Subscribes to a daemon event; returns the unsubscribe function. */
   on(event: string, fn: (payload: unknown) => void): () => void;
+  /**
+   * Registers a command, run by operators as `ockle cmd PLUGIN.NAME [json]` or
+   * `POST /api/commands/PLUGIN.NAME`. The handler gets the JSON params (or `{}`) and returns a
+   * JSON-serialisable result; what it throws reaches the caller as OCKLE_COMMAND_FAILED with
+   * its message. `role` is the least token role allowed to run it (default `operator`).
+   */
+  command(name: string, opts: { readonly description: string; readonly role?: CommandRole }, handler: (params: unknown) => unknown): void;
+  /** A directory of the plugin's own under the daemon's state_dir (created before start). */
+  readonly dataDir: string;
 }
 
 export interface PluginModule {

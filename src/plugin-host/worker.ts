@@ -4,7 +4,7 @@
  * and reports a plugin that throws instead of dying silently.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { HostMessage, WorkerMessage } from './protocol.js';
+import { COMMAND_NAME, type HostMessage, type WorkerMessage } from './protocol.js';
 import type { PluginContext, PluginModule } from './types.js';
 
 const port = parentPort!;
@@ -14,14 +14,16 @@ const send = (m: Omit<WorkerMessage, 'v'>): void => port.postMessage({ v: 1, ...
 let nextId = 1;
 const pending = new Map<number, { resolve: (r: unknown) => void; reject: (e: Error) => void }>();
 const handlers = new Map<string, Set<(payload: unknown) => void>>();
+const commands = new Map<string, (params: unknown) => unknown>();
 let plugin: PluginModule | null = null;
 
 const log = (level: 'debug' | 'info' | 'warn' | 'error') => (msg: string, extra?: Record<string, unknown>) => send({ type: 'log', level, msg, ...(extra && { data: extra }) } as Omit<WorkerMessage, 'v'>);
 
-function makeCtx(name: string, config: Readonly<Record<string, unknown>>): PluginContext {
+function makeCtx(name: string, config: Readonly<Record<string, unknown>>, dataDir: string): PluginContext {
   return {
     name,
     config,
+    dataDir,
     log: { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') },
     call: (method, params) =>
       new Promise((resolve, reject) => {
@@ -38,6 +40,12 @@ function makeCtx(name: string, config: Readonly<Record<string, unknown>>): Plugi
       set.add(fn as (p: unknown) => void);
       return () => set.delete(fn as (p: unknown) => void);
     },
+    command: (command, opts, handler) => {
+      if (!COMMAND_NAME.test(command)) throw new TypeError(`command name "${command}": use lower case letters, digits and dashes (at most 40)`);
+      if (commands.has(command)) throw new TypeError(`command "${command}" is already registered`);
+      commands.set(command, handler);
+      send({ type: 'command', command, description: opts.description, role: opts.role ?? 'operator' } as Omit<WorkerMessage, 'v'>);
+    },
   };
 }
 
@@ -49,7 +57,7 @@ port.on('message', (m: HostMessage) => {
       case 'start':
         try {
           plugin = (await import(data.module)) as PluginModule;
-          await plugin.start(makeCtx(m.name, m.config));
+          await plugin.start(makeCtx(m.name, m.config, m.dataDir));
           send({ type: 'ready' });
         } catch (err) {
           send({ type: 'failed', phase: 'start', message: (err as Error)?.message ?? String(err) } as Omit<WorkerMessage, 'v'>);
@@ -73,6 +81,23 @@ port.on('message', (m: HostMessage) => {
           }
         }
         break;
+      case 'invoke': {
+        const handler = commands.get(m.command);
+        try {
+          if (!handler) throw new Error(`no command "${m.command}"`);
+          const result: unknown = await handler(m.params ?? {});
+          send({ type: 'command-result', id: m.id, ok: true, result: result ?? null } as Omit<WorkerMessage, 'v'>);
+        } catch (err) {
+          const e = err as { message?: unknown; code?: unknown };
+          const error = { message: typeof e?.message === 'string' ? e.message : String(err), ...(typeof e?.code === 'string' && { code: e.code }) };
+          try {
+            send({ type: 'command-result', id: m.id, ok: false, error } as Omit<WorkerMessage, 'v'>);
+          } catch {
+            send({ type: 'command-result', id: m.id, ok: false, error: { message: error.message } } as Omit<WorkerMessage, 'v'>);
+          }
+        }
+        break;
+      }
       case 'reply': {
         const p = pending.get(m.id);
         pending.delete(m.id);

@@ -25,6 +25,7 @@ function host(fixture: string, o: { handle?: (m: string, p: unknown) => Promise<
     name: fixture,
     module: join(FIX, `${fixture}.mjs`),
     config: o.config ?? {},
+    dataDir: '/nonexistent/plugin-data',
     log,
     handle: o.handle ?? (async (method, params) => (method === 'echo' ? params : Promise.reject(new Error(`no method ${method}`)))),
     subscribe: (event, fn) => bus.on(event, fn),
@@ -36,6 +37,7 @@ function host(fixture: string, o: { handle?: (m: string, p: unknown) => Promise<
     backoffMs: [50, 100],
     maxCrashes: 3,
     crashWindowMs: 60_000,
+    commandTimeoutMs: 300,
   });
   hosts.push(h);
   return { h, bus, states, logs };
@@ -131,5 +133,35 @@ describe('plugin host', () => {
     h.start();
     await until(() => h.state === 'running', 'running');
     await until(() => logs.filter((l) => /^line /.test(l.msg)).length === 5000, 'all lines');
+  });
+
+  it('registered commands: one answer each (result, the plugin’s error, timeout, unsendable), names prefixed, gone when the plugin stops', async () => {
+    const { h, logs } = host('commands');
+    h.start();
+    await until(() => h.state === 'running', 'running');
+    expect(h.commands().map((c) => [c.name, c.role])).toEqual([
+      ['commands.add', 'viewer'],
+      ['commands.boom', 'operator'],
+      ['commands.never', 'operator'],
+      ['commands.uncloneable', 'operator'],
+      ['commands.secret-op', 'admin'],
+      ['commands.dir', 'viewer'],
+    ]);
+    expect(logs.find((l) => l.msg === 'bad name refused')).toMatchObject({ err: expect.stringContaining('lower case') });
+    expect(await h.invoke('commands.add', { a: 2, b: 40 })).toEqual({ sum: 42 });
+    expect(await h.invoke('commands.dir', {})).toBe('/nonexistent/plugin-data');
+    await expect(h.invoke('commands.boom', {})).rejects.toMatchObject({ code: 'OCKLE_COMMAND_FAILED', message: 'boom: the plugin said no' });
+    await expect(h.invoke('commands.never', {})).rejects.toMatchObject({ code: 'OCKLE_COMMAND_TIMEOUT' });
+    await expect(h.invoke('commands.uncloneable', {})).rejects.toMatchObject({ code: 'OCKLE_COMMAND_FAILED', message: expect.stringContaining('could not be cloned') });
+    await expect(h.invoke('commands.nope', {})).rejects.toMatchObject({ code: 'OCKLE_NOT_FOUND', hint: expect.stringContaining('commands.add') });
+    await expect(h.invoke('commands.add', { f: () => 1 })).rejects.toMatchObject({ code: 'OCKLE_REQUEST_INVALID' });
+    // Many in flight at once: each gets its own answer.
+    const sums = await Promise.all(Array.from({ length: 50 }, (_, i) => h.invoke('commands.add', { a: i, b: 1 })));
+    expect(sums).toEqual(Array.from({ length: 50 }, (_, i) => ({ sum: i + 1 })));
+    // A command in flight when the plugin stops is answered (unavailable), not left hanging.
+    const inFlight = h.invoke('commands.never', {}).catch((e: unknown) => e);
+    await h.stop('test');
+    expect(await inFlight).toMatchObject({ code: 'OCKLE_PLUGIN_UNAVAILABLE' });
+    expect(h.commands()).toEqual([]);
   });
 });

@@ -56,6 +56,7 @@ describe('worker plugins in the daemon', () => {
     const hung = new PluginHost({
       name: 'hangs',
       module: join(REPO, 'test', 'fixtures', 'plugins', 'hangs.mjs'),
+      dataDir: daemon.config.stateDir,
       config: {},
       log: pino({ level: 'warn' }, { write: (l: string) => logs.push(l) }),
       handle: pluginHandler(daemon.gateway, 'hangs'),

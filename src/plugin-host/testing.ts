@@ -1,0 +1,81 @@
+/**
+ * An in-process `ctx` for testing a plugin without a daemon or a worker thread: the test plays
+ * the daemon (answers `ctx.call`), emits events, and runs the plugin's commands. The same
+ * `PluginContext` type the worker gives, so what passes here runs unchanged in the daemon.
+ *
+ *   const t = testContext({ config: { wait_time: 100 }, call: async (m) => (m === 'servers' ? [] : null) });
+ *   await plugin.start(t.ctx);
+ *   t.emit('server.changed', { server: 'web-1', state: 'OK', previous: 'OFF', reason: '' });
+ *   expect(await t.invoke('stats')).toEqual(…);
+ *   await plugin.stop?.('test');
+ */
+import { COMMAND_NAME, type CommandRole } from './protocol.js';
+import type { PluginContext } from './types.js';
+
+export interface TestLog {
+  readonly level: 'debug' | 'info' | 'warn' | 'error';
+  readonly msg: string;
+  readonly data?: Readonly<Record<string, unknown>>;
+}
+
+export interface TestContext {
+  readonly ctx: PluginContext;
+  /** Delivers an event to the plugin's handlers (as the daemon would), synchronously. */
+  emit(event: string, payload: unknown): void;
+  /** Runs a registered command by its short name (`query`, not `logger.query`). */
+  invoke(command: string, params?: unknown): Promise<unknown>;
+  readonly commands: ReadonlyMap<string, { readonly description: string; readonly role: CommandRole }>;
+  readonly logs: TestLog[];
+  /** Every `ctx.call` the plugin made. */
+  readonly calls: { readonly method: string; readonly params: unknown }[];
+}
+
+export function testContext(o: {
+  name?: string;
+  config?: Readonly<Record<string, unknown>>;
+  dataDir?: string;
+  call?: (method: string, params: unknown) => Promise<unknown>;
+}): TestContext {
+  const handlers = new Map<string, Set<(p: unknown) => void>>();
+  const commands = new Map<string, { description: string; role: CommandRole; handler: (p: unknown) => unknown }>();
+  const logs: TestLog[] = [];
+  const calls: { method: string; params: unknown }[] = [];
+  const log = (level: TestLog['level']) => (msg: string, data?: Record<string, unknown>) => void logs.push({ level, msg, ...(data && { data }) });
+  const ctx: PluginContext = {
+    name: o.name ?? 'test-plugin',
+    config: o.config ?? {},
+    dataDir: o.dataDir ?? '.',
+    log: { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') },
+    call: async (method, params) => {
+      calls.push({ method, params });
+      if (!o.call) throw new Error(`test context: no answer for ctx.call("${method}")`);
+      // Structured clone, like the worker boundary: a plugin must not rely on shared objects.
+      return structuredClone(await o.call(method, structuredClone(params)));
+    },
+    on: (event, fn) => {
+      let set = handlers.get(event);
+      if (!set) handlers.set(event, (set = new Set()));
+      set.add(fn);
+      return () => set.delete(fn);
+    },
+    command: (name, opts, handler) => {
+      if (!COMMAND_NAME.test(name)) throw new TypeError(`command name "${name}": use lower case letters, digits and dashes (at most 40)`);
+      if (commands.has(name)) throw new TypeError(`command "${name}" is already registered`);
+      commands.set(name, { description: opts.description, role: opts.role ?? 'operator', handler });
+    },
+  };
+  return {
+    ctx,
+    emit: (event, payload) => {
+      for (const fn of handlers.get(event) ?? []) fn(structuredClone(payload));
+    },
+    invoke: async (command, params = {}) => {
+      const c = commands.get(command);
+      if (!c) throw new Error(`no command "${command}"; registered: ${[...commands.keys()].join(', ') || 'none'}`);
+      return structuredClone(await c.handler(structuredClone(params)));
+    },
+    commands,
+    logs,
+    calls,
+  };
+}
