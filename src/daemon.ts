@@ -331,6 +331,11 @@ export class Daemon {
         log: this.log.child({ face: 'plugin' }),
         handle: pluginHandler(this.gateway, name),
         subscribe: (event, fn) => this.events.on(event as keyof OckleEvents, fn as never),
+        startTimeoutMs: config.plugins.startTimeoutMs,
+        // Five heartbeats per hang_timeout: one late beat is never a hang.
+        heartbeatMs: Math.max(20, Math.round(config.plugins.hangTimeoutMs / 5)),
+        missedBeats: 5,
+        stopTimeoutMs: config.plugins.stopTimeoutMs,
       });
       this.#plugins.set(name, host);
       host.start();

@@ -38,12 +38,14 @@ export function start(ctx: PluginContext): void {
     }
     db.addSamples(Date.now(), samples);
   };
-  const guarded = (what: string, fn: () => unknown) => async () => {
-    try {
-      await fn();
-    } catch (err) {
-      ctx.log.warn(`could not ${what}`, { err: (err as Error).message });
-    }
+  const guarded = (what: string, fn: () => unknown) => (): void => {
+    void (async () => {
+      try {
+        await fn();
+      } catch (err) {
+        ctx.log.warn(`could not ${what}`, { err: (err as Error).message });
+      }
+    })();
   };
   const prune = guarded('prune old records', () => {
     const n = db.prune(Date.now() - retention);
@@ -78,8 +80,8 @@ export function start(ctx: PluginContext): void {
     retentionMs: retention,
   }));
 
-  void prune();
-  void guarded('sample the outlets', sample)();
+  prune();
+  guarded('sample the outlets', sample)();
   timers.push(setInterval(guarded('sample the outlets', sample), resolution));
   timers.push(setInterval(prune, HOUR));
   ctx.log.info('recording', { file, resolution, retention });

@@ -153,8 +153,14 @@ export class LoggerStore {
   series(o: { from: number; to: number; step: number; per: 'outlet' | 'device'; device?: string | undefined; outlet?: number | undefined }): Series[] {
     const where = ['ts >= :from', 'ts <= :to'];
     const values: Record<string, number | string> = { ':from': o.from, ':to': o.to, ':step': o.step };
-    if (o.device !== undefined) where.push('device = :device'), (values[':device'] = o.device);
-    if (o.outlet !== undefined) where.push('outlet = :outlet'), (values[':outlet'] = o.outlet);
+    if (o.device !== undefined) {
+      where.push('device = :device');
+      values[':device'] = o.device;
+    }
+    if (o.outlet !== undefined) {
+      where.push('outlet = :outlet');
+      values[':outlet'] = o.outlet;
+    }
     const perOutlet = `SELECT device, outlet, (ts / :step) * :step AS t, avg(watts) AS watts, avg(amps) AS amps, avg(volts) AS volts,
         max(energy_wh) AS energy_wh, avg(CASE power WHEN 'on' THEN 1.0 WHEN 'off' THEN 0.0 END) AS on_
       FROM samples WHERE ${where.join(' AND ')} GROUP BY device, outlet, t`;
@@ -176,7 +182,10 @@ export class LoggerStore {
   changes(o: { from: number; to: number; limit: number; subject?: string | undefined }): Change[] {
     const where = ['ts >= :from', 'ts <= :to'];
     const values: Record<string, number | string> = { ':from': o.from, ':to': o.to, ':limit': o.limit };
-    if (o.subject !== undefined) where.push('subject = :subject'), (values[':subject'] = o.subject);
+    if (o.subject !== undefined) {
+      where.push('subject = :subject');
+      values[':subject'] = o.subject;
+    }
     const rows = this.#db.all(`SELECT ts, kind, subject, value, previous, detail FROM changes WHERE ${where.join(' AND ')} ORDER BY ts DESC, rowid DESC LIMIT :limit`, values) as unknown as Change[];
     return rows.map((r) => ({ ...r, ts: Number(r.ts) }));
   }

@@ -71,6 +71,10 @@ export interface Config {
   readonly plugins: {
     readonly enabled: readonly string[];
     readonly settings: ReadonlyMap<string, Readonly<Record<string, unknown>>>;
+    /** Worker supervision: start, heartbeat and stop deadlines (ms). */
+    readonly startTimeoutMs: number;
+    readonly hangTimeoutMs: number;
+    readonly stopTimeoutMs: number;
   };
   readonly tokens: readonly TokenConfig[];
   readonly devices: readonly DeviceConfig[];
@@ -411,7 +415,7 @@ export async function checkConfig(dirIn: string, opts: LoadOptions): Promise<{ p
     daemon,
     api,
     serverDefaults,
-    plugins: { enabled, settings: pluginSettings },
+    plugins: { enabled, settings: pluginSettings, startTimeoutMs: pluginsSec.start_timeout, hangTimeoutMs: pluginsSec.hang_timeout, stopTimeoutMs: pluginsSec.stop_timeout },
     tokens,
     devices,
     servers,

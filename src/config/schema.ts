@@ -34,6 +34,9 @@ export const serverDefaultsTemplate = {
 
 export const pluginsTemplate = {
   enabled: list({ default: [], help: 'Plugins to run, by name; each may have a [plugins.NAME] section.' }),
+  start_timeout: duration({ min: 100, max: 300_000, default: 10_000, help: 'A worker plugin not ready this long after it was started is terminated and restarted with backoff.' }),
+  hang_timeout: duration({ min: 200, max: 300_000, default: 5000, help: 'A worker plugin whose thread sends no heartbeat this long (its event loop is blocked) is terminated and restarted.' }),
+  stop_timeout: duration({ min: 100, max: 300_000, default: 5000, help: 'How long a worker plugin may take to stop (daemon stop, reload, restart) before it is terminated.' }),
 } satisfies Template;
 
 export const tokenTemplate = {

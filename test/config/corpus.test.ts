@@ -88,7 +88,7 @@ const CASES: Case[] = [
   {
     mistake: 'unknown section in ockle.ini',
     edit: append('ockle.ini', '\n[sever]\nx = 1\n'),
-    expected: 'ockle.ini:38: unknown section [sever] in ockle.ini Did you mean [servers]?',
+    expected: 'ockle.ini:53: unknown section [sever] in ockle.ini Did you mean [servers]?',
   },
   {
     mistake: 'unknown device, listing the defined ones',
@@ -172,17 +172,22 @@ const CASES: Case[] = [
   {
     mistake: 'unknown plugin in enabled',
     edit: replace('ockle.ini', 'enabled = auto-control', 'enabled = auto-control, loger'),
-    expected: 'ockle.ini:26: unknown plugin "loger" in enabled Available plugins: auto-control, timer-example.',
+    expected: 'ockle.ini:27: unknown plugin "loger" in enabled Did you mean "logger"?',
+  },
+  {
+    mistake: 'unknown plugin in enabled, nothing close',
+    edit: replace('ockle.ini', 'enabled = auto-control', 'enabled = auto-control, grafana'),
+    expected: 'ockle.ini:27: unknown plugin "grafana" in enabled Available plugins: auto-control, logger, metrics, timer-example.',
   },
   {
     mistake: 'section for an unknown plugin',
     edit: append('ockle.ini', '\n[plugins.loger]\nlog_resolution = 5s\n'),
-    expected: 'ockle.ini:38: section [plugins.loger] is for an unknown plugin "loger" Remove the section or install the plugin.',
+    expected: 'ockle.ini:53: section [plugins.loger] is for an unknown plugin "loger" Did you mean [plugins.logger]?',
   },
   {
     mistake: 'token hash that is not a SHA-256',
     edit: append('ockle.ini', '\n[token.alice]\nrole = operator\nsha256 = abc123\n'),
-    expected: 'ockle.ini:40: sha256 = abc123: "abc123" is not 64 lowercase hex digits (the SHA-256 of the token)',
+    expected: 'ockle.ini:55: sha256 = abc123: "abc123" is not 64 lowercase hex digits (the SHA-256 of the token)',
   },
   {
     mistake: 'a server listed twice in dependencies',

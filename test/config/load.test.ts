@@ -79,24 +79,31 @@ describe('plugin settings', () => {
   afterEach(async () => {
     await demo.cleanup();
   });
-  const plugins = new Map([...builtinPluginTemplates, ['timer-example', { wait_time: duration({ min: 1000, default: 10_000, help: 'x' }) }]]);
+  const plugins = builtinPluginTemplates;
 
   it('validates [plugins.NAME] against the plugin template, with defaults', async () => {
-    await demo.write('ockle.ini', (await demo.read('ockle.ini')).replace('enabled = auto-control', 'enabled = timer-example'));
+    const demoIni = await demo.read('ockle.ini');
+    const c0 = await loadConfig(demo.configDir, { drivers: defaultRegistry(), plugins });
+    expect(c0.plugins.enabled).toEqual(['auto-control', 'logger', 'metrics', 'timer-example']);
+    expect(c0.plugins.settings.get('timer-example')).toEqual({ wait_time: 300_000, message: 'demo lab heartbeat' });
+    expect(c0.plugins.settings.get('logger')).toEqual({ database: 'logger.sqlite', log_resolution: 10_000, retention: 30 * 86_400_000 });
+    expect([c0.plugins.startTimeoutMs, c0.plugins.hangTimeoutMs, c0.plugins.stopTimeoutMs]).toEqual([10_000, 5000, 5000]);
+    const bare = demoIni.replace(/^enabled = .*$/m, 'enabled = timer-example').replace(/\[plugins\.[\s\S]*?(?=\n; An API token)/, '');
+    await demo.write('ockle.ini', bare);
     const c = await loadConfig(demo.configDir, { drivers: defaultRegistry(), plugins });
     expect(c.plugins.enabled).toEqual(['timer-example']);
     expect(c.plugins.settings.get('timer-example')).toBeUndefined();
-    await demo.write('ockle.ini', (await demo.read('ockle.ini')) + '\n[plugins.timer-example]\nwait_time = 30s\n');
+    await demo.write('ockle.ini', bare + '\n[plugins.timer-example]\nwait_time = 30s\n');
     const c2 = await loadConfig(demo.configDir, { drivers: defaultRegistry(), plugins });
-    expect(c2.plugins.settings.get('timer-example')).toEqual({ wait_time: 30_000 });
+    expect(c2.plugins.settings.get('timer-example')).toEqual({ wait_time: 30_000, message: 'timer tick' });
   });
 
   it('reports a bad plugin key and warns about a configured plugin that is not enabled', async () => {
-    await demo.write('ockle.ini', (await demo.read('ockle.ini')) + '\n[plugins.timer-example]\nwait_tme = 30s\n');
+    await demo.write('ockle.ini', (await demo.read('ockle.ini')).replace(/^enabled = .*$/m, 'enabled = auto-control, logger, metrics').replace('wait_time = 5m', 'wait_tme = 30s'));
     const { problems } = await checkConfig(demo.configDir, { drivers: defaultRegistry(), plugins });
     expect(problems.map(formatProblem)).toEqual([
-      'ockle.ini:38: warning: [plugins.timer-example] configures plugin "timer-example", which is not enabled Add it to [plugins] enabled to run it.',
-      'ockle.ini:39: unknown key "wait_tme" in [plugins.timer-example] Did you mean "wait_time"?',
+      'ockle.ini:42: warning: [plugins.timer-example] configures plugin "timer-example", which is not enabled Add it to [plugins] enabled to run it.',
+      'ockle.ini:43: unknown key "wait_tme" in [plugins.timer-example] Did you mean "wait_time"?',
     ]);
   });
 });

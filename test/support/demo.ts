@@ -35,10 +35,11 @@ export async function demoConfig(): Promise<DemoCopy> {
   const stateDir = join(root, 'state');
   await cp(join(REPO, 'config'), configDir, { recursive: true });
   const ini = join(configDir, 'ockle.ini');
-  // Port 0: the daemon picks a free port and publishes it in <state>/api.json.
+  // Port 0 (the API's and the metrics plugin's): a free port each; the daemon publishes the API's
+  // in <state>/api.json, `ockle cmd metrics.endpoint` tells the metrics URL.
   const text = (await readFile(ini, 'utf8'))
     .replace(/^state_dir = .*$/m, 'state_dir = ../state')
-    .replace(/^port = .*$/m, 'port = 0')
+    .replace(/^port = .*$/gm, 'port = 0')
     .replace(/^log_level = .*$/m, 'log_level = warn');
   await writeFile(ini, text);
   return {

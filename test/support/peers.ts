@@ -4,6 +4,7 @@
  * and the reason is printed once to stderr. Never a silent skip (labgrid's importorskip is
  * the counterexample): the CI reporter also fails any run that skipped a test.
  */
+import { spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { describe } from 'vitest';
@@ -79,6 +80,44 @@ export function describePeer(name: string, binaries: readonly string[], body: ()
     process.stderr.write(`${line}\n`);
   }
   describe.skip(name, body);
+}
+
+/**
+ * A python3 on $PATH that can import `module` (Debian's, when a version manager's shim comes
+ * first and lacks the Debian-packaged module), or null.
+ */
+export function pythonWith(module: string): string | null {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    const py = join(dir, 'python3');
+    if (!dir || !existsSync(py)) continue;
+    if (spawnSync(py, ['-c', `import ${module}`], { stdio: 'ignore', timeout: 10_000 }).status === 0) return py;
+  }
+  return null;
+}
+
+/**
+ * `describe` for tests that need a Python module from a Debian package; the body gets the
+ * interpreter. Missing: fails under CI=true, skipped with the printed reason elsewhere.
+ */
+export function describePython(name: string, module: string, debianPackage: string, body: (python: string) => void): void {
+  const py = pythonWith(module);
+  if (py) {
+    describe(name, () => body(py));
+    return;
+  }
+  const reason = `no python3 on $PATH can import ${module}: apt-get install ${debianPackage} (listed in test/debian-packages.txt)`;
+  if (underCi()) {
+    describe(name, () => {
+      throw new Error(`${name}: ${reason}. Under CI=true a missing test peer is a failure, not a skip.`);
+    });
+    return;
+  }
+  const line = `skipping "${name}": ${reason}`;
+  if (!printed.has(line)) {
+    printed.add(line);
+    process.stderr.write(`${line}\n`);
+  }
+  describe.skip(name, () => body('python3'));
 }
 
 /** Former name of {@link describePeer}. */
