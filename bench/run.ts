@@ -22,6 +22,7 @@ import { median, time } from './timing.js';
 import { benchSnmp } from './snmp.js';
 import { benchRelays } from './relays.js';
 import { benchIpmi } from './ipmi.js';
+import { benchPlugins } from './plugins.js';
 
 interface Result {
   name: string;
@@ -184,8 +185,8 @@ async function benchJournal(): Promise<void> {
 }
 
 const only = process.argv[2];
-if (only !== undefined && !['foundation', 'sequence', 'snmp', 'relays', 'ipmi'].includes(only)) {
-  console.error(`unknown benchmark "${only}": use foundation, sequence, snmp, relays or ipmi (default: all)`);
+if (only !== undefined && !['foundation', 'sequence', 'snmp', 'relays', 'ipmi', 'plugins'].includes(only)) {
+  console.error(`unknown benchmark "${only}": use foundation, sequence, snmp, relays, ipmi or plugins (default: all)`);
   process.exit(2);
 }
 console.log(`node ${process.version}, ${new Date().toISOString()}; medians\n`);
@@ -205,3 +206,4 @@ if (only === undefined || only === 'sequence') await benchSequence();
 if (only === undefined || only === 'snmp') await benchSnmp();
 if (only === undefined || only === 'relays') await benchRelays();
 if (only === undefined || only === 'ipmi') await benchIpmi();
+if (only === undefined || only === 'plugins') await benchPlugins(report);

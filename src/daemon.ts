@@ -225,8 +225,9 @@ export class Daemon {
     void this.#world.runtime.testAll();
     if (this.#opts.monitor !== false) this.#world.runtime.startMonitoring();
     // 3. Faces last: nobody can ask for an action before the states are known.
-    await this.#startPlugins(config);
     await this.#startApi(config);
+    // Worker plugins last: their threads load while the API already answers.
+    await this.#startPlugins(config);
     this.log.info(
       { servers: this.#world.servers.length, devices: this.#world.devices.length, url: this.#url, ms: Math.round(performance.now() - t0) },
       'ockle ready',
