@@ -491,6 +491,18 @@ export async function runDaemon(opts: { configDir: string; logDestination?: Dest
   const bootLog = createLogger(opts.logDestination ? { destination: opts.logDestination } : {});
   const notifier: Notifier = createNotifier({ log: bootLog });
   let daemon: Daemon;
+  // One handler per signal for the whole life of the process. Removing the last listener of a
+  // signal and adding another can lose a signal that arrived in between, so the handlers stay
+  // and dispatch on the phase. While starting (the API may already answer) a stop or reload is
+  // remembered and done once started, never the signal's default action (killing mid-start).
+  let pending: { stop: string | null; reload: boolean } = { stop: null, reload: false };
+  let onSignal = (signal: NodeJS.Signals): void => {
+    if (signal === 'SIGHUP') pending.reload = true;
+    else pending.stop ??= signal;
+  };
+  const signals = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
+  const handlers = signals.map((sig) => [sig, () => onSignal(sig)] as const);
+  for (const [sig, fn] of handlers) process.on(sig, fn);
   try {
     daemon = await Daemon.start({
       configDir: opts.configDir,
@@ -507,29 +519,41 @@ export async function runDaemon(opts: { configDir: string; logDestination?: Dest
       process.exitCode = 1;
     }
     notifier.close();
+    for (const [sig, fn] of handlers) process.off(sig, fn);
     return;
   }
   notifier.ready(`serving ${daemon.url}`);
   notifier.startWatchdog();
   await new Promise<void>((resolve) => {
-    const onHup = (): void => {
+    let stopping = false;
+    const reload = (): void => {
       notifier.reloading();
       void daemon.reload().finally(() => notifier.ready(`serving ${daemon.url}`));
     };
-    const onStop = (signal: string): void => {
+    const stop = (signal: string): void => {
+      stopping = true;
       daemon.log.info({ signal }, 'stopping (no outlet is switched)');
       notifier.stopping();
-      process.off('SIGHUP', onHup);
       void daemon
         .stop()
         .catch((err: unknown) => daemon.log.error({ err: toOckleError(err).message }, 'error while stopping'))
         .finally(() => {
           notifier.close();
+          for (const [sig, fn] of handlers) process.off(sig, fn);
           resolve();
         });
     };
-    process.on('SIGHUP', onHup);
-    process.once('SIGTERM', () => onStop('SIGTERM'));
-    process.once('SIGINT', () => onStop('SIGINT'));
+    onSignal = (signal) => {
+      if (!stopping) return signal === 'SIGHUP' ? reload() : stop(signal);
+      if (signal === 'SIGHUP') return;
+      // A second stop signal while stopping: the operator wants out now. Nothing is switched
+      // on stop, so leaving at once is safe.
+      daemon.log.warn({ signal }, 'second stop signal: exiting without waiting for the clean stop');
+      process.exit(1);
+    };
+    const early = pending;
+    pending = { stop: null, reload: false };
+    if (early.stop !== null) stop(early.stop);
+    else if (early.reload) reload();
   });
 }

@@ -6,6 +6,9 @@ import { renderConfigDocs } from '../src/config/docs.js';
 import { renderErrorsDoc } from '../src/errors-doc.js';
 import { renderSnmpDocs } from '../drivers/snmp-pdu/docs.js';
 import * as errors from '../src/errors.js';
+import { ActionStats, render } from '../plugins/metrics/plugin.js';
+import { EVENT_NAMES } from '../src/api/server.js';
+import { PLUGIN_METHODS } from '../src/plugin-host/bridge.js';
 import { REPO } from './support/demo.js';
 
 describe('generated docs', () => {
@@ -17,6 +20,21 @@ describe('generated docs', () => {
   });
   it('docs/snmp-pdu.md matches the profiles (regenerate: npm run build && node dist/drivers/snmp-pdu/docs.js > docs/snmp-pdu.md)', () => {
     expect(readFileSync(join(REPO, 'docs', 'snmp-pdu.md'), 'utf8')).toBe(renderSnmpDocs());
+  });
+});
+
+describe('docs/plugins.md', () => {
+  const doc = readFileSync(join(REPO, 'docs', 'plugins.md'), 'utf8');
+  it('names every metric family the metrics plugin exports', () => {
+    const metered = { watts: 1, amps: 1, volts: 1, energyWh: 1 };
+    const device = { id: 'd', type: 'sim', description: '', reachable: true, error: null, readBack: 'real', outletCount: 1, outlets: [{ outlet: 1, power: 'on', name: null, boundTo: null, reading: metered }], model: null, firmware: null, details: {}, lastPollAt: null, lastPollMs: 1 } as const;
+    const families = [...render([], [device], new ActionStats()).matchAll(/^# TYPE (\S+)/gm)].map((m) => m[1]!);
+    expect(families.length).toBeGreaterThan(10);
+    for (const f of families) expect(doc, f).toContain(`\`${f}\``);
+  });
+  it('lists every ctx.call method and every event a plugin can subscribe to', () => {
+    for (const m of PLUGIN_METHODS) expect(doc, m).toContain(`| \`${m}\` |`);
+    for (const e of EVENT_NAMES) expect(doc, e).toContain(`\`${e}\``);
   });
 });
 

@@ -6,6 +6,7 @@ import { int, type Infer } from '../../src/config/types.js';
 import { createSequencer } from './sequencer.js';
 
 export const name = 'auto-control';
+export const apiVersion = 1;
 export const description = 'Power servers on in dependency order and off in reverse, as parallel as the graph allows.';
 
 export const config = {

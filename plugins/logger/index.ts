@@ -3,6 +3,7 @@ import { duration, str } from '../../src/config/types.js';
 import { builtModule } from '../../src/plugin-host/paths.js';
 
 export const name = 'logger';
+export const apiVersion = 1;
 export const description = 'Records outlet states, metering and action results in SQLite, for charts and history (`ockle cmd logger.query`).';
 export const config = {
   database: str({

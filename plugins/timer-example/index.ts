@@ -3,6 +3,7 @@ import { duration, str } from '../../src/config/types.js';
 import { builtModule } from '../../src/plugin-host/paths.js';
 
 export const name = 'timer-example';
+export const apiVersion = 1;
 export const description = 'Logs a message (and how many servers are OK) every wait_time: the example for plugin authors.';
 export const config = {
   wait_time: duration({ min: 100, default: 60_000, help: 'Time between two messages.' }),

@@ -53,6 +53,16 @@ export function openApiDocument(version: string): Record<string, unknown> {
       '/api/tree': { get: { summary: 'Dependency graph: nodes, edges, topological order (viewer)', responses: { '200': json({ type: 'object' }), ...errors } } },
       '/api/devices': { get: { summary: 'Devices with reachability and outlet states (viewer)', responses: { '200': json({ type: 'object' }), ...errors } } },
       '/api/events': { get: { summary: 'Server-Sent Events of every state change and action (viewer); ?types=a,b. Events: server.changed, outlet.changed, test.changed, device.unreachable, device.reachable, device.metered (per-outlet amps, volts, watts, Wh after each metering poll), action.started, action.progressed (each journal step), action.progress (sequence: server started/ended, wave, done/total, percent), action.finished, config.reloaded', responses: { '200': { description: 'text/event-stream' }, ...errors } } },
+      '/api/plugins': { get: { summary: 'Every available plugin with where it runs, its state, last error and bug count (viewer)', responses: { '200': json({ type: 'object' }), ...errors } } },
+      '/api/plugins/{name}/restart': { post: { summary: 'Restart a worker plugin, also one that failed (admin)', responses: { '200': json({ type: 'object' }), ...errors } } },
+      '/api/commands': { get: { summary: 'Commands registered by running plugins, with the least role each needs (viewer)', responses: { '200': json({ type: 'object' }), ...errors } } },
+      '/api/commands/{name}': {
+        post: {
+          summary: 'Run a plugin command (the role the command declares); body: its JSON params object. 502 OCKLE_COMMAND_FAILED, 504 OCKLE_COMMAND_TIMEOUT, 503 OCKLE_PLUGIN_UNAVAILABLE',
+          requestBody: { content: { 'application/json': { schema: { type: 'object' } } } },
+          responses: { '200': json({ type: 'object', properties: { command: { type: 'string' }, result: {} } }), ...errors },
+        },
+      },
       '/api/config/problems': { get: { summary: 'Warnings of the loaded configuration (admin)', responses: { '200': json({ type: 'object' }), ...errors } } },
     },
   };

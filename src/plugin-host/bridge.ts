@@ -6,6 +6,9 @@
 import type { Gateway } from '../core/gateway.js';
 import { RequestValidationError } from '../errors.js';
 
+/** Every method `ctx.call` serves (docs/plugins.md lists them; a test keeps the two in step). */
+export const PLUGIN_METHODS = ['servers', 'server', 'tree', 'devices', 'actions', 'action', 'request-action'] as const;
+
 export function pluginHandler(gateway: Gateway, plugin: string): (method: string, params: unknown) => Promise<unknown> {
   return async (method, params) => {
     const p = (params ?? {}) as Record<string, unknown>;
@@ -29,7 +32,7 @@ export function pluginHandler(gateway: Gateway, plugin: string): (method: string
         return gateway.request({ kind, targets: p.targets as string[], force: p.force === true, origin: `plugin:${plugin}`, reason: typeof p.reason === 'string' ? p.reason : '' });
       }
       default:
-        throw new RequestValidationError(`unknown method "${method}"`, { hint: 'Methods: servers, server, tree, devices, actions, action, request-action.' });
+        throw new RequestValidationError(`unknown method "${method}"`, { hint: `Methods: ${PLUGIN_METHODS.join(', ')}.` });
     }
   };
 }

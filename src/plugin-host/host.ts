@@ -12,6 +12,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
+import { Secret } from '../config/types.js';
 import { OckleError, toOckleError, type ErrorCode } from '../errors.js';
 import { parseWorkerMessage, type CommandRole, type HostMessage } from './protocol.js';
 
@@ -129,7 +130,10 @@ export class PluginHost {
     this.#watchdog = setInterval(() => {
       if (Date.now() - this.#lastBeat > this.#o.heartbeatMs * this.#o.missedBeats) this.#crash(w, `hung: no heartbeat for ${Date.now() - this.#lastBeat} ms`);
     }, this.#o.heartbeatMs);
-    this.#post({ v: 1, type: 'start', name: this.#o.name, config: this.#o.config, dataDir: this.#o.dataDir });
+    // Secrets cross as plain strings (a Secret's private field would not survive the clone);
+    // the plugin owns not logging them.
+    const config = Object.fromEntries(Object.entries(this.#o.config).map(([k, v]) => [k, v instanceof Secret ? v.reveal() : v]));
+    this.#post({ v: 1, type: 'start', name: this.#o.name, config, dataDir: this.#o.dataDir });
   }
 
   #onMessage(w: Worker, raw: unknown): void {

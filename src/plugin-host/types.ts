@@ -3,6 +3,12 @@ import type { CommandRole } from './protocol.js';
 
 export type { CommandRole };
 
+/**
+ * The version of the plugin API (this file's PluginContext and PluginModule). A manifest states
+ * the version it was written for; the registry refuses a mismatch instead of failing later.
+ */
+export const PLUGIN_API_VERSION = 1;
+
 export interface PluginContext {
   readonly name: string;
   /** The plugin's validated [plugins.NAME] settings. */

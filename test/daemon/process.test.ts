@@ -74,6 +74,27 @@ describe('daemon process', () => {
     expect(await simWrites(demo.stateDir)).toEqual({ 'pdu-a': 0, 'pdu-b': 0, 'relay-1': 0 });
   });
 
+  it('a SIGTERM or SIGHUP that arrives while it is still starting is honoured once started, never lost or fatal', async () => {
+    await demo.write('ockle.ini', (await demo.read('ockle.ini')).replace(/^log_level = .*$/m, 'log_level = info'));
+    const until = async (r: Run, text: string): Promise<void> => {
+      for (let i = 0; i < 800 && !r.out.join('').includes(text); i++) await new Promise((res) => setTimeout(res, 5));
+    };
+    // The API listens before the worker plugins have started: signal at that moment.
+    const a = run(demo.configDir);
+    await until(a, 'Server listening');
+    a.child.kill('SIGHUP');
+    await until(a, 'configuration reloaded');
+    expect(a.out.join('')).toContain('configuration reloaded');
+    a.child.kill('SIGTERM');
+    expect(await a.exit, a.out.join('')).toBe(0);
+    const b = run(demo.configDir);
+    await until(b, 'Server listening');
+    b.child.kill('SIGTERM');
+    expect(await b.exit, b.out.join('')).toBe(0);
+    expect(b.out.join('')).toMatch(/stopping \(no outlet is switched\)[\s\S]*ockle stopped/);
+    expect(await simWrites(demo.stateDir)).toEqual({ 'pdu-a': 0, 'pdu-b': 0, 'relay-1': 0 });
+  });
+
   it('keeps serving on the old config when SIGHUP brings a broken one', async () => {
     const r = run(demo.configDir);
     const url = await ready(demo.stateDir, r);

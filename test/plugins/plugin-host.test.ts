@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EventBus } from '../../src/core/event-bus.js';
+import { Secret } from '../../src/config/types.js';
 import { PluginHost, type PluginState } from '../../src/plugin-host/host.js';
 import { REPO } from '../support/demo.js';
 
@@ -51,8 +52,8 @@ const until = async (cond: () => boolean, what: string, ms = 5000): Promise<void
 };
 
 describe('plugin host', () => {
-  it('runs a good plugin: ready, events in, requests out, logs with its name, clean stop', async () => {
-    const { h, bus, states, logs } = host('good', { config: { greeting: 'hello' } });
+  it('runs a good plugin: ready, config (a secret as its value), events in, requests out, logs with its name, clean stop', async () => {
+    const { h, bus, states, logs } = host('good', { config: { greeting: new Secret('hello') } });
     h.start();
     await until(() => h.state === 'running', 'running');
     expect(logs.find((l) => l.msg === 'started')).toMatchObject({ plugin: 'good', greeting: 'hello' });
