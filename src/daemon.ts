@@ -332,6 +332,7 @@ export class Daemon {
         log: this.log.child({ face: 'plugin' }),
         handle: pluginHandler(this.gateway, name),
         subscribe: (event, fn) => this.events.on(event as keyof OckleEvents, fn as never),
+        onState: (state, detail) => this.events.emit('plugin.changed', { plugin: name, state, detail }),
         startTimeoutMs: config.plugins.startTimeoutMs,
         // Five heartbeats per hang_timeout: one late beat is never a hang.
         heartbeatMs: Math.max(20, Math.round(config.plugins.hangTimeoutMs / 5)),

@@ -57,6 +57,7 @@ export const EVENT_NAMES: readonly EventName[] = [
   'action.progress',
   'action.finished',
   'config.reloaded',
+  'plugin.changed',
 ];
 const CLIENTS = ['cli', 'web', 'api'] as const;
 

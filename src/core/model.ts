@@ -169,6 +169,8 @@ export interface OckleEvents {
   'action.finished': { action: ActionRecord };
   'action.progress': ActionProgress;
   'config.reloaded': { ok: boolean; message: string };
+  /** A worker plugin changed state (starting, running, backoff, failed, stopping, stopped). */
+  'plugin.changed': { plugin: string; state: string; detail: string };
 }
 
 /**

@@ -178,6 +178,7 @@ describe('misbehaving plugins never take the daemon or the power down', () => {
   let demo: DemoCopy;
   let daemon: Daemon;
   const logs: { msg: string; plugin?: string; state?: string; detail?: string }[] = [];
+  const events: { plugin: string; state: string; detail: string }[] = [];
   const api = caller(() => daemon.url);
   const status = async (name: string): Promise<PluginStatus> => ((await api('/api/plugins', { token: viewer.token })).body.plugins as PluginStatus[]).find((p) => p.name === name)!;
   const extraPlugins = new Map<string, ExtraPlugin>(
@@ -192,6 +193,7 @@ describe('misbehaving plugins never take the daemon or the power down', () => {
     await demo.write('ockle.ini', ini + TOKENS);
     const log = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line) as (typeof logs)[number]) });
     daemon = await Daemon.start({ configDir: demo.configDir, log, extraPlugins });
+    daemon.events.on('plugin.changed', (e) => events.push(e));
   });
   afterAll(async () => {
     await daemon?.stop();
@@ -223,8 +225,10 @@ describe('misbehaving plugins never take the daemon or the power down', () => {
     expect(await status('floods-logs')).toMatchObject({ state: 'running' });
     // These two never get to run; hangs and exits run again after each restart.
     for (const name of ['throws-in-start', 'never-ready']) expect(['starting', 'backoff', 'failed']).toContain((await status(name)).state);
-    // Every transition is a log line naming the plugin.
+    // Every transition is a log line naming the plugin, and an event (the SSE stream's plugin.changed).
     expect(logs.some((l) => l.plugin === 'hangs' && l.state === 'backoff' && l.detail?.startsWith('hung'))).toBe(true);
+    expect(events).toContainEqual({ plugin: 'hangs', state: 'backoff', detail: expect.stringMatching(/^hung: no heartbeat for \d+ ms; restarting in \d+ ms$/) as string });
+    expect(events).toContainEqual({ plugin: 'exits', state: 'backoff', detail: expect.stringMatching(/^exited with code 3; restarting/) as string });
     expect(logs.filter((l) => l.plugin === 'floods-logs' && l.msg?.startsWith('line ')).length).toBe(5000);
     // Available plugins that are not enabled are listed as such.
     expect(await status('logger')).toMatchObject({ where: 'worker', state: 'disabled' });
