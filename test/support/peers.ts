@@ -58,28 +58,36 @@ function underCi(): boolean {
 }
 
 /**
+ * A describe block whose peer is present (`missing` null) runs; otherwise under CI=true it
+ * fails with the reason, and elsewhere it is skipped with the reason printed once to stderr.
+ */
+function gated(name: string, missing: string | null, body: () => void): void {
+  if (missing === null) {
+    describe(name, body);
+    return;
+  }
+  if (underCi()) {
+    describe(name, () => {
+      throw new Error(`${name}: ${missing}. Under CI=true a missing test peer is a failure, not a skip.`);
+    });
+    return;
+  }
+  const line = `skipping "${name}": ${missing}`;
+  if (!printed.has(line)) {
+    printed.add(line);
+    process.stderr.write(`${line}\n`);
+  }
+  describe.skip(name, body);
+}
+
+/**
  * `describe` for tests that need the programs in `binaries`. All present: a plain describe.
  * One missing: under CI=true the block fails with the reason; elsewhere it is skipped and the
  * reason is printed once to stderr.
  */
 export function describePeer(name: string, binaries: readonly string[], body: () => void): void {
   const { ok, reason } = needs(binaries);
-  if (ok) {
-    describe(name, body);
-    return;
-  }
-  if (underCi()) {
-    describe(name, () => {
-      throw new Error(`${name}: ${reason}. Under CI=true a missing test peer is a failure, not a skip.`);
-    });
-    return;
-  }
-  const line = `skipping "${name}": ${reason}`;
-  if (!printed.has(line)) {
-    printed.add(line);
-    process.stderr.write(`${line}\n`);
-  }
-  describe.skip(name, body);
+  gated(name, ok ? null : reason, body);
 }
 
 /**
@@ -101,23 +109,7 @@ export function pythonWith(module: string): string | null {
  */
 export function describePython(name: string, module: string, debianPackage: string, body: (python: string) => void): void {
   const py = pythonWith(module);
-  if (py) {
-    describe(name, () => body(py));
-    return;
-  }
-  const reason = `no python3 on $PATH can import ${module}: apt-get install ${debianPackage} (listed in test/debian-packages.txt)`;
-  if (underCi()) {
-    describe(name, () => {
-      throw new Error(`${name}: ${reason}. Under CI=true a missing test peer is a failure, not a skip.`);
-    });
-    return;
-  }
-  const line = `skipping "${name}": ${reason}`;
-  if (!printed.has(line)) {
-    printed.add(line);
-    process.stderr.write(`${line}\n`);
-  }
-  describe.skip(name, () => body('python3'));
+  gated(name, py ? null : `no python3 on $PATH can import ${module}: apt-get install ${debianPackage} (listed in test/debian-packages.txt)`, () => body(py ?? 'python3'));
 }
 
 /** Former name of {@link describePeer}. */
