@@ -370,6 +370,11 @@ export class Daemon {
     if (config.api.local_token) auth.addLocalToken('local', await this.#localToken(config.stateDir));
     this.#api = createApi(this.gateway, {
       auth,
+      config: {
+        view: () => ({ dir: this.#world.config.dir, files: this.#world.config.view }),
+        check: async (file, text) =>
+          (await checkConfig(this.#opts.configDir, { drivers: this.#registry, plugins: pluginTemplates(this.#opts.extraPlugins), overrides: new Map([[file, text]]) })).problems,
+      },
       log: this.log.child({ face: 'api' }),
       version: packageVersion(),
       plugins: {

@@ -63,6 +63,15 @@ export function openApiDocument(version: string): Record<string, unknown> {
           responses: { '200': json({ type: 'object', properties: { command: { type: 'string' }, result: {} } }), ...errors },
         },
       },
+      '/api/whoami': { get: { summary: 'The token’s name and role (viewer): what the dashboard may show', responses: { '200': json({ type: 'object', properties: { name: { type: 'string' }, role: { type: 'string' } } }), ...errors } } },
+      '/api/config': { get: { summary: 'The loaded configuration: every file, section and key with kind, default, help and the line that sets it; secrets masked (admin)', responses: { '200': json({ type: 'object' }), ...errors } } },
+      '/api/config/check': {
+        post: {
+          summary: 'Check the loaded configuration with one file replaced (body: {file, text}); changes nothing (admin)',
+          requestBody: { content: { 'application/json': { schema: { type: 'object', required: ['file', 'text'], properties: { file: { type: 'string' }, text: { type: 'string' } } } } } },
+          responses: { '200': json({ type: 'object', properties: { ok: { type: 'boolean' }, problems: { type: 'array' } } }), ...errors },
+        },
+      },
       '/api/config/problems': { get: { summary: 'Warnings of the loaded configuration (admin)', responses: { '200': json({ type: 'object' }), ...errors } } },
     },
   };

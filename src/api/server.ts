@@ -7,7 +7,8 @@ import { fastify, LogController, type FastifyBaseLogger, type FastifyError, type
 import type { Logger } from 'pino';
 import type { Gateway } from '../core/gateway.js';
 import type { ActionKind, EventName } from '../core/model.js';
-import { OckleError, toOckleError } from '../errors.js';
+import type { FileView } from '../config/view.js';
+import { OckleError, toOckleError, type ConfigProblem } from '../errors.js';
 import type { Auth, Principal, Role } from './auth.js';
 import { openApiDocument } from './openapi.js';
 
@@ -30,7 +31,16 @@ export interface CommandInfo {
   readonly role: Role;
 }
 
+/** The configuration faces of the daemon (admin only). */
+export interface ConfigFace {
+  /** The loaded configuration: every file, section and key with the schema's help; secrets masked. */
+  view(): { readonly dir: string; readonly files: readonly FileView[] };
+  /** Checks the loaded config with one file replaced by `text`, changing nothing. */
+  check(file: string, text: string): Promise<readonly ConfigProblem[]>;
+}
+
 export interface ApiOptions {
+  readonly config?: ConfigFace;
   /** The daemon's plugins (absent: none). */
   readonly plugins?: {
     list(): readonly PluginStatus[];
@@ -257,6 +267,34 @@ export function createApi(gateway: Gateway, opts: ApiOptions): FastifyInstance {
     },
   );
   app.get('/api/config/problems', { onRequest: need('admin') }, async () => ({ problems: gateway.configProblems() }));
+  app.get('/api/whoami', { onRequest: need('viewer') }, async (req) => principals.get(req)!);
+  app.get('/api/config', { onRequest: need('admin') }, async () => {
+    if (!opts.config) throw new OckleError('OCKLE_NOT_FOUND', 'this daemon does not expose its configuration');
+    return opts.config.view();
+  });
+  app.post<{ Body: { file: string; text: string } }>(
+    '/api/config/check',
+    {
+      onRequest: need('admin'),
+      bodyLimit: 300 * 1024,
+      schema: {
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['file', 'text'],
+          properties: {
+            file: { type: 'string', pattern: '^(ockle\\.ini|(devices|servers)/[A-Za-z0-9][A-Za-z0-9_.-]{0,62}\\.ini)$', maxLength: 80 },
+            text: { type: 'string', maxLength: 256 * 1024 },
+          },
+        },
+      },
+    },
+    async (req) => {
+      if (!opts.config) throw new OckleError('OCKLE_NOT_FOUND', 'this daemon does not expose its configuration');
+      const problems = await opts.config.check(req.body.file, req.body.text);
+      return { file: req.body.file, ok: !problems.some((p) => p.severity === 'error'), problems };
+    },
+  );
 
   app.get('/api/plugins', { onRequest: need('viewer') }, async () => ({ plugins: opts.plugins?.list() ?? [] }));
   app.post<{ Params: { name: string } }>('/api/plugins/:name/restart', { onRequest: need('admin') }, async (req) => {

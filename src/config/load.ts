@@ -12,6 +12,7 @@ import { ConfigError, type ConfigProblem } from '../errors.js';
 import { findCycle } from '../core/tree.js';
 import { parseIni, type IniSection } from './ini-lines.js';
 import { resolveStateDir } from './paths.js';
+import { sectionView, type FileView, type SectionView } from './view.js';
 import {
   apiTemplate,
   controlCommonTemplate,
@@ -80,6 +81,8 @@ export interface Config {
   readonly devices: readonly DeviceConfig[];
   readonly servers: readonly ServerConfig[];
   readonly warnings: readonly ConfigProblem[];
+  /** Every file, section and key as loaded, with the schema's help (secrets masked): the dashboard's config view. */
+  readonly view: readonly FileView[];
 }
 
 export interface LoadOptions {
@@ -87,10 +90,17 @@ export interface LoadOptions {
   /** Plugin name → its config template. */
   readonly plugins?: ReadonlyMap<string, Template>;
   readonly env?: NodeJS.ProcessEnv;
+  /**
+   * Files to read from here instead of the disk (path relative to the directory → text): an
+   * edited file checked before it is saved. A path not on disk is checked as a new file.
+   */
+  readonly overrides?: ReadonlyMap<string, string>;
 }
 
 class Collector {
   readonly problems: ConfigProblem[] = [];
+  /** Each validated section with its template (the config view), by section name. */
+  readonly views = new Map<string, SectionView>();
   constructor(readonly file: string) {}
   error(line: number | undefined, message: string, hint?: string, key?: string): void {
     this.problems.push({ file: this.file, ...(line !== undefined && { line }), message, ...(hint && { hint }), ...(key && { key }), severity: 'error' });
@@ -129,6 +139,9 @@ function validate(c: Collector, sec: IniSection, template: Template, skip: reado
     if (spec.required && !skip.includes(key)) c.error(sec.line, `[${sec.name}] needs key "${key}"`, `Add ${key} = … (${spec.help})`, key);
     else if (spec.default !== undefined) out[key] = spec.default;
   }
+  const prev = c.views.get(sec.name);
+  const view = sectionView(sec, template, out);
+  c.views.set(sec.name, prev ? { ...view, keys: [...prev.keys.filter((k) => !(k.key in template)), ...view.keys] } : view);
   return out;
 }
 
@@ -157,11 +170,17 @@ async function listIni(dir: string): Promise<string[]> {
 export async function checkConfig(dirIn: string, opts: LoadOptions): Promise<{ problems: ConfigProblem[]; config?: Config; devices: readonly DeviceConfig[] }> {
   const dir = resolve(dirIn);
   const problems: ConfigProblem[] = [];
+  const collectors: Collector[] = [];
+  const listed = async (sub: string): Promise<string[]> => {
+    const extra = [...(opts.overrides?.keys() ?? [])].filter((k) => k.startsWith(`${sub}/`)).map((k) => k.slice(sub.length + 1));
+    return [...new Set([...(await listIni(join(dir, sub))), ...extra])].sort();
+  };
   const read = async (rel: string): Promise<{ c: Collector; sections: readonly IniSection[] } | undefined> => {
     const c = new Collector(rel);
+    collectors.push(c);
     let text: string;
     try {
-      text = await readFile(join(dir, rel), 'utf8');
+      text = opts.overrides?.get(rel) ?? (await readFile(join(dir, rel), 'utf8'));
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       c.error(undefined, code === 'ENOENT' ? `${rel} is missing` : `${rel} cannot be read (${code})`, code === 'ENOENT'
@@ -265,8 +284,8 @@ export async function checkConfig(dirIn: string, opts: LoadOptions): Promise<{ p
   const devices: DeviceConfig[] = [];
   // Ids of every device file, valid or not: a server naming a device whose file has errors
   // gets no second, misleading "not defined" error.
-  const deviceFiles = (await listIni(join(dir, 'devices'))).map((f) => basename(f, '.ini'));
-  for (const f of await listIni(join(dir, 'devices'))) {
+  const deviceFiles = (await listed('devices')).map((f) => basename(f, '.ini'));
+  for (const f of await listed('devices')) {
     const rel = `devices/${f}`;
     const id = basename(f, '.ini');
     const r = await read(rel);
@@ -286,7 +305,7 @@ export async function checkConfig(dirIn: string, opts: LoadOptions): Promise<{ p
   const servers: ServerConfig[] = [];
   const depLines = new Map<string, { c: Collector; line: number; deps: readonly string[] }>();
   const outletOwners = new Map<string, { file: string; line: number; server: string }>();
-  const serverFiles = await listIni(join(dir, 'servers'));
+  const serverFiles = await listed('servers');
   const serverNames = serverFiles.map((f) => basename(f, '.ini'));
   if (serverFiles.length === 0) problems.push({ file: 'servers/', message: 'no servers are configured', hint: 'Add one file per server in servers/.', severity: 'warning' });
   for (const f of serverFiles) {
@@ -415,6 +434,7 @@ export async function checkConfig(dirIn: string, opts: LoadOptions): Promise<{ p
     daemon,
     api,
     serverDefaults,
+    view: collectors.map((c) => ({ file: c.file, sections: [...c.views.values()].sort((a, b) => a.line - b.line) })),
     plugins: { enabled, settings: pluginSettings, startTimeoutMs: pluginsSec.start_timeout, hangTimeoutMs: pluginsSec.hang_timeout, stopTimeoutMs: pluginsSec.stop_timeout },
     tokens,
     devices,

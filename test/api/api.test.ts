@@ -2,7 +2,7 @@
  * The HTTP API of a real daemon on the demo lab: roles, validation (bad input changes
  * nothing), errors, SSE and long-poll.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SimWorld } from '../../drivers/sim/world.js';
@@ -16,6 +16,8 @@ describe('HTTP API', () => {
   let daemon: Daemon;
   const viewer = generateToken();
   const operator = generateToken();
+  const adminToken = generateToken();
+  const admin = adminToken.token;
   const writes = (): number => {
     const w = daemon.shared<SimWorld>('sim-world')!;
     return ['pdu-a', 'pdu-b', 'relay-1'].reduce((n, d) => n + w.writes(d).count, 0);
@@ -36,8 +38,10 @@ describe('HTTP API', () => {
     await demo.write(
       'ockle.ini',
       (await demo.read('ockle.ini')) +
-        `\n[token.vera]\nrole = viewer\nsha256 = ${viewer.sha256}\n\n[token.otto]\nrole = operator\nsha256 = ${operator.sha256}\n`,
+        `\n[token.vera]\nrole = viewer\nsha256 = ${viewer.sha256}\n\n[token.otto]\nrole = operator\nsha256 = ${operator.sha256}\n\n[token.ada]\nrole = admin\nsha256 = ${adminToken.sha256}\n`,
     );
+    // A PDU nobody answers for (unreachable is fine here), to show its community is never shown.
+    await demo.write('devices/pdu-snmp.ini', '[device]\ntype = snmp-pdu\nhost = 127.0.0.1\nport = 9\ncommunity = sup3r-s3cret\noutlets = 8\ntimeout = 200ms\nretries = 0\n');
     daemon = await Daemon.start({ configDir: demo.configDir, log: silentLogger(), monitor: false });
     // The demo's worker plugins subscribe to events as they start: let them settle first, so
     // listener counts below are the API's own.
@@ -48,10 +52,49 @@ describe('HTTP API', () => {
     await demo.cleanup();
   });
 
+  it('tells a token who it is (whoami), for the dashboard', async () => {
+    expect(await (await call('/api/whoami', { token: viewer.token })).json()).toEqual({ name: 'vera', role: 'viewer' });
+    expect(await (await call('/api/whoami', { token: operator.token })).json()).toEqual({ name: 'otto', role: 'operator' });
+    expect((await call('/api/whoami')).status).toBe(401);
+  });
+
+  it('shows the loaded configuration with the schema’s help to admins only, secrets masked', async () => {
+    expect((await call('/api/config', { token: operator.token })).status).toBe(403);
+    const res = await call('/api/config', { token: admin });
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    expect(text).not.toContain('sup3r-s3cret');
+    const view = JSON.parse(text) as { files: { file: string; sections: { name: string; keys: { key: string; value: string | null; line: number | null; help: string; default: string | null; secret: boolean }[] }[] }[] };
+    expect(view.files.map((f) => f.file)).toEqual(expect.arrayContaining(['ockle.ini', 'devices/pdu-a.ini', 'devices/pdu-snmp.ini', 'servers/web-1.ini']));
+    const key = (file: string, section: string, k: string) => view.files.find((f) => f.file === file)!.sections.find((s) => s.name === section)!.keys.find((x) => x.key === k)!;
+    expect(key('devices/pdu-snmp.ini', 'device', 'community')).toMatchObject({ value: '[secret]', secret: true, default: null });
+    expect(key('devices/pdu-a.ini', 'device', 'outlets')).toMatchObject({ value: '8', line: expect.any(Number) as number });
+    // A key left at its default is shown with the default and no line.
+    expect(key('ockle.ini', 'plugins', 'stop_timeout')).toMatchObject({ value: '5s', default: '5s', line: null, help: expect.stringContaining('terminated') as string });
+  });
+
+  it('checks an edited config file without saving or applying it', async () => {
+    const before = await demo.read('devices/pdu-a.ini');
+    const check = (file: string, text: string, token = admin) => call('/api/config/check', { token, method: 'POST', body: JSON.stringify({ file, text }) });
+    const good = await check('devices/pdu-a.ini', before.replace('outlets = 8', 'outlets = 12'));
+    expect(await good.json()).toMatchObject({ ok: true, problems: [] });
+    const bad = (await (await check('devices/pdu-a.ini', before.replace('outlets = 8', 'outlets = eight'))).json()) as { ok: boolean; problems: { file: string; line: number; message: string }[] };
+    expect(bad.ok).toBe(false);
+    expect(bad.problems).toContainEqual(expect.objectContaining({ file: 'devices/pdu-a.ini', line: expect.any(Number) as number, message: expect.stringContaining('eight') as string }));
+    // A new server file is checked against the rest of the lab.
+    const fresh = (await (await check('servers/new-box.ini', '[server]\noutlets = psu\n\n[psu]\ndevice = pdu-z\noutlet = 1\n')).json()) as typeof bad;
+    expect(fresh.problems).toContainEqual(expect.objectContaining({ file: 'servers/new-box.ini', message: expect.stringContaining('"pdu-z", which is not defined') as string }));
+    expect((await check('../etc/passwd', 'x')).status).toBe(400);
+    expect((await check('devices/pdu-a.ini', 'x', operator.token)).status).toBe(403);
+    expect(await demo.read('devices/pdu-a.ini')).toBe(before);
+    expect(existsSync(join(demo.configDir, 'servers', 'new-box.ini'))).toBe(false);
+  });
+
   it('answers health without a token', async () => {
     const res = await call('/api/health');
     expect(res.status).toBe(200);
-    expect(await res.json()).toMatchObject({ status: 'ok', servers: 10, devices: 3 });
+    // The extra SNMP PDU nobody answers for makes it degraded, and named.
+    expect(await res.json()).toMatchObject({ status: 'degraded', servers: 10, devices: 4, unreachableDevices: ['pdu-snmp'] });
   });
 
   it('refuses reads without a valid token, with a Bearer challenge', async () => {
