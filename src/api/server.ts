@@ -11,6 +11,7 @@ import type { FileView } from '../config/view.js';
 import { OckleError, toOckleError, type ConfigProblem } from '../errors.js';
 import type { Auth, Principal, Role } from './auth.js';
 import { openApiDocument } from './openapi.js';
+import { serveDashboard } from './web.js';
 
 /** A plugin as `ockle plugins` shows it. */
 export interface PluginStatus {
@@ -41,6 +42,8 @@ export interface ConfigFace {
 
 export interface ApiOptions {
   readonly config?: ConfigFace;
+  /** Serve the dashboard at `/` (default: from dist/web); a path serves that directory; false: none. */
+  readonly web?: boolean | string;
   /** The daemon's plugins (absent: none). */
   readonly plugins?: {
     list(): readonly PluginStatus[];
@@ -149,6 +152,7 @@ export function createApi(gateway: Gateway, opts: ApiOptions): FastifyInstance {
   );
 
   app.get('/api/health', async () => gateway.health());
+  if (opts.web !== false) serveDashboard(app, typeof opts.web === 'string' ? opts.web : undefined);
   app.get('/api/openapi.json', async () => openApiDocument(opts.version));
   app.get('/api/servers', { onRequest: need('viewer') }, async () => ({ servers: gateway.servers() }));
   app.get<{ Params: { name: string } }>('/api/servers/:name', { onRequest: need('viewer') }, async (req) => gateway.server(req.params.name));

@@ -1,0 +1,100 @@
+/**
+ * The dashboard's link to the daemon: JSON requests with the bearer token, and the event
+ * stream read with fetch (EventSource cannot send an Authorization header, and the token must
+ * never go into a URL). The token lives in sessionStorage, or localStorage when the user asks to
+ * be remembered on this device.
+ */
+const KEY = 'ockle.token';
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly hint?: string,
+  ) {
+    super(message);
+  }
+}
+
+export function savedToken(): string | null {
+  return sessionStorage.getItem(KEY) ?? localStorage.getItem(KEY);
+}
+export function saveToken(token: string, remember: boolean): void {
+  forgetToken();
+  (remember ? localStorage : sessionStorage).setItem(KEY, token);
+}
+export function forgetToken(): void {
+  sessionStorage.removeItem(KEY);
+  localStorage.removeItem(KEY);
+}
+
+let token: string | null = savedToken();
+export const setToken = (t: string | null): void => void (token = t);
+
+export async function api<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+  const res = await fetch(path, {
+    method,
+    headers: {
+      ...(token && { authorization: `Bearer ${token}` }),
+      ...(body !== undefined && { 'content-type': 'application/json' }),
+      'x-ockle-client': 'web',
+    },
+    ...(body !== undefined && { body: JSON.stringify(body) }),
+  });
+  const data = (await res.json().catch(() => ({}))) as { error?: { code: string; message: string; hint?: string } };
+  if (!res.ok) throw new ApiError(res.status, data.error?.code ?? `HTTP_${res.status}`, data.error?.message ?? res.statusText, data.error?.hint);
+  return data as T;
+}
+
+export interface StreamEvent {
+  readonly event: string;
+  readonly data: unknown;
+}
+
+/**
+ * Reads /api/events until `signal` aborts; reconnects after a drop with a growing pause and
+ * calls `onOpen` on each (re)connection so the caller can re-read what it may have missed.
+ */
+export async function streamEvents(onEvent: (e: StreamEvent) => void, onOpen: () => void, onDown: (why: string) => void, signal: AbortSignal): Promise<void> {
+  let pause = 500;
+  while (!signal.aborted) {
+    try {
+      const res = await fetch('/api/events', { headers: { ...(token && { authorization: `Bearer ${token}` }), accept: 'text/event-stream' }, signal });
+      if (!res.ok || !res.body) throw new Error(`event stream: HTTP ${res.status}`);
+      pause = 500;
+      onOpen();
+      const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buf = '';
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buf += value;
+        let cut: number;
+        while ((cut = buf.indexOf('\n\n')) >= 0) {
+          const block = buf.slice(0, cut);
+          buf = buf.slice(cut + 2);
+          let event = 'message';
+          const data: string[] = [];
+          for (const line of block.split('\n')) {
+            if (line.startsWith('event:')) event = line.slice(6).trim();
+            else if (line.startsWith('data:')) data.push(line.slice(5).trimStart());
+          }
+          if (data.length) {
+            try {
+              onEvent({ event, data: JSON.parse(data.join('\n')) });
+            } catch {
+              /* a malformed event is skipped */
+            }
+          }
+        }
+      }
+      if (!signal.aborted) onDown('the event stream closed');
+    } catch (err) {
+      if (signal.aborted) return;
+      onDown((err as Error).message);
+    }
+    await new Promise((r) => setTimeout(r, pause));
+    pause = Math.min(pause * 2, 10_000);
+  }
+}

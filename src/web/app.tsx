@@ -1,0 +1,123 @@
+/** The shell: login, header with the live indicator and who is signed in, the views by hash. */
+import { useEffect, useState } from 'preact/hooks';
+import { api, ApiError, forgetToken, saveToken, savedToken, setToken } from './api.js';
+import { can, connect, disconnect, useStore, type Me } from './store.js';
+import { ActionsView } from './views/actions.js';
+import { ChartsView } from './views/charts.js';
+import { ConfigView } from './views/config.js';
+import { DevicesView } from './views/devices.js';
+import { GraphView } from './views/graph.js';
+import { SequenceView } from './views/sequence.js';
+import { ServerView } from './views/server.js';
+
+const TABS = [
+  ['graph', 'Lab'],
+  ['sequence', 'Sequence'],
+  ['charts', 'Power'],
+  ['actions', 'Actions'],
+  ['devices', 'Devices'],
+  ['config', 'Config'],
+] as const;
+
+function useHash(): string[] {
+  const [hash, setHash] = useState(location.hash);
+  useEffect(() => {
+    const on = (): void => setHash(location.hash);
+    addEventListener('hashchange', on);
+    return () => removeEventListener('hashchange', on);
+  }, []);
+  const parts = hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
+  return parts[0] ? parts : ['graph'];
+}
+
+function Login({ onIn }: { onIn: (me: Me) => void }) {
+  const [token, setTok] = useState('');
+  const [remember, setRemember] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const submit = async (e: Event): Promise<void> => {
+    e.preventDefault();
+    setToken(token.trim());
+    try {
+      const me = await api<Me>('GET', '/api/whoami');
+      saveToken(token.trim(), remember);
+      onIn(me);
+    } catch (err) {
+      setToken(null);
+      setError(err instanceof ApiError && err.status === 401 ? 'That token is not valid here.' : (err as Error).message);
+    }
+  };
+  return (
+    <main class="login">
+      <h1>ockle</h1>
+      <p>Sign in with an API token. The daemon writes an admin token to <code>state/api-token</code>; others are made with <code>ockle token new NAME --role viewer|operator|admin</code>.</p>
+      <form onSubmit={(e) => void submit(e)}>
+        <label>
+          Token
+          <input name="token" type="password" autocomplete="off" value={token} onInput={(e) => setTok((e.target as HTMLInputElement).value)} required />
+        </label>
+        <label class="inline">
+          <input type="checkbox" checked={remember} onChange={(e) => setRemember((e.target as HTMLInputElement).checked)} /> Remember on this device
+        </label>
+        <button type="submit">Sign in</button>
+        {error && <p class="error" role="alert">{error}</p>}
+      </form>
+    </main>
+  );
+}
+
+export function App() {
+  const s = useStore();
+  const route = useHash();
+  const [booting, setBooting] = useState(savedToken() !== null);
+  const [fatal, setFatal] = useState<string | null>(null);
+
+  useEffect(() => {
+    if (!savedToken()) return;
+    api<Me>('GET', '/api/whoami')
+      .then((me) => connect(me))
+      .catch((err: unknown) => {
+        if (err instanceof ApiError && err.status === 401) forgetToken();
+        else setFatal((err as Error).message);
+      })
+      .finally(() => setBooting(false));
+  }, []);
+
+  if (booting) return <p class="boot">Connecting…</p>;
+  if (!s.me) return <Login onIn={(me) => void connect(me).catch((err: unknown) => setFatal((err as Error).message))} />;
+  const [view, arg] = route;
+  const signOut = (): void => {
+    forgetToken();
+    setToken(null);
+    disconnect();
+  };
+  return (
+    <div class="shell">
+      <header>
+        <a class="brand" href="#/graph">ockle</a>
+        <nav>
+          {TABS.filter(([id]) => id !== 'config' || can(s.me, 'admin')).map(([id, label]) => (
+            <a href={`#/${id}`} class={view === id || (view === 'server' && id === 'graph') ? 'active' : ''}>
+              {label}
+            </a>
+          ))}
+        </nav>
+        <span class={`live live-${s.live}`} title={s.liveWhy || 'live updates'} data-live={s.live}>
+          {s.live === 'live' ? '● live' : s.live === 'down' ? '○ reconnecting' : '○ connecting'}
+        </span>
+        <span class="who">
+          {s.me.name} <small>({s.me.role})</small> <button class="link" onClick={signOut}>sign out</button>
+        </span>
+      </header>
+      {fatal && <p class="error">{fatal}</p>}
+      <main>
+        {view === 'graph' && <GraphView />}
+        {view === 'server' && arg && <ServerView name={arg} />}
+        {view === 'sequence' && <SequenceView />}
+        {view === 'charts' && <ChartsView />}
+        {view === 'actions' && <ActionsView />}
+        {view === 'devices' && <DevicesView />}
+        {view === 'config' && (can(s.me, 'admin') ? <ConfigView /> : <p>The configuration is shown to admins.</p>)}
+      </main>
+    </div>
+  );
+}

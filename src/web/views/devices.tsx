@@ -1,0 +1,54 @@
+/** Devices: reachability, last poll and its latency, and every outlet with its state, reading and server. */
+import { ago } from '../states.js';
+import { useStore } from '../store.js';
+
+export function DevicesView() {
+  const st = useStore();
+  return (
+    <section class="devices-view">
+      <h2>Devices</h2>
+      {st.devices.map((d) => (
+        <article class="device" data-device={d.id} data-reachable={String(d.reachable)}>
+          <h3>
+            {d.id} <small>{d.type}</small>{' '}
+            <span class={d.reachable === false ? 'pill st-unknown' : 'pill st-ok'}>{d.reachable === null ? 'not polled yet' : d.reachable ? 'reachable' : 'unreachable'}</span>
+            {d.readBack === 'assumed' && <span class="pill st-off" title="This board cannot report its relays: states are the last ockle wrote.">assumed states</span>}
+          </h3>
+          <p class="meta">
+            {d.description} {d.model && `· ${d.model}`} {d.firmware && `· firmware ${d.firmware}`} · last poll {ago(d.lastPollAt)}
+            {d.lastPollMs !== null && ` in ${d.lastPollMs} ms`}
+          </p>
+          {d.error && <p class="error">{d.error}</p>}
+          <table>
+            <thead>
+              <tr>
+                <th>#</th>
+                <th>Name</th>
+                <th>State</th>
+                <th>Server</th>
+                <th>W</th>
+                <th>A</th>
+                <th>V</th>
+                <th>Wh</th>
+              </tr>
+            </thead>
+            <tbody>
+              {d.outlets.map((o) => (
+                <tr>
+                  <td>{o.outlet}</td>
+                  <td>{o.name ?? ''}</td>
+                  <td class={`power-${o.power}`}>{o.power}</td>
+                  <td>{o.boundTo ? <a href={`#/server/${encodeURIComponent(o.boundTo.split('/')[0]!)}`}>{o.boundTo}</a> : <span class="meta">free</span>}</td>
+                  <td>{o.reading?.watts ?? ''}</td>
+                  <td>{o.reading?.amps?.toFixed(2) ?? ''}</td>
+                  <td>{o.reading?.volts ?? ''}</td>
+                  <td>{o.reading?.energyWh?.toFixed(1) ?? ''}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </article>
+      ))}
+    </section>
+  );
+}

@@ -1,0 +1,110 @@
+/**
+ * The lab at a glance: the dependency graph laid out by dagre (dependencies above the servers
+ * that need them), each server coloured by its state, with badges for an unreachable device, a
+ * relay whose state is assumed, and a running action. Click a server for its detail.
+ */
+import dagre from '@dagrejs/dagre';
+import { useMemo } from 'preact/hooks';
+import type { ServerStatus } from '../../core/model.js';
+import { LEGEND, STATE_STYLE } from '../states.js';
+import { useStore } from '../store.js';
+
+const W = 176;
+const H = 58;
+
+export function layout(nodes: readonly string[], edges: readonly { from: string; to: string }[]) {
+  const g = new dagre.graphlib.Graph();
+  g.setGraph({ rankdir: 'TB', nodesep: 28, ranksep: 56, marginx: 12, marginy: 12 });
+  g.setDefaultEdgeLabel(() => ({}));
+  for (const n of nodes) g.setNode(n, { width: W, height: H });
+  // An edge runs from the dependency to the server that needs it: dependencies on top.
+  for (const e of edges) g.setEdge(e.to, e.from);
+  dagre.layout(g);
+  const graph = g.graph();
+  return {
+    width: graph.width ?? 0,
+    height: graph.height ?? 0,
+    nodes: new Map(nodes.map((n) => [n, g.node(n) as { x: number; y: number }])),
+    edges: g.edges().map((e) => ({ from: e.v, to: e.w, points: (g.edge(e) as { points: { x: number; y: number }[] }).points })),
+  };
+}
+
+function badges(s: ServerStatus, unreachable: ReadonlySet<string>): string[] {
+  const out: string[] = [];
+  const down = [...new Set(s.outlets.filter((o) => unreachable.has(o.device)).map((o) => o.device))];
+  if (down.length) out.push(`⚠ ${down.join(', ')} unreachable`);
+  if (s.outlets.some((o) => o.readBack === 'assumed')) out.push('assumed state');
+  if (s.actionId) out.push('⏳ action');
+  return out;
+}
+
+export function GraphView() {
+  const st = useStore();
+  const names = st.tree?.nodes.map((n) => n.name) ?? [];
+  const key = JSON.stringify([names, st.tree?.edges]);
+  const l = useMemo(() => layout(names, st.tree?.edges ?? []), [key]);
+  const unreachable = new Set(st.devices.filter((d) => d.reachable === false).map((d) => d.id));
+  const byName = new Map(st.servers.map((s) => [s.name, s]));
+  const counts = new Map<string, number>();
+  for (const s of st.servers) counts.set(STATE_STYLE[s.state].cls, (counts.get(STATE_STYLE[s.state].cls) ?? 0) + 1);
+  return (
+    <section class="graph-view">
+      <div class="graph-scroll">
+        <svg class="graph" width={l.width} height={l.height} viewBox={`0 0 ${l.width} ${l.height}`} role="img" aria-label="Server dependency graph">
+          <defs>
+            <marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
+              <path d="M 0 0 L 10 5 L 0 10 z" class="arrowhead" />
+            </marker>
+          </defs>
+          {l.edges.map((e) => (
+            <polyline class="edge" points={e.points.map((p) => `${p.x},${p.y}`).join(' ')} marker-end="url(#arrow)" />
+          ))}
+          {names.map((n) => {
+            const p = l.nodes.get(n)!;
+            const s = byName.get(n);
+            const state = s?.state ?? 'UNKNOWN';
+            const b = s ? badges(s, unreachable) : [];
+            return (
+              <a href={`#/server/${encodeURIComponent(n)}`} class="node-link" data-server={n} data-state={state}>
+                <g class={`node ${STATE_STYLE[state].cls}${s?.outlets.some((o) => o.readBack === 'assumed') ? ' assumed' : ''}`} transform={`translate(${p.x - W / 2},${p.y - H / 2})`}>
+                  <title>{`${n}: ${STATE_STYLE[state].label}${s ? ` — ${s.reason}` : ''}`}</title>
+                  <rect width={W} height={H} rx="8" />
+                  <text x="10" y="21" class="name">
+                    {n}
+                  </text>
+                  <text x="10" y="38" class="state">
+                    {STATE_STYLE[state].label}
+                  </text>
+                  {b.length > 0 && (
+                    <text x="10" y="52" class="badge">
+                      {b.join(' · ')}
+                    </text>
+                  )}
+                </g>
+              </a>
+            );
+          })}
+        </svg>
+      </div>
+      <ul class="legend" aria-label="Legend">
+        {LEGEND.map((e) => (
+          <li>
+            <span class={`swatch ${e.cls}`} /> {e.label} {counts.get(e.cls) ? <b>{counts.get(e.cls)}</b> : null}
+          </li>
+        ))}
+        <li>
+          <span class="swatch assumed-swatch" /> dashed: relay state assumed (board cannot report)
+        </li>
+      </ul>
+      <ul class="device-chips" aria-label="Devices">
+        {st.devices.map((d) => (
+          <li class={d.reachable === false ? 'down' : ''} data-device={d.id}>
+            {d.reachable === false ? '⚠' : '●'} {d.id} {d.readBack === 'assumed' ? <small>(assumed)</small> : null}
+            {d.lastPollMs !== null && <small> {d.lastPollMs} ms</small>}
+          </li>
+        ))}
+      </ul>
+      <p class="hint">Click a server to see its outlets and tests and to switch it. Arrows point from what a server needs to the server.</p>
+    </section>
+  );
+}
