@@ -232,6 +232,12 @@ export class Daemon {
       { servers: this.#world.servers.length, devices: this.#world.devices.length, url: this.#url, ms: Math.round(performance.now() - t0) },
       'ockle ready',
     );
+    this.log.info(
+      { dashboard: `${this.#url}/` },
+      config.api.local_token
+        ? `dashboard: ${this.#url}/ (sign in with the admin token in ${join(config.stateDir, LOCAL_TOKEN_FILE)}; \`ockle token new NAME --role viewer\` makes others)`
+        : `dashboard: ${this.#url}/ (sign in with a token from \`ockle token new NAME --role viewer|operator|admin\`)`,
+    );
   }
 
   #build(config: Config): World {

@@ -20,19 +20,22 @@ const PACKAGE_OF: Readonly<Record<string, string>> = {
   ipmipower: 'freeipmi-tools',
 };
 
-/** Whether `binary` is an executable file in a directory of $PATH (no shell involved). */
-export function have(binary: string): boolean {
+/** Where `binary` is on $PATH (an executable file, no shell involved), or null. */
+export function which(binary: string): string | null {
   for (const dir of (process.env.PATH ?? '').split(delimiter)) {
     if (!dir) continue;
     try {
       accessSync(join(dir, binary), constants.X_OK);
-      return true;
+      return join(dir, binary);
     } catch {
       // not in this directory
     }
   }
-  return false;
+  return null;
 }
+
+/** Whether `binary` is on $PATH. */
+export const have = (binary: string): boolean => which(binary) !== null;
 
 /**
  * Checks that every program in `binaries` is on the PATH. `reason` names the missing ones and

@@ -50,7 +50,7 @@ export function GraphView() {
   return (
     <section class="graph-view">
       <div class="graph-scroll">
-        <svg class="graph" width={l.width} height={l.height} viewBox={`0 0 ${l.width} ${l.height}`} role="img" aria-label="Server dependency graph">
+        <svg class="graph" style={{ maxWidth: `${l.width}px` }} viewBox={`0 0 ${l.width} ${l.height}`} role="img" aria-label="Server dependency graph">
           <defs>
             <marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
               <path d="M 0 0 L 10 5 L 0 10 z" class="arrowhead" />
@@ -86,6 +86,21 @@ export function GraphView() {
           })}
         </svg>
       </div>
+      <ol class="server-list" aria-label="Servers in dependency order">
+        {(st.tree?.order ?? []).map((n) => {
+          const s = byName.get(n);
+          return (
+            s && (
+              <li>
+                <a href={`#/server/${encodeURIComponent(n)}`}>
+                  <span class={`pill ${STATE_STYLE[s.state].cls}`}>{STATE_STYLE[s.state].label}</span> {n}
+                </a>{' '}
+                <small class="meta">{badges(s, unreachable).join(' · ') || s.reason}</small>
+              </li>
+            )
+          );
+        })}
+      </ol>
       <ul class="legend" aria-label="Legend">
         {LEGEND.map((e) => (
           <li>
