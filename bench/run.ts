@@ -23,6 +23,7 @@ import { benchSnmp } from './snmp.js';
 import { benchRelays } from './relays.js';
 import { benchIpmi } from './ipmi.js';
 import { benchPlugins } from './plugins.js';
+import { benchWeb } from './web.js';
 
 interface Result {
   name: string;
@@ -185,8 +186,8 @@ async function benchJournal(): Promise<void> {
 }
 
 const only = process.argv[2];
-if (only !== undefined && !['foundation', 'sequence', 'snmp', 'relays', 'ipmi', 'plugins'].includes(only)) {
-  console.error(`unknown benchmark "${only}": use foundation, sequence, snmp, relays, ipmi or plugins (default: all)`);
+if (only !== undefined && !['foundation', 'sequence', 'snmp', 'relays', 'ipmi', 'plugins', 'web'].includes(only)) {
+  console.error(`unknown benchmark "${only}": use foundation, sequence, snmp, relays, ipmi, plugins or web (default: all)`);
   process.exit(2);
 }
 console.log(`node ${process.version}, ${new Date().toISOString()}; medians\n`);
@@ -207,3 +208,4 @@ if (only === undefined || only === 'snmp') await benchSnmp();
 if (only === undefined || only === 'relays') await benchRelays();
 if (only === undefined || only === 'ipmi') await benchIpmi();
 if (only === undefined || only === 'plugins') await benchPlugins(report);
+if (only === undefined || only === 'web') await benchWeb(report);
