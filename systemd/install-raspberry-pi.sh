@@ -62,6 +62,10 @@ if [ ! -f "$src/dist/src/cli/main.js" ]; then
   echo "install: $src/dist is missing; run 'npm ci && npm run build' in the checkout first" >&2
   exit 1
 fi
+if [ ! -f "$src/dist/web/index.html" ]; then
+  echo "install: $src/dist/web (the dashboard) is missing; run 'npm run build' in the checkout (it builds both)" >&2
+  exit 1
+fi
 if [ -z "$root" ] && [ "$dry" = 0 ] && [ "$(id -u)" -ne 0 ]; then
   echo "install: run as root (sudo), or use --dry-run / --root DIR" >&2
   exit 1

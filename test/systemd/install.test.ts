@@ -76,6 +76,8 @@ describe('install-raspberry-pi.sh', () => {
     execFileSync('cp', ['-r', join(REPO, 'config'), join(REPO, 'systemd'), join(REPO, 'docs'), join(REPO, 'package.json'), join(REPO, 'package-lock.json'), src]);
     await mkdir(join(src, 'dist', 'src', 'cli'), { recursive: true });
     await writeFile(join(src, 'dist', 'src', 'cli', 'main.js'), '#!/usr/bin/env node\n// built\n');
+    await mkdir(join(src, 'dist', 'web'), { recursive: true });
+    await writeFile(join(src, 'dist', 'web', 'index.html'), '<!doctype html>\n');
   });
   afterEach(async () => {
     await rm(root, { recursive: true, force: true });
@@ -92,6 +94,8 @@ describe('install-raspberry-pi.sh', () => {
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(existsSync(join(root, 'opt/ockle/dist/src/cli/main.js'))).toBe(true);
+    // The dashboard comes with the build.
+    expect(existsSync(join(root, 'opt/ockle/dist/web/index.html'))).toBe(true);
     expect(existsSync(join(root, 'opt/ockle/package-lock.json'))).toBe(true);
     expect(existsSync(join(root, 'opt/ockle/config-example/ockle.ini'))).toBe(true);
     expect(existsSync(join(root, 'opt/ockle/docs/systemd.md'))).toBe(true);
@@ -185,6 +189,12 @@ describe('install-raspberry-pi.sh', () => {
     const bad = install('--frobnicate');
     expect(bad.status).toBe(2);
     expect(bad.stderr).toContain('unknown option --frobnicate');
+    // A build without the dashboard (an older `tsc`-only build) is refused too.
+    await rm(join(src, 'dist', 'web'), { recursive: true });
+    const noWeb = install('--root', root);
+    expect(noWeb.status).toBe(1);
+    expect(noWeb.stderr).toContain('dist/web (the dashboard) is missing');
+    expect(tree()).toEqual([]);
     await rm(join(src, 'dist'), { recursive: true });
     const r = install('--root', root);
     expect(r.status).toBe(1);
