@@ -170,6 +170,7 @@ export class Daemon {
   readonly #plugins = new Map<string, PluginHost>();
   readonly #workerPlugins: ReadonlyMap<string, { readonly module: string; readonly description: string }>;
   #api: FastifyInstance | null = null;
+  #auth: Auth | null = null;
   #url = '';
   #reloading: Promise<boolean> | null = null;
   #stopping: Promise<void> | null = null;
@@ -372,7 +373,7 @@ export class Daemon {
   }
 
   async #startApi(config: Config): Promise<void> {
-    const auth = new Auth({ tokens: config.tokens, anonymousRole: config.api.anonymous_role });
+    const auth = (this.#auth = new Auth({ tokens: config.tokens, anonymousRole: config.api.anonymous_role }));
     if (config.api.local_token) auth.addLocalToken('local', await this.#localToken(config.stateDir));
     this.#api = createApi(this.gateway, {
       auth,
@@ -459,6 +460,8 @@ export class Daemon {
     void this.#world.runtime.testAll();
     if (this.#opts.monitor !== false) this.#world.runtime.startMonitoring();
     await this.#startPlugins(effective);
+    // Tokens apply at once: one removed from ockle.ini stops working now, not at the next restart.
+    this.#auth?.setTokens(effective.tokens, effective.api.anonymous_role);
     const message =
       needRestart.length === 0 ? 'configuration reloaded' : `configuration reloaded; ${needRestart.join(', ')} apply at the next restart`;
     this.log.info({ servers: this.#world.servers.length, devices: this.#world.devices.length }, message);

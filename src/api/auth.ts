@@ -24,17 +24,34 @@ export function sha256Hex(s: string): string {
 }
 
 export class Auth {
-  readonly #tokens: { name: string; role: Role; hash: Buffer }[] = [];
-  readonly #anonymous: Role | null;
+  #tokens: { name: string; role: Role; hash: Buffer }[] = [];
+  #local: { name: string; role: Role; hash: Buffer }[] = [];
+  #anonymous: Role | null = null;
+  readonly #listeners = new Set<() => void>();
 
   constructor(o: { tokens: readonly { name: string; role: Role; sha256: string }[]; anonymousRole: 'none' | 'viewer' }) {
-    for (const t of o.tokens) this.#tokens.push({ name: t.name, role: t.role, hash: Buffer.from(t.sha256, 'hex') });
-    this.#anonymous = o.anonymousRole === 'viewer' ? 'viewer' : null;
+    this.setTokens(o.tokens, o.anonymousRole);
   }
 
-  /** The daemon's local admin token (its hash), for the CLI on this machine. */
+  /**
+   * Replaces the configured tokens (a reload): a token removed from ockle.ini stops working at
+   * once, and open event streams of its holder are told to re-check (`onChange`).
+   */
+  setTokens(tokens: readonly { name: string; role: Role; sha256: string }[], anonymousRole: 'none' | 'viewer'): void {
+    this.#tokens = tokens.map((t) => ({ name: t.name, role: t.role, hash: Buffer.from(t.sha256, 'hex') }));
+    this.#anonymous = anonymousRole === 'viewer' ? 'viewer' : null;
+    for (const l of this.#listeners) l();
+  }
+
+  /** Calls `fn` whenever the tokens change; returns the unsubscribe function. */
+  onChange(fn: () => void): () => void {
+    this.#listeners.add(fn);
+    return () => void this.#listeners.delete(fn);
+  }
+
+  /** The daemon's local admin token (its hash), for the CLI on this machine. Kept across reloads. */
   addLocalToken(name: string, sha256: string): void {
-    this.#tokens.push({ name, role: 'admin', hash: Buffer.from(sha256, 'hex') });
+    this.#local.push({ name, role: 'admin', hash: Buffer.from(sha256, 'hex') });
   }
 
   /**
@@ -63,7 +80,7 @@ export class Auth {
     const h = createHash('sha256').update(m[1]!).digest();
     let found: Principal | null = null;
     // Compare against every hash, so timing does not tell which (or whether one) matched.
-    for (const t of this.#tokens) if (timingSafeEqual(h, t.hash) && !found) found = { name: t.name, role: t.role };
+    for (const t of [...this.#tokens, ...this.#local]) if (timingSafeEqual(h, t.hash) && !found) found = { name: t.name, role: t.role };
     return found;
   }
 }

@@ -365,10 +365,18 @@ export function createApi(gateway: Gateway, opts: ApiOptions): FastifyInstance {
       });
       const keepalive = setInterval(() => res.write(': keepalive\n\n'), opts.keepaliveMs ?? 15_000);
       keepalive.unref();
-      const close = (): void => {
+      // A reload that removes this token ends the stream; the client's reconnect then gets 401.
+      const header = req.headers.authorization;
+      const offAuth = opts.auth.onChange(() => {
+        if (opts.auth.identify(header)) return;
+        close();
+        res.end();
+      });
+      function close(): void {
         off();
+        offAuth();
         clearInterval(keepalive);
-      };
+      }
       req.raw.once('close', close);
       res.once('close', close);
     },

@@ -32,6 +32,10 @@ export function forgetToken(): void {
 let token: string | null = savedToken();
 export const setToken = (t: string | null): void => void (token = t);
 
+/** Called when the daemon no longer accepts the token (revoked by a config reload). */
+let unauthorized: () => void = () => {};
+export const onUnauthorized = (fn: () => void): void => void (unauthorized = fn);
+
 export async function api<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
   const res = await fetch(path, {
     method,
@@ -43,6 +47,7 @@ export async function api<T>(method: 'GET' | 'POST', path: string, body?: unknow
     ...(body !== undefined && { body: JSON.stringify(body) }),
   });
   const data = (await res.json().catch(() => ({}))) as { error?: { code: string; message: string; hint?: string } };
+  if (res.status === 401 && token) unauthorized();
   if (!res.ok) throw new ApiError(res.status, data.error?.code ?? `HTTP_${res.status}`, data.error?.message ?? res.statusText, data.error?.hint);
   return data as T;
 }
@@ -61,6 +66,7 @@ export async function streamEvents(onEvent: (e: StreamEvent) => void, onOpen: ()
   while (!signal.aborted) {
     try {
       const res = await fetch('/api/events', { headers: { ...(token && { authorization: `Bearer ${token}` }), accept: 'text/event-stream' }, signal });
+      if (res.status === 401) return unauthorized();
       if (!res.ok || !res.body) throw new Error(`event stream: HTTP ${res.status}`);
       pause = 500;
       onOpen();

@@ -30,7 +30,7 @@ function useHash(): string[] {
   return parts[0] ? parts : ['graph'];
 }
 
-function Login({ onIn }: { onIn: (me: Me) => void }) {
+function Login({ onIn, notice }: { onIn: (me: Me) => void; notice: string }) {
   const [token, setTok] = useState('');
   const [remember, setRemember] = useState(false);
   const [error, setError] = useState<string | null>(null);
@@ -49,6 +49,11 @@ function Login({ onIn }: { onIn: (me: Me) => void }) {
   return (
     <main class="login">
       <h1>ockle</h1>
+      {notice && (
+        <p class="error" role="alert">
+          {notice}
+        </p>
+      )}
       <p>Sign in with an API token. The daemon writes an admin token to <code>state/api-token</code>; others are made with <code>ockle token new NAME --role viewer|operator|admin</code>.</p>
       <form onSubmit={(e) => void submit(e)}>
         <label>
@@ -83,7 +88,7 @@ export function App() {
   }, []);
 
   if (booting) return <p class="boot">Connecting…</p>;
-  if (!s.me) return <Login onIn={(me) => void connect(me).catch((err: unknown) => setFatal((err as Error).message))} />;
+  if (!s.me) return <Login notice={s.notice} onIn={(me) => void connect(me).catch((err: unknown) => setFatal((err as Error).message))} />;
   const [view, arg] = route;
   const signOut = (): void => {
     forgetToken();

@@ -5,7 +5,7 @@
  */
 import { useEffect, useState } from 'preact/hooks';
 import type { ActionProgress, ActionRecord, DeviceStatus, ServerStatus, TreeView } from '../core/model.js';
-import { api, streamEvents, type StreamEvent } from './api.js';
+import { api, forgetToken, onUnauthorized, setToken, streamEvents, type StreamEvent } from './api.js';
 
 export type Role = 'viewer' | 'operator' | 'admin';
 export interface Me {
@@ -29,12 +29,14 @@ export interface State {
   /** Latest progress of each sequenced action, and every server event seen, in order. */
   progress: Record<string, { last: ActionProgress; servers: Record<string, ActionProgress['event']> }>;
   live: 'connecting' | 'live' | 'down';
+  /** Shown on the sign-in page (why the user was signed out). */
+  notice: string;
   liveWhy: string;
-  /** Bumped on every event, for views that re-read something of their own (an open action). */
-  tick: number;
+  /** Per action id: bumped on each event about it, so an open action re-reads its steps. */
+  actionTicks: Record<string, number>;
 }
 
-const state: State = { me: null, servers: [], devices: [], tree: null, actions: [], plugins: [], progress: {}, live: 'connecting', liveWhy: '', tick: 0 };
+const state: State = { me: null, servers: [], devices: [], tree: null, actions: [], plugins: [], progress: {}, live: 'connecting', notice: '', liveWhy: '', actionTicks: {} };
 const listeners = new Set<() => void>();
 const notify = (): void => {
   for (const l of listeners) l();
@@ -52,29 +54,59 @@ export function useStore(): State {
   return state;
 }
 
-export async function refresh(): Promise<void> {
-  const [servers, devices, tree, actions, plugins] = await Promise.all([
-    api<{ servers: ServerStatus[] }>('GET', '/api/servers'),
-    api<{ devices: DeviceStatus[] }>('GET', '/api/devices'),
-    api<TreeView>('GET', '/api/tree'),
-    api<{ actions: ActionRecord[] }>('GET', '/api/actions?limit=200'),
-    api<{ plugins: PluginInfo[] }>('GET', '/api/plugins'),
-  ]);
-  Object.assign(state, { servers: servers.servers, devices: devices.devices, tree, actions: actions.actions, plugins: plugins.plugins });
+type Resource = 'servers' | 'devices' | 'tree' | 'actions' | 'plugins';
+const LOADERS: Record<Resource, () => Promise<Partial<State>>> = {
+  servers: async () => ({ servers: (await api<{ servers: ServerStatus[] }>('GET', '/api/servers')).servers }),
+  devices: async () => ({ devices: (await api<{ devices: DeviceStatus[] }>('GET', '/api/devices')).devices }),
+  tree: async () => ({ tree: await api<TreeView>('GET', '/api/tree') }),
+  actions: async () => ({ actions: (await api<{ actions: ActionRecord[] }>('GET', '/api/actions?limit=200')).actions }),
+  plugins: async () => ({ plugins: (await api<{ plugins: PluginInfo[] }>('GET', '/api/plugins')).plugins }),
+};
+const ALL = Object.keys(LOADERS) as Resource[];
+
+/** Re-reads the named lists (all by default) and re-renders once. */
+export async function refresh(what: readonly Resource[] = ALL): Promise<void> {
+  const parts = await Promise.all(what.map((r) => LOADERS[r]()));
+  Object.assign(state, ...parts);
   notify();
 }
 
-let timer: ReturnType<typeof setTimeout> | null = null;
-function refreshSoon(): void {
-  if (timer) return;
-  timer = setTimeout(() => {
-    timer = null;
-    refresh().catch(() => undefined);
-  }, 250);
+/**
+ * Which lists an event can change. Only those are re-read, each at most every 250 ms (metering
+ * every 5 s): a dashboard left open on a Pi costs a few requests per change, not a poll loop.
+ */
+function affected(event: string): Resource[] {
+  if (event === 'server.changed' || event === 'test.changed') return ['servers'];
+  if (event === 'outlet.changed' || event === 'device.reachable' || event === 'device.unreachable') return ['servers', 'devices'];
+  if (event === 'device.metered') return ['devices'];
+  if (event.startsWith('action.')) return event === 'action.progressed' || event === 'action.progress' ? [] : ['actions', 'servers'];
+  if (event === 'plugin.changed') return ['plugins'];
+  if (event === 'config.reloaded') return ALL;
+  return [];
+}
+const due = new Map<Resource, ReturnType<typeof setTimeout>>();
+function refreshSoon(what: readonly Resource[]): void {
+  for (const r of what) {
+    if (due.has(r)) continue;
+    due.set(
+      r,
+      setTimeout(() => {
+        due.delete(r);
+        refresh([r]).catch(() => undefined);
+      }, r === 'devices' ? 1000 : 250),
+    );
+  }
+}
+
+/** The id of the action an event is about, if any (views re-read an open action on these). */
+export function actionOf(e: StreamEvent): string | null {
+  const d = e.data as { actionId?: string; action?: { id: string } };
+  return d.actionId ?? d.action?.id ?? null;
 }
 
 function apply(e: StreamEvent): void {
-  state.tick++;
+  const id = actionOf(e);
+  if (id) state.actionTicks = { ...state.actionTicks, [id]: (state.actionTicks[id] ?? 0) + 1 };
   if (e.event === 'server.changed') {
     const p = e.data as { server: string; state: ServerStatus['state']; reason: string };
     state.servers = state.servers.map((s) => (s.name === p.server ? { ...s, state: p.state, reason: p.reason } : s));
@@ -88,12 +120,13 @@ function apply(e: StreamEvent): void {
     state.actions = [a, ...state.actions.filter((x) => x.id !== a.id)];
   }
   notify();
-  refreshSoon();
+  refreshSoon(affected(e.event));
 }
 
 let stream: AbortController | null = null;
 export async function connect(me: Me): Promise<void> {
   state.me = me;
+  state.notice = '';
   await refresh();
   stream?.abort();
   stream = new AbortController();
@@ -102,7 +135,8 @@ export async function connect(me: Me): Promise<void> {
     () => {
       state.live = 'live';
       state.liveWhy = '';
-      refreshSoon();
+      // Whatever happened while the stream was down: read everything again.
+      refreshSoon(ALL);
     },
     (why) => {
       state.live = 'down';
@@ -112,12 +146,20 @@ export async function connect(me: Me): Promise<void> {
     stream.signal,
   );
 }
-export function disconnect(): void {
+export function disconnect(notice = ''): void {
   stream?.abort();
   stream = null;
   state.me = null;
+  state.notice = notice;
   notify();
 }
+
+onUnauthorized(() => {
+  if (!state.me) return;
+  forgetToken();
+  setToken(null);
+  disconnect('The daemon no longer accepts your token (it may have been removed from ockle.ini). Sign in again.');
+});
 
 /** Role check as the API does it: viewer < operator < admin. */
 export const can = (me: Me | null, role: Role): boolean => !!me && { viewer: 1, operator: 2, admin: 3 }[me.role] >= { viewer: 1, operator: 2, admin: 3 }[role];

@@ -239,4 +239,21 @@ describe('HTTP API', () => {
     const res = await call('/api/events?types=server.exploded', { token: viewer.token });
     expect(res.status).toBe(400);
   });
+
+  it('applies token changes on reload: a removed token is refused at once and its event stream ends', async () => {
+    const stream = await call('/api/events', { token: viewer.token, headers: { accept: 'text/event-stream' } });
+    expect(stream.status).toBe(200);
+    const reader = stream.body!.getReader();
+    const ended = (async () => {
+      for (;;) if ((await reader.read()).done) return true;
+    })();
+    await demo.write('ockle.ini', (await demo.read('ockle.ini')).replace(/\[token\.vera\][^[]*/, ''));
+    expect(await daemon.reload()).toBe(true);
+    expect(await ended).toBe(true);
+    expect((await call('/api/servers', { token: viewer.token })).status).toBe(401);
+    expect((await call('/api/servers', { token: operator.token })).status).toBe(200);
+    // The daemon's local token (the CLI's) survives a reload.
+    const local = readFileSync(join(demo.stateDir, 'api-token'), 'utf8').trim();
+    expect((await call('/api/whoami', { token: local })).status).toBe(200);
+  });
 });

@@ -203,4 +203,16 @@ describePeer('dashboard in Chromium', ['chromium'], () => {
     expect(rec).toMatchObject({ kind: 'off', targets: ['storage-1'], status: 'cancelled', origin: 'web:otto' });
     await page.close();
   }, 60_000);
+
+  it('signs the user out with the reason when a config reload removes their token', async () => {
+    const page = await signIn(viewer.token);
+    await page.waitForSelector('a.node-link');
+    const ini = await demo.read('ockle.ini');
+    await demo.write('ockle.ini', ini.replace(/\[token\.vera\][^[]*/, ''));
+    expect(await daemon.reload()).toBe(true);
+    await page.waitForSelector('.login [role=alert]', { timeout: 15_000 });
+    expect(await page.textContent('.login [role=alert]')).toContain('no longer accepts your token');
+    expect(await page.evaluate(() => sessionStorage.getItem('ockle.token'))).toBeNull();
+    await page.close();
+  }, 30_000);
 });

@@ -56,7 +56,7 @@ export function ActionPanel({ id, canCancel }: { id: string; canCancel: boolean 
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
     api<ActionRecord>('GET', `/api/actions/${encodeURIComponent(id)}`).then(setA, (err: unknown) => setError((err as Error).message));
-  }, [id, st.tick]);
+  }, [id, st.actionTicks[id] ?? 0]);
   if (error) return <p class="error">{error}</p>;
   if (!a) return <p>Loading action {id}…</p>;
   const p = st.progress[id];
