@@ -54,7 +54,7 @@ export function useStore(): State {
   return state;
 }
 
-type Resource = 'servers' | 'devices' | 'tree' | 'actions' | 'plugins';
+export type Resource = 'servers' | 'devices' | 'tree' | 'actions' | 'plugins';
 const LOADERS: Record<Resource, () => Promise<Partial<State>>> = {
   servers: async () => ({ servers: (await api<{ servers: ServerStatus[] }>('GET', '/api/servers')).servers }),
   devices: async () => ({ devices: (await api<{ devices: DeviceStatus[] }>('GET', '/api/devices')).devices }),

@@ -162,6 +162,10 @@ describePeer('dashboard in Chromium', ['chromium'], () => {
     await shot(page, 'actions');
     await page.goto(daemon.url + '/#/devices');
     await page.waitForSelector('.device[data-device="pdu-snmp"][data-reachable=false]');
+    // The plugins are there too, with their state; an admin may restart one.
+    await page.waitForSelector('tr[data-plugin=logger][data-state=running]');
+    await page.click('tr[data-plugin=timer-example] button:has-text("Restart")');
+    await page.waitForSelector('tr[data-plugin=timer-example][data-state=running]');
     await shot(page, 'devices');
     await page.goto(daemon.url + '/#/config');
     await page.click('button[data-file="devices/pdu-snmp.ini"]');

@@ -1,6 +1,10 @@
-/** Devices: reachability, last poll and its latency, and every outlet with its state, reading and server. */
+/**
+ * Devices: reachability, last poll and its latency, and every outlet with its state, reading and
+ * server. Below them the plugins, with their state and last error (admins can restart one).
+ */
+import { api } from '../api.js';
 import { ago } from '../states.js';
-import { useStore } from '../store.js';
+import { can, refresh, useStore } from '../store.js';
 
 export function DevicesView() {
   const st = useStore();
@@ -49,6 +53,33 @@ export function DevicesView() {
           </table>
         </article>
       ))}
+      <h2>Plugins</h2>
+      <table class="plugins">
+        <thead>
+          <tr>
+            <th>Plugin</th>
+            <th>Runs in</th>
+            <th>State</th>
+            <th>Last error</th>
+            <th />
+          </tr>
+        </thead>
+        <tbody>
+          {st.plugins.map((p) => (
+            <tr data-plugin={p.name} data-state={p.state}>
+              <td>{p.name}</td>
+              <td>{p.where}</td>
+              <td class={p.state === 'running' ? 'status-ok' : p.state === 'failed' || p.state === 'backoff' ? 'status-failed' : 'meta'}>{p.state}</td>
+              <td>{p.lastError ?? ''}</td>
+              <td>
+                {can(st.me, 'admin') && p.where === 'worker' && p.state !== 'disabled' && (
+                  <button onClick={() => void api('POST', `/api/plugins/${encodeURIComponent(p.name)}/restart`).then(() => refresh(['plugins']))}>Restart</button>
+                )}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
     </section>
   );
 }
