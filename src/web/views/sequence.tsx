@@ -73,7 +73,7 @@ export function SequenceView() {
           <p>
             {plan.servers.length === 0
               ? `Nothing to switch: every server involved is already ${kind}.`
-              : `${plan.servers.length} server${plan.servers.length > 1 ? 's' : ''} ${kind} in ${plan.waves.length} wave${plan.waves.length > 1 ? 's' : ''}; the longest chain (${plan.criticalPath.servers.join(' → ')}) takes about ${formatMs(plan.criticalPath.ms)}.`}
+              : `${plan.servers.length} server${plan.servers.length > 1 ? 's' : ''} ${kind} in ${plan.waves.length} wave${plan.waves.length > 1 ? 's' : ''}; the longest chain (${plan.criticalPath.servers.join(' → ')}) takes ${plan.expected.every((e) => e.source === 'learned') ? 'about' : 'at most'} ${formatMs(plan.criticalPath.ms)}${plan.expected.every((e) => e.source === 'learned') ? ' (learned from past runs)' : ' (from the timeouts, until ockle has seen these servers switch)'}.`}
           </p>
           <ol class="waves">
             {plan.waves.map((w, i) => (

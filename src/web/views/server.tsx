@@ -89,7 +89,10 @@ export function ServerView({ name }: { name: string }) {
             )
           ) : (
             <p>
-              This switches exactly {name}’s outlets ({s.outlets.map((o) => `${o.device}/${o.outlet}`).join(', ')}){ask.kind === 'cycle' ? ' off and on again, then waits for its tests' : ' now'}
+              This switches exactly {name}’s outlets ({s.outlets.map((o) => `${o.device}/${o.outlet}`).join(', ')})
+              {ask.kind === 'cycle'
+                ? ` off and on again, then waits for its tests${s.controls.length ? '; while it still serves, its OS is asked to shut down first' : ''}`
+                : ' now'}
               {ask.force ? ', ignoring dependencies and without asking the OS to shut down first' : ''}.
             </p>
           )}
