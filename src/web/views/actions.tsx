@@ -1,7 +1,7 @@
 /** The action journal: who, what, why, result, how long; filter by any of it; open one for its steps. */
 import { useState } from 'preact/hooks';
 import { can, useStore } from '../store.js';
-import { ActionPanel, formatMs } from './common.js';
+import { ActionPanel, Thead, formatMs } from './common.js';
 
 export function ActionsView() {
   const st = useStore();
@@ -28,17 +28,7 @@ export function ActionsView() {
         </small>
       </div>
       <table class="journal">
-        <thead>
-          <tr>
-            <th>When</th>
-            <th>What</th>
-            <th>Servers</th>
-            <th>Who</th>
-            <th>Why</th>
-            <th>Result</th>
-            <th>Took</th>
-          </tr>
-        </thead>
+        <Thead cols={['When', 'What', 'Servers', 'Who', 'Why', 'Result', 'Took']} />
         <tbody>
           {rows.map((a) => (
             <tr data-action={a.id} class={open === a.id ? 'open' : ''} onClick={() => setOpen(open === a.id ? null : a.id)}>

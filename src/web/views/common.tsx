@@ -92,3 +92,16 @@ export function ActionPanel({ id, canCancel }: { id: string; canCancel: boolean 
     </section>
   );
 }
+
+/** A table head from column titles (an empty title for a column of buttons). */
+export function Thead({ cols }: { cols: readonly string[] }) {
+  return (
+    <thead>
+      <tr>
+        {cols.map((c) => (
+          <th>{c}</th>
+        ))}
+      </tr>
+    </thead>
+  );
+}

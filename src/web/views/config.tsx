@@ -8,6 +8,7 @@ import { useEffect, useState } from 'preact/hooks';
 import type { FileView } from '../../config/view.js';
 import type { ConfigProblem } from '../../errors.js';
 import { api } from '../api.js';
+import { Thead } from './common.js';
 
 /** The file as INI text again, from what was set in it (comments are not kept by the loader). */
 function asIni(f: FileView): string {
@@ -65,15 +66,7 @@ export function ConfigView() {
                 [{s.name}] <small>line {s.line}</small>
               </h3>
               <table>
-                <thead>
-                  <tr>
-                    <th>Key</th>
-                    <th>Value</th>
-                    <th>Default</th>
-                    <th>Kind</th>
-                    <th>Meaning</th>
-                  </tr>
-                </thead>
+                <Thead cols={['Key', 'Value', 'Default', 'Kind', 'Meaning']} />
                 <tbody>
                   {s.keys
                     .filter((k) => showDefaults || k.line !== null)

@@ -5,6 +5,7 @@
 import { api } from '../api.js';
 import { ago } from '../states.js';
 import { can, refresh, useStore } from '../store.js';
+import { Thead } from './common.js';
 
 export function DevicesView() {
   const st = useStore();
@@ -24,18 +25,7 @@ export function DevicesView() {
           </p>
           {d.error && <p class="error">{d.error}</p>}
           <table>
-            <thead>
-              <tr>
-                <th>#</th>
-                <th>Name</th>
-                <th>State</th>
-                <th>Server</th>
-                <th>W</th>
-                <th>A</th>
-                <th>V</th>
-                <th>Wh</th>
-              </tr>
-            </thead>
+            <Thead cols={['#', 'Name', 'State', 'Server', 'W', 'A', 'V', 'Wh']} />
             <tbody>
               {d.outlets.map((o) => (
                 <tr>
@@ -55,15 +45,7 @@ export function DevicesView() {
       ))}
       <h2>Plugins</h2>
       <table class="plugins">
-        <thead>
-          <tr>
-            <th>Plugin</th>
-            <th>Runs in</th>
-            <th>State</th>
-            <th>Last error</th>
-            <th />
-          </tr>
-        </thead>
+        <Thead cols={['Plugin', 'Runs in', 'State', 'Last error', '']} />
         <tbody>
           {st.plugins.map((p) => (
             <tr data-plugin={p.name} data-state={p.state}>

@@ -9,7 +9,7 @@ import type { ActionKind, ActionRecord, Plan } from '../../core/model.js';
 import { api } from '../api.js';
 import { ago, STATE_STYLE } from '../states.js';
 import { can, useStore } from '../store.js';
-import { ActionPanel, Confirm, formatMs } from './common.js';
+import { ActionPanel, Confirm, Thead, formatMs } from './common.js';
 
 type Ask = { kind: ActionKind; force: boolean; plan: Plan | null };
 
@@ -101,14 +101,7 @@ export function ServerView({ name }: { name: string }) {
       {actionId && <ActionPanel id={actionId} canCancel={operator} />}
       <h3>Outlets</h3>
       <table>
-        <thead>
-          <tr>
-            <th>Outlet</th>
-            <th>Device</th>
-            <th>State</th>
-            <th>Read-back</th>
-          </tr>
-        </thead>
+        <Thead cols={['Outlet', 'Device', 'State', 'Read-back']} />
         <tbody>
           {s.outlets.map((o) => {
             const d = devices.get(o.device);
@@ -130,16 +123,7 @@ export function ServerView({ name }: { name: string }) {
         <p class="meta">No tests: the server counts as serving once its outlets are on.</p>
       ) : (
         <table>
-          <thead>
-            <tr>
-              <th>Test</th>
-              <th>Type</th>
-              <th>Result</th>
-              <th>Latency</th>
-              <th>Detail</th>
-              <th>When</th>
-            </tr>
-          </thead>
+          <Thead cols={['Test', 'Type', 'Result', 'Latency', 'Detail', 'When']} />
           <tbody>
             {s.tests.map((t) => (
               <tr>
