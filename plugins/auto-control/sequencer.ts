@@ -69,21 +69,35 @@ export function createSequencer(opts: SequencerOptions): Sequencer {
         if (stopped !== null) return stopped;
         off = true;
       }
+      // Already powered but not serving (else it would not be in the plan): still booting, or
+      // halted or hung. Powered longer than boot_timeout, it will not come up by itself: cycle
+      // it now instead of waiting boot_timeout again. Powered a moment ago: give it the rest.
+      let halted: string | null = null;
+      let poweredAt: number | null = null;
+      const pf = cycle ? null : ops.poweredForMs(n);
+      if (pf !== null && !(await ops.probe(n, run.signal).catch(() => false))) {
+        if (pf >= p.bootTimeoutMs) halted = `powered for ${secs(pf)} but not serving: power-cycling`;
+        else poweredAt = ops.now() - pf;
+      }
       for (let attempt = 1; attempt <= p.maxAttempts; attempt++) {
         ops.mark(n, { phase: 'running', kind: 'on' });
         try {
-          if (attempt > 1 || (cycle && !off)) {
+          if (attempt > 1 || (cycle && !off) || halted) {
             ops.step(id, {
               server: n,
               op: attempt > 1 ? 'retry' : 'cycle',
               ok: true,
-              detail: attempt > 1 ? `attempt ${attempt} of ${p.maxAttempts}: power-cycling` : 'power-cycling',
+              detail: attempt > 1 ? `attempt ${attempt} of ${p.maxAttempts}: power-cycling` : (halted ?? 'power-cycling'),
             });
+            halted = null;
+            poweredAt = null;
             await ops.switchOutlets(id, n, 'off', run.signal);
           }
-          const t0 = ops.now();
-          await ops.switchOutlets(id, n, 'on', run.signal);
-          const tOn = ops.now();
+          const t0 = poweredAt ?? ops.now();
+          if (poweredAt === null) await ops.switchOutlets(id, n, 'on', run.signal);
+          else ops.step(id, { server: n, op: 'wait', ok: true, detail: `powered ${secs(ops.now() - poweredAt)} ago: waiting for the rest of boot_timeout` });
+          const tOn = poweredAt ?? ops.now();
+          poweredAt = null;
           const deadline = t0 + p.bootTimeoutMs;
           const expected = ops.expectedBootMs(n);
           let lastFail = tOn;

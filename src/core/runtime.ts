@@ -139,6 +139,7 @@ export class Runtime implements Gateway {
   readonly #problems: readonly ConfigProblem[];
   readonly #confirmIntervalMs: number;
   readonly #now: () => number;
+  readonly #onSince = new Map<string, number>();
   readonly #startedAt: number;
   readonly #running = new Map<string, { abort: AbortController; done: Promise<void> }>();
   /** Progress of each running sequenced action. */
@@ -313,6 +314,11 @@ export class Runtime implements Gateway {
     const previous = slot.power[outlet - 1];
     if (previous === undefined || previous === power) return;
     slot.power[outlet - 1] = power;
+    // When each outlet was last seen turning on (the first read at start counts as now: ockle
+    // cannot know how long it was on before, so it never assumes a boot is over).
+    const key = `${slot.d.id}:${outlet}`;
+    if (power === 'on') this.#onSince.set(key, this.#now());
+    else if (power === 'off') this.#onSince.delete(key);
     this.events.emit('outlet.changed', { device: slot.d.id, outlet, power, previous });
   }
 
@@ -666,6 +672,12 @@ export class Runtime implements Gateway {
     hasControls: (n) => this.#servers.get(n)!.s.controls.length > 0,
     hasTests: (n) => this.#servers.get(n)!.s.tests.length > 0,
     expectedBootMs: (n) => this.#learnedBoot.get(n),
+    poweredForMs: (n) => {
+      const s = this.#servers.get(n)!.s;
+      if (s.outlets.length === 0 || this.#serverPowers(s).some((p) => p !== 'on')) return null;
+      const since = Math.max(...s.outlets.map((o) => this.#onSince.get(`${o.device}:${o.outlet}`) ?? this.#startedAt));
+      return this.#now() - since;
+    },
     switchOutlets: async (actionId, n, to, signal) => {
       const slot = this.#servers.get(n)!;
       const results = await Promise.allSettled(slot.s.outlets.map((o) => this.#switchOutlet(actionId, n, o, to, signal)));

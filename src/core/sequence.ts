@@ -28,6 +28,11 @@ export interface ServerOps {
   hasTests(server: string): boolean;
   /** Boot time learned from earlier runs (power on → tests pass), if this server was ever seen booting. */
   expectedBootMs(server: string): number | undefined;
+  /**
+   * How long every outlet of the server has been on (since the last one turned on, as ockle saw
+   * it; at most since ockle started); null when not all are on.
+   */
+  poweredForMs(server: string): number | null;
   /** Switches every outlet of the server and confirms by read-back; switch-ons respect each device's stagger. */
   switchOutlets(actionId: string, server: string, to: 'on' | 'off', signal: AbortSignal): Promise<void>;
   /** Runs the server's tests now. True when all pass (a server without tests: when all outlets read on). */

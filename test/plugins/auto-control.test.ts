@@ -37,6 +37,13 @@ async function boot(servers: Record<string, LabServer>, o?: Parameters<typeof ma
   vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
   return daemon;
 }
+/** As `boot`, with the monitor on and simulated from the start, so its test runs follow simulated time. */
+async function bootMonitored(servers: Record<string, LabServer>): Promise<Daemon> {
+  lab = await makeLab(servers);
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+  daemon = await simulate(Daemon.start({ configDir: lab.configDir, log: silentLogger(), monitor: true }));
+  return daemon;
+}
 const run = async (d: Daemon, kind: 'on' | 'off', targets: string[]): Promise<ActionRecord> =>
   simulate(d.gateway.waitFor(d.gateway.request({ kind, targets, force: false, origin: 'api:test', reason: 'test' }).id));
 /** Index of the first journal step matching. */
@@ -355,6 +362,36 @@ describe('auto-control: restarts', () => {
     expect(rec.steps.map((s) => s.op)).toEqual(['plan', 'shutdown', 'down', 'switch', 'confirm', 'switch', 'confirm', 'up']);
     expect(world(d).writes('pdu-1').log.map((w) => `${w.outlet}:${w.action}`)).toEqual(['1:on', '2:on', '2:off', '2:on']);
     expect(d.gateway.server('app').state).toBe('OK');
+  });
+
+  it('on: a server powered longer than boot_timeout but not serving (halted) is power-cycled at once', async () => {
+    const d = await bootMonitored({ a: { extra: 'boot_timeout = 5m', bootMs: 2000 } });
+    expect((await run(d, 'on', ['a'])).status).toBe('ok');
+    world(d).requestHalt('a'); // its OS went down, its power stayed on (a cancelled off does this)
+    await vi.advanceTimersByTimeAsync(6 * 60_000);
+    expect(d.gateway.server('a').state).not.toBe('OK'); // the monitor saw its tests fail
+    const rec = await run(d, 'on', ['a']);
+    expect(rec.status).toBe('ok');
+    expect(rec.steps.find((s) => s.op === 'cycle')).toMatchObject({ server: 'a', detail: expect.stringMatching(/^powered for \d+\.\d s but not serving: power-cycling$/) as string });
+    expect(world(d).writes('pdu-1').log.map((w) => w.action)).toEqual(['on', 'off', 'on']);
+    // Up after its boot time, not after another boot_timeout.
+    expect(Date.parse(rec.finishedAt!) - Date.parse(rec.requestedAt)).toBeLessThan(60_000);
+  });
+
+  it('on: a server powered a moment ago is left to finish booting: no cycle, no write', async () => {
+    const d = await bootMonitored({ a: { extra: 'boot_timeout = 5m', bootMs: 20_000 } });
+    world(d).setPower('pdu-1', 1, true); // someone switched it on at the PDU; the next poll (10 s) sees it
+    await vi.advanceTimersByTimeAsync(11_000);
+    expect(d.gateway.server('a').outlets[0]!.power).toBe('on');
+    const rec = await run(d, 'on', ['a']);
+    expect(rec.status).toBe('ok');
+    expect(rec.steps.some((s) => s.op === 'cycle')).toBe(false);
+    expect(rec.steps.find((s) => s.op === 'wait')?.detail).toMatch(/^powered \d+\.\d s ago: waiting for the rest of boot_timeout$/);
+    expect(world(d).writes('pdu-1').count).toBe(0);
+    // It serves once its 20 s boot is over: about 9 s after this request, not boot_timeout later.
+    const waited = Date.parse(rec.finishedAt!) - Date.parse(rec.requestedAt);
+    expect(waited).toBeGreaterThan(5000);
+    expect(waited).toBeLessThan(15_000);
   });
 
   it('keep-alive: a server that stops serving is power-cycled, alone, and comes back', async () => {
