@@ -133,21 +133,5 @@ export function sharedData(rel: string): string | null {
  */
 export function describeShared(name: string, rel: string, body: (dir: string) => void): void {
   const dir = sharedData(rel);
-  if (dir) {
-    describe(name, () => body(dir));
-    return;
-  }
-  const reason = `../shared/${rel} is not beside this clone (the team's shared recordings are not part of the project)`;
-  if (underCi()) {
-    describe(name, () => {
-      throw new Error(`${name}: ${reason}. Under CI=true the shared data is required.`);
-    });
-    return;
-  }
-  const line = `skipping "${name}": ${reason}`;
-  if (!printed.has(line)) {
-    printed.add(line);
-    process.stderr.write(`${line}\n`);
-  }
-  describe.skip(name, () => body(''));
+  gated(name, dir ? null : `../shared/${rel} is not beside this clone (the team's shared recordings are not part of the project)`, () => body(dir ?? ''));
 }

@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 /**
  * The dashboard in headless Chromium (Debian's chromium driven by playwright-core) against a
  * daemon on the demo config: the graph shows every server in its state's colour; switching
@@ -18,6 +17,12 @@ import { silentLogger } from '../../src/log.js';
 import { STATE_STYLE } from '../../src/web/states.js';
 import { demoConfig, REPO, type DemoCopy } from '../support/demo.js';
 import { describePeer, which } from '../support/peers.js';
+
+// The few browser globals the page callbacks below use, declared here so the DOM library is not
+// added to the whole (Node) program: these callbacks run in Chromium, not in Node.
+declare const sessionStorage: { getItem(key: string): string | null };
+declare const document: { querySelector(selector: string): { getAttribute(name: string): string | null } | null };
+declare function getComputedStyle(element: unknown): { stroke: string };
 
 const SHOTS = join(REPO, 'test-artifacts', 'dashboard');
 const viewer = generateToken();
