@@ -1,5 +1,5 @@
 /** metrics: the manifest (runs in a worker thread; the code is in plugin.ts). */
-import { int, str } from '../../src/config/types.js';
+import { listenPort, str } from '../../src/config/types.js';
 import { builtModule } from '../../src/plugin-host/paths.js';
 
 export const name = 'metrics';
@@ -7,6 +7,6 @@ export const apiVersion = 1;
 export const description = 'Prometheus metrics on their own port: server, outlet, device and test states, metering, action counts and durations, poll latency.';
 export const config = {
   listen: str({ default: '127.0.0.1', help: 'Address the metrics endpoint listens on. The metrics carry no secret, but they map your lab: keep it on loopback or a management network.' }),
-  port: int({ min: 0, max: 65535, default: 9464, help: 'TCP port of http://LISTEN:PORT/metrics (0: any free port; `ockle cmd metrics.endpoint` tells which).' }),
+  port: listenPort({ addressKey: 'listen', default: 9464, help: 'TCP port of http://LISTEN:PORT/metrics (0: any free port; `ockle cmd metrics.endpoint` tells which).' }),
 };
 export const worker = builtModule(import.meta.url, 'plugin.js');

@@ -5,6 +5,7 @@
  * and returns a deeply frozen Config.
  */
 import { readdir, readFile } from 'node:fs/promises';
+import { isIPv4, isIPv6 } from 'node:net';
 import { basename, join, resolve } from 'node:path';
 import type { DriverRegistry } from '../../drivers/registry.js';
 import type { DriverKind } from '../../drivers/types.js';
@@ -145,6 +146,70 @@ function validate(c: Collector, sec: IniSection, template: Template, skip: reado
   return out;
 }
 
+interface Listener {
+  readonly label: string;
+  readonly address: string;
+  readonly port: number;
+  readonly line: number;
+  readonly isDefault: boolean;
+}
+
+/** The addresses a listen address may bind: every one, every IPv4 one, or these (loopback names may be either family). */
+function bindSet(address: string): 'all' | 'ipv4' | readonly string[] {
+  const a = address.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  // Node listens dual-stack on `::` (and on an empty host), so it takes the port on IPv4 too.
+  if (a === '' || (isIPv6(a) && a.split(':').every((g) => /^0*$/.test(g)))) return 'all';
+  if (a === '0.0.0.0') return 'ipv4';
+  // Node binds the first address `localhost` resolves to, 127.0.0.1 or ::1: either may clash.
+  if (a === 'localhost') return ['127.0.0.1', '::1'];
+  return [a];
+}
+
+/** Whether two listen addresses overlap: the same address, or a wildcard covering the other. Another host name is only known to equal itself. */
+export function addressesOverlap(a: string, b: string): boolean {
+  const x = bindSet(a);
+  const y = bindSet(b);
+  if (x === 'all' || y === 'all') return true;
+  if (x === 'ipv4' || y === 'ipv4') {
+    const other = x === 'ipv4' ? y : x;
+    return other === 'ipv4' || other.some((n) => isIPv4(n));
+  }
+  return x.some((n) => y.includes(n));
+}
+
+/**
+ * Two listeners on one port and overlapping addresses: the second to start cannot listen. Each
+ * clash is reported at the later listener's port key (its section, when the port is its default),
+ * naming the earlier one. Port 0 (any free port) never clashes.
+ */
+function checkPorts(c: Collector, users: readonly { label: string; section: IniSection; template: Template; values: Readonly<Record<string, unknown>> }[]): void {
+  const listeners: (Listener & { key: string })[] = [];
+  for (const u of users)
+    for (const [key, spec] of Object.entries(u.template)) {
+      if (!spec.listen) continue;
+      const port = u.values[key];
+      // A value that did not validate is already reported; no clash on a guess.
+      if (typeof port !== 'number' || (u.section.keys.has(key) && !(key in u.values))) continue;
+      const addressKey = spec.listen.addressKey;
+      const address = addressKey === undefined ? '' : u.values[addressKey];
+      if (typeof address !== 'string') continue;
+      const k = u.section.keys.get(key);
+      listeners.push({ label: u.label, key, address, port, line: k?.line ?? u.section.line, isDefault: k === undefined });
+    }
+  const where = (l: Listener): string => (bindSet(l.address) === 'all' ? 'every address' : l.address);
+  listeners.forEach((l, i) => {
+    if (l.port === 0) return;
+    const other = listeners.slice(0, i).find((o) => o.port === l.port && addressesOverlap(o.address, l.address));
+    if (!other) return;
+    c.error(
+      l.line,
+      `${l.label} ${l.key} ${l.port}${l.isDefault ? ' (the default)' : ''} on ${where(l)} clashes with ${other.label} ${other.key} ${other.port}${other.isDefault ? ' (the default)' : ''} on ${where(other)} (${c.file}:${other.line}): only one of them can listen`,
+      `Set ${l.key} = another free port in ${l.label} (0: any free port), or make both listen on different specific addresses.`,
+      l.key,
+    );
+  });
+}
+
 function deepFreeze<T>(o: T): T {
   if (o && typeof o === 'object' && !Object.isFrozen(o) && !(o instanceof Map) && o.constructor?.name !== 'Secret') {
     Object.freeze(o);
@@ -247,6 +312,18 @@ export async function checkConfig(dirIn: string, opts: LoadOptions): Promise<{ p
     const sug = suggest(s.name, [...KNOWN_MAIN, 'token.NAME', 'plugins.NAME']);
     mc.error(s.line, `unknown section [${s.name}] in ockle.ini`, sug ? `Did you mean [${sug}]?` : `Sections are: ${KNOWN_MAIN.map((n) => `[${n}]`).join(', ')}, [token.NAME], [plugins.NAME].`);
   }
+  // ── ports: the API and every enabled plugin that listens ──
+  const enabledLine = sec('plugins').keys.get('enabled')?.line;
+  checkPorts(mc, [
+    { label: '[api]', section: sec('api'), template: apiTemplate, values: api },
+    ...enabled.flatMap((name) => {
+      const template = knownPlugins.get(name);
+      const section = main?.sections.find((x) => x.name === `plugins.${name}`);
+      if (!template) return [];
+      const values = pluginSettings.get(name) ?? Object.fromEntries(Object.entries(template).map(([k, sp]) => [k, sp.default]));
+      return [{ label: `[plugins.${name}]`, section: section ?? { name: `plugins.${name}`, line: enabledLine ?? 1, keys: new Map() }, template, values }];
+    }),
+  ]);
   flush(mc);
 
   // Common shape of devices, controls and tests: a `type` that names a driver, the common keys, the driver keys.

@@ -3,7 +3,7 @@
  * these declarations; docs/config.md and `ockle config check` are rendered from them.
  * Driver keys live in each driver's own template (drivers/…), plugin keys in each plugin's.
  */
-import { bool, duration, int, list, select, str, type Template } from './types.js';
+import { bool, duration, int, list, listenPort, select, str, type Template } from './types.js';
 
 export const NAME_PATTERN = /^[a-z0-9][a-z0-9_-]*$/;
 export const NAME_HELP = 'a name of lowercase letters, digits, "-" and "_"';
@@ -19,7 +19,7 @@ export const daemonTemplate = {
 
 export const apiTemplate = {
   listen: str({ default: '127.0.0.1', restart: true, help: 'Address the HTTP API binds to. Keep it on loopback unless a TLS proxy fronts it.' }),
-  port: int({ min: 0, max: 65535, default: 8420, restart: true, help: 'TCP port of the HTTP API (0: any free port; the daemon publishes it in <state_dir>/api.json).' }),
+  port: listenPort({ addressKey: 'listen', default: 8420, restart: true, help: 'TCP port of the HTTP API (0: any free port; the daemon publishes it in <state_dir>/api.json).' }),
   local_token: bool({ default: true, help: 'Write an admin token to <state_dir>/api-token (mode 0600) for the local `ockle` CLI.' }),
   anonymous_role: select({ choices: ['none', 'viewer'], default: 'none', help: 'Role of requests without a token: none (refused) or viewer (read-only).' }),
 } satisfies Template;

@@ -43,6 +43,12 @@ export interface KeySpec<T, Opt extends boolean = boolean> {
   readonly choices?: readonly string[];
   readonly min?: number;
   readonly max?: number;
+  /**
+   * Set on a TCP port that ockle listens on (the API's, a plugin's): `config check` refuses two
+   * listeners on one port with overlapping addresses. `addressKey` names the key of the same
+   * section holding the listen address; without one the port listens on every address.
+   */
+  readonly listen?: { readonly addressKey?: string };
   /** Parses the raw INI text (already unquoted, comments stripped). */
   parse(raw: string): ParseResult<T>;
   /** Renders a value back to INI text (secrets render as `[secret]`). */
@@ -130,6 +136,16 @@ export function int<O extends Common<number> & { min?: number; max?: number }>(o
     String,
     { ...(o.min !== undefined && { min: o.min }), ...(o.max !== undefined && { max: o.max }) },
   );
+}
+
+/**
+ * A TCP port ockle listens on, 0–65535 (0: any free port). Plugins that serve anything declare
+ * their port with this, naming their listen-address key, so `config check` catches two listeners
+ * on one port (the API's or another plugin's) before the second fails to start.
+ */
+export function listenPort<O extends Common<number> & { addressKey?: string }>(o: O) {
+  const s = int<O & { min: number; max: number }>({ ...o, min: 0, max: 65535 });
+  return Object.freeze({ ...s, listen: o.addressKey === undefined ? {} : { addressKey: o.addressKey } });
 }
 
 const TRUE = new Set(['true', 'yes', 'on', '1']);

@@ -220,6 +220,21 @@ const CASES: Case[] = [
     edit: create('servers/lab-box.ini', '[server]\noutlets = power\ntests = ssh\n\n[power]\ndevice = relay-1\noutlet = 3\n\n[ssh]\ntype = tcp\nport = 22\n'),
     expected: 'servers/lab-box.ini:9: [ssh] (tcp) needs a host, and [server] has no host either Add host = … to [server] (used by every test and control), or to this section.',
   },
+  {
+    mistake: 'the metrics plugin on the API port',
+    edit: replace('ockle.ini', /^port = 0$/gm, 'port = 8420'),
+    expected:
+      'ockle.ini:40: [plugins.metrics] port 8420 on 127.0.0.1 clashes with [api] port 8420 on 127.0.0.1 (ockle.ini:12): only one of them can listen Set port = another free port in [plugins.metrics] (0: any free port), or make both listen on different specific addresses.',
+  },
+  {
+    mistake: 'the API on every address, on the metrics plugin’s default port',
+    edit: async (d) => {
+      await replace('ockle.ini', /^listen = 127\.0\.0\.1\nport = 0\n; The daemon/m, 'listen = 0.0.0.0\nport = 9464\n; The daemon')(d);
+      await replace('ockle.ini', /^port = 0\n\n\[plugins\.timer-example\]/m, '\n[plugins.timer-example]')(d);
+    },
+    expected:
+      'ockle.ini:37: [plugins.metrics] port 9464 (the default) on 127.0.0.1 clashes with [api] port 9464 on 0.0.0.0 (ockle.ini:12): only one of them can listen Set port = another free port in [plugins.metrics] (0: any free port), or make both listen on different specific addresses.',
+  },
 ];
 
 describe('broken-config corpus', () => {
