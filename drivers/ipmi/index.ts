@@ -4,6 +4,11 @@
  * the password goes through the environment (`-E` reads IPMI_PASSWORD), never argv, so it is
  * not visible in `ps`. Many BMCs are queried at once, bounded per daemon. ipmitool's messages
  * (with -v) are parsed into typed errors: wrong password, unknown user, no answer.
+ *
+ * Status reads go through FreeIPMI's ipmipower when it is installed (`backend = auto`). Some
+ * BMCs, OpenIPMI's simulator among them, refuse FreeIPMI's privilege request although the user
+ * has the privilege: `auto` then asks once more with `-W opensesspriv`, and failing that reads
+ * that BMC through ipmitool; the choice is kept per device, logged once and shown in its details.
  */
 import { bool, int, secret, select, str, type Infer } from '../../src/config/types.js';
 import type { OckleError} from '../../src/errors.js';
@@ -26,12 +31,20 @@ export const ipmiTemplate = {
   backend: select({
     choices: ['auto', 'ipmitool', 'ipmipower'],
     default: 'auto',
-    help: 'Status reads: ipmipower (FreeIPMI) asks every BMC with the same credentials in one process; auto uses it when installed. Switching always uses ipmitool.',
+    help:
+      'Status reads: ipmipower (FreeIPMI) asks every BMC with the same credentials in one process; auto uses it when installed, and for a BMC that refuses its privilege request retries once with workarounds = opensesspriv, then reads that BMC through ipmitool. Switching always uses ipmitool.',
   }),
-  workarounds: str({ default: '', help: 'FreeIPMI workaround flags for ipmipower (-W), e.g. opensesspriv for some BMCs.' }),
+  workarounds: str({ default: '', help: 'FreeIPMI workaround flags for ipmipower (-W), e.g. opensesspriv for some BMCs (backend = auto finds that one by itself).' }),
   diagnose: bool({ default: true, help: 'When a session cannot be set up, ask once more with -v (a status query, which changes nothing) to tell a wrong password from a BMC that does not answer.' }),
 };
 type Spec = Infer<typeof ipmiTemplate>;
+
+/** What to try when the BMC does not offer the configured cipher suite. */
+function cipherHint(cs: number): string {
+  return cs === 3
+    ? 'Set cipher_suite = 17 (SHA-256, current BMCs), or another suite the BMC offers.'
+    : `Set cipher_suite = 3 (SHA-1; older BMCs and OpenIPMI's simulator offer no ${cs}${cs === 17 ? ', the default' : ''}).`;
+}
 
 /** At most this many ipmitool processes at once per daemon (a rack of BMCs polled together). */
 const MAX_PARALLEL = 8;
@@ -116,10 +129,18 @@ export class Ipmitool {
       return new DeviceRefusedError(this.id, `${at}: the BMC rejected the password`, { hint: 'Check password in the device file (the BMC may lock the user after several failures).' });
     if (/unauthorized name|Invalid user name|unknown user/i.test(out))
       return new DeviceRefusedError(this.id, `${at}: the BMC does not know user "${this.#s.user}"`, { hint: 'Check user; it must be enabled for IPMI over LAN on the BMC.' });
-    if (/Insufficient privilege|privilege level/i.test(out))
-      return new DeviceRefusedError(this.id, `${at}: privilege ${this.#s.privilege} not granted`, { hint: 'Give the user OPERATOR or ADMINISTRATOR on the BMC, or lower privilege =.' });
-    if (/no matching cipher suite|cipher suite/i.test(out))
-      return new DeviceRefusedError(this.id, `${at}: cipher suite ${this.#s.cipher_suite} not offered by the BMC`, { hint: 'Try cipher_suite = 3 (older BMCs) or 17 (current ones).' });
+    // The command itself refused (the session was up): the user's privilege is too low for it.
+    if (/Insufficient privilege/i.test(out))
+      return new DeviceRefusedError(this.id, `${at}: privilege ${this.#s.privilege} not granted`, { hint: 'Give the user OPERATOR or ADMINISTRATOR on the BMC (power control needs OPERATOR or more).' });
+    // The session could not get the privilege: more than the user may have, or a BMC quirk.
+    if (/privilege level/i.test(out))
+      return new DeviceRefusedError(this.id, `${at}: privilege ${this.#s.privilege} not granted`, {
+        hint: `Give the user ${this.#s.privilege} on the BMC, or set privilege = OPERATOR (enough for power control) if that is all it has.`,
+      });
+    // "invalid authentication algorithm" (RMCP+ status 4, and 5, 6 for the other algorithms):
+    // the BMC has no such cipher suite; ipmi_sim answers this to the default 17.
+    if (/no matching cipher suite|cipher suite|invalid (authentication|integrity|confidentiality) algorithm/i.test(out))
+      return new DeviceRefusedError(this.id, `${at}: cipher suite ${this.#s.cipher_suite} not offered by the BMC`, { hint: cipherHint(this.#s.cipher_suite) });
     if (timedOut || /Get Auth Capabilities error|Unable to establish|No response|timeout/i.test(out))
       return new DeviceUnreachableError(this.id, `${at}: no answer from the BMC`, {
         hint: 'Check host and port, that IPMI over LAN is enabled on the BMC (often off by default), and the management network.',
@@ -226,22 +247,61 @@ export class IpmipowerBatch {
   }
 }
 
+/** Whether a workarounds list already holds opensesspriv (sun20 includes it). */
+const hasOpensesspriv = (workarounds: string): boolean => workarounds.split(',').some((w) => ['opensesspriv', 'sun20'].includes(w.trim().toLowerCase()));
+
+/**
+ * Errors where ipmipower could not obtain the session privilege ("privilege level cannot be
+ * obtained for this user"): the session was never set up, so nothing reached the chassis. Kept
+ * aside (not a property, which would show in the API) for backend = auto to try another path.
+ */
+const privilegeRefusals = new WeakSet<Error>();
+
 function ipmipowerError(w: StatusWanted, answer: string): OckleError {
-  const at = `${w.id}: chassis power status (${w.spec.user}@${w.host}:${w.port}, ipmipower)`;
+  const s = w.spec;
+  const at = `${w.id}: chassis power status (${s.user}@${w.host}:${w.port}, ipmipower${s.workarounds ? ` -W ${s.workarounds}` : ''})`;
   if (/password invalid|k_g invalid/.test(answer)) return new DeviceRefusedError(w.id, `${at}: the BMC rejected the password`, { hint: 'Check password in the device file.' });
-  if (/username invalid/.test(answer)) return new DeviceRefusedError(w.id, `${at}: the BMC does not know user "${w.spec.user}"`, { hint: 'Check user.' });
-  if (/privilege/.test(answer)) return new DeviceRefusedError(w.id, `${at}: ${answer}`, { hint: 'Give the user OPERATOR or ADMINISTRATOR, or lower privilege =.' });
+  if (/username invalid/.test(answer)) return new DeviceRefusedError(w.id, `${at}: the BMC does not know user "${s.user}"`, { hint: 'Check user.' });
+  if (/privilege level cannot be obtained/.test(answer)) {
+    // Not "lower privilege": BMCs like OpenIPMI's answer this to FreeIPMI's way of asking for a
+    // privilege the user does have; ipmitool, or ipmipower -W opensesspriv, gets it.
+    const e = new DeviceRefusedError(w.id, `${at}: ${answer} (${s.privilege})`, {
+      hint: hasOpensesspriv(s.workarounds)
+        ? `ipmipower was refused ${s.privilege} even with workarounds = ${s.workarounds}: set backend = ipmitool (apt-get install ipmitool), or give the user ${s.privilege} on the BMC.`
+        : `Some BMCs (OpenIPMI's among them) refuse FreeIPMI's privilege request although the user has ${s.privilege}: set workarounds = opensesspriv, or backend = ipmitool. Otherwise give the user ${s.privilege} on the BMC.`,
+    });
+    privilegeRefusals.add(e);
+    return e;
+  }
+  if (/privilege/.test(answer)) return new DeviceRefusedError(w.id, `${at}: ${answer}`, { hint: `Give the user ${s.privilege} on the BMC (power control needs OPERATOR or more).` });
+  if (/cipher suite/.test(answer)) return new DeviceRefusedError(w.id, `${at}: cipher suite ${s.cipher_suite} not offered by the BMC`, { hint: cipherHint(s.cipher_suite) });
+  // FreeIPMI says "BMC error" for an RMCP+ status code at session setup; by far the most common
+  // is a cipher suite the BMC lacks (ipmi_sim answers it to the default 17).
+  if (/BMC error/.test(answer))
+    return new DeviceRefusedError(w.id, `${at}: the BMC refused the session (${answer}), most likely cipher suite ${s.cipher_suite}`, {
+      hint: `${cipherHint(s.cipher_suite)} If that is not it, try backend = ipmitool, whose errors name the reason.`,
+    });
   if (/timeout|connection/.test(answer))
     return new DeviceUnreachableError(w.id, `${at}: no answer from the BMC`, { hint: 'Check host and port, and that IPMI over LAN is enabled on the BMC.' });
   return new DeviceReplyError(w.id, `${at}: ${answer}`, { hint: 'Try backend = ipmitool for this BMC, or set workarounds (FreeIPMI -W).' });
 }
+
+/**
+ * How status reads reach one BMC. With backend = auto this moves forward, never back: ipmipower
+ * as configured, then with opensesspriv added, then ipmitool. `why` says why it moved.
+ */
+type ReadPath = { readonly via: 'ipmipower'; readonly workarounds: string; readonly why?: string } | { readonly via: 'ipmitool'; readonly why?: string };
 
 export class IpmiChassis implements OutletDevice {
   readonly caps = { cycle: true, reset: true, metering: false, bulkRead: false, readBack: 'real' as const, maxConcurrency: 1 };
   readonly outletCount = 1;
   readonly #tool: Ipmitool;
   readonly #spec: Spec;
+  readonly #ctx: DriverContext;
   readonly #batch: IpmipowerBatch | null;
+  #path: ReadPath;
+  /** The automatic choice of path has been logged (once per device). */
+  #logged = false;
 
   constructor(
     readonly id: string,
@@ -249,9 +309,24 @@ export class IpmiChassis implements OutletDevice {
     ctx: DriverContext,
   ) {
     this.#spec = spec;
+    this.#ctx = ctx;
     this.#tool = new Ipmitool(id, spec, spec.host, ctx);
     const batch = spec.backend === 'ipmipower' || (spec.backend === 'auto' && installed('ipmipower'));
     this.#batch = batch ? ctx.shared('ipmipower-batch', () => new IpmipowerBatch(ctx.stateDir)) : null;
+    this.#path = batch ? { via: 'ipmipower', workarounds: spec.workarounds } : { via: 'ipmitool' };
+  }
+
+  /**
+   * backend = auto only: where reads go after `from` was refused the session privilege, or null
+   * when nothing is left to try (then the refusal is the answer, its hint naming the fixes).
+   */
+  #after(from: ReadPath): ReadPath | null {
+    if (this.#spec.backend !== 'auto' || from.via !== 'ipmipower') return null;
+    const priv = this.#spec.privilege;
+    if (!hasOpensesspriv(from.workarounds))
+      return { via: 'ipmipower', workarounds: [from.workarounds, 'opensesspriv'].filter(Boolean).join(','), why: `the BMC refused privilege ${priv} to ipmipower without it` };
+    if (!installed('ipmitool')) return null;
+    return { via: 'ipmitool', why: `the BMC refused privilege ${priv} to ipmipower, also with -W ${from.workarounds}` };
   }
 
   #check(outlets: readonly number[]): void {
@@ -265,20 +340,66 @@ export class IpmiChassis implements OutletDevice {
   async read(outlets: readonly number[], signal: AbortSignal): Promise<ReadonlyMap<number, Power>> {
     this.#check(outlets);
     if (outlets.length === 0) return new Map();
-    if (this.#batch) return new Map([[1, await this.#batch.status({ id: this.id, host: this.#spec.host, port: this.#spec.port, spec: this.#spec, signal })]]);
-    const out = await this.#tool.call(['chassis', 'power', 'status'], signal);
-    const m = /Chassis Power is (on|off)/i.exec(out);
-    if (!m) throw new DeviceReplyError(this.id, `${this.id}: unexpected answer to power status: ${out.trim().slice(0, 120)}`);
-    return new Map([[1, m[1]!.toLowerCase() as Power]]);
+    return new Map([[1, await this.#status(signal)]]);
   }
 
+  /**
+   * Chassis power status through the current read path. A status query changes nothing, so
+   * trying the next path after a refusal is always safe; the path then stays for later polls.
+   */
+  async #status(signal: AbortSignal): Promise<Power> {
+    const p = this.#path;
+    let power: Power;
+    if (p.via === 'ipmitool' || !this.#batch) {
+      const out = await this.#tool.call(['chassis', 'power', 'status'], signal);
+      const m = /Chassis Power is (on|off)/i.exec(out);
+      if (!m) throw new DeviceReplyError(this.id, `${this.id}: unexpected answer to power status: ${out.trim().slice(0, 120)}`);
+      power = m[1]!.toLowerCase() as Power;
+    } else {
+      const spec = p.workarounds === this.#spec.workarounds ? this.#spec : { ...this.#spec, workarounds: p.workarounds };
+      try {
+        power = await this.#batch.status({ id: this.id, host: this.#spec.host, port: this.#spec.port, spec, signal });
+      } catch (err) {
+        if (!privilegeRefusals.has(err as Error) || signal.aborted) throw err;
+        // A concurrent read may have moved on already: then just use its choice.
+        if (this.#path === p) {
+          const next = this.#after(p);
+          if (!next) throw err;
+          this.#path = next;
+        }
+        return this.#status(signal);
+      }
+    }
+    if (p.why && !this.#logged) {
+      this.#logged = true;
+      this.#ctx.log.warn(
+        { device: this.id, status: this.#describe(p) },
+        `the BMC refuses ipmipower the session privilege: its status is read through ${p.via === 'ipmitool' ? 'ipmitool' : `ipmipower -W ${p.workarounds}`} from now on (set ${p.via === 'ipmitool' ? 'backend = ipmitool' : `workarounds = ${p.workarounds}`} in the device file to skip the tries)`,
+      );
+    }
+    return power;
+  }
+
+  /**
+   * Switching has one path, ipmitool, whatever the read path. It is never re-sent here: a
+   * switch that failed is reported, and the core reads back before deciding anything.
+   * (A switch refused at session setup, privilege or authentication, sent nothing to the chassis,
+   * so retrying it through another path would be safe; no other failure ever is, since the
+   * command may have reached the BMC. ipmitool's own -v diagnosis after a failed session is a
+   * status query, never the switch again.)
+   */
   async switch(outlet: number, action: SwitchAction, signal: AbortSignal): Promise<void> {
     this.#check([outlet]);
     await this.#tool.call(['chassis', 'power', action], signal);
   }
 
+  #describe(p: ReadPath): string {
+    const tool = p.via === 'ipmipower' ? `ipmipower${p.workarounds ? ` -W ${p.workarounds}` : ''}` : 'ipmitool';
+    return p.why ? `${tool} (chosen automatically: ${p.why})` : tool;
+  }
+
   info(): DeviceInfo {
-    return { model: 'IPMI BMC (chassis power)', details: { bmc: this.#tool.where } };
+    return { model: 'IPMI BMC (chassis power)', details: { bmc: this.#tool.where, status: this.#describe(this.#path), switching: 'ipmitool' } };
   }
 
   async close(): Promise<void> {}

@@ -1,14 +1,20 @@
 /**
  * The ipmi outlet device and ipmi-soft control against OpenIPMI's ipmi_sim, driven by Debian's
  * ipmitool: status, on, off, cycle, soft-off; a wrong password, an unknown user, a BMC that is
- * gone; the password never on a command line.
+ * gone; the password never on a command line. backend = auto against a BMC that refuses
+ * FreeIPMI's privilege request (ipmi_sim does): once more with opensesspriv, else ipmitool, the
+ * choice kept and shown; the hints for that and for a cipher suite the BMC lacks.
  */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ipmiDriver, ipmiSoftDriver } from '../../drivers/ipmi/index.js';
 import { Secret } from '../../src/config/types.js';
 import { makeDriverContext } from '../support/driver-context.js';
 import { startBmc, type SimBmc } from '../support/ipmi-sim.js';
-import { describePeer } from '../support/peers.js';
+import { describePeer, which } from '../support/peers.js';
 import { describeOutletDevice } from './outlet-contract.js';
 
 type Spec = Parameters<typeof ipmiDriver.create>[0];
@@ -115,6 +121,117 @@ describePeer('ipmi status through ipmipower (batch backend)', ['ipmi_sim', 'ipmi
     } finally {
       for (const x of [...bmcs, other]) await x.stop();
     }
+  });
+});
+
+/**
+ * A stand-in `ipmipower` first on the PATH: records each call's arguments (a config file path,
+ * never a password) and runs the real one; with `strip`, it adds `-W none`, which overrides the
+ * config file's workarounds: a BMC that refuses FreeIPMI even with opensesspriv (no ipmi_sim
+ * setting does), so the fallback to ipmitool runs against the real ipmi_sim.
+ */
+function ipmipowerShim(strip: boolean): { calls: () => string[]; restore: () => void } {
+  const real = which('ipmipower')!;
+  const dir = mkdtempSync(join(tmpdir(), 'ockle-ipmipower-'));
+  const log = join(dir, 'calls');
+  writeFileSync(log, '');
+  writeFileSync(join(dir, 'ipmipower'), `#!/bin/sh\necho "$*" >> '${log}'\nexec '${real}' "$@"${strip ? ' -W none' : ''}\n`, { mode: 0o755 });
+  const before = process.env.PATH;
+  process.env.PATH = `${dir}${delimiter}${before ?? ''}`;
+  return {
+    calls: () => readFileSync(log, 'utf8').split('\n').filter(Boolean),
+    restore: () => {
+      process.env.PATH = before;
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A driver context whose log lines are kept. */
+function loggingContext(id: string): { ctx: ReturnType<typeof makeDriverContext>; warnings: () => string[] } {
+  const lines: { level: number; msg: string }[] = [];
+  const ctx = { ...makeDriverContext({ id }), log: pino({ level: 'info' }, { write: (l: string) => void lines.push(JSON.parse(l) as { level: number; msg: string }) }) };
+  return { ctx, warnings: () => lines.filter((l) => l.level === 40).map((l) => l.msg) };
+}
+
+describePeer('ipmi with backend = auto (the default) against ipmi_sim', ['ipmi_sim', 'ipmitool', 'ipmipower'], () => {
+  let bmc: SimBmc;
+  beforeAll(async () => {
+    bmc = await startBmc();
+  }, 20_000);
+  afterAll(async () => {
+    await bmc?.stop();
+  });
+
+  it('reads a BMC that refuses FreeIPMI\'s privilege request: retries once with opensesspriv, keeps it, logs it once, says so in its details', async () => {
+    const shim = ipmipowerShim(false);
+    try {
+      bmc.setPower(false);
+      const { ctx, warnings } = loggingContext('bmc-auto');
+      const d = ipmiDriver.create(spec(bmc, { backend: 'auto' }), ctx);
+      await d.open(sig());
+      expect(shim.calls()).toHaveLength(2); // as configured (refused), then -W opensesspriv
+      expect((await d.read([1], sig())).get(1)).toBe('off');
+      await d.switch(1, 'on', sig());
+      expect((await d.read([1], sig())).get(1)).toBe('on');
+      // The refused try is not repeated at every poll: one call per read from now on.
+      expect(shim.calls()).toHaveLength(4);
+      expect(bmc.calls().filter((c) => c.startsWith('set'))).toEqual(['set power 1']);
+      expect(d.info!().details).toEqual({
+        bmc: `ockle@127.0.0.1:${bmc.port}`,
+        status: 'ipmipower -W opensesspriv (chosen automatically: the BMC refused privilege ADMINISTRATOR to ipmipower without it)',
+        switching: 'ipmitool',
+      });
+      expect(warnings()).toEqual([
+        'the BMC refuses ipmipower the session privilege: its status is read through ipmipower -W opensesspriv from now on (set workarounds = opensesspriv in the device file to skip the tries)',
+      ]);
+      for (const c of shim.calls()) expect(c).not.toContain(bmc.password);
+    } finally {
+      shim.restore();
+    }
+  });
+
+  it('falls back to ipmitool for a BMC that refuses ipmipower even with opensesspriv, and stays there', async () => {
+    const shim = ipmipowerShim(true);
+    try {
+      bmc.setPower(true);
+      const before = bmc.calls().length;
+      const { ctx, warnings } = loggingContext('bmc-strict');
+      const d = ipmiDriver.create(spec(bmc, { backend: 'auto' }), ctx);
+      expect((await d.read([1], sig())).get(1)).toBe('on');
+      expect(shim.calls()).toHaveLength(2);
+      expect((await d.read([1], sig())).get(1)).toBe('on');
+      expect((await d.read([1], sig())).get(1)).toBe('on');
+      expect(shim.calls()).toHaveLength(2); // ipmipower is not asked again
+      expect(d.info!().details!.status).toBe('ipmitool (chosen automatically: the BMC refused privilege ADMINISTRATOR to ipmipower, also with -W opensesspriv)');
+      expect(warnings()).toHaveLength(1);
+      expect(warnings()[0]).toMatch(/read through ipmitool from now on \(set backend = ipmitool/);
+      expect(bmc.calls().slice(before).filter((c) => c.startsWith('set'))).toEqual([]);
+    } finally {
+      shim.restore();
+    }
+  });
+
+  it('backend = ipmipower does not fall back; the hint names workarounds = opensesspriv and backend = ipmitool, not a lower privilege', async () => {
+    const err = (await ipmiDriver
+      .create(spec(bmc, { backend: 'ipmipower' }), makeDriverContext({ id: 'bmc-p' }))
+      .read([1], sig())
+      .catch((e: unknown) => e)) as { code: string; message: string; hint: string };
+    expect(err.code).toBe('OCKLE_DEVICE_REFUSED');
+    expect(err.message).toMatch(/privilege level cannot be obtained for this user \(ADMINISTRATOR\)/);
+    expect(err.hint).toMatch(/workarounds = opensesspriv, or backend = ipmitool/);
+    expect(err.hint).not.toMatch(/lower/);
+  });
+
+  it('a cipher suite the BMC lacks (the default 17; ipmi_sim has none of SHA-256) gets a cipher_suite hint, on either path', async () => {
+    for (const backend of ['auto', 'ipmitool']) {
+      const d = ipmiDriver.create(spec(bmc, { backend, cipher_suite: 17 }), makeDriverContext({ id: `bmc-17-${backend}` }));
+      await expect(d.read([1], sig())).rejects.toMatchObject({ code: 'OCKLE_DEVICE_REFUSED', message: expect.stringMatching(/cipher suite 17/), hint: expect.stringMatching(/cipher_suite = 3/) });
+    }
+    const before = bmc.calls().length;
+    const d = ipmiDriver.create(spec(bmc, { cipher_suite: 17 }), makeDriverContext({ id: 'bmc-17-switch' }));
+    await expect(d.switch(1, 'off', sig())).rejects.toMatchObject({ message: expect.stringMatching(/chassis power off .*cipher suite 17 not offered/), hint: expect.stringMatching(/cipher_suite = 3/) });
+    expect(bmc.calls().slice(before).filter((c) => c.startsWith('set'))).toEqual([]);
   });
 });
 
