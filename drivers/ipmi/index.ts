@@ -39,6 +39,21 @@ export const ipmiTemplate = {
 };
 type Spec = Infer<typeof ipmiTemplate>;
 
+/** The longest password IPMI carries: 20 bytes in IPMI 2.0 (lanplus), 16 in IPMI 1.5 (lan). */
+const maxPasswordBytes = (s: Pick<Spec, 'interface'>): number => (s.interface === 'lan' ? 16 : 20);
+const passwordHint = (s: Pick<Spec, 'interface'>): string =>
+  `Set a password of at most ${maxPasswordBytes(s)} bytes on the BMC and in password = (a non-ASCII character takes 2 to 4 bytes).`;
+
+/**
+ * `config check`: a password IPMI cannot carry is a config error at the password line, not a
+ * BMC that fails at run time with a misleading reason. Never echoes the password, nor its length.
+ */
+function checkIpmi(spec: Spec): { key: string; message: string; hint: string }[] {
+  const max = maxPasswordBytes(spec);
+  if (Buffer.byteLength(spec.password.reveal(), 'utf8') <= max) return [];
+  return [{ key: 'password', message: `password is longer than ${max} bytes (UTF-8), the ${spec.interface === 'lan' ? 'IPMI 1.5 (interface = lan)' : 'IPMI 2.0'} limit`, hint: passwordHint(spec) }];
+}
+
 /** What to try when the BMC does not offer the configured cipher suite. */
 function cipherHint(cs: number): string {
   return cs === 3
@@ -129,6 +144,8 @@ export class Ipmitool {
       return new DeviceRefusedError(this.id, `${at}: the BMC rejected the password`, { hint: 'Check password in the device file (the BMC may lock the user after several failures).' });
     if (/unauthorized name|Invalid user name|unknown user/i.test(out))
       return new DeviceRefusedError(this.id, `${at}: the BMC does not know user "${this.#s.user}"`, { hint: 'Check user; it must be enabled for IPMI over LAN on the BMC.' });
+    if (/password is longer than|password value too long/i.test(out))
+      return new DeviceRefusedError(this.id, `${at}: the password is longer than IPMI allows (${maxPasswordBytes(this.#s)} bytes)`, { hint: passwordHint(this.#s) });
     // The command itself refused (the session was up): the user's privilege is too low for it.
     if (/Insufficient privilege/i.test(out))
       return new DeviceRefusedError(this.id, `${at}: privilege ${this.#s.privilege} not granted`, { hint: 'Give the user OPERATOR or ADMINISTRATOR on the BMC (power control needs OPERATOR or more).' });
@@ -262,6 +279,8 @@ function ipmipowerError(w: StatusWanted, answer: string): OckleError {
   const at = `${w.id}: chassis power status (${s.user}@${w.host}:${w.port}, ipmipower${s.workarounds ? ` -W ${s.workarounds}` : ''})`;
   if (/password invalid|k_g invalid/.test(answer)) return new DeviceRefusedError(w.id, `${at}: the BMC rejected the password`, { hint: 'Check password in the device file.' });
   if (/username invalid/.test(answer)) return new DeviceRefusedError(w.id, `${at}: the BMC does not know user "${s.user}"`, { hint: 'Check user.' });
+  if (/password value too long/.test(answer))
+    return new DeviceRefusedError(w.id, `${at}: the password is longer than IPMI allows (${maxPasswordBytes(s)} bytes)`, { hint: passwordHint(s) });
   if (/privilege level cannot be obtained/.test(answer)) {
     // Not "lower privilege": BMCs like OpenIPMI's answer this to FreeIPMI's way of asking for a
     // privilege the user does have; ipmitool, or ipmipower -W opensesspriv, gets it.
@@ -432,6 +451,7 @@ export const ipmiDriver = defineDriver({
   description: 'A server’s BMC over IPMI (ipmitool lanplus): one outlet, the chassis power; native cycle.',
   template: ipmiTemplate,
   outletCount: () => 1,
+  check: checkIpmi,
   create: (spec, ctx) => new IpmiChassis(ctx.id, spec, ctx),
 });
 
@@ -440,5 +460,6 @@ export const ipmiSoftDriver = defineDriver({
   type: 'ipmi-soft',
   description: 'Asks the OS to shut down through the BMC (IPMI chassis soft-off, ACPI).',
   template: ipmiTemplate,
+  check: checkIpmi,
   create: (spec, ctx) => new IpmiSoftControl(ctx.id, spec, ctx),
 });

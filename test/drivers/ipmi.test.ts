@@ -11,7 +11,12 @@ import { delimiter, join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ipmiDriver, ipmiSoftDriver } from '../../drivers/ipmi/index.js';
+import { defaultRegistry } from '../../drivers/registry.js';
+import { builtinPluginTemplates } from '../../plugins/registry.js';
+import { checkConfig } from '../../src/config/load.js';
 import { Secret } from '../../src/config/types.js';
+import { formatProblem } from '../../src/errors.js';
+import { REPO } from '../support/demo.js';
 import { makeDriverContext } from '../support/driver-context.js';
 import { startBmc, type SimBmc } from '../support/ipmi-sim.js';
 import { describePeer, which } from '../support/peers.js';
@@ -232,6 +237,39 @@ describePeer('ipmi with backend = auto (the default) against ipmi_sim', ['ipmi_s
     const d = ipmiDriver.create(spec(bmc, { cipher_suite: 17 }), makeDriverContext({ id: 'bmc-17-switch' }));
     await expect(d.switch(1, 'off', sig())).rejects.toMatchObject({ message: expect.stringMatching(/chassis power off .*cipher suite 17 not offered/), hint: expect.stringMatching(/cipher_suite = 3/) });
     expect(bmc.calls().slice(before).filter((c) => c.startsWith('set'))).toEqual([]);
+  });
+});
+
+describe('ipmi config check', () => {
+  const check = (files: Record<string, string>) =>
+    checkConfig(join(REPO, 'config'), { drivers: defaultRegistry(), plugins: builtinPluginTemplates, overrides: new Map(Object.entries(files)) });
+  const device = (password: string, extra = '') => `[device]\ntype = ipmi\nhost = 127.0.0.1\nuser = ockle\npassword = ${password}\n${extra}`;
+
+  it('a password over 20 UTF-8 bytes is an error at its line, with the fix, never echoing it', async () => {
+    const long = 'ü'.repeat(11); // 11 characters, 22 bytes
+    const { problems, config } = await check({ 'devices/bmc-1.ini': device(long) });
+    expect(config).toBeUndefined();
+    const lines = problems.map(formatProblem);
+    expect(lines).toContain(
+      'devices/bmc-1.ini:5: password is longer than 20 bytes (UTF-8), the IPMI 2.0 limit Set a password of at most 20 bytes on the BMC and in password = (a non-ASCII character takes 2 to 4 bytes).',
+    );
+    expect(lines.join('\n')).not.toContain(long);
+  });
+
+  it('20 bytes pass; IPMI 1.5 (interface = lan) allows 16', async () => {
+    expect((await check({ 'devices/bmc-1.ini': device('a'.repeat(20)) })).problems.filter((p) => p.severity === 'error')).toEqual([]);
+    const { problems } = await check({ 'devices/bmc-1.ini': device('a'.repeat(17), 'interface = lan\n') });
+    expect(problems.map(formatProblem)).toContain(
+      'devices/bmc-1.ini:5: password is longer than 16 bytes (UTF-8), the IPMI 1.5 (interface = lan) limit Set a password of at most 16 bytes on the BMC and in password = (a non-ASCII character takes 2 to 4 bytes).',
+    );
+  });
+
+  it('the ipmi-soft control has the same check, at the line of its own password', async () => {
+    const server = '[server]\nhost = 127.0.0.1\noutlets = power\ncontrols = os\n\n[power]\ndevice = relay-1\noutlet = 4\n\n[os]\ntype = ipmi-soft\nhost = 127.0.0.1\nuser = ockle\npassword = a-password-of-24-bytes!!\n';
+    const { problems } = await check({ 'servers/box-1.ini': server });
+    const lines = problems.map(formatProblem);
+    expect(lines).toContain('servers/box-1.ini:14: password is longer than 20 bytes (UTF-8), the IPMI 2.0 limit Set a password of at most 20 bytes on the BMC and in password = (a non-ASCII character takes 2 to 4 bytes).');
+    expect(lines.join('\n')).not.toContain('a-password-of-24-bytes');
   });
 });
 
