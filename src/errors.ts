@@ -82,6 +82,11 @@ export const ERROR_CODES = {
     fix: 'Use `ockle actions` to list recent actions.',
     status: 404,
   },
+  OCKLE_SERVER_BLOCKED: {
+    meaning: 'A server was not switched because one of its outlets cannot be read (its device is unreachable, or the outlet reads unknown or switching); nothing was written.',
+    fix: 'Bring the named device back (`ockle devices` shows why it is unreachable), then run the action again; `--force` switches the readable outlets alone.',
+    status: 409,
+  },
   OCKLE_SEQUENCE_START_FAILED: {
     meaning: 'A sequenced power-on ended with servers that did not come up (their dependents were not started).',
     fix: 'Look at the action’s steps (`ockle action ID`): each failed server says why; fix it and run the action again.',
@@ -292,6 +297,16 @@ export class ActionBusyError extends OckleError {
       hint: `Wait for ${actionId} to finish or cancel it (ockle cancel ${actionId}), then retry.`,
     });
     this.actionId = actionId;
+  }
+}
+/** A server whose outlets cannot all be read is not switched: a guess is never a reason to write. */
+export class ServerBlockedError extends OckleError {
+  readonly server: string;
+  constructor(server: string, why: string) {
+    super('OCKLE_SERVER_BLOCKED', `blocked: ${why}`, {
+      hint: 'Nothing was switched. Bring the device back (`ockle devices`), then run the action again.',
+    });
+    this.server = server;
   }
 }
 export class RequestValidationError extends OckleError {

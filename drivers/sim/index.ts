@@ -185,6 +185,7 @@ export class SimTester implements Tester {
     await delay(this.latencyMs, signal);
     const m = this.world.machine(this.server);
     const latencyMs = this.world.now() - t0;
+    this.world.countProbe(this.server, m.up);
     if (!m.powered) return { passed: false, detail: `sim ${this.server} has no power`, latencyMs };
     if (m.halted) return { passed: false, detail: `sim ${this.server} is halted`, latencyMs };
     if (!m.up)

@@ -188,6 +188,15 @@ export class SimWorld {
     return { powered, up, halted, poweredForMs, bootMs: m.bootMs };
   }
 
+  /** Probes per machine, by result: what tests count (keep-alive acts after exactly N failed runs). */
+  readonly probes = new Map<string, { passed: number; failed: number }>();
+  countProbe(name: string, passed: boolean): void {
+    const c = this.probes.get(name) ?? { passed: 0, failed: 0 };
+    if (passed) c.passed++;
+    else c.failed++;
+    this.probes.set(name, c);
+  }
+
   /** A controller asked the OS to shut down. */
   requestHalt(name: string): void {
     const m = this.#machines.get(name);

@@ -59,54 +59,72 @@ export function createSequencer(opts: SequencerOptions): Sequencer {
     const reasons = new Map<string, string>();
     const before = (n: string): readonly string[] => (kind === 'on' ? ops.tree.dependencies(n) : ops.tree.dependents(n));
 
+    /**
+     * Brings one server up. Every attempt decides on a fresh read of its outlets:
+     * - a server that already serves is never switched (whatever its outlets read);
+     * - an outlet that cannot be read (device unreachable, unknown, switching) blocks the server:
+     *   nothing is written and no retry follows (a guess is never a reason to switch);
+     * - a power cycle happens only when every outlet reads on, the server has been powered for
+     *   at least boot_timeout and its tests fail (or the action is a cycle, asked for by name);
+     * - powered but for less than boot_timeout: it gets the rest of it, with no write;
+     * - otherwise the outlets that read off are switched on (those on are left alone).
+     */
     const start = async (n: string): Promise<Outcome> => {
       const p = ops.policy(n);
-      // A restart of a server that still serves is a clean one: its OS shuts down first. One
-      // that no longer serves (keep-alive: hung) is power-cycled straight away.
-      let off = false;
-      if (cycle && ops.hasControls(n) && (await ops.probe(n, run.signal).catch(() => false))) {
-        const stopped = await stop(n);
-        if (stopped !== null) return stopped;
-        off = true;
-      }
-      // Already powered but not serving (else it would not be in the plan): still booting, or
-      // halted or hung. Powered longer than boot_timeout, it will not come up by itself: cycle
-      // it now instead of waiting boot_timeout again. Powered a moment ago: give it the rest.
-      let halted: string | null = null;
-      let poweredAt: number | null = null;
-      const pf = cycle ? null : ops.poweredForMs(n);
-      if (pf !== null && !(await ops.probe(n, run.signal).catch(() => false))) {
-        if (pf >= p.bootTimeoutMs) halted = `powered for ${secs(pf)} but not serving: power-cycling`;
-        else poweredAt = ops.now() - pf;
-      }
+      // A restart asked for by name (ockle cycle, keep-alive): one power cycle, after a clean
+      // shutdown when the server still serves and can be asked to stop.
+      let restart = cycle;
       for (let attempt = 1; attempt <= p.maxAttempts; attempt++) {
         ops.mark(n, { phase: 'running', kind: 'on' });
         try {
-          if (attempt > 1 || (cycle && !off) || halted) {
-            ops.step(id, {
-              server: n,
-              op: attempt > 1 ? 'retry' : 'cycle',
-              ok: true,
-              detail: attempt > 1 ? `attempt ${attempt} of ${p.maxAttempts}: power-cycling` : (halted ?? 'power-cycling'),
-            });
-            halted = null;
-            poweredAt = null;
-            await ops.switchOutlets(id, n, 'off', run.signal);
+          const read = await ops.readOutlets(n, run.signal);
+          const serving = await ops.probe(n, run.signal).catch((err: unknown) => {
+            if (aborted(err) || run.signal.aborted) throw err;
+            return false;
+          });
+          // Serving is the goal of an on, whatever the outlets read (one PDU of two may be
+          // unreachable): nothing to switch, and its dependents may go on.
+          if (serving && !restart) {
+            ops.step(id, { server: n, op: 'up', ok: true, detail: `${n} already serves: nothing switched` });
+            ops.mark(n, { phase: 'finished', kind: 'on', result: 'ok' });
+            return null;
           }
-          const t0 = poweredAt ?? ops.now();
-          if (poweredAt === null) await ops.switchOutlets(id, n, 'on', run.signal);
-          else ops.step(id, { server: n, op: 'wait', ok: true, detail: `powered ${secs(ops.now() - poweredAt)} ago: waiting for the rest of boot_timeout` });
-          const tOn = poweredAt ?? ops.now();
-          poweredAt = null;
+          if (read.blocked) return blocked(n, read.blocked);
+          const pf = read.on === read.total ? read.poweredForMs : null;
+          let t0: number;
+          if (restart && serving && ops.hasControls(n)) {
+            restart = false;
+            const stopped = await stop(n);
+            if (stopped !== null) return stopped;
+            ops.mark(n, { phase: 'running', kind: 'on' });
+            await ops.switchOutlets(id, n, 'on', run.signal);
+            t0 = ops.now();
+          } else if (restart || (pf !== null && pf >= p.bootTimeoutMs)) {
+            const why = restart ? 'power-cycling' : `powered for ${secs(pf!)} but not serving: power-cycling`;
+            ops.step(id, { server: n, op: attempt > 1 ? 'retry' : 'cycle', ok: true, detail: attempt > 1 ? `attempt ${attempt} of ${p.maxAttempts}: ${why}` : why });
+            restart = false;
+            await ops.switchOutlets(id, n, 'off', run.signal);
+            await ops.switchOutlets(id, n, 'on', run.signal);
+            t0 = ops.now();
+          } else if (pf !== null) {
+            // Powered a moment ago (by hand, or a boot in progress when ockle started): give it
+            // what is left of boot_timeout, with no write.
+            t0 = ops.now() - pf;
+            ops.step(id, { server: n, op: 'wait', ok: true, detail: `powered ${secs(pf)} ago: waiting for the rest of boot_timeout` });
+          } else {
+            if (attempt > 1) ops.step(id, { server: n, op: 'retry', ok: true, detail: `attempt ${attempt} of ${p.maxAttempts}: switching on what reads off` });
+            await ops.switchOutlets(id, n, 'on', run.signal);
+            t0 = ops.now();
+          }
           const deadline = t0 + p.bootTimeoutMs;
           const expected = ops.expectedBootMs(n);
-          let lastFail = tOn;
+          let lastFail = t0;
           for (;;) {
             if (await ops.probe(n, run.signal)) {
               const passAt = ops.now();
               // The boot ended between the last failing and the first passing probe: learn the
               // midpoint, so the estimate converges instead of growing by the probe interval.
-              const boot = Math.max(0, Math.round((lastFail + passAt) / 2 - tOn));
+              const boot = Math.max(0, Math.round((lastFail + passAt) / 2 - t0));
               ops.step(id, { server: n, op: 'up', ok: true, detail: `${n} serves after ${secs(passAt - t0)}`, ms: boot });
               ops.mark(n, { phase: 'finished', kind: 'on', result: 'ok' });
               return null;
@@ -114,7 +132,7 @@ export function createSequencer(opts: SequencerOptions): Sequencer {
             lastFail = ops.now();
             const left = deadline - lastFail;
             if (left <= 0) break;
-            await sleep(Math.min(nextProbeIn(lastFail - tOn, p.testIntervalMs, expected), left), run.signal);
+            await sleep(Math.min(nextProbeIn(lastFail - t0, p.testIntervalMs, expected), left), run.signal);
           }
           reasons.set(n, `tests did not pass within boot_timeout ${secs(p.bootTimeoutMs)}`);
         } catch (err) {
@@ -122,6 +140,8 @@ export function createSequencer(opts: SequencerOptions): Sequencer {
             ops.mark(n, { phase: 'finished', kind: 'on', result: 'cancelled' });
             return n;
           }
+          // An outlet became unreadable between the read and the write: nothing more is tried.
+          if ((err as { code?: string }).code === 'OCKLE_SERVER_BLOCKED') return blocked(n, (err as Error).message.replace(/^blocked: /, ''), true);
           reasons.set(n, (err as Error).message);
         }
         const last = attempt === p.maxAttempts;
@@ -131,10 +151,27 @@ export function createSequencer(opts: SequencerOptions): Sequencer {
       return n;
     };
 
+    /** A server that cannot be switched because an outlet cannot be read: fails now, no retry. */
+    const blocked = (n: string, why: string, journaled = false): Outcome => {
+      reasons.set(n, `blocked: ${why}`);
+      if (!journaled) ops.step(id, { server: n, op: 'blocked', ok: false, detail: `blocked: ${why}; nothing switched` });
+      ops.mark(n, { phase: 'finished', kind: kind === 'off' ? 'off' : 'on', result: 'failed' });
+      return n;
+    };
+
     const stop = async (n: string): Promise<Outcome> => {
       const p = ops.policy(n);
       ops.mark(n, { phase: 'running', kind: 'off' });
       try {
+        // The same rule as on: an outlet that cannot be read stops everything, before the OS is
+        // asked to shut down (a halted server on a feed ockle cannot cut helps nobody).
+        const read = await ops.readOutlets(n, run.signal);
+        if (read.blocked) return blocked(n, read.blocked);
+        if (read.on === 0 && read.total > 0) {
+          ops.step(id, { server: n, op: 'already', ok: true, detail: `${read.total === 1 ? 'outlet' : 'every outlet'} already reads off: nothing to do` });
+          ops.mark(n, { phase: 'finished', kind: 'off', result: 'ok' });
+          return null;
+        }
         if (ops.hasControls(n)) {
           let down = false;
           let why = '';
@@ -180,6 +217,7 @@ export function createSequencer(opts: SequencerOptions): Sequencer {
           ops.mark(n, { phase: 'finished', kind: 'off', result: 'cancelled' });
           return n;
         }
+        if ((err as { code?: string }).code === 'OCKLE_SERVER_BLOCKED') return blocked(n, (err as Error).message.replace(/^blocked: /, ''), true);
         reasons.set(n, (err as Error).message);
         ops.step(id, { server: n, op: 'failed', ok: false, detail: (err as Error).message });
         ops.mark(n, { phase: 'finished', kind: 'off', result: 'failed' });
@@ -194,13 +232,23 @@ export function createSequencer(opts: SequencerOptions): Sequencer {
         const pre = cycle ? [] : before(n).filter((m) => inSet.has(m));
         const outcomes = await Promise.all(pre.map(task));
         const cause = outcomes.find((o) => o !== null);
+        if (run.signal.aborted) {
+          // Cancelled: the servers not reached are not "blocked" by anything; say what happened.
+          ops.step(id, { server: n, op: 'cancelled', ok: true, detail: `not ${kind === 'on' ? 'started' : 'stopped'}: the action was cancelled` });
+          return n;
+        }
         if (cause !== undefined && cause !== null) {
           ops.mark(n, { phase: 'blocked', by: cause });
           ops.step(id, { server: n, op: 'blocked', ok: false, detail: `not ${kind === 'on' ? 'started' : 'stopped'}: ${cause} failed` });
           return cause;
         }
-        if (run.signal.aborted) return n;
-        return limit(() => (run.signal.aborted ? Promise.resolve(n) : kind === 'on' ? start(n) : stop(n)));
+        return limit(() => {
+          if (run.signal.aborted) {
+            ops.step(id, { server: n, op: 'cancelled', ok: true, detail: `not ${kind === 'on' ? 'started' : 'stopped'}: the action was cancelled` });
+            return Promise.resolve(n);
+          }
+          return kind === 'on' ? start(n) : stop(n);
+        });
       })();
       tasks.set(n, t);
       return t;

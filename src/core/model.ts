@@ -16,6 +16,8 @@ export const OP_STATES = [
   'PERMANENTLY_FAILED_TO_STOP',
   'FORCED_ON',
   'FORCED_OFF',
+  /** Powered, not serving, and no action is starting it (halted, hung, or booting by hand). */
+  'NOT_SERVING',
   'UNKNOWN',
 ] as const;
 export type OpState = (typeof OP_STATES)[number];

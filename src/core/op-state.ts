@@ -15,7 +15,7 @@
  * | –                         | all on         | any                | forced on, ok             | FORCED_ON                    |
  * | –                         | all on         | none / all passed  | other                     | OK                           |
  * | –                         | all on         | some failed        | on/cycle failed (perm.)   | (PERMANENTLY_)FAILED_TO_START|
- * | –                         | all on         | some failed        | other                     | FAILED_TO_START              |
+ * | –                         | all on         | some failed        | other                     | NOT_SERVING                  |
  * | –                         | all on         | some not run       | other                     | UNKNOWN                      |
  * | –                         | all off        | any                | forced off, ok            | FORCED_OFF                   |
  * | –                         | all off        | any                | on/cycle failed (perm.)   | (PERMANENTLY_)FAILED_TO_START|
@@ -112,7 +112,8 @@ export function deriveServerState(i: DeriveInput): Derived {
     if (last?.force && last.kind !== 'off' && last.result === 'ok') return { state: 'FORCED_ON', reason: `forced on; ${testSummary}` };
     if (failedTests.length > 0) {
       if (failed(['on', 'cycle', 'reset'])) return failedStart();
-      return { state: 'FAILED_TO_START', reason: `powered, but ${testSummary}` };
+      // Nothing is starting it and nothing failed to: say what is true, not "failed to start".
+      return { state: 'NOT_SERVING', reason: `powered, but ${testSummary}; no action running` };
     }
     if (notRun > 0) return { state: 'UNKNOWN', reason: `powered, ${testSummary}` };
     return { state: 'OK', reason: `powered; ${testSummary}` };

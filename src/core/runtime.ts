@@ -17,7 +17,9 @@ import {
   ActionBusyError,
   UnknownServerError,
   DeviceRefusedError,
+  DeviceUnreachableError,
   RequestValidationError,
+  ServerBlockedError,
   toOckleError,
   type ConfigProblem,
 } from '../errors.js';
@@ -37,7 +39,7 @@ import type {
   TreeView,
 } from './model.js';
 import { deriveServerState, type LastAction } from './op-state.js';
-import type { Sequencer, ServerMark, ServerOps } from './sequence.js';
+import type { OutletsRead, Sequencer, ServerMark, ServerOps, SwitchCount } from './sequence.js';
 import { ProgressTracker } from './progress.js';
 import { ServerTree } from './tree.js';
 import { sleep } from '../timers.js';
@@ -284,9 +286,7 @@ export class Runtime implements Gateway {
         },
         (err: unknown) => {
           if (err instanceof OperationAbortedError && this.#closed) return;
-          const e = toOckleError(err);
-          this.#setReachable(slot, false, e.message);
-          for (let n = 1; n <= slot.power.length; n++) this.#setPower(slot, n, 'unknown');
+          this.#deviceFailed(slot, toOckleError(err).message);
         },
       )
       .finally(() => {
@@ -308,6 +308,66 @@ export class Runtime implements Gateway {
       this.#log.warn({ device: slot.d.id, error }, 'device unreachable');
       this.events.emit('device.unreachable', { device: slot.d.id, message: error ?? 'unreachable' });
     }
+  }
+
+  /** A device that did not answer: unreachable, and none of its outlets is known any more. */
+  #deviceFailed(slot: DeviceSlot, message: string): void {
+    this.#setReachable(slot, false, message);
+    for (let n = 1; n <= slot.power.length; n++) this.#setPower(slot, n, 'unknown');
+  }
+
+  /**
+   * Reads a server's outlets now, one read per device through its queue. A device that does not
+   * answer is marked unreachable (its outlets unknown), exactly as a failed poll would.
+   */
+  async #readServer(s: RuntimeServer, signal: AbortSignal): Promise<OutletsRead> {
+    const byDevice = new Map<string, number[]>();
+    for (const o of s.outlets) {
+      const list = byDevice.get(o.device) ?? [];
+      list.push(o.outlet);
+      byDevice.set(o.device, list);
+    }
+    await Promise.all(
+      [...byDevice].map(async ([id, outlets]) => {
+        const slot = this.#devices.get(id)!;
+        try {
+          const map = await slot.d.queue.read(`read outlet${outlets.length > 1 ? 's' : ''} ${outlets.join(', ')}`, (sg) => slot.d.device.read(outlets, sg), signal);
+          this.#setReachable(slot, true, null);
+          for (const n of outlets) this.#setPower(slot, n, map.get(n) ?? 'unknown');
+        } catch (err) {
+          if (signal.aborted || (err as OckleError).code === 'OCKLE_OPERATION_ABORTED') throw err;
+          this.#deviceFailed(slot, toOckleError(err).message);
+        }
+      }),
+    );
+    this.#derive(this.#servers.get(s.name)!);
+    return this.#outletsState(s);
+  }
+
+  /**
+   * What the last reads say about switching a server. An outlet that cannot be read (device
+   * unreachable; unknown or switching on a device that reads back) blocks it. An outlet of a
+   * board that cannot report (assumed read-back) never blocks: it is written, not trusted.
+   */
+  #outletsState(s: RuntimeServer): OutletsRead {
+    const why: string[] = [];
+    let on = 0;
+    for (const o of s.outlets) {
+      const slot = this.#devices.get(o.device)!;
+      const p = slot.power[o.outlet - 1] ?? 'unknown';
+      if (p === 'on') on++;
+      if (slot.reachable === false) why.push(`${o.device} unreachable`);
+      else if (p === 'switching') why.push(`${s.name}/${o.name} (${o.device} outlet ${o.outlet}) is switching on the device`);
+      else if (p === 'unknown' && slot.d.device.caps.readBack === 'real') why.push(`${s.name}/${o.name} (${o.device} outlet ${o.outlet}) reads unknown`);
+    }
+    const blocked = [...new Set(why)];
+    return { blocked: blocked.length > 0 ? blocked.join(', ') : null, on, total: s.outlets.length, poweredForMs: this.#poweredFor(s) };
+  }
+
+  #poweredFor(s: RuntimeServer): number | null {
+    if (s.outlets.length === 0 || this.#serverPowers(s).some((p) => p !== 'on')) return null;
+    const since = Math.max(...s.outlets.map((o) => this.#onSince.get(`${o.device}:${o.outlet}`) ?? this.#startedAt));
+    return this.#now() - since;
   }
 
   #setPower(slot: DeviceSlot, outlet: number, power: Power): void {
@@ -374,6 +434,15 @@ export class Runtime implements Gateway {
       slot.failedRuns = 0;
       return;
     }
+    // The rules of an on hold here too: an outlet that cannot be read is never a reason to
+    // cycle (the count waits until it reads again), and a server powered for less than its
+    // boot_timeout is still booting.
+    const read = this.#outletsState(slot.s);
+    if (read.blocked) {
+      this.#log.debug({ server: slot.s.name, blocked: read.blocked }, 'keep-alive waits: an outlet cannot be read');
+      return;
+    }
+    if (read.poweredForMs !== null && read.poweredForMs < slot.s.policy.bootTimeoutMs) return;
     if (++slot.failedRuns < limit) return;
     slot.failedRuns = 0;
     const failing = slot.s.tests.filter((_, i) => slot.tests[i]!.result === 'FAILED').map((t) => t.name);
@@ -672,18 +741,31 @@ export class Runtime implements Gateway {
     hasControls: (n) => this.#servers.get(n)!.s.controls.length > 0,
     hasTests: (n) => this.#servers.get(n)!.s.tests.length > 0,
     expectedBootMs: (n) => this.#learnedBoot.get(n),
-    poweredForMs: (n) => {
-      const s = this.#servers.get(n)!.s;
-      if (s.outlets.length === 0 || this.#serverPowers(s).some((p) => p !== 'on')) return null;
-      const since = Math.max(...s.outlets.map((o) => this.#onSince.get(`${o.device}:${o.outlet}`) ?? this.#startedAt));
-      return this.#now() - since;
-    },
-    switchOutlets: async (actionId, n, to, signal) => {
+    poweredForMs: (n) => this.#poweredFor(this.#servers.get(n)!.s),
+    readOutlets: (n, signal) => this.#readServer(this.#servers.get(n)!.s, signal),
+    switchOutlets: async (actionId, n, to, signal): Promise<SwitchCount> => {
       const slot = this.#servers.get(n)!;
-      const results = await Promise.allSettled(slot.s.outlets.map((o) => this.#switchOutlet(actionId, n, o, to, signal)));
+      // Decide on a fresh read, never on a poll from seconds ago, and never switch on a guess.
+      const read = await this.#readServer(slot.s, signal);
+      if (read.blocked) {
+        this.#step(actionId, { server: n, op: 'blocked', ok: false, detail: `blocked: ${read.blocked}; nothing switched` });
+        throw new ServerBlockedError(n, read.blocked);
+      }
+      let already = 0;
+      const results = await Promise.allSettled(
+        slot.s.outlets.map((o) => {
+          if (this.#alreadyThere(o, to)) {
+            already++;
+            this.#step(actionId, { server: n, device: o.device, outlet: o.outlet, op: 'already', ok: true, detail: `${o.device} outlet ${o.outlet} already reads ${to}: not switched` });
+            return Promise.resolve();
+          }
+          return this.#switchOutlet(actionId, n, o, to, signal);
+        }),
+      );
       this.#derive(slot);
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
+      return { switched: slot.s.outlets.length - already, already };
     },
     probe: async (n, signal) => {
       const slot = this.#servers.get(n)!;
@@ -739,11 +821,39 @@ export class Runtime implements Gateway {
     now: () => this.#now(),
   };
 
+  /**
+   * Whether an outlet already reads `to`, so a write would change nothing. Only a device that
+   * reads back is trusted: a board with assumed read-back is always written (its relay may have
+   * been switched by hand, or reset when it lost power).
+   */
+  #alreadyThere(o: RuntimeServer['outlets'][number], to: SwitchAction): boolean {
+    const slot = this.#devices.get(o.device)!;
+    return (to === 'on' || to === 'off') && slot.d.device.caps.readBack === 'real' && slot.reachable === true && slot.power[o.outlet - 1] === to;
+  }
+
   /** Switches every outlet of the targets, confirms by reading back, then records the result. */
   async #runForced(record: ActionRecord, targets: readonly string[], signal: AbortSignal): Promise<void> {
+    // A forced on/off reads each outlet first: one already there is journaled, not written
+    // again (a BMC host that a clean shutdown already powered off gets no "power off").
+    const kind = record.kind;
+    if (kind === 'on' || kind === 'off')
+      await Promise.allSettled(targets.map((t) => this.#readServer(this.#servers.get(t)!.s, signal)));
     const results = await Promise.allSettled(
       targets.flatMap((t) =>
-        this.#servers.get(t)!.s.outlets.map((o) => this.#switchOutlet(record.id, t, o, record.kind, signal)),
+        this.#servers.get(t)!.s.outlets.map((o) => {
+          if (this.#alreadyThere(o, kind)) {
+            this.#step(record.id, { server: t, device: o.device, outlet: o.outlet, op: 'already', ok: true, detail: `${o.device} outlet ${o.outlet} already reads ${kind}: not switched` });
+            return Promise.resolve();
+          }
+          const dev = this.#devices.get(o.device)!;
+          if ((kind === 'on' || kind === 'off') && dev.reachable === false) {
+            // It did not answer the read a moment ago: a write would only wait for its timeout.
+            const e = new DeviceUnreachableError(o.device, `${o.device} unreachable: ${dev.error ?? 'no answer'}; outlet ${o.outlet} not switched`);
+            this.#step(record.id, { server: t, device: o.device, outlet: o.outlet, op: 'error', ok: false, detail: e.message });
+            return Promise.reject(e);
+          }
+          return this.#switchOutlet(record.id, t, o, kind, signal);
+        }),
       ),
     );
     const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => toOckleError(r.reason));
@@ -805,6 +915,12 @@ export class Runtime implements Gateway {
       }
     } catch (err) {
       const e = toOckleError(err);
+      // A failure at the transport (no answer, port gone) says the device is unreachable: its
+      // outlets are unknown from now on, not what they read before.
+      if (e.code === 'OCKLE_DEVICE_UNREACHABLE' || e.code === 'OCKLE_DEVICE_TIMEOUT') {
+        this.#deviceFailed(slot, e.message);
+        this.#deriveBound(o.device, o.outlet);
+      }
       this.#step(actionId, { ...where, op: 'error', ok: false, detail: e.message });
       throw e;
     }

@@ -33,8 +33,19 @@ export interface ServerOps {
    * it; at most since ockle started); null when not all are on.
    */
   poweredForMs(server: string): number | null;
-  /** Switches every outlet of the server and confirms by read-back; switch-ons respect each device's stagger. */
-  switchOutlets(actionId: string, server: string, to: 'on' | 'off', signal: AbortSignal): Promise<void>;
+  /**
+   * Reads every outlet of the server now (one read per device), for a decision that must not
+   * rest on a poll from seconds ago. `blocked` names what cannot be read (an unreachable device,
+   * an outlet reading unknown or switching); a blocked server is never switched.
+   */
+  readOutlets(server: string, signal: AbortSignal): Promise<OutletsRead>;
+  /**
+   * Reads every outlet first, then switches those not already in the wanted state and confirms
+   * each by read-back (an outlet already there is journaled "already on/off", not written).
+   * Throws ServerBlockedError, writing nothing, when any outlet cannot be read. Switch-ons
+   * respect each device's stagger.
+   */
+  switchOutlets(actionId: string, server: string, to: 'on' | 'off', signal: AbortSignal): Promise<SwitchCount>;
   /** Runs the server's tests now. True when all pass (a server without tests: when all outlets read on). */
   probe(server: string, signal: AbortSignal): Promise<boolean>;
   /** Asks every control of the server to shut the OS down. */
@@ -43,6 +54,22 @@ export interface ServerOps {
   step(actionId: string, step: Omit<ActionStep, 'at'>): void;
   /** Milliseconds, from the same clock as timers (fakeable in tests). */
   now(): number;
+}
+
+export interface OutletsRead {
+  /** What keeps the server from being switched, e.g. "pdu-b unreachable"; null when every outlet reads. */
+  readonly blocked: string | null;
+  /** Outlets reading on, of `total`. */
+  readonly on: number;
+  readonly total: number;
+  /** As `poweredForMs`, from this read. */
+  readonly poweredForMs: number | null;
+}
+
+/** What one switchOutlets did: outlets written, and outlets that already read the wanted state. */
+export interface SwitchCount {
+  readonly switched: number;
+  readonly already: number;
 }
 
 export interface SequenceRun {

@@ -12,6 +12,7 @@ export const STATE_STYLE: Record<OpState, { readonly label: string; readonly cls
   PERMANENTLY_FAILED_TO_STOP: { label: 'permanently failed to stop', cls: 'st-perm' },
   FORCED_ON: { label: 'forced on', cls: 'st-forced-on' },
   FORCED_OFF: { label: 'forced off', cls: 'st-forced-off' },
+  NOT_SERVING: { label: 'powered, not serving', cls: 'st-not-serving' },
   UNKNOWN: { label: 'unknown', cls: 'st-unknown' },
 };
 
@@ -20,7 +21,8 @@ export const LEGEND: readonly { readonly cls: string; readonly label: string }[]
   { cls: 'st-ok', label: 'OK (serving)' },
   { cls: 'st-off', label: 'off' },
   { cls: 'st-switching', label: 'switching' },
-  { cls: 'st-failed', label: 'failed (will retry)' },
+  { cls: 'st-failed', label: 'failed to start or stop' },
+  { cls: 'st-not-serving', label: 'powered, not serving (no action)' },
   { cls: 'st-perm', label: 'permanently failed' },
   { cls: 'st-forced-on', label: 'forced on' },
   { cls: 'st-forced-off', label: 'forced off' },

@@ -25,7 +25,9 @@ const ROWS: Row[] = [
   ['powered, tests pass', ['on', 'on'], ['PASSED'], null, 'OK'],
   ['powered, no tests', ['on'], [], null, 'OK'],
   ['powered, tests not run', ['on'], ['NOT_RUN', 'PASSED'], null, 'UNKNOWN'],
-  ['powered, a test fails', ['on'], ['PASSED', 'FAILED'], null, 'FAILED_TO_START'],
+  ['powered, a test fails, nothing starting it', ['on'], ['PASSED', 'FAILED'], null, 'NOT_SERVING'],
+  ['powered, a test fails after a successful on', ['on'], ['FAILED'], { kind: 'on', force: false, phase: 'finished', result: 'ok' }, 'NOT_SERVING'],
+  ['powered, a test fails after a cancelled off', ['on'], ['FAILED'], { kind: 'off', force: false, phase: 'finished', result: 'cancelled' }, 'NOT_SERVING'],
   ['powered after a failed on', ['on'], ['FAILED'], on('on', 'failed'), 'FAILED_TO_START'],
   ['powered after giving up', ['on'], ['FAILED'], on('on', 'failed', false, true), 'PERMANENTLY_FAILED_TO_START'],
   ['forced on', ['on'], ['FAILED'], on('on', 'ok', true), 'FORCED_ON'],
@@ -58,7 +60,7 @@ describe('deriveServerState', () => {
 
   it('names the failing test and the partial outlets in the reason', () => {
     const names = { outlets: ['psu-a', 'psu-b'], tests: ['ping', 'nfs'] };
-    expect(deriveServerState({ outlets: ['on', 'on'], tests: ['PASSED', 'FAILED'], action: null, names }).reason).toBe('powered, but nfs fails');
+    expect(deriveServerState({ outlets: ['on', 'on'], tests: ['PASSED', 'FAILED'], action: null, names }).reason).toBe('powered, but nfs fails; no action running');
     expect(deriveServerState({ outlets: ['on', 'off'], tests: [], action: null, names }).reason).toBe('partially powered: psu-a on, psu-b off');
   });
 });

@@ -141,8 +141,13 @@ describePeer('a BMC server, end to end', ['ipmi_sim', 'ipmitool', 'sshd', 'ssh-k
     const d = daemon!;
     const off = await d.gateway.waitFor(d.gateway.request({ kind: 'off', targets: ['app'], force: false, origin: 'api:test', reason: 'e2e' }).id);
     expect(off.status).toBe('ok');
-    expect(off.steps.map((s) => s.op)).toEqual(['plan', 'shutdown', 'down', 'switch', 'confirm']);
+    // The clean shutdown already switched the chassis off: ockle reads that and sends no
+    // "chassis power off" of its own.
+    const sets = bmc.calls().filter((c) => c.startsWith('set')).length;
+    expect(off.steps.map((s) => s.op)).toEqual(['plan', 'shutdown', 'down', 'already']);
     expect(off.steps[1]!.detail).toBe('os (ssh) accepted the shutdown request');
+    expect(off.steps[3]!.detail).toBe('bmc-app outlet 1 already reads off: not switched');
+    expect(sets).toBe(0);
     expect(d.gateway.server('app').state).toBe('OFF');
     expect(bmc.power()).toBe('0');
 
