@@ -1,0 +1,135 @@
+/**
+ * Promises the rest of the suite did not hold: each test here fails when the behaviour it names
+ * is broken on purpose (keep-alive off by one, a refused shutdown taken for "down", no pause in
+ * an emulated cycle, learned boot times not reloaded, keep-alive cycling on a guess). Sim lab,
+ * through the real daemon, in simulated time; writes are counted at the sim devices.
+ */
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { SimWorld } from '../../drivers/sim/world.js';
+import type { ActionRecord } from '../../src/core/model.js';
+import { Daemon } from '../../src/daemon.js';
+import { silentLogger } from '../../src/log.js';
+import { makeLab, type Lab, type LabServer } from '../support/lab.js';
+
+let lab: Lab | undefined;
+let daemon: Daemon | undefined;
+afterEach(async () => {
+  // Stopped in simulated time: a probe or sleep started under fake timers ends under them.
+  if (daemon) await (vi.isFakeTimers() ? simulate(daemon.stop()) : daemon.stop());
+  vi.useRealTimers();
+  await lab?.cleanup();
+  daemon = undefined;
+  lab = undefined;
+});
+
+const FAKE = { toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] } as const;
+
+async function bootMonitored(servers: Record<string, LabServer>, o?: Parameters<typeof makeLab>[1]): Promise<Daemon> {
+  lab = await makeLab(servers, o);
+  vi.useFakeTimers({ toFake: [...FAKE.toFake] });
+  daemon = await simulate(Daemon.start({ configDir: lab.configDir, log: silentLogger(), monitor: true }));
+  return daemon;
+}
+async function simulate<T>(p: Promise<T>, limitMs = 3_600_000): Promise<T> {
+  let settled = false;
+  void p.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  const t0 = Date.now();
+  while (!settled) {
+    await vi.advanceTimersToNextTimerAsync();
+    if (Date.now() - t0 > limitMs) throw new Error(`still running after ${limitMs} ms of simulated time`);
+  }
+  return p;
+}
+const run = (d: Daemon, kind: 'on' | 'off' | 'cycle', targets: string[], force = false): Promise<ActionRecord> =>
+  simulate(d.gateway.waitFor(d.gateway.request({ kind, targets, force, origin: 'api:test', reason: 'test' }).id));
+const world = (d: Daemon): SimWorld => d.shared<SimWorld>('sim-world')!;
+
+describe('keep-alive', () => {
+  it('acts after exactly keepalive_failures failed test runs, not one earlier or later', async () => {
+    const d = await bootMonitored({ app: { extra: 'keepalive = true\nkeepalive_failures = 3' } });
+    expect((await run(d, 'on', ['app'])).status).toBe('ok');
+    await vi.advanceTimersByTimeAsync(5000); // powered longer than boot_timeout (3 s)
+    const failedBefore = world(d).probes.get('app')?.failed ?? 0;
+    let failedAtRequest = -1;
+    d.events.on('action.started', (e) => {
+      if (e.action.origin === 'plugin:auto-control') failedAtRequest = (world(d).probes.get('app')?.failed ?? 0) - failedBefore;
+    });
+    world(d).requestHalt('app');
+    await simulate(d.events.once('action.finished', (e) => e.action.origin === 'plugin:auto-control'));
+    expect(failedAtRequest).toBe(3);
+  });
+
+  it('never cycles on a guess: with the PDU unreachable it waits, and acts once the outlet reads again', async () => {
+    const d = await bootMonitored({ app: { extra: 'keepalive = true\nkeepalive_failures = 2' } }, { devices: { 'pdu-1': 'timeout = 500ms\nretries = 0' } });
+    expect((await run(d, 'on', ['app'])).status).toBe('ok');
+    await vi.advanceTimersByTimeAsync(5000);
+    const writes = world(d).writes('pdu-1').count;
+    const started: ActionRecord[] = [];
+    d.events.on('action.started', (e) => started.push(e.action));
+    world(d).setDeviceFaults('pdu-1', ['unreachable']);
+    await vi.advanceTimersByTimeAsync(11_000); // the next poll (every 10 s) finds it silent
+    expect(d.gateway.devices()[0]!.reachable).toBe(false);
+    world(d).requestHalt('app'); // its tests fail from now on
+    await vi.advanceTimersByTimeAsync(30_000);
+    expect(d.gateway.server('app').state).toBe('UNKNOWN');
+    expect(started).toEqual([]);
+    expect(world(d).writes('pdu-1').count).toBe(writes);
+    world(d).setDeviceFaults('pdu-1', []);
+    const rec = await simulate(d.events.once('action.finished', (e) => e.action.origin === 'plugin:auto-control'));
+    expect(rec.action).toMatchObject({ kind: 'cycle', status: 'ok' });
+    expect(world(d).writes('pdu-1').log.slice(-2).map((w) => w.action)).toEqual(['off', 'on']);
+  });
+});
+
+describe('shutdowns', () => {
+  it('a refused clean shutdown with on_shutdown_timeout = fail leaves the power on', async () => {
+    const d = await bootMonitored({ base: {}, app: { deps: ['base'], extra: 'on_shutdown_timeout = fail' } });
+    expect((await run(d, 'on', ['app'])).status).toBe('ok');
+    const writes = world(d).writes('pdu-1').count;
+    world(d).setMachineFaults('app', ['refuses_shutdown']);
+    const rec = await run(d, 'off', ['base']);
+    expect(rec.status).toBe('failed');
+    expect(rec.steps.find((s) => s.server === 'app' && s.op === 'failed')?.detail).toMatch(/^shutdown request failed: .*refused the shutdown request; power left on \(on_shutdown_timeout = fail\)$/);
+    // app keeps its power, and base (which app needs) is not stopped either.
+    expect(world(d).writes('pdu-1').count).toBe(writes);
+    expect(world(d).machine('app').powered).toBe(true);
+    expect(world(d).machine('base').powered).toBe(true);
+    expect(d.gateway.server('app').state).toBe('FAILED_TO_STOP');
+    expect(d.gateway.server('base').reason).toMatch(/blocked by app/);
+  });
+});
+
+describe('emulated cycle', () => {
+  it('pauses cycle_delay between off and on at the device', async () => {
+    const d = await bootMonitored({ app: { noControls: true } }, { devices: { 'pdu-1': 'native_cycle = false\ncycle_delay = 7s' } });
+    expect((await run(d, 'on', ['app'], true)).status).toBe('ok');
+    expect((await run(d, 'cycle', ['app'], true)).status).toBe('ok');
+    const log = world(d).writes('pdu-1').log.slice(-2);
+    expect(log.map((w) => w.action)).toEqual(['off', 'on']);
+    const gap = Date.parse(log[1]!.at) - Date.parse(log[0]!.at);
+    expect(gap).toBeGreaterThanOrEqual(7000);
+    expect(gap).toBeLessThan(8000);
+  });
+});
+
+describe('learned boot times', () => {
+  it('are read back from the journal at start: the plan after a restart uses them', async () => {
+    const d = await bootMonitored({ app: { bootMs: 1700, extra: 'boot_timeout = 5m' } });
+    expect((await run(d, 'on', ['app'])).status).toBe('ok');
+    const learned = d.gateway.plan('on', ['app']);
+    expect(learned.servers).toEqual([]); // it serves now
+    await run(d, 'off', ['app'], true);
+    const before = d.gateway.plan('on', ['app']).expected[0]!;
+    expect(before.source).toBe('learned');
+    await d.stop();
+    vi.useRealTimers();
+    daemon = await Daemon.start({ configDir: lab!.configDir, log: silentLogger(), monitor: false });
+    const after = daemon.gateway.plan('on', ['app']).expected[0]!;
+    expect(after).toEqual(before);
+    expect(after.ms).toBeGreaterThan(1500);
+    expect(after.ms).toBeLessThan(2000); // the sim's 1.7 s boot, not boot_timeout's 5 min
+  });
+});
