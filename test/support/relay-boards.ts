@@ -1,7 +1,8 @@
 /**
  * Serial relay board emulators for the far end of a pty pair, one per protocol, written from
  * the boards' documented protocols (not from the driver's codecs). Knobs: stop answering,
- * corrupt the next reply.
+ * corrupt the next reply, and for LCUS whether the board answers the `FF` status query (the
+ * 4-channel LCUS does, one `CHn: ON|OFF` line per relay; LCUS-1 boards ignore the byte).
  */
 import { SerialPort } from 'serialport';
 
@@ -13,8 +14,16 @@ export class BoardEmulator {
   readonly accepted: string[] = [];
   /** Frames the board rejected (bad checksum, unknown command). */
   rejected = 0;
+  /** Every byte the board received, switch frames, queries and noise alike. */
+  received = 0;
+  /** LCUS: `FF` status queries received (answered or not). */
+  queries = 0;
   silent = false;
   garbleNext = false;
+  /** The byte the garbling hits; by default the last but one of the reply. */
+  garbleAt: number | null = null;
+  /** LCUS: answer the `FF` status query, as the 4-channel LCUS does. */
+  statusQuery = false;
   #port: SerialPort | null = null;
   #buf = Buffer.alloc(0);
 
@@ -31,6 +40,7 @@ export class BoardEmulator {
     const port = new SerialPort({ path: this.path, baudRate: 9600, autoOpen: false });
     await new Promise<void>((resolve, reject) => port.open((e) => (e ? reject(e) : resolve())));
     port.on('data', (chunk: Buffer) => {
+      this.received += chunk.length;
       this.#buf = Buffer.concat([this.#buf, chunk]);
       this.#consume();
     });
@@ -49,7 +59,8 @@ export class BoardEmulator {
     if (this.silent || !this.#port) return;
     if (this.garbleNext) {
       this.garbleNext = false;
-      bytes = Buffer.from(bytes.map((b, i) => (i === bytes.length - 2 ? b ^ 0x5a : b)));
+      const at = this.garbleAt ?? bytes.length - 2;
+      bytes = Buffer.from(bytes.map((b, i) => (i === at ? b ^ 0x5a : b)));
     }
     this.#port.write(bytes);
   }
@@ -57,10 +68,23 @@ export class BoardEmulator {
   #consume(): void {
     for (;;) {
       if (this.protocol === 'lcus') {
-        const start = this.#buf.indexOf(0xa0);
-        if (start < 0 || this.#buf.length - start < 4) return;
-        const [, ch, state, sum] = this.#buf.subarray(start, start + 4);
-        this.#buf = this.#buf.subarray(start + 4);
+        // Bytes are taken in order: FF is the status query, A0 starts a switch frame, anything
+        // else is skipped.
+        const first = this.#buf[0];
+        if (first === undefined) return;
+        if (first === 0xff) {
+          this.#buf = this.#buf.subarray(1);
+          this.queries++;
+          if (this.statusQuery) this.#send(Buffer.from(this.relays.map((r, i) => `CH${i + 1}: ${r ? 'ON' : 'OFF'}\r\n`).join(''), 'latin1'));
+          continue;
+        }
+        if (first !== 0xa0) {
+          this.#buf = this.#buf.subarray(1);
+          continue;
+        }
+        if (this.#buf.length < 4) return;
+        const [, ch, state, sum] = this.#buf.subarray(0, 4);
+        this.#buf = this.#buf.subarray(4);
         if (((0xa0 + ch! + state!) & 0xff) !== sum || ch! < 1 || ch! > this.relays.length || state! > 1) {
           this.rejected++;
           continue;
