@@ -2,7 +2,9 @@
 /**
  * `ockle`: the command line. Talks to the daemon's API (except `config check`, `token new` and
  * `daemon`). Exit codes: 0 ok, 1 the action failed, 2 bad input, 3 device error, 4 daemon
- * unreachable, 5 a plugin command failed or its plugin is down. `--json` prints the API's JSON for scripts.
+ * unreachable, 5 a plugin command failed or its plugin is down, 130 (143) interrupted by SIGINT (SIGTERM)
+ * while following an action, which goes on in the daemon unless --cancel-on-interrupt.
+ * `--json` prints the API's JSON for scripts.
  */
 import { realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -48,6 +50,9 @@ commands:
   reset SERVER…                warm-reset exactly these servers through their BMC (ipmi, redfish)
       [--reason TEXT] [--no-wait] [--timeout 5m]
       [--queue]                wait for an action holding one of the servers, instead of refusing
+      [--cancel-on-interrupt]  Ctrl-C (or SIGTERM) while waiting cancels the action; without it
+                               the action continues in the daemon (its id is printed once accepted;
+                               \`ockle cancel ID\` stops it). Either way it exits 130 (SIGTERM: 143)
   cancel ID                    stop a running action (operations on the wire finish)
   plan on|off SERVER…|--all    what on/off would do, without touching anything
   actions [--limit N] [--server S]   the action journal
@@ -70,6 +75,7 @@ const OPTIONS = {
   force: { type: 'boolean', default: false },
   reason: { type: 'string' },
   'no-wait': { type: 'boolean', default: false },
+  'cancel-on-interrupt': { type: 'boolean', default: false },
   all: { type: 'boolean', default: false },
   queue: { type: 'boolean', default: false },
   timeout: { type: 'string' },
@@ -252,41 +258,94 @@ export async function main(argv: string[], io: Io): Promise<number> {
         if (rest.length > 0 && v.all) return usage(`${cmd}: name servers or give --all, not both`);
         const timeoutMs = v.timeout ? parseDuration(v.timeout) : 600_000;
         if (timeoutMs === undefined) return usage(`--timeout "${v.timeout}" is not a duration (e.g. 90s, 5m)`);
+        if (v['cancel-on-interrupt'] && v['no-wait']) return usage('--cancel-on-interrupt needs the command to wait: drop --no-wait');
         const c = client();
         const body = { action: cmd, ...(v.all ? { all: true } : { targets: rest }), force: v.force, reason: v.reason ?? '', queue: v.queue };
-        const { action } = await c.request<{ action: ActionRecord }>('POST', '/api/actions', body);
-        if (v['no-wait']) return v.json ? (json(action), 0) : (out(`${action.id} started\n`), 0);
-        const deadline = Date.now() + timeoutMs;
-        let rec = action;
-        let shown = 0;
-        // In a terminal, a sequence shows one live progress line (failures still get their own
-        // lines); elsewhere every step is printed as it is journaled. Polled once a second.
-        const live = io.stdout.isTTY === true && !v.json && !v.force;
-        const t0 = Date.now();
-        const show = (r: ActionRecord): void => {
-          if (v.json) return;
-          const fresh = r.steps.slice(shown);
-          shown = r.steps.length;
-          if (!live) {
-            for (const s of fresh) out(`  ${s.ok ? '✓' : '✗'} ${s.server ?? ''} ${s.op}: ${s.detail}\n`);
-            return;
-          }
-          out('\r\x1b[2K');
-          for (const s of fresh.filter((x) => !x.ok)) out(`  ✗ ${s.server ?? ''} ${s.op}: ${s.detail}\n`);
-          out(r.status === 'running' ? progress(r, Date.now() - t0).line : `${progress(r, Date.now() - t0).line}\n`);
+        const what = (r: ActionRecord): string => `${r.kind} ${r.targets.length > 3 ? `${r.targets.length} servers` : r.targets.join(', ')}`;
+        // Ctrl-C (or a SIGTERM) while following: the action runs in the daemon, not here, so
+        // say so with its id, or cancel it with --cancel-on-interrupt. A signal during the
+        // request itself waits for the answer: the daemon may have accepted it already.
+        const follow = new AbortController();
+        let interrupted: NodeJS.Signals | undefined;
+        const onSignal = (sig: NodeJS.Signals): void => {
+          interrupted ??= sig;
+          follow.abort();
         };
-        show(rec);
-        while (rec.status === 'running' && Date.now() < deadline) {
-          rec = await c.request<ActionRecord>('GET', `/api/actions/${rec.id}?wait=1`);
-          show(rec);
+        const signals = v['no-wait'] ? [] : (['SIGINT', 'SIGTERM'] as const);
+        for (const sig of signals) process.on(sig, onSignal);
+        try {
+          const { action } = await c.request<{ action: ActionRecord }>('POST', '/api/actions', body);
+          if (v['no-wait']) return v.json ? (json(action), 0) : (out(`${action.id} started\n`), 0);
+          const mode = action.force ? 'forced' : action.kind === 'reset' ? 'BMC reset' : 'sequenced';
+          (v.json ? io.stderr : io.stdout).write(`action ${action.id} accepted: ${what(action)} (${mode})\n`);
+          const deadline = Date.now() + timeoutMs;
+          let rec = action;
+          let shown = 0;
+          // In a terminal, a sequence shows one live progress line (failures still get their own
+          // lines); elsewhere every step is printed as it is journaled. Polled once a second.
+          const live = io.stdout.isTTY === true && !v.json && !v.force;
+          const t0 = Date.now();
+          const show = (r: ActionRecord): void => {
+            if (v.json) return;
+            const fresh = r.steps.slice(shown);
+            shown = r.steps.length;
+            if (!live) {
+              for (const s of fresh) out(`  ${s.ok ? '✓' : '✗'} ${s.server ?? ''} ${s.op}: ${s.detail}\n`);
+              return;
+            }
+            out('\r\x1b[2K');
+            for (const s of fresh.filter((x) => !x.ok)) out(`  ✗ ${s.server ?? ''} ${s.op}: ${s.detail}\n`);
+            out(r.status === 'running' ? progress(r, Date.now() - t0).line : `${progress(r, Date.now() - t0).line}\n`);
+          };
+          if (!interrupted) show(rec);
+          while (!interrupted && rec.status === 'running' && Date.now() < deadline) {
+            try {
+              rec = await c.request<ActionRecord>('GET', `/api/actions/${rec.id}?wait=1`, undefined, follow.signal);
+            } catch (err) {
+              if (interrupted) break;
+              throw err;
+            }
+            show(rec);
+          }
+          // The action may have ended since the last answer: only a running one "continues".
+          if (interrupted && rec.status === 'running' && !v['cancel-on-interrupt'])
+            rec = await c.request<ActionRecord>('GET', `/api/actions/${encodeURIComponent(rec.id)}`, undefined, AbortSignal.timeout(5000)).catch(() => rec);
+          if (interrupted && rec.status === 'running') {
+            if (live) out('\n');
+            const code = 128 + (interrupted === 'SIGINT' ? 2 : 15);
+            const continues = `action ${rec.id} continues in the daemon; \`ockle cancel ${rec.id}\` stops it`;
+            if (!v['cancel-on-interrupt']) {
+              if (v.json) json(rec);
+              io.stderr.write(`${continues}\n`);
+              return code;
+            }
+            let after: ActionRecord;
+            try {
+              ({ action: after } = await c.request<{ action: ActionRecord }>('POST', `/api/actions/${encodeURIComponent(rec.id)}/cancel`, {}, AbortSignal.timeout(10_000)));
+            } catch (err) {
+              if (v.json) json(rec);
+              io.stderr.write(`ockle: could not cancel action ${rec.id}: ${toOckleError(err).message}\n${continues}\n`);
+              return code;
+            }
+            if (v.json) json(after);
+            io.stderr.write(
+              after.status === 'running'
+                ? `action ${after.id} cancelled: ${what(after)} (operations on the wire finish first; \`ockle action ${after.id}\` shows where it stopped)\n`
+                : `action ${after.id} had already ended: ${what(after)}: ${after.status}\n`,
+            );
+            return code;
+          }
+          if (interrupted && live) out('\n');
+          if (v.json) json(rec);
+          else out(`${rec.id} ${cmd} ${rec.targets.length > 3 ? `${rec.targets.length} servers` : rec.targets.join(', ')}: ${rec.status}${rec.error ? ` — ${rec.error.message}` : ''}\n`);
+          if (rec.status === 'running') {
+            io.stderr.write(`ockle: ${rec.id} still running after ${v.timeout ?? '10m'}; follow it with \`ockle action ${rec.id}\`\n`);
+            return 1;
+          }
+          return rec.status === 'ok' ? 0 : rec.error?.code.startsWith('OCKLE_DEVICE_') ? 3 : 1;
+        } finally {
+          for (const sig of signals) process.off(sig, onSignal);
         }
-        if (v.json) json(rec);
-        else out(`${rec.id} ${cmd} ${rec.targets.length > 3 ? `${rec.targets.length} servers` : rec.targets.join(', ')}: ${rec.status}${rec.error ? ` — ${rec.error.message}` : ''}\n`);
-        if (rec.status === 'running') {
-          io.stderr.write(`ockle: ${rec.id} still running after ${v.timeout ?? '10m'}; follow it with \`ockle action ${rec.id}\`\n`);
-          return 1;
-        }
-        return rec.status === 'ok' ? 0 : rec.error?.code.startsWith('OCKLE_DEVICE_') ? 3 : 1;
       }
       case 'actions': {
         const limit = v.limit ?? '20';
