@@ -47,20 +47,32 @@ export class DeviceQueue {
     return this.#waiting.length;
   }
 
-  /** A read: retried up to `retries` times with backoff (not after an abort). */
-  async read<T>(label: string, fn: Op<T>, signal?: AbortSignal): Promise<T> {
+  /**
+   * A read: retried up to `retries` times with backoff (not after an abort). With `withinTimeout`
+   * every try and backoff share one `timeout` from the first try on (a poll: the next poll is
+   * the next chance, and a device that stopped answering must show as unreachable within one
+   * timeout, not `retries + 1` of them).
+   */
+  async read<T>(label: string, fn: Op<T>, signal?: AbortSignal, o: { withinTimeout?: boolean } = {}): Promise<T> {
     let lastErr: OckleError | undefined;
+    const deadline = o.withinTimeout ? performance.now() + this.#o.timeoutMs : Infinity;
+    let tries = 0;
     for (let attempt = 0; attempt <= this.#o.retries; attempt++) {
-      if (attempt > 0) await wait(this.#o.backoffMs * 2 ** (attempt - 1), this.#any(signal));
+      if (attempt > 0) {
+        const backoff = this.#o.backoffMs * 2 ** (attempt - 1);
+        // Not worth a try that could not get a tenth of the timeout.
+        if (deadline - performance.now() - backoff < this.#o.timeoutMs / 10) break;
+        await wait(backoff, this.#any(signal));
+      }
       try {
-        return await this.#run(label, fn, signal);
+        tries++;
+        return await this.#run(label, fn, signal, Math.min(this.#o.timeoutMs, Math.max(1, Math.round(deadline - performance.now()))));
       } catch (err) {
         const e = err as OckleError;
         if (e.code === 'OCKLE_OPERATION_ABORTED') throw e;
         lastErr = e;
       }
     }
-    const tries = this.#o.retries + 1;
     if (tries > 1) lastErr!.message = `${lastErr!.message} (${tries} tries)`;
     throw lastErr!;
   }
@@ -126,7 +138,7 @@ export class DeviceQueue {
     this.#waiting.shift()?.start();
   }
 
-  async #run<T>(label: string, fn: Op<T>, signal?: AbortSignal): Promise<T> {
+  async #run<T>(label: string, fn: Op<T>, signal?: AbortSignal, timeoutMs = this.#o.timeoutMs): Promise<T> {
     // The caller's signal and the queue's own (closing), listened to directly: an
     // AbortSignal.any per operation was a measurable share of a large sequence's CPU.
     const closing = this.#closing.signal;
@@ -157,13 +169,13 @@ export class DeviceQueue {
         reject(
           new OperationTimeoutError(
             this.#o.device.replace(/^.*"(.*)"$/, '$1'),
-            `${this.#o.device}: ${label} got no reply within ${this.#o.timeoutMs} ms`,
+            `${this.#o.device}: ${label} got no reply within ${timeoutMs} ms`,
             { hint: 'Check the address and the link; raise `timeout` in the device file if the device is slow.' },
           ),
         );
         // A driver that ignores its signal keeps the slot for a grace period only.
         setTimeout(release, this.#o.graceMs).unref();
-      }, this.#o.timeoutMs);
+      }, timeoutMs);
     });
     try {
       return await Promise.race([op, timeout]);

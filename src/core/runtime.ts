@@ -267,13 +267,18 @@ export class Runtime implements Gateway {
       return dev.read(all, s);
     };
     slot.polling = slot.d.queue
-      .read(all.length > 0 ? `read outlets 1-${all.length}` : 'open and read outlets', readAll, signal)
+      // One timeout for the whole poll, retries included: a device that stops answering shows
+      // as unreachable within poll_interval + timeout.
+      .read(all.length > 0 ? `read outlets 1-${all.length}` : 'open and read outlets', readAll, signal, { withinTimeout: true })
       .then(
         async (map) => {
           slot.lastPollAt = this.#now();
           slot.lastPollMs = slot.lastPollAt - started;
-          this.#setReachable(slot, true, null);
           for (const [n, p] of map) this.#setPower(slot, n, p);
+          // Servers follow at once, before "reachable" is told and before the metering read: a
+          // device never shows reachable beside server states derived from unknown outlets.
+          this.#deriveAll();
+          this.#setReachable(slot, true, null);
           const meter = slot.d.device.meter;
           if (slot.d.device.caps.metering && meter) {
             try {
@@ -331,7 +336,7 @@ export class Runtime implements Gateway {
       [...byDevice].map(async ([id, outlets]) => {
         const slot = this.#devices.get(id)!;
         try {
-          const map = await slot.d.queue.read(`read outlet${outlets.length > 1 ? 's' : ''} ${outlets.join(', ')}`, (sg) => slot.d.device.read(outlets, sg), signal);
+          const map = await slot.d.queue.read(`read outlet${outlets.length > 1 ? 's' : ''} ${outlets.join(', ')}`, (sg) => slot.d.device.read(outlets, sg), signal, { withinTimeout: true });
           this.#setReachable(slot, true, null);
           for (const n of outlets) this.#setPower(slot, n, map.get(n) ?? 'unknown');
         } catch (err) {

@@ -19,6 +19,30 @@ describe('DeviceQueue', () => {
     vi.useRealTimers();
   });
 
+  it('a poll read (withinTimeout) gives up within one timeout, retries included; a plain read takes every try', async () => {
+    const q = new DeviceQueue({ device: 'snmp-pdu "pdu-b"', concurrency: 1, timeoutMs: 1000, retries: 2, backoffMs: 200 });
+    let tries = 0;
+    const silent = (s: AbortSignal): Promise<never> => {
+      tries++;
+      return new Promise((_, reject) => s.addEventListener('abort', () => reject(new OperationAbortedError())));
+    };
+    const t0 = Date.now();
+    let failedAt = 0;
+    const poll = q.read('read outlets 1-8', silent, undefined, { withinTimeout: true }).catch((e: Error) => ((failedAt = Date.now() - t0), e));
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(((await poll) as Error).message).toMatch(/got no reply within \d+ ms/);
+    expect(failedAt).toBeLessThanOrEqual(1000);
+    expect(tries).toBeGreaterThanOrEqual(1);
+
+    tries = 0;
+    const t1 = Date.now();
+    const plain = q.read('read outlet 3', silent).catch((e: Error) => ((failedAt = Date.now() - t1), e));
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(((await plain) as Error).message).toMatch(/\(3 tries\)$/);
+    expect(tries).toBe(3);
+    expect(failedAt).toBe(3000 + 200 + 400);
+  });
+
   it('never runs more than `concurrency` operations at once, first in first out', async () => {
     const q = new DeviceQueue({ device: 'sim "bus"', concurrency: 1, timeoutMs: 1000, retries: 0 });
     const order: string[] = [];

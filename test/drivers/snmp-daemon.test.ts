@@ -84,7 +84,8 @@ describe('SNMP PDUs under the daemon', () => {
     const { b, d } = await lab(100);
     const seen: string[] = [];
     d.events.on('device.unreachable', (e) => seen.push(`unreachable ${e.device}`));
-    d.events.on('device.reachable', (e) => seen.push(`reachable ${e.device}`));
+    // Said when it is true: the servers of a device that is back are derived before the event.
+    d.events.on('device.reachable', (e) => seen.push(`reachable ${e.device} db-1 ${d.gateway.server('db-1').state}`));
     b.silent = true;
     await until(() => d.gateway.devices().find((x) => x.id === 'pdu-b')!.reachable === false, 'pdu-b unreachable');
     const pduB = d.gateway.devices().find((x) => x.id === 'pdu-b')!;
@@ -94,7 +95,7 @@ describe('SNMP PDUs under the daemon', () => {
     b.silent = false;
     await until(() => d.gateway.devices().find((x) => x.id === 'pdu-b')!.reachable === true, 'pdu-b back');
     expect(d.gateway.server('db-1').state).toBe('OK');
-    expect(seen).toEqual(['unreachable pdu-b', 'reachable pdu-b']);
+    expect(seen).toEqual(['unreachable pdu-b', 'reachable pdu-b db-1 OK']);
   });
 
   it('one slow PDU does not hold up the polls of the others', async () => {
