@@ -44,6 +44,8 @@ export interface DeriveInput {
   readonly action: LastAction | null;
   /** Devices of this server that do not answer. */
   readonly unreachable?: readonly string[];
+  /** Per outlet: its device cannot report (assumed read-back), so `unknown` means "not switched since it reconnected". */
+  readonly assumed?: readonly boolean[];
   /** Names for the reason text, in the same order as `outlets` and `tests`. */
   readonly names?: { readonly outlets?: readonly string[]; readonly tests?: readonly string[] };
 }
@@ -82,7 +84,9 @@ export function deriveServerState(i: DeriveInput): Derived {
     const reason =
       i.unreachable && i.unreachable.length > 0
         ? `${i.unreachable.join(', ')} unreachable`
-        : `${unknownIdx.map(outletName).join(', ')} not read yet`;
+        : unknownIdx.every((k) => i.assumed?.[k])
+          ? `${unknownIdx.map(outletName).join(', ')} unknown: the board cannot report its relays (switch ${unknownIdx.length === 1 ? 'it' : 'them'} to make ${unknownIdx.length === 1 ? 'it' : 'them'} known)`
+          : `${unknownIdx.map(outletName).join(', ')} not read yet`;
     return { state: 'UNKNOWN', reason };
   }
   // A PDU reporting a command pending (APC, Eaton, HPE, Sentry): neither on nor off yet.

@@ -120,6 +120,8 @@ interface ServerSlot {
   actionId: string | null;
   /** Set when a sequence did not start/stop this server because another one failed. */
   blockedBy: string | null;
+  /** The action that left blockedBy (shown after it ends: "not started in action 12: …"). */
+  blockedIn: { readonly id: string; readonly kind: 'on' | 'off' } | null;
   /** Consecutive failed test runs while the server should be up (keep-alive). */
   failedRuns: number;
   timer: NodeJS.Timeout | null;
@@ -190,6 +192,7 @@ export class Runtime implements Gateway {
         last: null,
         actionId: null,
         blockedBy: null,
+        blockedIn: null,
         failedRuns: 0,
         timer: null,
         testing: null,
@@ -493,10 +496,15 @@ export class Runtime implements Gateway {
       tests: slot.tests.map((t) => t.result),
       action,
       unreachable,
+      assumed: slot.s.outlets.map((o) => this.#devices.get(o.device)?.d.device.caps.readBack === 'assumed'),
       names: { outlets: slot.s.outlets.map((o) => o.name), tests: slot.s.tests.map((t) => t.name) },
     });
     const previous = slot.state;
-    slot.reason = slot.blockedBy && !slot.actionId ? `${reason}; blocked by ${slot.blockedBy}` : reason;
+    // After the action ended, what blocked a server is history, said as such.
+    slot.reason =
+      slot.blockedBy && slot.blockedIn && !slot.actionId
+        ? `${reason}; not ${slot.blockedIn.kind === 'on' ? 'started' : 'stopped'} in action ${slot.blockedIn.id}: ${slot.blockedBy} failed`
+        : reason;
     if (previous === state) return;
     slot.state = state;
     this.#log.info({ server: slot.s.name, state, previous, reason }, 'server state changed');
@@ -713,6 +721,8 @@ export class Runtime implements Gateway {
         slot.actionId = null;
         // Interrupted mid-server (cancel): its state comes from what is read, not from the plan.
         if (slot.last?.phase === 'running') slot.last = { ...slot.last, phase: 'finished', result: 'cancelled' };
+        // A cancel blocks nothing: nobody failed, the action just stopped.
+        if (result.status === 'cancelled') slot.blockedBy = slot.blockedIn = null;
         this.#derive(slot);
       }
       this.#log.info({ actionId: record.id, kind: record.kind, targets: record.targets, status: result.status, error: result.error }, 'action finished');
@@ -813,8 +823,10 @@ export class Runtime implements Gateway {
       if (progress) this.events.emit('action.progress', progress);
       if (m.phase === 'blocked') {
         slot.blockedBy = m.by;
+        slot.blockedIn = slot.actionId ? { id: slot.actionId, kind: this.#journal.get(slot.actionId)?.kind === 'off' ? 'off' : 'on' } : null;
       } else {
         slot.blockedBy = null;
+        slot.blockedIn = null;
         slot.last =
           m.phase === 'running'
             ? { kind: m.kind, force: false, phase: 'running' }

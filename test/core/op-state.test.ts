@@ -58,6 +58,14 @@ describe('deriveServerState', () => {
     });
   });
 
+  it('says an unknown relay of a board that cannot report is unknown until switched, not "not read yet"', () => {
+    const names = { outlets: ['relay'] };
+    expect(deriveServerState({ outlets: ['unknown'], tests: [], action: null, assumed: [true], names }).reason).toBe(
+      'relay unknown: the board cannot report its relays (switch it to make it known)',
+    );
+    expect(deriveServerState({ outlets: ['unknown'], tests: [], action: null, assumed: [false], names }).reason).toBe('relay not read yet');
+  });
+
   it('names the failing test and the partial outlets in the reason', () => {
     const names = { outlets: ['psu-a', 'psu-b'], tests: ['ping', 'nfs'] };
     expect(deriveServerState({ outlets: ['on', 'on'], tests: ['PASSED', 'FAILED'], action: null, names }).reason).toBe('powered, but nfs fails; no action running');

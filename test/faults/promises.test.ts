@@ -98,7 +98,7 @@ describe('shutdowns', () => {
     expect(world(d).machine('app').powered).toBe(true);
     expect(world(d).machine('base').powered).toBe(true);
     expect(d.gateway.server('app').state).toBe('FAILED_TO_STOP');
-    expect(d.gateway.server('base').reason).toMatch(/blocked by app/);
+    expect(d.gateway.server('base').reason).toMatch(/; not stopped in action \w+: app failed$/);
   });
 });
 
@@ -131,5 +131,29 @@ describe('learned boot times', () => {
     expect(after).toEqual(before);
     expect(after.ms).toBeGreaterThan(1500);
     expect(after.ms).toBeLessThan(2000); // the sim's 1.7 s boot, not boot_timeout's 5 min
+  });
+});
+
+describe('after a cancelled off', () => {
+  it('says what is true: powered but not serving, nothing blocked, and the journal says cancelled', async () => {
+    const d = await bootMonitored({ base: {}, app: { deps: ['base'], shutdownMs: 500 }, web: { deps: ['app'] } });
+    expect((await run(d, 'on', ['web'])).status).toBe('ok');
+    const id = d.gateway.request({ kind: 'off', targets: ['base'], force: false, origin: 'api:test', reason: 'test' }).id;
+    // Cancel the moment app has accepted its shutdown request: its OS goes down, its power stays.
+    d.events.on('action.progressed', (e) => {
+      if (e.actionId === id && e.step.server === 'app' && e.step.op === 'shutdown') d.gateway.cancel(id, 'api:test');
+    });
+    const rec = await simulate(d.gateway.waitFor(id));
+    expect(rec.status).toBe('cancelled');
+    await vi.advanceTimersByTimeAsync(2000); // app's OS has halted; the monitor has probed it
+    expect(world(d).machine('app')).toMatchObject({ powered: true, halted: true });
+    const app = d.gateway.server('app');
+    expect(app.state).toBe('NOT_SERVING');
+    expect(app.reason).toBe('powered, but ping fails; no action running');
+    expect(d.gateway.server('base').state).toBe('OK');
+    expect(d.gateway.server('base').reason).not.toMatch(/blocked|not stopped/);
+    expect(rec.steps.some((s) => s.op === 'blocked')).toBe(false);
+    expect(rec.steps.find((s) => s.server === 'base')).toMatchObject({ op: 'cancelled', detail: 'not stopped: the action was cancelled' });
+    expect(d.gateway.server('web').state).toBe('OFF');
   });
 });

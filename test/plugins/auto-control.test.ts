@@ -115,7 +115,7 @@ describe('auto-control: power-on', () => {
     expect(d.gateway.server('sibling').state).toBe('OK');
     for (const s of ['child', 'grandchild']) {
       expect(d.gateway.server(s).state).toBe('OFF');
-      expect(d.gateway.server(s).reason).toMatch(/blocked by broken$/);
+      expect(d.gateway.server(s).reason).toMatch(/; not started in action \w+: broken failed$/);
       expect(at(rec, s, 'switch')).toBe(-1);
     }
   });
@@ -198,7 +198,7 @@ describe('auto-control: power-off', () => {
     expect(d.gateway.server('stuck').state).toBe('FAILED_TO_STOP');
     expect(world(d).outlet('pdu-1', 2)).toBe('on');
     expect(d.gateway.server('base').state).toBe('OK');
-    expect(d.gateway.server('base').reason).toMatch(/blocked by stuck$/);
+    expect(d.gateway.server('base').reason).toMatch(/; not stopped in action \w+: stuck failed$/);
   });
 
   it('switches a server without controls off directly', async () => {
