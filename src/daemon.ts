@@ -20,14 +20,15 @@ import { PluginHost } from './plugin-host/host.js';
 import type { DriverContext, OutletDevice, Power, ServerBinding, SwitchAction } from '../drivers/types.js';
 import { Auth } from './api/auth.js';
 import { createApi, type PluginStatus } from './api/server.js';
-import { checkConfig, type Config } from './config/load.js';
+import { checkConfig, type Config, type DeviceConfig, type ServerConfig } from './config/load.js';
 import { API_INFO_FILE, LOCAL_TOKEN_FILE, type ApiInfo } from './config/paths.js';
 import { DeviceQueue } from './core/device-queue.js';
 import { EventBus } from './core/event-bus.js';
 import type { ActionQuery, Gateway, Health } from './core/gateway.js';
 import { ActionJournal } from './core/journal.js';
 import type { ActionRequest, OckleEvents } from './core/model.js';
-import { Runtime, type RuntimeDevice, type RuntimeServer } from './core/runtime.js';
+import { Runtime, type RuntimeCarry, type RuntimeDevice, type RuntimeServer, type ServerCarry } from './core/runtime.js';
+import { fingerprint } from './config/fingerprint.js';
 import { ConfigError, formatProblem, OckleError, toOckleError } from './errors.js';
 import { createLogger } from './log.js';
 import { createNotifier, type Notifier } from './systemd.js';
@@ -241,7 +242,12 @@ export class Daemon {
     );
   }
 
-  #build(config: Config): World {
+  /**
+   * Builds the world of a configuration. On a reload, `keep` hands over the driver objects of
+   * the devices and servers whose configuration did not change (open, with their queues) and
+   * what the previous runtime knew about them.
+   */
+  #build(config: Config, keep?: Keep): World {
     const ctxFor = (id: string, server?: ServerBinding): DriverContext => ({
       id,
       log: this.log.child({ driver: id }),
@@ -253,6 +259,8 @@ export class Daemon {
       },
     });
     const devices: RuntimeDevice[] = config.devices.map((dc) => {
+      const kept = keep?.devices.get(dc.id);
+      if (kept) return kept;
       const def = this.#registry.get('outlet', dc.type);
       if (!def) throw new Error(`outlet driver "${dc.type}" vanished from the registry`);
       const device = new OpenOnDemand(def.create(dc.spec as never, ctxFor(dc.id)));
@@ -280,6 +288,7 @@ export class Daemon {
         host: sc.host,
         outlets: sc.outlets.map((o) => ({ device: o.device, outlet: o.outlet })),
       };
+      const kept = keep?.servers.get(sc.name);
       return {
         name: sc.name,
         description: sc.description,
@@ -294,11 +303,13 @@ export class Daemon {
           keepaliveFailures: sc.keepaliveFailures,
         },
         outlets: sc.outlets.map((o) => ({ name: o.name, device: o.device, outlet: o.outlet })),
-        controls: sc.controls.map((c) => {
-          const def = this.#registry.get('controller', c.type)!;
-          return { name: c.name, type: c.type, controller: def.create(c.spec as never, ctxFor(`${sc.name}/${c.name}`, binding)), timeoutMs: c.common.timeout };
-        }),
-        tests: sc.tests.map((t) => {
+        controls:
+          kept?.controls ??
+          sc.controls.map((c) => {
+            const def = this.#registry.get('controller', c.type)!;
+            return { name: c.name, type: c.type, controller: def.create(c.spec as never, ctxFor(`${sc.name}/${c.name}`, binding)), timeoutMs: c.common.timeout };
+          }),
+        tests: kept?.tests ?? sc.tests.map((t) => {
           const def = this.#registry.get('tester', t.type)!;
           return {
             name: t.name,
@@ -318,6 +329,7 @@ export class Daemon {
       log: this.log,
       version: packageVersion(),
       configProblems: config.warnings,
+      ...(keep && { carry: keep.carry }),
     });
     if (config.plugins.enabled.includes('auto-control'))
       runtime.setSequencer(sequencerFrom(config.plugins.settings.get('auto-control') as Parameters<typeof sequencerFrom>[0]));
@@ -325,10 +337,10 @@ export class Daemon {
   }
 
   /** Worker plugins: each in its own thread, supervised; a plugin never holds up the daemon. */
-  async #startPlugins(config: Config): Promise<void> {
+  async #startPlugins(config: Config, only?: ReadonlySet<string>): Promise<void> {
     for (const name of config.plugins.enabled) {
       const w = this.#workerPlugins.get(name);
-      if (!w) continue;
+      if (!w || (only && !only.has(name))) continue;
       const dataDir = join(config.stateDir, 'plugins', name);
       await mkdir(dataDir, { recursive: true, mode: 0o750 });
       const host = new PluginHost({
@@ -351,9 +363,10 @@ export class Daemon {
     }
   }
 
-  async #stopPlugins(reason: string): Promise<void> {
-    await Promise.allSettled([...this.#plugins.values()].map((h) => h.stop(reason)));
-    this.#plugins.clear();
+  async #stopPlugins(reason: string, only?: ReadonlySet<string>): Promise<void> {
+    const stopping = [...this.#plugins].filter(([name]) => !only || only.has(name));
+    await Promise.allSettled(stopping.map(([, h]) => h.stop(reason)));
+    for (const [name] of stopping) this.#plugins.delete(name);
   }
 
   /** Every available plugin: the enabled ones with their state, the others `disabled`. */
@@ -451,15 +464,34 @@ export class Daemon {
     if (config.stateDir !== old.config.stateDir) needRestart.push('[daemon] state_dir');
     if (config.api.listen !== old.config.api.listen || config.api.port !== old.config.api.port) needRestart.push('[api] listen/port');
     const effective: Config = needRestart.length === 0 ? config : { ...config, stateDir: old.config.stateDir, api: old.config.api };
+    // What did not change is kept, open and known: its devices are not read again, its servers
+    // keep their state and test results. Only changed or new devices start from UNKNOWN.
+    const keep = keepUnchanged(old, effective);
+    const carried = old.runtime.carry();
     await old.runtime.close();
-    await Promise.allSettled(old.devices.map((d) => (d.queue.close(), d.device.close())));
-    await closeObjects(old.servers);
-    await this.#stopPlugins('configuration reloaded');
-    this.#world = this.#build(effective);
-    await this.#world.runtime.adopt();
-    void this.#world.runtime.testAll();
+    const keptDevices = new Set(keep.devices.values());
+    await Promise.allSettled(old.devices.filter((d) => !keptDevices.has(d)).map((d) => (d.queue.close(), d.device.close())));
+    await closeObjects(old.servers, keep);
+    const plugins = changedPlugins(old.config, effective);
+    await this.#stopPlugins('configuration reloaded', plugins);
+    const carry: RuntimeCarry = {
+      startedAt: carried.startedAt,
+      devices: new Map([...carried.devices].filter(([id]) => keep.devices.has(id))),
+      servers: new Map(
+        [...carried.servers].map(([name, c]): [string, ServerCarry] => [name, keep.servers.get(name)?.tests ? c : { state: c.state, failedRuns: 0 }]),
+      ),
+    };
+    this.#world = this.#build(effective, { ...keep, carry });
+    const fresh = new Set(effective.devices.filter((dc) => !keep.devices.has(dc.id)).map((dc) => dc.id));
+    const untested = new Set(effective.servers.filter((sc) => !keep.servers.get(sc.name)?.tests).map((sc) => sc.name));
+    this.log.info(
+      { kept: keep.devices.size, read: fresh.size, plugins: [...plugins] },
+      `reload: ${keep.devices.size} device(s) kept as they are, ${fresh.size} read anew; plugins restarted: ${[...plugins].join(', ') || 'none'}`,
+    );
+    await this.#world.runtime.adopt(undefined, fresh);
+    void this.#world.runtime.testAll(undefined, untested);
     if (this.#opts.monitor !== false) this.#world.runtime.startMonitoring();
-    await this.#startPlugins(effective);
+    await this.#startPlugins(effective, plugins);
     // Tokens apply at once: one removed from ockle.ini stops working now, not at the next restart.
     this.#auth?.setTokens(effective.tokens, effective.api.anonymous_role);
     const message =
@@ -486,9 +518,62 @@ export class Daemon {
   }
 }
 
-async function closeObjects(servers: readonly RuntimeServer[]): Promise<void> {
+async function closeObjects(servers: readonly RuntimeServer[], keep?: Keep): Promise<void> {
   await Promise.allSettled(
-    servers.flatMap((s) => [...s.controls.map((c) => c.controller.close?.()), ...s.tests.map((t) => t.tester.close?.())]),
+    servers.flatMap((s) => {
+      const k = keep?.servers.get(s.name);
+      return [...(k?.controls ? [] : s.controls.map((c) => c.controller.close?.())), ...(k?.tests ? [] : s.tests.map((t) => t.tester.close?.()))];
+    }),
+  );
+}
+
+/** What a reload hands from the old world to the new one. */
+interface Keep {
+  readonly devices: ReadonlyMap<string, RuntimeDevice>;
+  /** Per server, the control and test objects kept (a part is absent when it changed). */
+  readonly servers: ReadonlyMap<string, { readonly controls?: RuntimeServer['controls']; readonly tests?: RuntimeServer['tests'] }>;
+  readonly carry?: RuntimeCarry;
+}
+
+const devicePrint = (dc: DeviceConfig): string => fingerprint({ type: dc.type, common: dc.common, spec: dc.spec });
+// Controls and tests are bound to the server's host and outlets (a sim tester follows them).
+const bindingPrint = (sc: ServerConfig): unknown => ({ host: sc.host, outlets: sc.outlets.map((o) => [o.device, o.outlet]) });
+const controlsPrint = (sc: ServerConfig): string => fingerprint({ b: bindingPrint(sc), controls: sc.controls });
+const testsPrint = (sc: ServerConfig): string => fingerprint({ b: bindingPrint(sc), tests: sc.tests });
+
+/** The devices, controls and tests of `old` whose configuration is the same in `next`. */
+function keepUnchanged(old: World, next: Config): Keep {
+  const devices = new Map<string, RuntimeDevice>();
+  for (const dc of next.devices) {
+    const before = old.config.devices.find((d) => d.id === dc.id);
+    if (before && devicePrint(before) === devicePrint(dc)) devices.set(dc.id, old.devices.find((d) => d.id === dc.id)!);
+  }
+  const servers = new Map<string, { controls?: RuntimeServer['controls']; tests?: RuntimeServer['tests'] }>();
+  for (const sc of next.servers) {
+    const before = old.config.servers.find((s) => s.name === sc.name);
+    const built = old.servers.find((s) => s.name === sc.name);
+    if (!before || !built) continue;
+    // A server on a device that changed reads its outlets anew: its tests run anew too.
+    const devicesKept = sc.outlets.every((o) => devices.has(o.device));
+    servers.set(sc.name, {
+      ...(controlsPrint(before) === controlsPrint(sc) && { controls: built.controls }),
+      ...(devicesKept && testsPrint(before) === testsPrint(sc) && { tests: built.tests }),
+    });
+  }
+  return { devices, servers };
+}
+
+/** Worker plugins to restart on a reload: enabled or disabled, or whose settings changed. */
+function changedPlugins(old: Config, next: Config): Set<string> {
+  const names = new Set([...old.plugins.enabled, ...next.plugins.enabled]);
+  return new Set(
+    [...names].filter(
+      (n) =>
+        old.plugins.enabled.includes(n) !== next.plugins.enabled.includes(n) ||
+        fingerprint(old.plugins.settings.get(n) ?? {}) !== fingerprint(next.plugins.settings.get(n) ?? {}) ||
+        fingerprint([old.stateDir, old.plugins.startTimeoutMs, old.plugins.hangTimeoutMs, old.plugins.stopTimeoutMs]) !==
+          fingerprint([next.stateDir, next.plugins.startTimeoutMs, next.plugins.hangTimeoutMs, next.plugins.stopTimeoutMs]),
+    ),
   );
 }
 

@@ -79,6 +79,31 @@ export interface RuntimeServer {
   readonly tests: readonly { readonly name: string; readonly type: string; readonly tester: Tester; readonly timeoutMs: number }[];
   readonly dependencies: readonly string[];
 }
+/** What a device slot knows, handed from one runtime to the next by a reload that kept the device. */
+export interface DeviceCarry {
+  readonly power: readonly Power[];
+  readonly reachable: boolean | null;
+  readonly error: string | null;
+  readonly lastPollAt: number | null;
+  readonly lastPollMs: number | null;
+  readonly readings: ReadonlyMap<number, Reading>;
+  /** Outlet → when it was seen turning on. */
+  readonly onSince: ReadonlyMap<number, number>;
+}
+/** What a server slot knows (its tests' last results), for a server a reload did not change. */
+export interface ServerCarry {
+  /** Absent when the server's tests changed: they start NOT_RUN. */
+  readonly tests?: readonly TestSlot[];
+  readonly failedRuns: number;
+  /** The state it showed: the new runtime's first derivation reports only real changes. */
+  readonly state: OpState;
+}
+export interface RuntimeCarry {
+  readonly devices: ReadonlyMap<string, DeviceCarry>;
+  readonly servers: ReadonlyMap<string, ServerCarry>;
+  /** When the first runtime of this process started (uptime, "on since start"). */
+  readonly startedAt: number;
+}
 export interface RuntimeOptions {
   readonly devices: readonly RuntimeDevice[];
   readonly servers: readonly RuntimeServer[];
@@ -90,9 +115,11 @@ export interface RuntimeOptions {
   /** Interval between read-backs while confirming. */
   readonly confirmIntervalMs?: number;
   readonly now?: () => number;
+  /** State kept across a reload, for the devices and servers whose configuration did not change. */
+  readonly carry?: RuntimeCarry;
 }
 
-interface TestSlot {
+export interface TestSlot {
   result: TestState;
   detail: string;
   latencyMs: number | null;
@@ -162,21 +189,23 @@ export class Runtime implements Gateway {
     this.#problems = o.configProblems ?? [];
     this.#confirmIntervalMs = o.confirmIntervalMs ?? 250;
     this.#now = o.now ?? (() => Date.now());
-    this.#startedAt = this.#now();
+    this.#startedAt = o.carry?.startedAt ?? this.#now();
     this.#tree = new ServerTree(o.servers.map((s) => ({ name: s.name, dependencies: s.dependencies })));
     for (const d of o.devices) {
+      const kept = o.carry?.devices.get(d.id);
       this.#devices.set(d.id, {
         d,
-        power: Array.from({ length: d.device.outletCount }, () => 'unknown'),
-        reachable: null,
-        error: null,
-        lastPollAt: null,
-        lastPollMs: null,
-        readings: new Map(),
+        power: kept ? [...kept.power] : Array.from({ length: d.device.outletCount }, () => 'unknown'),
+        reachable: kept?.reachable ?? null,
+        error: kept?.error ?? null,
+        lastPollAt: kept?.lastPollAt ?? null,
+        lastPollMs: kept?.lastPollMs ?? null,
+        readings: kept?.readings ?? new Map(),
         timer: null,
         polling: null,
         nextOnAt: 0,
       });
+      for (const [n, at] of kept?.onSince ?? []) this.#onSince.set(`${d.id}:${n}`, at);
     }
     for (const s of o.servers) {
       for (const o2 of s.outlets) {
@@ -184,16 +213,17 @@ export class Runtime implements Gateway {
         if (!m) this.#bindings.set(o2.device, (m = new Map()));
         m.set(o2.outlet, { server: s.name, section: o2.name });
       }
+      const kept = o.carry?.servers.get(s.name);
       this.#servers.set(s.name, {
         s,
-        tests: s.tests.map(() => ({ result: 'NOT_RUN', detail: 'not run yet', latencyMs: null, at: null })),
-        state: 'UNKNOWN',
+        tests: kept?.tests && kept.tests.length === s.tests.length ? kept.tests.map((t) => ({ ...t })) : s.tests.map(() => ({ result: 'NOT_RUN', detail: 'not run yet', latencyMs: null, at: null })),
+        state: kept?.state ?? 'UNKNOWN',
         reason: 'not read yet',
         last: null,
         actionId: null,
         blockedBy: null,
         blockedIn: null,
-        failedRuns: 0,
+        failedRuns: kept?.failedRuns ?? 0,
         timer: null,
         testing: null,
       });
@@ -211,6 +241,24 @@ export class Runtime implements Gateway {
         if (st.op === 'up' && st.server && st.ms !== undefined && !this.#learnedBoot.has(st.server)) this.#learnedBoot.set(st.server, st.ms);
     this.tree = () => this.#treeView();
     (this.#ops as { tree: ServerTree }).tree = this.#tree;
+    // A reload: servers on kept devices show their state at once, not UNKNOWN until a poll.
+    if (o.carry) this.#deriveAll();
+  }
+
+  /** What this runtime knows, for the next one after a reload (see RuntimeCarry). */
+  carry(): RuntimeCarry {
+    const devices = new Map<string, DeviceCarry>();
+    for (const [id, slot] of this.#devices) {
+      const onSince = new Map<number, number>();
+      for (let n = 1; n <= slot.power.length; n++) {
+        const at = this.#onSince.get(`${id}:${n}`);
+        if (at !== undefined) onSince.set(n, at);
+      }
+      devices.set(id, { power: [...slot.power], reachable: slot.reachable, error: slot.error, lastPollAt: slot.lastPollAt, lastPollMs: slot.lastPollMs, readings: slot.readings, onSince });
+    }
+    const servers = new Map<string, ServerCarry>();
+    for (const [name, slot] of this.#servers) servers.set(name, { tests: slot.tests.map((t) => ({ ...t })), failedRuns: slot.failedRuns, state: slot.state });
+    return { devices, servers, startedAt: this.#startedAt };
   }
 
   // ── start-up and monitoring ───────────────────────────────────────────────────────────
@@ -220,14 +268,14 @@ export class Runtime implements Gateway {
    * states are the real ones. Unreachable devices do not fail the start: their outlets stay
    * `unknown` and polling keeps trying.
    */
-  async adopt(signal?: AbortSignal): Promise<void> {
-    await Promise.all([...this.#devices.values()].map((slot) => this.#poll(slot, signal)));
+  async adopt(signal?: AbortSignal, only?: ReadonlySet<string>): Promise<void> {
+    await Promise.all([...this.#devices.values()].filter((slot) => !only || only.has(slot.d.id)).map((slot) => this.#poll(slot, signal)));
     this.#deriveAll();
   }
 
-  /** Runs every server's tests once (servers without power are marked without probing). */
-  async testAll(signal?: AbortSignal): Promise<void> {
-    await Promise.all([...this.#servers.values()].map((slot) => this.#runTests(slot, signal)));
+  /** Runs every server's tests once (servers without power are marked without probing); `only`: just these servers. */
+  async testAll(signal?: AbortSignal, only?: ReadonlySet<string>): Promise<void> {
+    await Promise.all([...this.#servers.values()].filter((slot) => !only || only.has(slot.s.name)).map((slot) => this.#runTests(slot, signal)));
   }
 
   /** Starts the periodic device polls and test runs. */
