@@ -19,7 +19,21 @@ import { behaviour, onSetFor } from '../support/pdu-behaviour.js';
 import { loadRecording, TestAgent } from '../support/snmp-agent.js';
 
 const FIXTURES = join(REPO, 'test', 'fixtures', 'snmp');
-const STATUS = '1.3.6.1.4.1.318.1.1.12.3.3.1.1.4'; // APC rPDU sPDUOutletCtl / rPDUOutletControlOutletCommand (1 on, 2 off)
+const STATUS = '1.3.6.1.4.1.318.1.1.12.3.5.1.1.4'; // APC rPDUOutletStatusOutletState (1 on, 2 off)
+/** The columns an APC agent shows an outlet's state in (see test/support/pdu-behaviour.ts), with their on/off values. */
+const VIEWS: readonly [string, number, number][] = [
+  ['1.3.6.1.4.1.318.1.1.12.3.5.1.1.4', 1, 2],
+  ['1.3.6.1.4.1.318.1.1.26.9.2.3.1.5', 2, 1],
+  ['1.3.6.1.4.1.318.1.1.4.4.2.1.3', 1, 2],
+  ['1.3.6.1.4.1.318.1.1.12.3.3.1.1.4', 1, 2],
+];
+/** Someone switches an outlet at the PDU's own panel: every view of it changes, no SET is seen. */
+const byHand = (agent: TestAgent, outlet: number, on: boolean): void => {
+  for (const [col, vOn, vOff] of VIEWS) {
+    const v = agent.data.get(`${col}.${outlet}`);
+    if (v) agent.data.set(`${col}.${outlet}`, { ...v, value: on ? vOn : vOff });
+  }
+};
 let root: string | undefined;
 let daemon: Daemon | undefined;
 let listener: Server | undefined;
@@ -183,5 +197,39 @@ describe('reads before writes', () => {
     expect(b.sets).toEqual([]);
     expect(rec.steps.filter((s) => s.op === 'already').map((s) => `${s.device}/${s.outlet}`)).toEqual(['pdu-b/3']);
     expect(d.gateway.server('dual').state).toBe('OFF');
+  });
+});
+
+describe('what is read is what is shown', () => {
+  it('a partly powered server is probed, not called "no power"', async () => {
+    const { d } = await lab({ a: 1, b: 3, serving: true });
+    await new Promise((r) => setTimeout(r, 100)); // the first test run after start
+    const dual = d.gateway.server('dual');
+    expect(dual.outlets.map((o) => o.power)).toEqual(['on', 'off']);
+    expect(dual.tests[0]).toMatchObject({ result: 'PASSED' });
+    expect(dual.tests[0]!.detail).not.toBe('no power');
+  });
+
+  it('a restart after the hardware changed while ockle was down adopts what the PDU says and writes nothing', async () => {
+    const { a, b, d } = await lab({ a: 1, b: 1, serving: false });
+    expect((await act(d, 'off', true)).status).toBe('ok');
+    expect(d.gateway.server('dual').state).toBe('FORCED_OFF');
+    const dir = d.config.dir;
+    await d.stop();
+    daemon = undefined;
+    // While ockle is stopped, someone switches both outlets back on at the PDUs' own panels.
+    byHand(a, 1, true);
+    byHand(b, 1, true);
+    const setsA = a.sets.length;
+    const setsB = b.sets.length;
+    daemon = await Daemon.start({ configDir: dir, log: silentLogger(), monitor: false });
+    const dual = daemon.gateway.server('dual');
+    expect(dual.outlets.map((o) => o.power)).toEqual(['on', 'on']);
+    expect(dual.state).not.toBe('FORCED_OFF');
+    expect(a.sets.length - setsA + (b.sets.length - setsB)).toBe(0);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(power(a, 1)).toBe('on');
+    expect(power(b, 1)).toBe('on');
+    expect(daemon.gateway.server('dual').state).toBe('NOT_SERVING'); // powered, its test fails, nothing starting it
   });
 });

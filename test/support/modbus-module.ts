@@ -18,6 +18,8 @@ export interface ModbusModule {
   exception: number | null;
   /** Never reply (the client times out). */
   silent: boolean;
+  /** Most requests ever in progress at once (each takes `serveMs`): a serial bus must never exceed 1. */
+  peak: number;
   close(): Promise<void>;
 }
 
@@ -38,6 +40,8 @@ export async function modbusModule(o: {
   registerOn?: number;
   registerOff?: number;
   initial?: boolean[];
+  /** Time each request takes to serve, so that overlapping requests can be seen (default 0). */
+  serveMs?: number;
 }): Promise<ModbusModule> {
   const m: ModbusModule = {
     port: 0,
@@ -47,12 +51,18 @@ export async function modbusModule(o: {
     writes: [],
     exception: null,
     silent: false,
+    peak: 0,
     close: async () => {},
   };
-  const gate = (): Promise<void> | void => {
+  let inProgress = 0;
+  const gate = async (): Promise<void> => {
     m.requests++;
     if (m.silent) return new Promise<void>(() => {});
     if (m.exception !== null) throw Object.assign(new Error('exception'), { modbusErrorCode: m.exception });
+    if (!o.serveMs) return;
+    m.peak = Math.max(m.peak, ++inProgress);
+    await new Promise((r) => setTimeout(r, o.serveMs));
+    inProgress--;
   };
   const at = (addr: number): number => {
     if (addr < 0 || addr >= o.relays) throw Object.assign(new Error('bad address'), { modbusErrorCode: 2 });
