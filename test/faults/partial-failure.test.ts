@@ -233,3 +233,21 @@ describe('what is read is what is shown', () => {
     expect(daemon.gateway.server('dual').state).toBe('NOT_SERVING'); // powered, its test fails, nothing starting it
   });
 });
+
+describe('controls', () => {
+  it("a control's timeout is enforced: a shutdown command that hangs fails at its timeout and leaves the power on", async () => {
+    const { a, b, d } = await lab({
+      a: 1,
+      b: 1,
+      serving: true,
+      extra: 'controls = os\non_shutdown_timeout = fail\n[os]\ntype = command\ncommand = sleep 60\ntimeout = 400ms',
+    });
+    const rec = await act(d, 'off');
+    expect(rec.status).toBe('failed');
+    const failed = rec.steps.find((s) => s.op === 'shutdown' && !s.ok);
+    expect(failed?.detail).toBe('os (command): no answer within timeout 400 ms');
+    expect(rec.steps.find((s) => s.op === 'failed')?.detail).toMatch(/power left on \(on_shutdown_timeout = fail\)$/);
+    expect(a.sets.length + b.sets.length).toBe(0);
+    expect(d.gateway.server('dual').state).toBe('FAILED_TO_STOP');
+  });
+});
