@@ -91,6 +91,16 @@ describe('daemon on the demo lab', () => {
     expect(a!.steps.map((s) => s.op)).toEqual(['switch', 'confirm']);
     // Its neighbours on the same PDU were not touched.
     expect(world.outlet('pdu-b', 5)).toBe('on');
+
+    const on = await daemon.gateway.waitFor(
+      daemon.gateway.request({ kind: 'on', targets: ['web-1'], force: true, origin: 'api:test', reason: 'back' }).id,
+    );
+    expect(on).toMatchObject({ kind: 'on', force: true, status: 'ok' });
+    expect(on.steps.map((s) => s.op)).toEqual(['switch', 'confirm']);
+    expect(world.outlet('pdu-b', 4)).toBe('on');
+    expect(world.writes('pdu-b').log.map((w) => `${w.outlet}:${w.action}`)).toEqual(['4:off', '4:on']);
+    expect(daemon.gateway.server('web-1').state).toBe('FORCED_ON');
+    expect(daemon.gateway.server('web-1').outlets[0]!.power).toBe('on');
   });
 
   it('refuses a second action on a busy server, naming the action that holds it', async () => {
@@ -123,7 +133,9 @@ describe('daemon on the demo lab', () => {
     expect(rec.status).toBe('failed');
     expect(rec.error?.code).toBe('OCKLE_DEVICE_REFUSED');
     expect(daemon.shared<SimWorld>('sim-world')!.writes('relay-1').count).toBe(1);
-    expect(daemon.gateway.server('backup').state).not.toBe('OFF');
+    // The outlet still reads on after a failed off: the server failed to stop.
+    expect(daemon.gateway.server('backup').outlets[0]!.power).toBe('on');
+    expect(daemon.gateway.server('backup').state).toBe('FAILED_TO_STOP');
   });
 
   it('starts with an unreachable device, showing its servers as UNKNOWN', async () => {

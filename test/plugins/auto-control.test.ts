@@ -233,7 +233,8 @@ describe('auto-control: run control', () => {
     expect(done.steps.some((s) => s.op === 'cancel')).toBe(true);
     expect(world(d).outlet('pdu-1', 1)).toBe('on'); // a was switched on and stays on: nothing is undone blindly
     expect(world(d).writes('pdu-1').count).toBe(1); // b and c were never touched
-    expect(d.gateway.server('a').state).not.toBe('SWITCHING_ON');
+    // Powered, still booting, nothing starting it any more: not serving, and it says why.
+    expect(d.gateway.server('a').state).toBe('NOT_SERVING');
     expect(d.gateway.server('b').state).toBe('OFF');
   });
 
