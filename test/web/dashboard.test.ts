@@ -178,6 +178,7 @@ describePeer('dashboard in Chromium', ['chromium'], () => {
     expect(await page.textContent('tr[data-key=community]')).toContain('[secret]');
     expect(await page.content()).not.toContain('sup3r-s3cret');
     await page.click('button[data-file="devices/pdu-a.ini"]');
+    await page.waitForSelector('textarea[name=text][data-file="devices/pdu-a.ini"]');
     await page.fill('textarea[name=text]', '[device]\ntype = sim\noutlets = eight\n');
     await page.click('button:has-text("Check")');
     await page.waitForSelector('.check-result.bad');

@@ -28,10 +28,17 @@ export function ConfigView() {
     api<{ dir: string; files: FileView[] }>('GET', '/api/config').then(setView, (err: unknown) => setError((err as Error).message));
   }, []);
   const f = view?.files.find((x) => x.file === file);
-  useEffect(() => {
-    if (f) setText(asIni(f));
+  // The text follows the chosen file at once, in the same render as the choice (an effect ran
+  // a frame later and could overwrite what was typed in between).
+  const choose = (name: string, files = view?.files): void => {
+    setFile(name);
+    const chosen = files?.find((x) => x.file === name);
+    if (chosen) setText(asIni(chosen));
     setChecked(null);
-  }, [file, view]);
+  };
+  useEffect(() => {
+    if (view && text === '') choose(file, view.files);
+  }, [view]);
   const check = async (): Promise<void> => {
     setError(null);
     try {
@@ -51,7 +58,7 @@ export function ConfigView() {
       <div class="config-grid">
         <nav class="files" aria-label="Files">
           {view.files.map((x) => (
-            <button class={x.file === file ? 'active' : ''} onClick={() => setFile(x.file)} data-file={x.file}>
+            <button class={x.file === file ? 'active' : ''} onClick={() => choose(x.file)} data-file={x.file}>
               {x.file}
             </button>
           ))}
@@ -97,7 +104,7 @@ export function ConfigView() {
         File
         <input value={file} onInput={(e) => setFile((e.target as HTMLInputElement).value)} name="file" />
       </label>
-      <textarea name="text" rows={14} spellcheck={false} value={text} onInput={(e) => setText((e.target as HTMLTextAreaElement).value)} />
+      <textarea name="text" data-file={file} rows={14} spellcheck={false} value={text} onInput={(e) => setText((e.target as HTMLTextAreaElement).value)} />
       <button onClick={() => void check()}>Check</button>
       {error && <p class="error">{error}</p>}
       {checked && (
