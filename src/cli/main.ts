@@ -22,7 +22,7 @@ import { formatProblem, toOckleError } from '../errors.js';
 import { generateToken } from '../api/auth.js';
 import { packageVersion } from '../version.js';
 import { Client, resolveClient } from './client.js';
-import { progress } from './progress.js';
+import { progress, summary } from './progress.js';
 import { formatProbe, probeDevice } from './probe.js';
 
 export interface Io {
@@ -337,7 +337,10 @@ export async function main(argv: string[], io: Io): Promise<number> {
           }
           if (interrupted && live) out('\n');
           if (v.json) json(rec);
-          else out(`${rec.id} ${cmd} ${rec.targets.length > 3 ? `${rec.targets.length} servers` : rec.targets.join(', ')}: ${rec.status}${rec.error ? ` — ${rec.error.message}` : ''}\n`);
+          else {
+            out(`${rec.id} ${cmd} ${rec.targets.length > 3 ? `${rec.targets.length} servers` : rec.targets.join(', ')}: ${rec.status}${rec.error ? ` — ${rec.error.message}` : ''}\n`);
+            if (rec.status !== 'running') out(`${summary(rec)}\n`);
+          }
           if (rec.status === 'running') {
             io.stderr.write(`ockle: ${rec.id} still running after ${v.timeout ?? '10m'}; follow it with \`ockle action ${rec.id}\`\n`);
             return 1;

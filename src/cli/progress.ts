@@ -36,3 +36,30 @@ export function progress(a: ActionRecord, elapsedMs: number, width = 20): Progre
   const line = `${bar} ${done}/${servers.length} ${a.kind === 'off' ? 'off' : 'up'}${active.length ? ` · ${a.kind === 'off' ? 'stopping' : 'starting'}: ${active.slice(0, 4).join(', ')}${active.length > 4 ? ` +${active.length - 4}` : ''}` : ''} · ${(elapsedMs / 1000).toFixed(1)} s`;
   return { total: servers.length, done, active, line };
 }
+
+/**
+ * What an action did, counted by server: "on: 7 switched, 3 already on, 1 blocked". A server
+ * counts as switched when a write reached one of its outlets, as "already" when nothing had to
+ * be written (its outlets read the wanted state, or it already served), and as blocked or
+ * failed when the journal says so; servers only touched by a read are not counted.
+ */
+export function summary(a: ActionRecord): string {
+  const switched = new Set<string>();
+  const already = new Set<string>();
+  const blocked = new Set<string>();
+  const failed = new Set<string>();
+  for (const s of a.steps) {
+    if (!s.server) continue;
+    if (s.op === 'switch' && s.ok) switched.add(s.server);
+    else if (s.op === 'already' || (s.op === 'up' && /already serves/.test(s.detail))) already.add(s.server);
+    else if (s.op === 'blocked') blocked.add(s.server);
+    else if ((s.op === 'failed' && (/attempt (\d+) of \1|power left on/.test(s.detail) || !/^attempt/.test(s.detail))) || (a.force && s.op === 'error')) failed.add(s.server);
+  }
+  for (const n of switched) already.delete(n);
+  const word = a.kind === 'off' ? 'off' : 'on';
+  const parts = [`${switched.size} switched`];
+  if (already.size > 0) parts.push(`${already.size} already ${word}`);
+  if (blocked.size > 0) parts.push(`${blocked.size} blocked`);
+  if (failed.size > 0) parts.push(`${failed.size} failed`);
+  return `${a.kind}: ${parts.join(', ')}`;
+}

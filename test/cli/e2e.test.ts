@@ -63,9 +63,16 @@ describe('ockle CLI against the daemon', () => {
     const [a] = daemon.gateway.actions({ limit: 1 });
     expect(a).toMatchObject({ kind: 'off', targets: ['web-2'], reason: 'cli test', status: 'ok' });
     expect(a!.origin).toMatch(/^cli:/);
+    expect(r.out).toMatch(/\noff: 1 switched\n$/);
     const back = await cli('on', 'web-2', '--force', '--config', demo.configDir);
     expect(back.code).toBe(0);
     expect(world.outlet('pdu-b', 5)).toBe('on');
+    expect(back.out).toMatch(/\non: 1 switched\n$/);
+    // Again: the outlet already reads on, so nothing is written and the summary says so.
+    const writes = world.writes('pdu-b').count;
+    const again = await cli('on', 'web-2', '--force', '--config', demo.configDir);
+    expect(again.out).toMatch(/\non: 0 switched, 1 already on\n$/);
+    expect(world.writes('pdu-b').count).toBe(writes);
   });
 
   it('exits 2 with a clear message for an unknown server, switching nothing', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { plannedServers, progress } from '../../src/cli/progress.js';
+import { plannedServers, progress, summary } from '../../src/cli/progress.js';
 import type { ActionRecord, ActionStep } from '../../src/core/model.js';
 
 const step = (server: string | undefined, op: string, detail = '', ok = true): ActionStep => ({ at: '', ...(server && { server }), op, ok, detail });
@@ -47,5 +47,27 @@ describe('progress line', () => {
 
   it('shows a finished bar when there was nothing to do', () => {
     expect(progress(action('on', [step(undefined, 'plan', 'every server is already on')]), 0, 4)).toMatchObject({ total: 0, line: '████ 0/0 up · 0.0 s' });
+  });
+});
+
+describe('summary line', () => {
+  it('counts what was switched, what already was, and what was blocked or gave up', () => {
+    const a = action('on', [
+      step(undefined, 'plan', 'on: storage, vm-1, vm-2, web, db'),
+      step('storage', 'already', 'pdu-a outlet 1 already reads on: not switched'),
+      step('storage', 'switch'),
+      step('storage', 'up'),
+      step('vm-1', 'already', 'pdu-a outlet 2 already reads on: not switched'),
+      step('vm-1', 'up', 'vm-1 serves after 0.1 s'),
+      step('vm-2', 'up', 'vm-2 already serves: nothing switched'),
+      step('web', 'switch'),
+      step('web', 'failed', 'attempt 1 of 2: tests did not pass', false),
+      step('web', 'retry'),
+      step('web', 'switch'),
+      step('web', 'failed', 'attempt 2 of 2: tests did not pass', false),
+      step('db', 'blocked', 'blocked: pdu-b unreachable; nothing switched', false),
+    ]);
+    expect(summary(a)).toBe('on: 2 switched, 2 already on, 1 blocked, 1 failed');
+    expect(summary(action('off', [step('a', 'already', 'x'), step('b', 'switch')]))).toBe('off: 1 switched, 1 already off');
   });
 });
