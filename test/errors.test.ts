@@ -31,6 +31,7 @@ const FACTORIES: Record<string, Factory> = {
   OperationAbortedError: { code: 'OCKLE_OPERATION_ABORTED', make: () => new errors.OperationAbortedError() },
   ActionBusyError: { code: 'OCKLE_ACTION_BUSY', make: () => new errors.ActionBusyError('vm-1', 'a1') },
   RequestValidationError: { code: 'OCKLE_REQUEST_INVALID', make: () => new errors.RequestValidationError('body.server must be a string') },
+  ServerBlockedError: { code: 'OCKLE_SERVER_BLOCKED', make: () => new errors.ServerBlockedError('app', 'pdu-b unreachable') },
 };
 
 const subclasses = Object.entries(errors)
