@@ -67,7 +67,7 @@ const power = (agent: TestAgent, outlet: number): string => {
  * Two APC PDUs (outlet 1 on, outlet 3 off on each) and one server `dual` fed by pdu-a outlet
  * `a` and pdu-b outlet `b`, proven by a TCP test.
  */
-async function lab(o: { a: number; b: number; serving: boolean; extra?: string; settings?: string }): Promise<{ a: TestAgent; b: TestAgent; d: Daemon }> {
+async function lab(o: { a: number; b: number; serving: boolean; extra?: string; settings?: string; servers?: Record<string, string> }): Promise<{ a: TestAgent; b: TestAgent; d: Daemon }> {
   const rec = (): TestAgent => new TestAgent({ data: loadRecording(join(FIXTURES, 'apc-rpdu.snmprec')), onSet: onSetFor(behaviour('apc', [])) });
   const a = await rec().start();
   const b = await rec().start();
@@ -89,6 +89,7 @@ async function lab(o: { a: number; b: number; serving: boolean; extra?: string; 
     join(dir, 'servers', 'dual.ini'),
     `[server]\nhost = 127.0.0.1\noutlets = feed-a, feed-b\ntests = svc\n${o.extra ?? ''}\n[feed-a]\ndevice = pdu-a\noutlet = ${o.a}\n[feed-b]\ndevice = pdu-b\noutlet = ${o.b}\n[svc]\ntype = tcp\nport = ${port}\ntimeout = 300ms\n`,
   );
+  for (const [name, text] of Object.entries(o.servers ?? {})) await writeFile(join(dir, 'servers', `${name}.ini`), text);
   const d = await Daemon.start({ configDir: dir, log: silentLogger(), monitor: false });
   daemon = d;
   return { a, b, d };
@@ -249,5 +250,33 @@ describe('controls', () => {
     expect(rec.steps.find((s) => s.op === 'failed')?.detail).toMatch(/power left on \(on_shutdown_timeout = fail\)$/);
     expect(a.sets.length + b.sets.length).toBe(0);
     expect(d.gateway.server('dual').state).toBe('FAILED_TO_STOP');
+  });
+});
+
+describe('a peer that stops mid-action', () => {
+  it('a PDU that goes silent during a sequence blocks the servers on it; what was switched stays, nothing is cut', async () => {
+    // dual (pdu-a outlet 3, off; pdu-b outlet 2, on) does not come up in its first attempt;
+    // meanwhile pdu-b stops answering. Its second attempt must not power-cycle feed-a.
+    const { a, b, d } = await lab({
+      a: 3,
+      b: 2,
+      serving: false,
+      extra: 'max_attempts = 2',
+      servers: { app: '[server]\noutlets = power\ndependencies = dual\n[power]\ndevice = pdu-b\noutlet = 4\n' },
+    });
+    // pdu-b stops answering once dual's feed on pdu-a has been confirmed on.
+    d.events.on('action.progressed', (e) => {
+      if (e.step.op === 'confirm' && e.step.device === 'pdu-a') b.silent = true;
+    });
+    const rec = await d.gateway.waitFor(d.gateway.request({ kind: 'on', targets: ['app'], force: false, origin: 'api:test', reason: 'test' }).id);
+    expect(rec.status).toBe('failed');
+    expect(rec.error?.message).toBe('dual: blocked: pdu-b unreachable');
+    expect(rec.steps.find((s) => s.server === 'app')).toMatchObject({ op: 'blocked', detail: 'not started: dual failed' });
+    expect(a.sets.map((s) => `${s.oid.split('.').pop()}=${String(s.value.value)}`)).toEqual(['3=1']); // on, never off again
+    expect(b.sets).toEqual([]);
+    expect(power(a, 3)).toBe('on');
+    expect(d.gateway.devices().find((x) => x.id === 'pdu-b')?.reachable).toBe(false);
+    expect(d.gateway.server('dual').state).toBe('UNKNOWN');
+    expect(rec.steps.some((s) => s.op === 'cycle' || s.op === 'retry')).toBe(false);
   });
 });
