@@ -33,6 +33,7 @@ import { ConfigError, formatProblem, OckleError, toOckleError } from './errors.j
 import { createLogger } from './log.js';
 import { createNotifier, type Notifier } from './systemd.js';
 import { packageVersion } from './version.js';
+import { releaseSignals, takeSignals } from './signals.js';
 
 export interface DaemonOptions {
   readonly configDir: string;
@@ -595,14 +596,14 @@ export async function runDaemon(opts: { configDir: string; logDestination?: Dest
   // signal and adding another can lose a signal that arrived in between, so the handlers stay
   // and dispatch on the phase. While starting (the API may already answer) a stop or reload is
   // remembered and done once started, never the signal's default action (killing mid-start).
+  // The handlers may already be there since the first line of the process (src/cli/main.ts):
+  // what came while modules loaded is queued, and taken here.
   let pending: { stop: string | null; reload: boolean } = { stop: null, reload: false };
   let onSignal = (signal: NodeJS.Signals): void => {
     if (signal === 'SIGHUP') pending.reload = true;
     else pending.stop ??= signal;
   };
-  const signals = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
-  const handlers = signals.map((sig) => [sig, () => onSignal(sig)] as const);
-  for (const [sig, fn] of handlers) process.on(sig, fn);
+  for (const sig of takeSignals((sig) => onSignal(sig))) onSignal(sig);
   try {
     daemon = await Daemon.start({
       configDir: opts.configDir,
@@ -619,7 +620,7 @@ export async function runDaemon(opts: { configDir: string; logDestination?: Dest
       process.exitCode = 1;
     }
     notifier.close();
-    for (const [sig, fn] of handlers) process.off(sig, fn);
+    releaseSignals();
     return;
   }
   notifier.ready(`serving ${daemon.url}`);
@@ -639,7 +640,7 @@ export async function runDaemon(opts: { configDir: string; logDestination?: Dest
         .catch((err: unknown) => daemon.log.error({ err: toOckleError(err).message }, 'error while stopping'))
         .finally(() => {
           notifier.close();
-          for (const [sig, fn] of handlers) process.off(sig, fn);
+          releaseSignals();
           resolve();
         });
     };

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SimWorld } from '../../drivers/sim/world.js';
-import { main } from '../../src/cli/main.js';
+import { main } from '../../src/cli/commands.js';
 import { Daemon } from '../../src/daemon.js';
 import { silentLogger } from '../../src/log.js';
 import { demoConfig, type DemoCopy } from '../support/demo.js';

@@ -1,7 +1,7 @@
 /** CLI commands that work without a daemon: config check, token new, usage errors. */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Auth } from '../../src/api/auth.js';
-import { main } from '../../src/cli/main.js';
+import { main } from '../../src/cli/commands.js';
 import { join } from 'node:path';
 import { demoConfig, REPO, type DemoCopy } from '../support/demo.js';
 import { behaviour, onSetFor } from '../support/pdu-behaviour.js';

@@ -19,10 +19,10 @@ interface Run {
   exit: Promise<number | null>;
 }
 
-function run(configDir: string): Run {
+function run(configDir: string, env: NodeJS.ProcessEnv = {}): Run {
   const child = spawn(process.execPath, [MAIN, 'daemon', '--config', configDir], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, NOTIFY_SOCKET: '' },
+    env: { ...process.env, NOTIFY_SOCKET: '', ...env },
   });
   const out: string[] = [];
   child.stdout!.on('data', (b: Buffer) => out.push(b.toString()));
@@ -72,6 +72,20 @@ describe('daemon process', () => {
       expect(await r.exit, r.out.join('')).toBe(0);
     }
     expect(await simWrites(demo.stateDir)).toEqual({ 'pdu-a': 0, 'pdu-b': 0, 'relay-1': 0 });
+  });
+
+  it('a SIGTERM in the first moments, while its modules still load, stops it cleanly (exit 0, not killed by the signal)', async () => {
+    // From the first line of the binary on (before ockle's modules load: about 0.5 s on a Pi),
+    // a stop signal is held; OCKLE_TRACE_START says when that is.
+    for (const afterMs of [0, 50, 150]) {
+      const r = run(demo.configDir, { OCKLE_TRACE_START: '1' });
+      const signalled = new Promise<NodeJS.Signals | null>((resolve) => r.child.on('exit', (_code, sig) => resolve(sig)));
+      for (let i = 0; i < 400 && !r.out.join('').includes('ockle: stop signals held'); i++) await new Promise((res) => setTimeout(res, 2));
+      await new Promise((res) => setTimeout(res, afterMs));
+      r.child.kill('SIGTERM');
+      expect(await signalled, `SIGTERM ${afterMs} ms after the signals were held:\n${r.out.join('')}`).toBeNull();
+      expect(await r.exit, r.out.join('')).toBe(0);
+    }
   });
 
   it('a SIGTERM or SIGHUP that arrives while it is still starting is honoured once started, never lost or fatal', async () => {

@@ -12,7 +12,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateToken } from '../../src/api/auth.js';
 import type { PluginStatus } from '../../src/api/server.js';
-import { main } from '../../src/cli/main.js';
+import { main } from '../../src/cli/commands.js';
 import { Daemon, type ExtraPlugin } from '../../src/daemon.js';
 import { silentLogger } from '../../src/log.js';
 import { pluginHandler } from '../../src/plugin-host/bridge.js';

@@ -1,0 +1,444 @@
+/**
+ * `ockle`: the command line. Talks to the daemon's API (except `config check`, `token new` and
+ * `daemon`). Exit codes: 0 ok, 1 the action failed, 2 bad input, 3 device error, 4 daemon
+ * unreachable, 5 a plugin command failed or its plugin is down, 130 (143) interrupted by SIGINT (SIGTERM)
+ * while following an action, which goes on in the daemon unless --cancel-on-interrupt.
+ * `--json` prints the API's JSON for scripts.
+ */
+import { realpathSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { defaultRegistry } from '../../drivers/registry.js';
+import { builtinPluginTemplates } from '../../plugins/registry.js';
+import { checkConfig } from '../config/load.js';
+import { defaultConfigDir } from '../config/paths.js';
+import { parseDuration } from '../config/types.js';
+import type { CommandInfo, PluginStatus } from '../api/server.js';
+import type { ActionRecord, DeviceStatus, OpState, Plan, ServerStatus, TreeView } from '../core/model.js';
+import type { OckleError} from '../errors.js';
+import { formatProblem, toOckleError } from '../errors.js';
+import { generateToken } from '../api/auth.js';
+import { packageVersion } from '../version.js';
+import { Client, resolveClient } from './client.js';
+import { progress, summary } from './progress.js';
+import { formatProbe, probeDevice } from './probe.js';
+
+export interface Io {
+  readonly stdout: { write(s: string): unknown; isTTY?: boolean };
+  readonly stderr: { write(s: string): unknown };
+  readonly env: NodeJS.ProcessEnv;
+  readonly cwd: string;
+}
+
+const USAGE = `usage: ockle <command> [options]
+
+commands:
+  status                       servers with state and reason
+  tree                         the dependency graph
+  devices                      devices and their outlets
+  plugins [restart NAME]       available and enabled plugins with their state; restart a worker plugin
+  cmd [NAME [JSON]]            list the commands plugins registered, or run one with JSON params
+                               (e.g. ockle cmd logger.query '{"last":"1h"}')
+  devices probe DEVICE         ask one device directly (no daemon) what it is: model, profile,
+                               outlets, names, states, metering; never switches
+  on|off SERVER…|--all         switch in dependency order: on brings up what they need,
+                               off takes down what needs them first (auto-control)
+  cycle SERVER…                restart exactly these servers: power-cycle, then boot tests
+  on|off|cycle SERVER… --force switch exactly these servers' outlets now, ignoring dependencies
+  reset SERVER…                warm-reset exactly these servers through their BMC (ipmi, redfish)
+      [--reason TEXT] [--no-wait] [--timeout 5m]
+      [--queue]                wait for an action holding one of the servers, instead of refusing
+      [--cancel-on-interrupt]  Ctrl-C (or SIGTERM) while waiting cancels the action; without it
+                               the action continues in the daemon (its id is printed once accepted;
+                               \`ockle cancel ID\` stops it). Either way it exits 130 (SIGTERM: 143)
+  cancel ID                    stop a running action (operations on the wire finish)
+  plan on|off SERVER…|--all    what on/off would do, without touching anything
+  actions [--limit N] [--server S]   the action journal
+  action ID                    one action with its steps
+  watch [--types a,b]          live events
+  config check [DIR]           validate a config directory (no daemon needed)
+  token new NAME --role viewer|operator|admin   make an API token
+  daemon [--config DIR]        run the gateway in the foreground
+  version
+
+options: --config DIR (default: $OCKLE_CONFIG, ./config, /etc/ockle), --url URL ($OCKLE_URL),
+         --token-file FILE ($OCKLE_TOKEN; default: the daemon's local token), --json
+`;
+
+const OPTIONS = {
+  config: { type: 'string' },
+  url: { type: 'string' },
+  'token-file': { type: 'string' },
+  json: { type: 'boolean', default: false },
+  force: { type: 'boolean', default: false },
+  reason: { type: 'string' },
+  'no-wait': { type: 'boolean', default: false },
+  'cancel-on-interrupt': { type: 'boolean', default: false },
+  all: { type: 'boolean', default: false },
+  queue: { type: 'boolean', default: false },
+  timeout: { type: 'string' },
+  limit: { type: 'string' },
+  server: { type: 'string' },
+  types: { type: 'string' },
+  role: { type: 'string' },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const satisfies ParseArgsConfig['options'];
+
+const STATE_COLOUR: Partial<Record<OpState, string>> = {
+  OK: '32',
+  FORCED_ON: '36',
+  OFF: '90',
+  FORCED_OFF: '90',
+  SWITCHING_ON: '33',
+  SWITCHING_OFF: '33',
+  UNKNOWN: '35',
+};
+
+function exitCodeFor(e: OckleError): number {
+  if (e.code === 'OCKLE_DAEMON_UNREACHABLE') return 4;
+  if (e.code.startsWith('OCKLE_DEVICE_')) return 3;
+  if (e.code === 'OCKLE_PLUGIN_UNAVAILABLE' || e.code.startsWith('OCKLE_COMMAND_')) return 5;
+  if (['OCKLE_REQUEST_INVALID', 'OCKLE_TREE_UNKNOWN_SERVER', 'OCKLE_ACTION_UNKNOWN', 'OCKLE_CONFIG_INVALID', 'OCKLE_AUTH_REQUIRED', 'OCKLE_AUTH_FORBIDDEN', 'OCKLE_NOT_FOUND', 'OCKLE_ACTION_BUSY', 'OCKLE_ACTION_NO_SEQUENCER'].includes(e.code))
+    return 2;
+  return 1;
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => stripAnsi(r[c] ?? '').length)));
+  return rows.map((r) => r.map((cell, c) => cell + ' '.repeat(widths[c]! - stripAnsi(cell).length)).join('  ').trimEnd()).join('\n') + '\n';
+}
+// eslint-disable-next-line no-control-regex -- matching the ANSI escapes this file writes
+const stripAnsi = (s: string): string => s.replace(/\x1b\[[0-9;]*m/g, '');
+
+export async function main(argv: string[], io: Io): Promise<number> {
+  let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; strict: true }>>;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (err) {
+    io.stderr.write(`ockle: ${(err as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  const { values: v, positionals: pos } = parsed;
+  const [cmd, ...rest] = pos;
+  if (v.help || cmd === undefined || cmd === 'help') {
+    io.stdout.write(USAGE);
+    return cmd === undefined && !v.help ? 2 : 0;
+  }
+  const colour = io.stdout.isTTY === true && !io.env.NO_COLOR && !v.json;
+  const paint = (code: string | undefined, s: string): string => (colour && code ? `\x1b[${code}m${s}\x1b[0m` : s);
+  const out = (s: string): void => void io.stdout.write(s);
+  const json = (x: unknown): void => out(JSON.stringify(x, null, 2) + '\n');
+  const configDir = v.config ? resolve(io.cwd, v.config) : defaultConfigDir(io.env, io.cwd);
+  const client = (): Client =>
+    new Client(
+      resolveClient({
+        configDir,
+        env: io.env,
+        ...(v.url && { url: v.url }),
+        ...(v['token-file'] && { tokenFile: resolve(io.cwd, v['token-file']) }),
+      }),
+    );
+  const usage = (msg: string): number => {
+    io.stderr.write(`ockle: ${msg}\n${USAGE}`);
+    return 2;
+  };
+
+  try {
+    switch (cmd) {
+      case 'version':
+        out(`ockle ${packageVersion()}\n`);
+        return 0;
+      case 'status': {
+        const { servers } = await client().request<{ servers: ServerStatus[] }>('GET', '/api/servers');
+        if (v.json) return json({ servers }), 0;
+        const rows = [['SERVER', 'STATE', 'OUTLETS', 'WHY']];
+        for (const s of servers)
+          rows.push([
+            s.name,
+            paint(STATE_COLOUR[s.state] ?? '31', s.state),
+            s.outlets.map((o) => `${o.device}:${o.outlet}=${o.power}${o.readBack === 'assumed' ? '?' : ''}`).join(' ') || '-',
+            s.reason + (s.actionId ? ` [${s.actionId}]` : ''),
+          ]);
+        out(table(rows));
+        return 0;
+      }
+      case 'tree': {
+        const tree = await client().request<TreeView>('GET', '/api/tree');
+        if (v.json) return json(tree), 0;
+        const deps = new Map(tree.order.map((n) => [n, tree.edges.filter((e) => e.from === n).map((e) => e.to)]));
+        const state = new Map(tree.nodes.map((n) => [n.name, n.state]));
+        for (const n of tree.order) {
+          const d = deps.get(n)!;
+          out(`${n} ${paint(STATE_COLOUR[state.get(n)!] ?? '31', `(${state.get(n)})`)}\n`);
+          d.forEach((x, i) => out(`  ${i === d.length - 1 ? '└─' : '├─'} needs ${x}\n`));
+        }
+        return 0;
+      }
+      case 'plugins': {
+        if (rest[0] === 'restart') {
+          if (rest.length !== 2) return usage('the command is `ockle plugins restart NAME`');
+          const { plugin } = await client().request<{ plugin: PluginStatus }>('POST', `/api/plugins/${encodeURIComponent(rest[1]!)}/restart`);
+          if (v.json) return json({ plugin }), 0;
+          out(`${plugin.name}: ${plugin.state}\n`);
+          return 0;
+        }
+        if (rest.length > 0) return usage('`ockle plugins` takes no arguments, or `restart NAME`');
+        const { plugins } = await client().request<{ plugins: PluginStatus[] }>('GET', '/api/plugins');
+        if (v.json) return json({ plugins }), 0;
+        const rows = [['PLUGIN', 'STATE', 'WHERE', 'NOTE']];
+        for (const p of plugins) rows.push([p.name, p.state, p.where, p.lastError ?? (p.bugs ? `${p.bugs} bug(s) reported` : p.description)]);
+        out(table(rows));
+        return 0;
+      }
+      case 'cmd': {
+        if (rest.length === 0) {
+          const { commands } = await client().request<{ commands: CommandInfo[] }>('GET', '/api/commands');
+          if (v.json) return json({ commands }), 0;
+          if (commands.length === 0) return out('no commands: no running plugin registered one (see `ockle plugins`)\n'), 0;
+          const rows = [['COMMAND', 'ROLE', 'DESCRIPTION']];
+          for (const c of commands) rows.push([c.name, c.role, c.description]);
+          out(table(rows));
+          return 0;
+        }
+        if (rest.length > 2) return usage('the command is `ockle cmd NAME [JSON]` (quote the JSON as one argument)');
+        let params: unknown = {};
+        if (rest[1] !== undefined) {
+          try {
+            params = JSON.parse(rest[1]);
+          } catch (err) {
+            return usage(`the parameters of ${rest[0]} are not JSON (${(err as Error).message}); pass an object such as '{"last":"1h"}'`);
+          }
+          if (typeof params !== 'object' || params === null || Array.isArray(params)) return usage(`the parameters of ${rest[0]} must be a JSON object, such as '{"last":"1h"}'`);
+        }
+        const { result } = await client().request<{ result: unknown }>('POST', `/api/commands/${encodeURIComponent(rest[0]!)}`, params);
+        if (typeof result === 'string' && !v.json) out(result.endsWith('\n') ? result : result + '\n');
+        else json(result);
+        return 0;
+      }
+      case 'devices': {
+        if (rest[0] === 'probe') {
+          if (rest.length !== 2) return usage('the probe command is `ockle devices probe DEVICE`');
+          const id = rest[1]!;
+          const drivers = defaultRegistry();
+          const checked = await checkConfig(configDir, { drivers, plugins: builtinPluginTemplates });
+          const dc = checked.devices.find((d) => d.id === id);
+          const own = checked.problems.filter((p) => p.file === `devices/${id}.ini` && p.severity === 'error');
+          if (own.length > 0 || !dc) {
+            if (own.length > 0) for (const p of own) io.stderr.write(`${formatProblem(p)}\n`);
+            else io.stderr.write(`ockle: no device "${id}" in ${configDir}/devices (known: ${checked.devices.map((d) => d.id).join(', ') || 'none'})\n`);
+            return 2;
+          }
+          const timeout = v.timeout ? parseDuration(v.timeout) : 30_000;
+          if (timeout === undefined) return usage(`--timeout ${v.timeout}: not a duration`);
+          const report = await probeDevice(dc, drivers, timeout);
+          if (v.json) return json(report), 0;
+          out(formatProbe(report));
+          return 0;
+        }
+        if (rest.length > 0) return usage('`ockle devices` takes no arguments, or `probe DEVICE`');
+        const { devices } = await client().request<{ devices: DeviceStatus[] }>('GET', '/api/devices');
+        if (v.json) return json({ devices }), 0;
+        for (const d of devices) {
+          const reach = d.reachable === null ? 'not contacted' : d.reachable ? 'reachable' : `UNREACHABLE: ${d.error}`;
+          out(`${d.id} (${d.type}${d.readBack === 'assumed' ? ', read-back assumed' : ''}) ${reach}${d.lastPollMs !== null ? `, poll ${d.lastPollMs} ms` : ''}\n`);
+          for (const o of d.outlets) {
+            const w = o.reading?.watts !== undefined ? `${o.reading.watts} W` : o.reading?.amps !== undefined ? `${o.reading.amps} A` : '';
+            out(`  ${String(o.outlet).padStart(2)}  ${o.power.padEnd(9)} ${(o.boundTo ?? '-').padEnd(20)} ${o.name ?? ''}${w ? `  ${w}` : ''}`.trimEnd() + '\n');
+          }
+        }
+        return 0;
+      }
+      case 'on':
+      case 'off':
+      case 'cycle':
+      case 'reset': {
+        if (rest.length === 0 && !v.all) return usage(`${cmd} needs at least one SERVER, or --all`);
+        if (rest.length > 0 && v.all) return usage(`${cmd}: name servers or give --all, not both`);
+        const timeoutMs = v.timeout ? parseDuration(v.timeout) : 600_000;
+        if (timeoutMs === undefined) return usage(`--timeout "${v.timeout}" is not a duration (e.g. 90s, 5m)`);
+        if (v['cancel-on-interrupt'] && v['no-wait']) return usage('--cancel-on-interrupt needs the command to wait: drop --no-wait');
+        const c = client();
+        const body = { action: cmd, ...(v.all ? { all: true } : { targets: rest }), force: v.force, reason: v.reason ?? '', queue: v.queue };
+        const what = (r: ActionRecord): string => `${r.kind} ${r.targets.length > 3 ? `${r.targets.length} servers` : r.targets.join(', ')}`;
+        // Ctrl-C (or a SIGTERM) while following: the action runs in the daemon, not here, so
+        // say so with its id, or cancel it with --cancel-on-interrupt. A signal during the
+        // request itself waits for the answer: the daemon may have accepted it already.
+        const follow = new AbortController();
+        let interrupted: NodeJS.Signals | undefined;
+        const onSignal = (sig: NodeJS.Signals): void => {
+          interrupted ??= sig;
+          follow.abort();
+        };
+        const signals = v['no-wait'] ? [] : (['SIGINT', 'SIGTERM'] as const);
+        for (const sig of signals) process.on(sig, onSignal);
+        try {
+          const { action } = await c.request<{ action: ActionRecord }>('POST', '/api/actions', body);
+          if (v['no-wait']) return v.json ? (json(action), 0) : (out(`${action.id} started\n`), 0);
+          const mode = action.force ? 'forced' : action.kind === 'reset' ? 'BMC reset' : 'sequenced';
+          (v.json ? io.stderr : io.stdout).write(`action ${action.id} accepted: ${what(action)} (${mode})\n`);
+          const deadline = Date.now() + timeoutMs;
+          let rec = action;
+          let shown = 0;
+          // In a terminal, a sequence shows one live progress line (failures still get their own
+          // lines); elsewhere every step is printed as it is journaled. Polled once a second.
+          const live = io.stdout.isTTY === true && !v.json && !v.force;
+          const t0 = Date.now();
+          const show = (r: ActionRecord): void => {
+            if (v.json) return;
+            const fresh = r.steps.slice(shown);
+            shown = r.steps.length;
+            if (!live) {
+              for (const s of fresh) out(`  ${s.ok ? '✓' : '✗'} ${s.server ?? ''} ${s.op}: ${s.detail}\n`);
+              return;
+            }
+            out('\r\x1b[2K');
+            for (const s of fresh.filter((x) => !x.ok)) out(`  ✗ ${s.server ?? ''} ${s.op}: ${s.detail}\n`);
+            out(r.status === 'running' ? progress(r, Date.now() - t0).line : `${progress(r, Date.now() - t0).line}\n`);
+          };
+          if (!interrupted) show(rec);
+          while (!interrupted && rec.status === 'running' && Date.now() < deadline) {
+            try {
+              rec = await c.request<ActionRecord>('GET', `/api/actions/${rec.id}?wait=1`, undefined, follow.signal);
+            } catch (err) {
+              if (interrupted) break;
+              throw err;
+            }
+            show(rec);
+          }
+          // The action may have ended since the last answer: only a running one "continues".
+          if (interrupted && rec.status === 'running' && !v['cancel-on-interrupt'])
+            rec = await c.request<ActionRecord>('GET', `/api/actions/${encodeURIComponent(rec.id)}`, undefined, AbortSignal.timeout(5000)).catch(() => rec);
+          if (interrupted && rec.status === 'running') {
+            if (live) out('\n');
+            const code = 128 + (interrupted === 'SIGINT' ? 2 : 15);
+            const continues = `action ${rec.id} continues in the daemon; \`ockle cancel ${rec.id}\` stops it`;
+            if (!v['cancel-on-interrupt']) {
+              if (v.json) json(rec);
+              io.stderr.write(`${continues}\n`);
+              return code;
+            }
+            let after: ActionRecord;
+            try {
+              ({ action: after } = await c.request<{ action: ActionRecord }>('POST', `/api/actions/${encodeURIComponent(rec.id)}/cancel`, {}, AbortSignal.timeout(10_000)));
+            } catch (err) {
+              if (v.json) json(rec);
+              io.stderr.write(`ockle: could not cancel action ${rec.id}: ${toOckleError(err).message}\n${continues}\n`);
+              return code;
+            }
+            if (v.json) json(after);
+            io.stderr.write(
+              after.status === 'running'
+                ? `action ${after.id} cancelled: ${what(after)} (operations on the wire finish first; \`ockle action ${after.id}\` shows where it stopped)\n`
+                : `action ${after.id} had already ended: ${what(after)}: ${after.status}\n`,
+            );
+            return code;
+          }
+          if (interrupted && live) out('\n');
+          if (v.json) json(rec);
+          else {
+            out(`${rec.id} ${cmd} ${rec.targets.length > 3 ? `${rec.targets.length} servers` : rec.targets.join(', ')}: ${rec.status}${rec.error ? ` — ${rec.error.message}` : ''}\n`);
+            if (rec.status !== 'running') out(`${summary(rec)}\n`);
+          }
+          if (rec.status === 'running') {
+            io.stderr.write(`ockle: ${rec.id} still running after ${v.timeout ?? '10m'}; follow it with \`ockle action ${rec.id}\`\n`);
+            return 1;
+          }
+          return rec.status === 'ok' ? 0 : rec.error?.code.startsWith('OCKLE_DEVICE_') ? 3 : 1;
+        } finally {
+          for (const sig of signals) process.off(sig, onSignal);
+        }
+      }
+      case 'actions': {
+        const limit = v.limit ?? '20';
+        if (!/^\d+$/.test(limit)) return usage(`--limit "${limit}" is not a number`);
+        const q = `?limit=${limit}${v.server ? `&server=${encodeURIComponent(v.server)}` : ''}`;
+        const { actions } = await client().request<{ actions: ActionRecord[] }>('GET', `/api/actions${q}`);
+        if (v.json) return json({ actions }), 0;
+        const rows = [['ID', 'WHEN', 'WHO', 'WHAT', 'RESULT', 'WHY']];
+        for (const a of actions)
+          rows.push([a.id, a.requestedAt.replace('T', ' ').slice(0, 19), a.origin, `${a.force ? 'force ' : ''}${a.kind} ${a.targets.join(',')}`, a.status + (a.error ? `: ${a.error.message}` : ''), a.reason]);
+        out(table(rows));
+        return 0;
+      }
+      case 'plan': {
+        const [kind, ...names] = rest;
+        if (kind !== 'on' && kind !== 'off') return usage('the plan command is `ockle plan on|off SERVER…|--all`');
+        if ((names.length === 0) === !v.all) return usage('plan needs SERVER… or --all (not both)');
+        const q = v.all ? 'all=true' : `targets=${encodeURIComponent(names.join(','))}`;
+        const p = await client().request<Plan>('GET', `/api/plan?action=${kind}&${q}`);
+        if (v.json) return json(p), 0;
+        if (p.servers.length === 0) return out(`nothing to do: ${p.skipped.join(', ')} already ${kind}\n`), 0;
+        const exp = new Map(p.expected.map((e) => [e.server, e]));
+        const secs = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
+        p.waves.forEach((w, i) =>
+          out(`wave ${i + 1}: ${w.map((n) => `${n} (${exp.get(n)!.source === 'none' ? 'direct' : `${exp.get(n)!.source === 'learned' ? '' : '≤ '}${secs(exp.get(n)!.ms)}`})`).join(', ')}\n`),
+        );
+        for (const d of p.devices) out(`${d.device}${d.staggerMs > 0 ? ` (stagger ${secs(d.staggerMs)})` : ''}: ${d.order.join(' → ')}\n`);
+        out(`critical path: ${p.criticalPath.servers.join(' → ')} (${secs(p.criticalPath.ms)}${p.expected.some((e) => e.source === 'timeout') ? (kind === 'on' ? ', at most: some servers were never seen booting, their boot_timeout counts' : ', at most: shutdown_timeout of each server with controls') : ''})\n`);
+        if (p.skipped.length > 0) out(`already ${kind}: ${p.skipped.join(', ')}\n`);
+        return 0;
+      }
+      case 'cancel': {
+        if (!rest[0]) return usage('cancel needs an action ID');
+        const { action } = await client().request<{ action: ActionRecord }>('POST', `/api/actions/${encodeURIComponent(rest[0])}/cancel`, {});
+        if (v.json) return json({ action }), 0;
+        out(`${action.id}: ${action.status === 'running' ? 'cancelling (operations on the wire finish first)' : `already ${action.status}`}\n`);
+        return 0;
+      }
+      case 'action': {
+        if (!rest[0]) return usage('action needs an ID');
+        const a = await client().request<ActionRecord>('GET', `/api/actions/${encodeURIComponent(rest[0])}`);
+        if (v.json) return json(a), 0;
+        out(`${a.id} ${a.force ? 'forced ' : ''}${a.kind} ${a.targets.join(', ')} by ${a.origin}${a.reason ? ` (${a.reason})` : ''}: ${a.status}\n`);
+        for (const s of a.steps) out(`  ${s.at.slice(11, 23)} ${s.ok ? '✓' : '✗'} ${s.server ?? ''} ${s.op}: ${s.detail}\n`);
+        if (a.error) out(`  error ${a.error.code}: ${a.error.message}\n`);
+        return 0;
+      }
+      case 'watch': {
+        const ac = new AbortController();
+        const onInt = (): void => ac.abort();
+        process.once('SIGINT', onInt);
+        try {
+          for await (const e of client().events(v.types, ac.signal)) {
+            out(v.json ? JSON.stringify(e) + '\n' : `${new Date().toISOString().slice(11, 23)} ${e.event} ${JSON.stringify(e.data)}\n`);
+          }
+        } finally {
+          process.off('SIGINT', onInt);
+        }
+        return 0;
+      }
+      case 'config': {
+        if (rest[0] !== 'check') return usage('the config command is `ockle config check [DIR]`');
+        const dir = rest[1] ? resolve(io.cwd, rest[1]) : configDir;
+        const { problems } = await checkConfig(dir, { drivers: defaultRegistry(), plugins: builtinPluginTemplates });
+        if (v.json) json({ problems });
+        else for (const p of problems) (p.severity === 'error' ? io.stderr : io.stdout).write(formatProblem(p) + '\n');
+        const errors = problems.filter((p) => p.severity === 'error').length;
+        if (!v.json) out(`${errors} error${errors === 1 ? '' : 's'}, ${problems.length - errors} warning${problems.length - errors === 1 ? '' : 's'} in ${dir}\n`);
+        return errors > 0 ? 2 : 0;
+      }
+      case 'token': {
+        const name = rest[1];
+        if (rest[0] !== 'new' || !name) return usage('the token command is `ockle token new NAME --role viewer|operator|admin`');
+        if (!/^[a-z0-9][a-z0-9_-]*$/.test(name)) return usage(`token name "${name}" must be lowercase letters, digits, "-" and "_"`);
+        if (!v.role || !['viewer', 'operator', 'admin'].includes(v.role)) return usage('--role must be viewer, operator or admin');
+        const t = generateToken();
+        if (v.json) return json({ name, role: v.role, token: t.token, sha256: t.sha256 }), 0;
+        out(`token (give it to its user; it is not stored anywhere):\n  ${t.token}\n\nadd to ockle.ini, then reload (systemctl reload ockle):\n[token.${name}]\nrole = ${v.role}\nsha256 = ${t.sha256}\n`);
+        return 0;
+      }
+      case 'daemon': {
+        const { runDaemon } = await import('../daemon.js');
+        await runDaemon({ configDir });
+        return typeof process.exitCode === 'number' ? process.exitCode : 0;
+      }
+      default:
+        return usage(`unknown command "${cmd}"`);
+    }
+  } catch (err) {
+    const e = toOckleError(err);
+    io.stderr.write(`ockle: ${e.message}\n${e.hint ? `  ${e.hint}\n` : ''}`);
+    return exitCodeFor(e);
+  }
+}
