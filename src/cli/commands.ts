@@ -5,9 +5,7 @@
  * while following an action, which goes on in the daemon unless --cancel-on-interrupt.
  * `--json` prints the API's JSON for scripts.
  */
-import { realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { defaultRegistry } from '../../drivers/registry.js';
 import { builtinPluginTemplates } from '../../plugins/registry.js';
