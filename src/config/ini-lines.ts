@@ -61,9 +61,12 @@ export function parseIni(text: string): IniFile {
     }
     const eq = t.indexOf('=');
     if (eq <= 0) {
+      // The line itself is never echoed: a mistyped "password: S3cret" must not reach a log.
+      // What looks like its key is named, nothing after it.
+      const word = /^[A-Za-z_][\w.-]*/.exec(t)?.[0];
       problems.push({
         line,
-        message: eq === 0 ? `line "${t}" has no key before "="` : `line "${t}" is not "key = value"`,
+        message: eq === 0 ? 'the line has no key before "="' : `the line${word ? ` starting with "${word}"` : ''} is not "key = value"`,
         hint: 'Write key = value, or start the line with ; to make it a comment.',
       });
       return;

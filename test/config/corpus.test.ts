@@ -151,7 +151,18 @@ const CASES: Case[] = [
   {
     mistake: 'malformed line',
     edit: replace('servers/vm-1.ini', 'host = vm-1.lab.example', 'host vm-1.lab.example'),
-    expected: 'servers/vm-1.ini:4: line "host vm-1.lab.example" is not "key = value" Write key = value, or start the line with ; to make it a comment.',
+    expected: 'servers/vm-1.ini:4: the line starting with "host" is not "key = value" Write key = value, or start the line with ; to make it a comment.',
+  },
+  {
+    // The line may hold a secret: it is never echoed, only what looks like its key.
+    mistake: 'mistyped secret line',
+    edit: append('devices/pdu-b.ini', 'password: S3cret-do-not-echo\n'),
+    expected: 'devices/pdu-b.ini:10: the line starting with "password" is not "key = value" Write key = value, or start the line with ; to make it a comment.',
+  },
+  {
+    mistake: 'a line with no key',
+    edit: append('devices/pdu-b.ini', '= S3cret-do-not-echo\n'),
+    expected: 'devices/pdu-b.ini:10: the line has no key before "=" Write key = value, or start the line with ; to make it a comment.',
   },
   {
     mistake: 'server file without [server]',
