@@ -444,7 +444,17 @@ export class Daemon {
    * address, state directory) keep their old values until the next restart.
    */
   reload(): Promise<boolean> {
-    this.#reloading ??= this.#reload().finally(() => (this.#reloading = null));
+    this.#reloading ??= this.#reload()
+      .catch((err: unknown) => {
+        // Whatever went wrong (a filesystem surprise, a driver that cannot be built), the
+        // running configuration stays: a reload never takes the daemon down.
+        const e = toOckleError(err);
+        const message = `reload refused: ${e.message}; still running on the previous configuration`;
+        this.log.error({ code: e.code }, message);
+        this.events.emit('config.reloaded', { ok: false, message });
+        return false;
+      })
+      .finally(() => (this.#reloading = null));
     return this.#reloading;
   }
 

@@ -218,12 +218,30 @@ function deepFreeze<T>(o: T): T {
   return o;
 }
 
-async function listIni(dir: string): Promise<string[]> {
+/** Why a path under the config directory cannot be used, in words (ENOTDIR, ELOOP…). */
+function fsTrouble(rel: string, code: string | undefined): { message: string; hint: string } {
+  switch (code) {
+    case 'ENOENT':
+      return { message: `${rel} is missing`, hint: `Create ${rel}${rel.endsWith('/') ? ' (a lab with no entries there has it empty)' : ''}.` };
+    case 'ENOTDIR':
+      return { message: `${rel} is not a directory`, hint: `Make ${rel} a directory of .ini files.` };
+    case 'EISDIR':
+      return { message: `${rel} is a directory, not a file`, hint: `Remove it or rename it so it does not end in .ini.` };
+    case 'ELOOP':
+      return { message: `${rel} is a symbolic link loop`, hint: 'Point the link at a real directory or file.' };
+    case 'EACCES':
+    case 'EPERM':
+      return { message: `${rel} cannot be read (permission denied)`, hint: 'Give the ockle user read access (and x on directories).' };
+    default:
+      return { message: `${rel} cannot be read (${code ?? 'unknown error'})`, hint: 'Check the path and its permissions.' };
+  }
+}
+
+async function listIni(dir: string): Promise<{ files: string[]; code?: string }> {
   try {
-    return (await readdir(dir)).filter((f) => f.endsWith('.ini')).sort();
+    return { files: (await readdir(dir)).filter((f) => f.endsWith('.ini')).sort() };
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
+    return { files: [], code: (err as NodeJS.ErrnoException).code ?? 'EIO' };
   }
 }
 
@@ -236,9 +254,23 @@ export async function checkConfig(dirIn: string, opts: LoadOptions): Promise<{ p
   const dir = resolve(dirIn);
   const problems: ConfigProblem[] = [];
   const collectors: Collector[] = [];
+  const listedOnce = new Map<string, string[]>();
   const listed = async (sub: string): Promise<string[]> => {
+    const known = listedOnce.get(sub);
+    if (known) return known;
     const extra = [...(opts.overrides?.keys() ?? [])].filter((k) => k.startsWith(`${sub}/`)).map((k) => k.slice(sub.length + 1));
-    return [...new Set([...(await listIni(join(dir, sub))), ...extra])].sort();
+    const { files, code } = await listIni(join(dir, sub));
+    // A directory that is missing, a file, a link loop…: a problem at file level, never an
+    // internal error (and a reload that meets it keeps the running configuration).
+    if (code) {
+      const c = new Collector(`${sub}/`);
+      const t = fsTrouble(`${sub}/`, code);
+      c.error(undefined, t.message, t.hint);
+      problems.push(...c.problems);
+    }
+    const all = [...new Set([...files, ...extra])].sort();
+    listedOnce.set(sub, all);
+    return all;
   };
   const read = async (rel: string): Promise<{ c: Collector; sections: readonly IniSection[] } | undefined> => {
     const c = new Collector(rel);
@@ -248,9 +280,10 @@ export async function checkConfig(dirIn: string, opts: LoadOptions): Promise<{ p
       text = opts.overrides?.get(rel) ?? (await readFile(join(dir, rel), 'utf8'));
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      c.error(undefined, code === 'ENOENT' ? `${rel} is missing` : `${rel} cannot be read (${code})`, code === 'ENOENT'
+      const t = fsTrouble(rel, code);
+      c.error(undefined, t.message, code === 'ENOENT'
         ? `Create ${rel} in ${dir} (see config/ockle.ini in the ockle repository for an example) or pass the right --config.`
-        : 'Check the file permissions.');
+        : t.hint);
       problems.push(...c.problems);
       return undefined;
     }
