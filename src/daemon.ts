@@ -175,6 +175,8 @@ export class Daemon {
   #auth: Auth | null = null;
   #url = '';
   #reloading: Promise<boolean> | null = null;
+  /** The one reload that follows the current one (see reload()). */
+  #reloadAgain: Promise<boolean> | null = null;
   #stopping: Promise<void> | null = null;
 
   private constructor(opts: DaemonOptions, log: Logger) {
@@ -444,7 +446,17 @@ export class Daemon {
    * address, state directory) keep their old values until the next restart.
    */
   reload(): Promise<boolean> {
-    this.#reloading ??= this.#reload()
+    // A reload asked for while one is under way may come after that one read the files: it gets
+    // a reload of its own once the current one ends (any number of them coalesce into one).
+    if (this.#reloading) {
+      if (!this.#reloadAgain) this.log.info('reload requested while another is under way: one more follows when it ends');
+      this.#reloadAgain ??= this.#reloading.then(() => {
+        this.#reloadAgain = null;
+        return this.reload();
+      });
+      return this.#reloadAgain;
+    }
+    this.#reloading = this.#reload()
       .catch((err: unknown) => {
         // Whatever went wrong (a filesystem surprise, a driver that cannot be built), the
         // running configuration stays: a reload never takes the daemon down.
@@ -516,6 +528,7 @@ export class Daemon {
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
       await this.#reloading;
+      await this.#reloadAgain;
       await this.#stopPlugins('daemon stopping');
       await this.#api?.close();
       await this.#world.runtime.close();

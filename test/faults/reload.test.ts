@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Daemon } from '../../src/daemon.js';
 import { silentLogger } from '../../src/log.js';
-import { REPO } from '../support/demo.js';
+import type { SimWorld } from '../../drivers/sim/world.js';
+import { demoConfig, REPO } from '../support/demo.js';
 import { behaviour, onSetFor } from '../support/pdu-behaviour.js';
 import { loadRecording, TestAgent } from '../support/snmp-agent.js';
 
@@ -96,5 +97,36 @@ describe('reload', () => {
     expect(plugins.filter((p) => p.startsWith('metrics'))).toEqual([]);
     expect(plugins.filter((p) => p.startsWith('timer-example'))).toContain('timer-example:stopped');
     expect(a.sets.length + b.sets.length).toBe(0);
+  });
+});
+
+describe('reload signals that come close together', () => {
+  it('a second reload during a pending one is not dropped: the config the files say last is the one that runs', async () => {
+    const demo = await demoConfig();
+    try {
+      const d = await Daemon.start({ configDir: demo.configDir, log: silentLogger(), monitor: false });
+      daemon = d;
+      const world = d.shared<SimWorld>('sim-world')!;
+      // A forced cycle keeps the daemon busy: a reload waits for it.
+      const cycle = d.gateway.request({ kind: 'cycle', targets: ['web-1'], force: true, origin: 'api:test', reason: 'busy' });
+      const web1 = await demo.read('servers/web-1.ini');
+      await demo.write('servers/web-1.ini', web1.replace('outlet = 4', 'outlet = 6'));
+      const first = d.reload();
+      await new Promise((r) => setTimeout(r, 300)); // the first reload has read the files by now
+      await demo.write('servers/web-1.ini', web1);
+      const second = d.reload();
+      expect(await first).toBe(true);
+      expect(await second).toBe(true);
+      expect((await d.gateway.waitFor(cycle.id)).status).toBe('ok');
+      expect(d.gateway.server('web-1').outlets[0]!.outlet).toBe(4);
+      const off = await d.gateway.waitFor(d.gateway.request({ kind: 'off', targets: ['web-1'], force: true, origin: 'api:test', reason: 'after' }).id);
+      expect(off.status).toBe('ok');
+      expect(world.writes('pdu-b').log.at(-1)).toMatchObject({ outlet: 4, action: 'off' });
+      expect(world.writes('pdu-b').log.filter((w) => w.outlet === 6)).toEqual([]);
+    } finally {
+      await daemon?.stop();
+      daemon = undefined;
+      await demo.cleanup();
+    }
   });
 });
