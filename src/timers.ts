@@ -1,17 +1,28 @@
 /** Waits `ms`; rejects with OperationAbortedError as soon as `signal` aborts. */
 import { OperationAbortedError } from './errors.js';
 
+/** The longest wait one Node timer holds; longer ones fire after 1 ms, so they are sliced. */
+export const TIMER_MAX_MS = 2_147_483_647;
+
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(new OperationAbortedError());
+    let left = Math.max(0, ms);
+    let t: NodeJS.Timeout;
     const onAbort = (): void => {
       clearTimeout(t);
       reject(new OperationAbortedError());
     };
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
+    const arm = (): void => {
+      const slice = Math.min(left, TIMER_MAX_MS);
+      left -= slice;
+      t = setTimeout(() => {
+        if (left > 0) return arm();
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      }, slice);
+    };
+    arm();
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }

@@ -11,6 +11,6 @@ export const config = {
     help: 'The SQLite file. Relative paths are relative to the plugin’s directory, <state_dir>/plugins/logger.',
   }),
   log_resolution: duration({ min: 1000, max: 86_400_000, default: 60_000, help: 'How often every outlet’s state and metering are sampled. State changes and actions are recorded as they happen, whatever this is.' }),
-  retention: duration({ min: 3_600_000, default: 30 * 86_400_000, help: 'How long records are kept; older ones are deleted every hour (and at start).' }),
+  retention: duration({ min: 3_600_000, max: 10 * 365 * 86_400_000, notATimer: true, default: 30 * 86_400_000, help: 'How long records are kept; older ones are deleted every hour (and at start).' }),
 };
 export const worker = builtModule(import.meta.url, 'plugin.js');

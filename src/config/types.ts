@@ -280,12 +280,18 @@ export function formatDuration(ms: number): string {
   if (ms % 1000 === 0) return `${ms / 1000}s`;
   return `${ms}ms`;
 }
-/** A duration; the value is in milliseconds. `min`/`max` are in milliseconds too. */
-export function duration<O extends Common<number> & { min?: number; max?: number }>(o: O) {
-  const range =
-    o.min !== undefined || o.max !== undefined
-      ? ` ${o.min !== undefined ? formatDuration(o.min) : '0s'}–${o.max !== undefined ? formatDuration(o.max) : '∞'}`
-      : '';
+/**
+ * The longest duration any key accepts: 24 days. A Node timer holds at most 2^31−1 ms (24.8
+ * days) and fires after 1 ms when asked for more, so a 30-day `shutdown_timeout` would cut the
+ * power at once and a 30-day `poll_interval` would spin.
+ */
+export const MAX_DURATION_MS = 24 * 86_400_000;
+
+/** A duration; the value is in milliseconds. `min`/`max` are in milliseconds too (`max` never above MAX_DURATION_MS). */
+export function duration<O extends Common<number> & { min?: number; max?: number; notATimer?: boolean }>(o: O) {
+  // `notATimer`: a span nothing waits for (a retention age), so a timer's limit does not apply.
+  const max = o.notATimer ? (o.max ?? Infinity) : Math.min(o.max ?? MAX_DURATION_MS, MAX_DURATION_MS);
+  const range = ` ${o.min !== undefined ? formatDuration(o.min) : '0s'}–${max === Infinity ? '∞' : formatDuration(max)}`;
   return spec<number, O>(
     o,
     'duration',
@@ -293,12 +299,13 @@ export function duration<O extends Common<number> & { min?: number; max?: number
     (raw) => {
       const ms = parseDuration(raw);
       if (ms === undefined) return bad(`"${raw}" is not a duration`, 'Write a number with a unit: 500ms, 30s, 5m, 1h.');
-      if ((o.min !== undefined && ms < o.min) || (o.max !== undefined && ms > o.max))
-        return bad(`${raw} is out of range`, `Use a duration${range}.`);
+      if (!o.notATimer && ms > MAX_DURATION_MS && (o.max === undefined || o.max >= MAX_DURATION_MS))
+        return bad(`${raw} is out of range`, `Use a duration${range}: 24 days is the longest a timer can wait.`);
+      if ((o.min !== undefined && ms < o.min) || ms > max) return bad(`${raw} is out of range`, `Use a duration${range}.`);
       return ok(ms);
     },
     formatDuration,
-    { ...(o.min !== undefined && { min: o.min }), ...(o.max !== undefined && { max: o.max }) },
+    { ...(o.min !== undefined && { min: o.min }), ...(max !== Infinity && { max }) },
   );
 }
 

@@ -68,7 +68,7 @@ const CASES: Case[] = [
   {
     mistake: 'duration below its minimum',
     edit: replace('ockle.ini', 'test_interval = 2s', 'test_interval = 5ms'),
-    expected: 'ockle.ini:21: test_interval = 5ms: 5ms is out of range Use a duration 10ms–∞.',
+    expected: 'ockle.ini:21: test_interval = 5ms: 5ms is out of range Use a duration 10ms–24d.',
   },
   {
     mistake: 'not a boolean',
