@@ -221,7 +221,13 @@ export class Daemon {
     const t0 = performance.now();
     // 1. The journal first: an action the previous process left unfinished is visible at once.
     await mkdir(config.stateDir, { recursive: true, mode: 0o750 });
-    this.#journal = await ActionJournal.open(config.stateDir);
+    this.#journal = await ActionJournal.open(config.stateDir, {
+      onTrouble: (message, err) => {
+        if (err) this.log.error({ code: err.code, hint: err.hint }, `${message}: new actions are refused until it can write`);
+        else this.log.info(message);
+      },
+    });
+    for (const r of this.#journal.repairs) this.log.warn(r);
     for (const a of this.#journal.interruptedOnOpen)
       this.log.warn({ actionId: a.id, kind: a.kind, targets: a.targets }, 'action was interrupted by the previous stop');
     // 2. Drivers and the real states: read, never written.

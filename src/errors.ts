@@ -87,6 +87,11 @@ export const ERROR_CODES = {
     fix: 'Bring the named device back (`ockle devices` shows why it is unreachable), then run the action again; `--force` switches the readable outlets alone.',
     status: 409,
   },
+  OCKLE_JOURNAL_UNWRITABLE: {
+    meaning: 'The action journal cannot be written (the state directory is full, or failing), so no new action is accepted: an action that cannot be recorded is not run.',
+    fix: 'Free space in the state directory (`df -h` on it); ockle accepts actions again as soon as it can write, without a restart.',
+    status: 507,
+  },
   OCKLE_SEQUENCE_START_FAILED: {
     meaning: 'A sequenced power-on ended with servers that did not come up (their dependents were not started).',
     fix: 'Look at the action’s steps (`ockle action ID`): each failed server says why; fix it and run the action again.',

@@ -84,16 +84,30 @@ export class SimWorld {
 
   /** Writes every changed device now (also called when a sim device closes). */
   flush(): void {
-    for (const id of this.#dirty) {
+    for (const id of [...this.#dirty]) {
       const s = this.#devices.get(id);
+      this.#dirty.delete(id);
       if (!s) continue;
-      mkdirSync(this.#dir, { recursive: true });
-      const file = join(this.#dir, `${id}.json`);
-      writeFileSync(`${file}.tmp`, JSON.stringify(s));
-      renameSync(`${file}.tmp`, file);
+      try {
+        mkdirSync(this.#dir, { recursive: true });
+        const file = join(this.#dir, `${id}.json`);
+        writeFileSync(`${file}.tmp`, JSON.stringify(s));
+        renameSync(`${file}.tmp`, file);
+      } catch {
+        // A full or failing disk: the simulated hardware keeps its state in memory (as real
+        // hardware would), and the file is written again later. Never a throw from a timer.
+        this.#dirty.add(id);
+      }
     }
-    this.#dirty.clear();
+    if (this.#dirty.size > 0 && !this.#retrying) {
+      this.#retrying = true;
+      setTimeout(() => {
+        this.#retrying = false;
+        this.flush();
+      }, 1000).unref();
+    }
   }
+  #retrying = false;
 
   #outlet(id: string, n: number): SimOutlet {
     const o = this.#devices.get(id)?.outlets[n - 1];

@@ -14,6 +14,7 @@ import { defaultConfigDir } from '../config/paths.js';
 import { parseDuration } from '../config/types.js';
 import type { CommandInfo, PluginStatus } from '../api/server.js';
 import type { ActionRecord, DeviceStatus, OpState, Plan, ServerStatus, TreeView } from '../core/model.js';
+import type { Health } from '../core/gateway.js';
 import type { OckleError} from '../errors.js';
 import { formatProblem, toOckleError } from '../errors.js';
 import { generateToken } from '../api/auth.js';
@@ -357,6 +358,10 @@ export async function main(argv: string[], io: Io): Promise<number> {
         for (const a of actions)
           rows.push([a.id, a.requestedAt.replace('T', ' ').slice(0, 19), a.origin, `${a.force ? 'force ' : ''}${a.kind} ${a.targets.join(',')}`, a.status + (a.error ? `: ${a.error.message}` : ''), a.reason]);
         out(table(rows));
+        // What the journal itself went through: a record torn by a crash, a disk it cannot write.
+        const health = await client().request<Health>('GET', '/api/health');
+        if (health.journal && !health.journal.writable) io.stderr.write(`ockle: warning: ${health.journal.error ?? 'the journal cannot be written'}; new actions are refused\n`);
+        for (const r of health.journal?.repairs ?? []) io.stderr.write(`ockle: note: ${r}\n`);
         return 0;
       }
       case 'plan': {

@@ -27,6 +27,8 @@ export interface Health {
   readonly servers: number;
   readonly devices: number;
   readonly unreachableDevices: readonly string[];
+  /** The action journal: whether it can be written (no new action is accepted while it cannot), and what was repaired at start. */
+  readonly journal: { readonly writable: boolean; readonly error: string | null; readonly repairs: readonly string[] };
 }
 
 export interface Gateway {

@@ -2,10 +2,18 @@
  * The action journal: every requested power action with who, what, why, each step and the
  * result. Append-only JSON lines under the state directory; `start` and `finish` are synced
  * to disk, so a crash mid-action is visible after the restart (marked `interrupted`).
+ *
+ * Under fault: an action exists only once its start record is on disk (written whole and
+ * synced), so a full disk refuses new actions with OCKLE_JOURNAL_UNWRITABLE instead of losing
+ * one; a record that cannot be written whole is cut off again, never left torn; steps and
+ * finishes that cannot be written yet are kept and written as soon as the disk takes them,
+ * and nothing here ever throws from a timer. A torn last line found on open (power lost
+ * mid-write) is cut off and reported. Ids never depend on the wall clock going forwards.
  */
-import { closeSync, fdatasyncSync, openSync, writeSync, renameSync, statSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { closeSync, fdatasyncSync, ftruncateSync, openSync, writeSync, renameSync, statSync } from 'node:fs';
+import { mkdir, readFile, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
+import { OckleError } from '../errors.js';
 import type { ActionRecord, ActionRequest, ActionStatus, ActionStep } from './model.js';
 
 export const JOURNAL_FILE = 'journal.jsonl';
@@ -17,6 +25,8 @@ type Line =
 
 export interface JournalOptions {
   readonly now?: () => Date;
+  /** Told when writing starts failing (with the error) and when it works again (null). */
+  readonly onTrouble?: (message: string, err: OckleError | null) => void;
   readonly maxInMemory?: number;
   readonly maxFileBytes?: number;
 }
@@ -32,14 +42,24 @@ export class ActionJournal {
   #bytes: number;
   readonly #pending: string[] = [];
   #flushSoon: NodeJS.Immediate | null = null;
-  #lastId = '';
+  /** Time and counter of the newest id (ids grow even when the clock steps back). */
+  #lastT = 0;
+  #lastN = -1;
+  /** Why the journal cannot write now (null: it can); new actions are refused meanwhile. */
+  #unwritable: OckleError | null = null;
+  #retry: NodeJS.Timeout | null = null;
+  readonly #onTrouble: (message: string, err: OckleError | null) => void;
+  /** What was repaired on open, in words (a torn last record cut off), for the log and `ockle actions`. */
+  readonly repairs: readonly string[];
   /** Actions found unfinished on open (the previous process died mid-action); now `interrupted`. */
   readonly interruptedOnOpen: readonly ActionRecord[];
   /** Lines that could not be parsed on open (a torn write at power loss). */
   readonly corruptLines: number;
 
-  private constructor(file: string, o: JournalOptions, lines: string[]) {
+  private constructor(file: string, o: JournalOptions, lines: string[], repairs: string[]) {
     this.#file = file;
+    this.repairs = repairs;
+    this.#onTrouble = o.onTrouble ?? (() => {});
     this.#now = o.now ?? (() => new Date());
     this.#max = o.maxInMemory ?? 2000;
     this.#maxBytes = o.maxFileBytes ?? 8 * 1024 * 1024;
@@ -59,7 +79,19 @@ export class ActionJournal {
     this.interruptedOnOpen = unfinished.map((a) =>
       this.finish(a.id, 'interrupted', { code: 'OCKLE_OPERATION_ABORTED', message: 'daemon stopped before the action finished' }),
     );
-    for (const id of this.#actions.keys()) if (id > this.#lastId) this.#lastId = id;
+    for (const id of this.#actions.keys()) this.#seeId(id);
+  }
+
+  /** Makes later ids sort after `id` (the newest may come from a clock that was ahead). */
+  #seeId(id: string): void {
+    const m = /^a([0-9a-z]+)([0-9a-z]{2})$/.exec(id);
+    if (!m) return;
+    const t = parseInt(m[1]!, 36);
+    const n = parseInt(m[2]!, 36);
+    if (t > this.#lastT || (t === this.#lastT && n > this.#lastN)) {
+      this.#lastT = t;
+      this.#lastN = n;
+    }
   }
 
   static async open(stateDir: string, o: JournalOptions = {}): Promise<ActionJournal> {
@@ -71,7 +103,19 @@ export class ActionJournal {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
-    return new ActionJournal(file, o, text.split('\n'));
+    // A last line without its newline was torn by a crash or power loss mid-write. The next
+    // record would be glued onto it (and lost with it): cut it off, and say whose it was.
+    const repairs: string[] = [];
+    if (text.length > 0 && !text.endsWith('\n')) {
+      const keep = text.lastIndexOf('\n') + 1;
+      const torn = text.slice(keep);
+      const bytes = Buffer.byteLength(torn);
+      const id = /"(?:id|action":\{"id)":"(a[0-9a-z]+)"/.exec(torn)?.[1];
+      await truncate(file, Buffer.byteLength(text.slice(0, keep)));
+      text = text.slice(0, keep);
+      repairs.push(`the journal's last record was torn (a crash or power loss while it was written): ${bytes} bytes dropped${id ? `, of action ${id}` : ''}`);
+    }
+    return new ActionJournal(file, o, text.split('\n'), repairs);
   }
 
   #apply(l: Line): void {
@@ -105,28 +149,112 @@ export class ActionJournal {
    * makes thousands of them, and one write each was its largest CPU cost). Start and finish
    * lines flush what is pending first and are fdatasync'ed, so the file keeps its order; a crash
    * loses at most the steps of the current turn, and the action then reads as interrupted.
+   *
+   * A start is written before it exists in memory: if it cannot be written, it throws and
+   * nothing happened. A step or a finish of an action already under way is kept in memory and
+   * in order, and written as soon as the disk takes it again.
    */
   #append(l: Line, sync: boolean): void {
     const text = JSON.stringify(l) + '\n';
+    if (l.t === 'start') {
+      this.#flush();
+      if (this.#pending.length > 0) throw this.#unwritable!;
+      this.#writeWhole(text, true);
+      this.#apply(l);
+      return;
+    }
     this.#apply(l);
+    this.#pending.push(text);
     if (!sync) {
-      this.#pending.push(text);
       this.#flushSoon ??= setImmediate(() => this.#flush());
       return;
     }
-    this.#flush();
-    this.#bytes += writeSync(this.#fd, text);
-    fdatasyncSync(this.#fd);
-    if (this.#bytes > this.#maxBytes && l.t === 'finish') this.#compact();
+    this.#flush(true);
+    if (this.#pending.length === 0 && this.#bytes > this.#maxBytes && l.t === 'finish') {
+      try {
+        this.#compact();
+      } catch (err) {
+        this.#trouble(err);
+      }
+    }
   }
 
-  #flush(): void {
+  /**
+   * Writes `text` whole at the end of the file (a short write goes on where it stopped). On
+   * failure the file is cut back to where it was, so no torn record is left, and it throws.
+   */
+  #writeWhole(text: string, sync: boolean): void {
+    if (this.#fd < 0) throw new OckleError('OCKLE_JOURNAL_UNWRITABLE', 'the journal is closed');
+    const buf = Buffer.from(text);
+    const before = this.#bytes;
+    try {
+      for (let off = 0; off < buf.length; ) off += writeSync(this.#fd, buf, off, buf.length - off);
+      if (sync) fdatasyncSync(this.#fd);
+      this.#bytes = before + buf.length;
+      this.#recovered();
+    } catch (err) {
+      try {
+        ftruncateSync(this.#fd, before);
+      } catch {
+        // nothing more can be done here; the torn tail is cut off at the next open
+      }
+      throw this.#trouble(err);
+    }
+  }
+
+  /** Writes what is pending; never throws (it runs from a timer too). */
+  #flush(sync = false): void {
     if (this.#flushSoon) clearImmediate(this.#flushSoon);
     this.#flushSoon = null;
     if (this.#pending.length === 0 || this.#fd < 0) return;
-    const text = this.#pending.join('');
-    this.#pending.length = 0;
-    this.#bytes += writeSync(this.#fd, text);
+    try {
+      this.#writeWhole(this.#pending.join(''), sync);
+      this.#pending.length = 0;
+    } catch {
+      // kept in #pending, in order; retried (see #trouble)
+    }
+  }
+
+  #trouble(err: unknown): OckleError {
+    const code = (err as NodeJS.ErrnoException).code;
+    const dir = this.#file.replace(/\/[^/]*$/, '');
+    const why = code === 'ENOSPC' ? `no space left on ${dir}` : code === 'EDQUOT' ? `disk quota exceeded on ${dir}` : `${(err as Error).message}`;
+    const e = new OckleError('OCKLE_JOURNAL_UNWRITABLE', `cannot record actions: ${why}`, {
+      hint: `Free space in ${dir} (the state directory); ockle records actions again as soon as it can write, without a restart.`,
+      cause: err,
+    });
+    if (!this.#unwritable) this.#onTrouble(e.message, e);
+    this.#unwritable = e;
+    // Keep trying: pending steps and finishes reach the disk once it has room again.
+    this.#retry ??= setTimeout(() => {
+      this.#retry = null;
+      if (this.#pending.length > 0) this.#flush(true);
+      else this.#probeWritable();
+    }, 1000);
+    this.#retry.unref();
+    return e;
+  }
+
+  /** With nothing pending, whether the file takes a byte again (then cut back). */
+  #probeWritable(): void {
+    try {
+      writeSync(this.#fd, '\n');
+      ftruncateSync(this.#fd, this.#bytes);
+      this.#recovered();
+    } catch (err) {
+      this.#trouble(err);
+    }
+  }
+
+  #recovered(): void {
+    if (!this.#unwritable) return;
+    this.#unwritable = null;
+    this.#onTrouble('the journal can be written again: actions are accepted', null);
+  }
+
+  /** Why actions cannot be recorded now, or null. */
+  get unwritable(): OckleError | null {
+    return this.#unwritable;
   }
 
   /** Rewrites the file with the actions held in memory (atomic rename). */
@@ -150,16 +278,30 @@ export class ActionJournal {
     this.#bytes = statSync(this.#file).size;
   }
 
-  /** A short id, sortable by time, unique across restarts: `a` + base36 ms + 2-char counter. */
+  /**
+   * A short id, sortable, unique across restarts: `a` + base36 ms + 2-char counter. The time
+   * part never goes back: with the clock stepped back (a Pi after a power cut: fake-hwclock,
+   * then NTP) or a newest id from a clock that was ahead, ids go on from the newest one.
+   */
   #newId(): string {
-    const base = `a${this.#now().getTime().toString(36)}`;
-    for (let n = 0; ; n++) {
-      const id = `${base}${n.toString(36).padStart(2, '0')}`;
-      if (id > this.#lastId) return (this.#lastId = id);
+    let t = Math.max(this.#now().getTime(), this.#lastT);
+    let n = t === this.#lastT ? this.#lastN + 1 : 0;
+    if (n >= 36 * 36) {
+      t++;
+      n = 0;
     }
+    this.#lastT = t;
+    this.#lastN = n;
+    return `a${t.toString(36)}${n.toString(36).padStart(2, '0')}`;
   }
 
   start(req: ActionRequest): ActionRecord {
+    if (this.#unwritable) {
+      // Try once more now (space may be back); refuse if it still cannot write.
+      if (this.#pending.length > 0) this.#flush(true);
+      else this.#probeWritable();
+      if (this.#unwritable) throw this.#unwritable;
+    }
     const action: ActionRecord = {
       id: this.#newId(),
       kind: req.kind,
@@ -209,7 +351,9 @@ export class ActionJournal {
   }
 
   async close(): Promise<void> {
-    this.#flush();
+    if (this.#retry) clearTimeout(this.#retry);
+    this.#retry = null;
+    this.#flush(true);
     if (this.#fd >= 0) {
       closeSync(this.#fd);
       this.#fd = -1;

@@ -1075,13 +1075,15 @@ export class Runtime implements Gateway {
 
   health(): Health {
     const unreachable = [...this.#devices.values()].filter((d) => d.reachable === false).map((d) => d.d.id);
+    const unwritable = this.#journal.unwritable;
     return {
-      status: unreachable.length === 0 ? 'ok' : 'degraded',
+      status: unreachable.length === 0 && !unwritable ? 'ok' : 'degraded',
       version: this.#version,
       uptimeS: Math.round((this.#now() - this.#startedAt) / 1000),
       servers: this.#servers.size,
       devices: this.#devices.size,
       unreachableDevices: unreachable,
+      journal: { writable: !unwritable, error: unwritable?.message ?? null, repairs: this.#journal.repairs },
     };
   }
 

@@ -47,17 +47,62 @@ describe('ActionJournal', () => {
     await j3.close();
   });
 
-  it('skips a torn last line instead of failing to open', async () => {
+  it('cuts off a torn last record on open and says whose it was; the next record and restart are whole', async () => {
+    const j = await ActionJournal.open(dir);
+    const a = j.start(req(['vm-1']));
+    j.finish(a.id, 'ok');
+    const b = j.start(req(['vm-2']));
+    await j.close();
+    const torn = `{"t":"finish","id":"${b.id}","status":"o`;
+    await appendFile(join(dir, JOURNAL_FILE), torn);
+    const j2 = await ActionJournal.open(dir);
+    expect(j2.repairs).toEqual([
+      `the journal's last record was torn (a crash or power loss while it was written): ${Buffer.byteLength(torn)} bytes dropped, of action ${b.id}`,
+    ]);
+    expect(j2.corruptLines).toBe(0);
+    expect(j2.get(a.id)!.status).toBe('ok');
+    expect(j2.interruptedOnOpen.map((x) => x.id)).toEqual([b.id]);
+    const c = j2.start(req(['vm-3']));
+    j2.finish(c.id, 'ok');
+    await j2.close();
+    // Nothing was glued onto the fragment: the next open finds every record, b interrupted once.
+    const j3 = await ActionJournal.open(dir);
+    expect(j3.repairs).toEqual([]);
+    expect(j3.corruptLines).toBe(0);
+    expect(j3.interruptedOnOpen).toEqual([]);
+    expect(j3.get(b.id)!.status).toBe('interrupted');
+    expect(j3.get(c.id)!.status).toBe('ok');
+    expect((await readFile(join(dir, JOURNAL_FILE), 'utf8')).endsWith('\n')).toBe(true);
+    await j3.close();
+  });
+
+  it('a torn start record: the fragment is dropped, the action it began is named, the rest stays', async () => {
     const j = await ActionJournal.open(dir);
     const a = j.start(req(['vm-1']));
     j.finish(a.id, 'ok');
     await j.close();
-    await appendFile(join(dir, JOURNAL_FILE), '{"t":"start","action":{"id":"a');
+    await appendFile(join(dir, JOURNAL_FILE), '{"t":"start","action":{"id":"a1b2c3d4e500","kind":"on","tar');
     const j2 = await ActionJournal.open(dir);
-    expect(j2.corruptLines).toBe(1);
-    expect(j2.get(a.id)!.status).toBe('ok');
-    const c = j2.start(req(['vm-2']));
-    expect(j2.get(c.id)!.status).toBe('running');
+    expect(j2.repairs[0]).toMatch(/bytes dropped, of action a1b2c3d4e500$/);
+    expect(j2.list().map((x) => x.id)).toEqual([a.id]);
+    await j2.close();
+  });
+
+  it('ids keep growing when the clock steps back an hour, and after a journal with an id from the future', async () => {
+    let t = Date.parse('2026-11-24T10:00:00Z');
+    const j = await ActionJournal.open(dir, { now: () => new Date(t) });
+    const first = j.start(req(['a']));
+    t -= 3_600_000; // NTP steps the clock back
+    const second = j.start(req(['b']));
+    const third = j.start(req(['c']));
+    expect([first.id, second.id, third.id]).toEqual([first.id, second.id, third.id].sort());
+    expect(new Set([first.id, second.id, third.id]).size).toBe(3);
+    await j.close();
+    // A restart with the clock still behind the journal (an id "from the future"): same rule.
+    const j2 = await ActionJournal.open(dir, { now: () => new Date(t - 86_400_000) });
+    const fourth = j2.start(req(['d']));
+    expect(fourth.id > third.id).toBe(true);
+    expect(fourth.requestedAt).toBe(new Date(t - 86_400_000).toISOString()); // the wall clock is still what it says
     await j2.close();
   });
 

@@ -135,3 +135,12 @@ export function describeShared(name: string, rel: string, body: (dir: string) =>
   const dir = sharedData(rel);
   gated(name, dir ? null : `../shared/${rel} is not beside this clone (the team's shared recordings are not part of the project)`, () => body(dir ?? ''));
 }
+
+/**
+ * `describe` for tests that need root (mounting a small tmpfs to fill a disk). Not root: fails
+ * under CI=true (CI runs as root), skipped with the reason elsewhere.
+ */
+export function describeRoot(name: string, body: () => void): void {
+  const root = process.getuid?.() === 0;
+  gated(name, root ? null : 'needs root (it mounts a small tmpfs); run the suite as root, as CI does', body);
+}

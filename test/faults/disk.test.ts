@@ -1,0 +1,146 @@
+/**
+ * A full disk under the daemon: the state directory is a small tmpfs, filled to the last byte.
+ * No accepted action is lost, nothing throws from a timer, a new action is refused with a clear
+ * coded error (and nothing switched for it) while the journal cannot write, and ockle accepts
+ * actions again once space is back, without a restart. Writes are counted at the sim PDU.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { open, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, expect, it } from 'vitest';
+import type { SimWorld } from '../../drivers/sim/world.js';
+import type { ActionRecord } from '../../src/core/model.js';
+import { Daemon } from '../../src/daemon.js';
+import { OckleError } from '../../src/errors.js';
+import { silentLogger } from '../../src/log.js';
+import { makeLab, type Lab } from '../support/lab.js';
+import { describeRoot } from '../support/peers.js';
+
+/** Fills the filesystem of `dir` with `file` until it refuses another byte. */
+async function fill(file: string): Promise<void> {
+  const fh = await open(file, 'w');
+  const chunk = Buffer.alloc(4096, 0x2e);
+  try {
+    for (;;) await fh.write(chunk);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+  } finally {
+    await fh.close();
+  }
+  // The last partial page too.
+  const one = await open(file, 'a');
+  try {
+    for (;;) await one.write(Buffer.from('.'));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+  } finally {
+    await one.close();
+  }
+}
+
+describeRoot('a full disk under the daemon', () => {
+  let lab: Lab | undefined;
+  let daemon: Daemon | undefined;
+  let mounted = '';
+  afterEach(async () => {
+    await daemon?.stop().catch(() => {});
+    daemon = undefined;
+    if (mounted) execFileSync('umount', [mounted]);
+    mounted = '';
+    await lab?.cleanup();
+    lab = undefined;
+  });
+
+  it('refuses new actions with a coded error while the journal cannot write, loses none it accepted, and recovers', async () => {
+    lab = await makeLab({ a: { noControls: true, noTests: true } });
+    mkdirSync(lab.stateDir, { recursive: true });
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k,mode=0750', 'tmpfs', lab.stateDir]);
+    mounted = lab.stateDir;
+    const d = await Daemon.start({ configDir: lab.configDir, log: silentLogger(), monitor: false });
+    daemon = d;
+    const world = d.shared<SimWorld>('sim-world')!;
+    const filler = join(lab.stateDir, 'filler');
+    await fill(filler);
+
+    // Toggle a's outlet until the journal has no room for another start record.
+    const accepted: ActionRecord[] = [];
+    let refused: OckleError | undefined;
+    for (let i = 0; i < 200 && !refused; i++) {
+      const writes = world.writes('pdu-1').count;
+      try {
+        const rec = d.gateway.request({ kind: i % 2 === 0 ? 'on' : 'off', targets: ['a'], force: true, origin: 'api:test', reason: `fill ${i}` });
+        accepted.push(await d.gateway.waitFor(rec.id));
+      } catch (err) {
+        refused = err as OckleError;
+        expect(world.writes('pdu-1').count).toBe(writes); // nothing switched for a refused action
+      }
+    }
+    expect(refused?.code).toBe('OCKLE_JOURNAL_UNWRITABLE');
+    expect(refused?.message).toBe(`cannot record actions: no space left on ${lab.stateDir}`);
+    expect(refused?.status).toBe(507);
+    expect(accepted.every((a) => a.status === 'ok')).toBe(true);
+    expect(d.gateway.actions({ status: 'running' })).toEqual([]); // no phantom action
+    const health = d.gateway.health();
+    expect(health.status).toBe('degraded');
+    expect(health.journal).toMatchObject({ writable: false, error: refused?.message });
+
+    // Space comes back: ockle writes what it kept and accepts actions again, no restart.
+    await rm(filler);
+    for (let i = 0; i < 100 && !d.gateway.health().journal.writable; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(d.gateway.health().journal.writable).toBe(true);
+    const after = await d.gateway.waitFor(d.gateway.request({ kind: 'cycle', targets: ['a'], force: true, origin: 'api:test', reason: 'space is back' }).id);
+    expect(after.status).toBe('ok');
+
+    // After a restart every accepted action is there, finished as it finished.
+    await d.stop();
+    daemon = await Daemon.start({ configDir: lab.configDir, log: silentLogger(), monitor: false });
+    for (const a of [...accepted, after]) expect(daemon.gateway.action(a.id).status, a.id).toBe('ok');
+    expect(daemon.gateway.health().journal.repairs).toEqual([]);
+  }, 60_000);
+});
+
+describeRoot('the journal on a full disk', () => {
+  let dir = '';
+  afterEach(async () => {
+    if (dir) {
+      execFileSync('umount', [dir]);
+      await rm(dir, { recursive: true, force: true });
+    }
+    dir = '';
+  });
+
+  it('keeps the steps and the finish of a running action it cannot write yet, never throws, and writes them once it can', async () => {
+    const { mkdtemp } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { ActionJournal } = await import('../../src/core/journal.js');
+    dir = await mkdtemp(join(tmpdir(), 'ockle-journal-full-'));
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', dir]);
+    const told: string[] = [];
+    const j = await ActionJournal.open(dir, { onTrouble: (m) => told.push(m) });
+    const a = j.start({ kind: 'on', targets: ['a'], force: true, origin: 'api:test', reason: 'before the disk filled' });
+    await fill(join(dir, 'filler'));
+    // Steps until the journal's last page is full too: each step is kept; nothing throws.
+    let n = 0;
+    for (; n < 500 && !j.unwritable; n++) {
+      j.step(a.id, { server: 'a', op: 'wait', ok: true, detail: `step ${n} `.padEnd(120, '.') });
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(j.unwritable?.code).toBe('OCKLE_JOURNAL_UNWRITABLE');
+    const finished = j.finish(a.id, 'ok');
+    expect(finished.status).toBe('ok'); // it did finish; the record waits for the disk
+    expect(() => j.start({ kind: 'off', targets: ['a'], force: true, origin: 'api:test', reason: 'refused' })).toThrow(/^cannot record actions: no space left on /);
+    expect(told[0]).toMatch(/^cannot record actions: no space left on /);
+    await rm(join(dir, 'filler'));
+    for (let i = 0; i < 60 && j.unwritable; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(j.unwritable).toBeNull();
+    expect(told.at(-1)).toBe('the journal can be written again: actions are accepted');
+    await j.close();
+    const j2 = await ActionJournal.open(dir);
+    expect(j2.get(a.id)!.status).toBe('ok');
+    expect(j2.get(a.id)!.steps).toHaveLength(n);
+    expect(j2.repairs).toEqual([]);
+    expect(j2.corruptLines).toBe(0);
+    await j2.close();
+  }, 30_000);
+});
