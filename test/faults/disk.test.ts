@@ -12,7 +12,7 @@ import { afterEach, expect, it } from 'vitest';
 import type { SimWorld } from '../../drivers/sim/world.js';
 import type { ActionRecord } from '../../src/core/model.js';
 import { Daemon } from '../../src/daemon.js';
-import { OckleError } from '../../src/errors.js';
+import type { OckleError } from '../../src/errors.js';
 import { silentLogger } from '../../src/log.js';
 import { makeLab, type Lab } from '../support/lab.js';
 import { describeRoot } from '../support/peers.js';
