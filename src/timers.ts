@@ -26,3 +26,11 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
+
+/**
+ * Milliseconds on a clock that never steps: it follows the time since the process started, not
+ * the wall clock (which NTP may step back or forward, e.g. on a Pi after a power cut).
+ */
+export function monotonicNow(): number {
+  return performance.timeOrigin + performance.now();
+}

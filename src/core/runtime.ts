@@ -42,7 +42,7 @@ import { deriveServerState, type LastAction } from './op-state.js';
 import type { OutletsRead, Sequencer, ServerMark, ServerOps, SwitchCount } from './sequence.js';
 import { ProgressTracker } from './progress.js';
 import { ServerTree } from './tree.js';
-import { sleep } from '../timers.js';
+import { monotonicNow, sleep } from '../timers.js';
 
 export interface RuntimeDevice {
   readonly id: string;
@@ -188,7 +188,10 @@ export class Runtime implements Gateway {
     this.#version = o.version;
     this.#problems = o.configProblems ?? [];
     this.#confirmIntervalMs = o.confirmIntervalMs ?? 250;
-    this.#now = o.now ?? (() => Date.now());
+    // Durations and deadlines (boot_timeout, confirm, stagger, "powered for") follow a monotonic
+    // clock: a wall clock stepped by NTP must never end a boot wait early or stretch it. Times
+    // shown to people (lastPollAt, test results, events) are wall-clock times.
+    this.#now = o.now ?? monotonicNow;
     this.#startedAt = o.carry?.startedAt ?? this.#now();
     this.#tree = new ServerTree(o.servers.map((s) => ({ name: s.name, dependencies: s.dependencies })));
     for (const d of o.devices) {
@@ -323,8 +326,8 @@ export class Runtime implements Gateway {
       .read(all.length > 0 ? `read outlets 1-${all.length}` : 'open and read outlets', readAll, signal, { withinTimeout: true })
       .then(
         async (map) => {
-          slot.lastPollAt = this.#now();
-          slot.lastPollMs = slot.lastPollAt - started;
+          slot.lastPollAt = Date.now();
+          slot.lastPollMs = Math.round(this.#now() - started);
           for (const [n, p] of map) this.#setPower(slot, n, p);
           // Servers follow at once, before "reachable" is told and before the metering read: a
           // device never shows reachable beside server states derived from unknown outlets.
@@ -334,7 +337,7 @@ export class Runtime implements Gateway {
           if (slot.d.device.caps.metering && meter) {
             try {
               slot.readings = await slot.d.queue.read('read metering', (s) => meter.call(slot.d.device, all, s), signal);
-              this.events.emit('device.metered', { device: slot.d.id, at: new Date(this.#now()).toISOString(), readings: Object.fromEntries(slot.readings) });
+              this.events.emit('device.metered', { device: slot.d.id, at: new Date().toISOString(), readings: Object.fromEntries(slot.readings) });
             } catch (err) {
               this.#log.debug({ device: slot.d.id, err: toOckleError(err).message }, 'metering read failed');
             }
@@ -446,7 +449,7 @@ export class Runtime implements Gateway {
     slot.testing = Promise.all(
       slot.s.tests.map(async (t, i) => {
         if (unpowered) {
-          this.#setTest(slot, i, { result: 'FAILED', detail: 'no power', latencyMs: null, at: this.#now() });
+          this.#setTest(slot, i, { result: 'FAILED', detail: 'no power', latencyMs: null, at: Date.now() });
           return;
         }
         const ac = new AbortController();
@@ -455,10 +458,10 @@ export class Runtime implements Gateway {
         const timer = setTimeout(() => ac.abort(), t.timeoutMs);
         try {
           const probe = await t.tester.probe(ac.signal);
-          this.#setTest(slot, i, { result: probe.passed ? 'PASSED' : 'FAILED', detail: probe.detail, latencyMs: probe.latencyMs, at: this.#now() });
+          this.#setTest(slot, i, { result: probe.passed ? 'PASSED' : 'FAILED', detail: probe.detail, latencyMs: probe.latencyMs, at: Date.now() });
         } catch (err) {
           const detail = ac.signal.aborted && !signal?.aborted ? `no result within ${t.timeoutMs} ms` : toOckleError(err).message;
-          if (!signal?.aborted && !this.#closed) this.#setTest(slot, i, { result: 'FAILED', detail, latencyMs: null, at: this.#now() });
+          if (!signal?.aborted && !this.#closed) this.#setTest(slot, i, { result: 'FAILED', detail, latencyMs: null, at: Date.now() });
         } finally {
           clearTimeout(timer);
           signal?.removeEventListener('abort', onAbort);

@@ -22,7 +22,7 @@ afterEach(async () => {
   lab = undefined;
 });
 
-const FAKE = { toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] } as const;
+const FAKE = { toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] } as const;
 
 async function bootMonitored(servers: Record<string, LabServer>, o?: Parameters<typeof makeLab>[1]): Promise<Daemon> {
   lab = await makeLab(servers, o);

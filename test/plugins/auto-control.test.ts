@@ -19,8 +19,9 @@ import { nextProbeIn } from '../../plugins/auto-control/sequencer.js';
 let lab: Lab | undefined;
 let daemon: Daemon | undefined;
 afterEach(async () => {
+  // Stopped in simulated time: a probe or sleep started under fake timers ends under them.
+  if (daemon) await (vi.isFakeTimers() ? simulate(daemon.stop()) : daemon.stop());
   vi.useRealTimers();
-  await daemon?.stop();
   await lab?.cleanup();
   daemon = undefined;
   lab = undefined;
@@ -33,14 +34,16 @@ afterEach(async () => {
  */
 async function boot(servers: Record<string, LabServer>, o?: Parameters<typeof makeLab>[1], monitor = false): Promise<Daemon> {
   lab = await makeLab(servers, o);
-  daemon = await Daemon.start({ configDir: lab.configDir, log: silentLogger(), monitor });
-  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+  vi.useFakeTimers({ toFake: [...FAKED] });
+  daemon = await simulate(Daemon.start({ configDir: lab.configDir, log: silentLogger(), monitor }));
   return daemon;
 }
+/** Timers, the wall clock and the monotonic clock (performance) the runtime measures durations with. */
+const FAKED = ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] as const;
 /** As `boot`, with the monitor on and simulated from the start, so its test runs follow simulated time. */
 async function bootMonitored(servers: Record<string, LabServer>): Promise<Daemon> {
   lab = await makeLab(servers);
-  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+  vi.useFakeTimers({ toFake: [...FAKED] });
   daemon = await simulate(Daemon.start({ configDir: lab.configDir, log: silentLogger(), monitor: true }));
   return daemon;
 }
