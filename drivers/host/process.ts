@@ -17,14 +17,23 @@ export interface RunResult {
 
 const LIMIT = 64 * 1024;
 
-export function run(argv: readonly string[], o: { timeoutMs: number; signal: AbortSignal; env?: NodeJS.ProcessEnv }): Promise<RunResult> {
+/**
+ * Runs `argv` (no shell). `stdin`: text written to the program's standard input, then closed (a
+ * way to hand it a secret that is never on argv or on disk). `group`: the program runs in a
+ * process group of its own, and a timeout or abort ends the whole group (a pipeline).
+ */
+export function run(argv: readonly string[], o: { timeoutMs: number; signal: AbortSignal; env?: NodeJS.ProcessEnv; stdin?: string; group?: boolean }): Promise<RunResult> {
   const t0 = performance.now();
   return new Promise((resolve) => {
     let stdout = '';
     let stderr = '';
     let timedOut = false;
     let settled = false;
-    const child = spawn(argv[0]!, argv.slice(1), { shell: false, stdio: ['ignore', 'pipe', 'pipe'], env: o.env ?? process.env });
+    const child = spawn(argv[0]!, argv.slice(1), { shell: false, stdio: [o.stdin !== undefined ? 'pipe' : 'ignore', 'pipe', 'pipe'], env: o.env ?? process.env, detached: o.group === true });
+    if (o.stdin !== undefined) {
+      child.stdin!.on('error', () => {}); // a program that exits before reading it: nothing to do
+      child.stdin!.end(o.stdin);
+    }
     const done = (r: Omit<RunResult, 'ms' | 'stdout' | 'stderr' | 'timedOut'>): void => {
       if (settled) return;
       settled = true;
@@ -32,9 +41,17 @@ export function run(argv: readonly string[], o: { timeoutMs: number; signal: Abo
       o.signal.removeEventListener('abort', onAbort);
       resolve({ ...r, stdout, stderr, timedOut, ms: performance.now() - t0 });
     };
+    const signalAll = (sig: NodeJS.Signals): void => {
+      try {
+        if (o.group && child.pid !== undefined) process.kill(-child.pid, sig);
+        else child.kill(sig);
+      } catch {
+        // already gone
+      }
+    };
     const kill = (): void => {
-      child.kill('SIGTERM');
-      setTimeout(() => child.kill('SIGKILL'), 1000).unref();
+      signalAll('SIGTERM');
+      setTimeout(() => signalAll('SIGKILL'), 1000).unref();
     };
     const timer = setTimeout(() => {
       timedOut = true;
@@ -43,8 +60,8 @@ export function run(argv: readonly string[], o: { timeoutMs: number; signal: Abo
     const onAbort = (): void => kill();
     o.signal.addEventListener('abort', onAbort, { once: true });
     if (o.signal.aborted) kill();
-    child.stdout.on('data', (b: Buffer) => (stdout = (stdout + b.toString()).slice(-LIMIT)));
-    child.stderr.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-LIMIT)));
+    child.stdout!.on('data', (b: Buffer) => (stdout = (stdout + b.toString()).slice(-LIMIT)));
+    child.stderr!.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-LIMIT)));
     child.on('error', (err: NodeJS.ErrnoException) => done({ code: null, spawnError: err }));
     child.on('close', (code) => done({ code }));
   });

@@ -13,7 +13,7 @@
 import { bool, int, secret, select, str, type Infer } from '../../src/config/types.js';
 import type { OckleError} from '../../src/errors.js';
 import { asControlError, DeviceRefusedError, DeviceReplyError, DeviceUnreachableError, OperationAbortedError, UnknownOutletError } from '../../src/errors.js';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { lastLine, run } from '../host/process.js';
 import { defineDriver, type Controller, type DeviceInfo, type DriverContext, type OutletDevice, type Power, type SwitchAction } from '../types.js';
@@ -200,7 +200,10 @@ export class IpmipowerBatch {
   readonly #dir: string;
 
   constructor(stateDir: string) {
+    // Before 0.1 the configuration (with the BMC password) went through 0600 files here, left
+    // behind by a daemon that was killed: remove any such leftovers.
     this.#dir = join(stateDir, 'ipmipower');
+    rmSync(this.#dir, { recursive: true, force: true });
   }
 
   status(w: Omit<StatusWanted, 'resolve' | 'reject'>): Promise<Power> {
@@ -231,22 +234,24 @@ export class IpmipowerBatch {
 
   async #run(call: StatusWanted[]): Promise<void> {
     const s = call[0]!.spec;
-    mkdirSync(this.#dir, { recursive: true, mode: 0o700 });
-    const file = join(this.#dir, `${process.pid}-${Math.random().toString(36).slice(2)}.conf`);
     const priv = { ADMINISTRATOR: 'ADMIN', OPERATOR: 'OPERATOR', USER: 'USER' }[s.privilege];
-    writeFileSync(
-      file,
-      [`username ${s.user}`, `password ${s.password.reveal()}`, 'driver-type LAN_2_0', `cipher-suite-id ${s.cipher_suite}`, `privilege-level ${priv}`, ...(s.workarounds ? [`workaround-flags ${s.workarounds}`] : []), ''].join('\n'),
-      { mode: 0o600 },
-    );
+    // The configuration, password included, goes through a pipe that ipmipower reads as its
+    // configuration file: never on argv, and never on disk (a file outlived a daemon killed with
+    // SIGKILL). ipmipower opens the file by name, and Node's stdio is a socket, which cannot be
+    // opened as /dev/stdin: `cat` turns it into a real pipe (sh is only the plumbing; the
+    // secret is not in its command line).
+    const conf = [`username ${s.user}`, `password ${s.password.reveal()}`, 'driver-type LAN_2_0', `cipher-suite-id ${s.cipher_suite}`, `privilege-level ${priv}`, ...(s.workarounds ? [`workaround-flags ${s.workarounds}`] : []), ''].join('\n');
     const hosts = call.map((w) => (w.port === 623 ? w.host : `${w.host}:${w.port}`)).join(',');
     const timeoutMs = s.request_timeout * 1000 * (s.request_retries + 1);
     const ac = new AbortController();
     for (const w of call) w.signal.addEventListener('abort', () => call.every((x) => x.signal.aborted) && ac.abort(), { once: true });
-    try {
-      const r = await run(['ipmipower', '--config-file', file, '-h', hosts, '--stat', '--session-timeout', String(timeoutMs), '--retransmission-timeout', String(Math.max(100, Math.floor(timeoutMs / 3)))], {
+    {
+      const argv = ['ipmipower', '--config-file', '/dev/stdin', '-h', hosts, '--stat', '--session-timeout', String(timeoutMs), '--retransmission-timeout', String(Math.max(100, Math.floor(timeoutMs / 3)))];
+      const r = await run(['sh', '-c', 'cat | exec "$0" "$@"', ...argv], {
         timeoutMs: timeoutMs + 5000,
         signal: ac.signal,
+        stdin: conf,
+        group: true,
       });
       const answers = new Map<string, string>();
       for (const line of r.stdout.split('\n')) {
@@ -256,10 +261,8 @@ export class IpmipowerBatch {
       for (const w of call) {
         const a = answers.get(w.host);
         if (a === 'on' || a === 'off') w.resolve(a);
-        else w.reject(ipmipowerError(w, a ?? (r.spawnError ? `cannot run ipmipower: ${r.spawnError.code}` : r.timedOut ? 'connection timeout' : lastLine(r.stderr) || 'no answer')));
+        else w.reject(ipmipowerError(w, a ?? (r.spawnError ? `cannot run ipmipower: ${r.spawnError.code}` : r.code === 127 ? 'cannot run ipmipower: not installed (apt-get install freeipmi-tools)' : r.timedOut ? 'connection timeout' : lastLine(r.stderr) || 'no answer')));
       }
-    } finally {
-      rmSync(file, { force: true });
     }
   }
 }

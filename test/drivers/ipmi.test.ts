@@ -5,7 +5,7 @@
  * FreeIPMI's privilege request (ipmi_sim does): once more with opensesspriv, else ipmitool, the
  * choice kept and shown; the hints for that and for a cipher suite the BMC lacks.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import pino from 'pino';
@@ -191,6 +191,25 @@ describePeer('ipmi with backend = auto (the default) against ipmi_sim', ['ipmi_s
         'the BMC refuses ipmipower the session privilege: its status is read through ipmipower -W opensesspriv from now on (set workarounds = opensesspriv in the device file to skip the tries)',
       ]);
       for (const c of shim.calls()) expect(c).not.toContain(bmc.password);
+    } finally {
+      shim.restore();
+    }
+  });
+
+  it('hands ipmipower its configuration through a pipe: no file with the password, ever; leftovers of older versions are removed', async () => {
+    const shim = ipmipowerShim(false);
+    try {
+      const ctx = makeDriverContext({ id: 'bmc-pipe' });
+      // A 0600 file an older ockle left behind when it was killed mid-read.
+      mkdirSync(join(ctx.stateDir, 'ipmipower'), { recursive: true });
+      writeFileSync(join(ctx.stateDir, 'ipmipower', '4242-stale.conf'), `username ockle\npassword ${bmc.password}\n`, { mode: 0o600 });
+      const d = ipmiDriver.create(spec(bmc, { backend: 'ipmipower', workarounds: 'opensesspriv' }), ctx);
+      expect(existsSync(join(ctx.stateDir, 'ipmipower'))).toBe(false);
+      bmc.setPower(true);
+      expect((await d.read([1], sig())).get(1)).toBe('on');
+      expect(shim.calls().at(-1)).toMatch(/^--config-file \/dev\/stdin /);
+      for (const c of shim.calls()) expect(c).not.toContain(bmc.password);
+      expect(existsSync(join(ctx.stateDir, 'ipmipower'))).toBe(false);
     } finally {
       shim.restore();
     }
