@@ -590,26 +590,43 @@ export class Runtime implements Gateway {
       req = { ...req, force: true };
     }
     if (!req.force) return this.#requestSequenced({ ...req, targets });
-    for (const t of targets) {
-      const held = this.#servers.get(t)!.actionId;
-      if (held) throw new ActionBusyError(t, held);
+    const holders = (): string[] => [...new Set(targets.flatMap((t) => (this.#servers.get(t)!.actionId ? [this.#servers.get(t)!.actionId!] : [])))];
+    if (!req.queue) {
+      for (const t of targets) {
+        const held = this.#servers.get(t)!.actionId;
+        if (held) throw new ActionBusyError(t, held);
+      }
     }
-    const record = this.#journal.start({ ...req, targets });
+    const { queue: _queue, ...journaled } = req;
+    const record = this.#journal.start({ ...journaled, targets });
     this.events.emit('action.started', { action: record });
     this.#log.info(
       { actionId: record.id, origin: req.origin, kind: req.kind, targets, force: req.force, reason: req.reason },
       'action started',
     );
     const abort = new AbortController();
-    for (const t of targets) {
-      const slot = this.#servers.get(t)!;
-      slot.actionId = record.id;
-      slot.last = { kind: req.kind, force: req.force, phase: 'running' };
-      this.#derive(slot);
-    }
-    const done = this.#runForced(record, targets, abort.signal).finally(() => this.#running.delete(record.id));
+    const aborted = new Promise<void>((resolve) => abort.signal.addEventListener('abort', () => resolve(), { once: true }));
+    const done = (async () => {
+      // --queue: wait for the actions holding these servers, then switch (as a sequence does).
+      for (let h = holders(); h.length > 0; h = holders()) {
+        this.#step(record.id, { op: 'queued', ok: true, detail: `waiting for ${h.join(', ')}` });
+        await Promise.race([Promise.allSettled(h.map((id) => this.#running.get(id)?.done)), aborted]);
+        if (abort.signal.aborted) {
+          const finished = this.#journal.finish(record.id, 'cancelled');
+          this.events.emit('action.finished', { action: finished });
+          return;
+        }
+      }
+      for (const t of targets) {
+        const slot = this.#servers.get(t)!;
+        slot.actionId = record.id;
+        slot.last = { kind: req.kind, force: req.force, phase: 'running' };
+        this.#derive(slot);
+      }
+      await this.#runForced(record, targets, abort.signal);
+    })().finally(() => this.#running.delete(record.id));
     this.#running.set(record.id, { abort, done });
-    return record;
+    return this.#journal.get(record.id)!;
   }
 
   /** The servers a sequenced action would switch: the closure minus those already in the goal state. */

@@ -103,6 +103,21 @@ describe('daemon on the demo lab', () => {
     expect(daemon.gateway.server('web-1').outlets[0]!.power).toBe('on');
   });
 
+  it('queues a forced action behind the one holding its server when asked to (--queue), instead of refusing it', async () => {
+    daemon = await start(demo);
+    const world = daemon.shared<SimWorld>('sim-world')!;
+    const first = daemon.gateway.request({ kind: 'cycle', targets: ['web-1'], force: true, origin: 'api:a', reason: 'first' });
+    const second = daemon.gateway.request({ kind: 'off', targets: ['web-1'], force: true, origin: 'api:b', reason: 'after it', queue: true });
+    expect(second.status).toBe('running');
+    const [a, b] = await Promise.all([daemon.gateway.waitFor(first.id), daemon.gateway.waitFor(second.id)]);
+    expect(a.status).toBe('ok');
+    expect(b.status).toBe('ok');
+    expect(b.steps[0]).toMatchObject({ op: 'queued', detail: `waiting for ${first.id}` });
+    expect(Date.parse(b.steps.find((x) => x.op === 'switch')!.at)).toBeGreaterThanOrEqual(Date.parse(a.finishedAt!));
+    expect(world.writes('pdu-b').log.map((w) => `${w.outlet}:${w.action}`)).toEqual(['4:cycle', '4:off']);
+    expect(daemon.gateway.server('web-1').state).toBe('FORCED_OFF');
+  });
+
   it('refuses a second action on a busy server, naming the action that holds it', async () => {
     daemon = await start(demo);
     const first = daemon.gateway.request({ kind: 'off', targets: ['vm-1'], force: true, origin: 'api:a', reason: '' });
