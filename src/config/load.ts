@@ -4,7 +4,9 @@
  * outlets, dependencies, cycles), reports every problem at once with file:line and a fix,
  * and returns a deeply frozen Config.
  */
+import { statSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import { isIPv4, isIPv6 } from 'node:net';
 import { basename, join, resolve } from 'node:path';
 import type { DriverRegistry } from '../../drivers/registry.js';
@@ -218,6 +220,13 @@ function deepFreeze<T>(o: T): T {
   return o;
 }
 
+/** An IPv4/IPv6 address, or a host name of RFC 1123 labels (not something like 256.1.1.1). */
+function plausibleHost(h: string): boolean {
+  if (h === '' || isIP(h) !== 0) return true;
+  if (/^[\d.]+$/.test(h)) return false; // dotted digits that are not an IPv4 address
+  return h.length <= 253 && h.split('.').every((l) => /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(l));
+}
+
 /** Why a path under the config directory cannot be used, in words (ENOTDIR, ELOOP…). */
 function fsTrouble(rel: string, code: string | undefined): { message: string; hint: string } {
   switch (code) {
@@ -344,6 +353,22 @@ export async function checkConfig(dirIn: string, opts: LoadOptions): Promise<{ p
     }
     const sug = suggest(s.name, [...KNOWN_MAIN, 'token.NAME', 'plugins.NAME']);
     mc.error(s.line, `unknown section [${s.name}] in ockle.ini`, sug ? `Did you mean [${sug}]?` : `Sections are: ${KNOWN_MAIN.map((n) => `[${n}]`).join(', ')}, [token.NAME], [plugins.NAME].`);
+  }
+  // ── addresses and paths that would only fail at start ──
+  const listenLine = sec('api').keys.get('listen')?.line;
+  if (listenLine !== undefined && !plausibleHost(api.listen))
+    mc.error(listenLine, `listen = ${api.listen} is not an IP address or a host name`, 'Use 127.0.0.1 (this machine only), ::1, an address of this machine, or 0.0.0.0 / :: (every address).', 'listen');
+  {
+    const stateDir = resolveStateDir(dir, daemon.state_dir, opts.env);
+    const line = sec('daemon').keys.get('state_dir')?.line;
+    let kind: 'dir' | 'other' | 'none' = 'none';
+    try {
+      kind = statSync(stateDir).isDirectory() ? 'dir' : 'other';
+    } catch {
+      // absent: the daemon creates it
+    }
+    if (kind === 'other')
+      mc.error(line, `state_dir = ${daemon.state_dir || stateDir} is not a directory`, 'Point state_dir at a directory ockle may create and write (e.g. /var/lib/ockle).', 'state_dir');
   }
   // ── ports: the API and every enabled plugin that listens ──
   const enabledLine = sec('plugins').keys.get('enabled')?.line;

@@ -154,6 +154,19 @@ const CASES: Case[] = [
     expected: 'servers/vm-1.ini:4: the line starting with "host" is not "key = value" Write key = value, or start the line with ; to make it a comment.',
   },
   {
+    mistake: 'listen address that is no address',
+    edit: replace('ockle.ini', 'listen = 127.0.0.1', 'listen = 256.1.1.1'),
+    expected: 'ockle.ini:11: listen = 256.1.1.1 is not an IP address or a host name Use 127.0.0.1 (this machine only), ::1, an address of this machine, or 0.0.0.0 / :: (every address).',
+  },
+  {
+    mistake: 'state_dir that is a file',
+    edit: async (d) => {
+      await d.write('../not-a-dir', 'a file\n');
+      await replace('ockle.ini', 'state_dir = ../state', 'state_dir = ../not-a-dir')(d);
+    },
+    expected: 'ockle.ini:6: state_dir = ../not-a-dir is not a directory Point state_dir at a directory ockle may create and write (e.g. /var/lib/ockle).',
+  },
+  {
     // The line may hold a secret: it is never echoed, only what looks like its key.
     mistake: 'mistyped secret line',
     edit: append('devices/pdu-b.ini', 'password: S3cret-do-not-echo\n'),
