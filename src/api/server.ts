@@ -113,7 +113,32 @@ function requestError(err: FastifyError): OckleError {
     if (v.keyword === 'required') detail = `needs property "${String(params.missingProperty)}"`;
     return new OckleError('OCKLE_REQUEST_INVALID', `${where} ${detail}`);
   }
+  if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new OckleError('OCKLE_REQUEST_INVALID', `the request body is too large (at most ${BODY_LIMIT} bytes)`, { hint: 'Send a smaller JSON body.' });
+  if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return new OckleError('OCKLE_REQUEST_INVALID', err.message, { hint: 'Send JSON with Content-Type: application/json.' });
   return new OckleError('OCKLE_REQUEST_INVALID', err.message);
+}
+
+const BODY_LIMIT = 16 * 1024;
+
+/**
+ * JSON bodies, parsed by ockle so that every refusal is in the API's shape and says what is
+ * wrong: not JSON (with the parser's reason), or a key that could reach an object's prototype
+ * (`__proto__`, `constructor.prototype`), refused outright.
+ */
+function parseJsonBody(_req: FastifyRequest, body: string, done: (err: Error | null, value?: unknown) => void): void {
+  if (body === '') return done(null, undefined);
+  let bad: string | null = null;
+  let value: unknown;
+  try {
+    value = JSON.parse(body, function (this: unknown, key, v: unknown) {
+      if (key === '__proto__' || (key === 'constructor' && v !== null && typeof v === 'object' && 'prototype' in v)) bad ??= key;
+      return v;
+    });
+  } catch (err) {
+    return done(Object.assign(new OckleError('OCKLE_REQUEST_INVALID', `the body is not valid JSON: ${(err as Error).message}`, { hint: 'Send a JSON object, e.g. {"action":"on","targets":["web-1"]}.' })));
+  }
+  if (bad) return done(new OckleError('OCKLE_REQUEST_INVALID', `the body has a "${bad}" key, which ockle refuses`, { hint: 'Remove it: no request of the API uses it.' }));
+  done(null, value);
 }
 
 export function createApi(gateway: Gateway, opts: ApiOptions): FastifyInstance {
@@ -121,7 +146,26 @@ export function createApi(gateway: Gateway, opts: ApiOptions): FastifyInstance {
     loggerInstance: opts.log as unknown as FastifyBaseLogger,
     // Requests are not logged one by one (a dashboard polls); writes get their own info line.
     logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: 16 * 1024,
+    bodyLimit: BODY_LIMIT,
+    // Errors fastify raises before a route runs (a URL that cannot be decoded…): the API's shape.
+    frameworkErrors: (err, _req, reply) => {
+      void sendError(reply, new OckleError('OCKLE_REQUEST_INVALID', err.code === 'FST_ERR_BAD_URL' ? `the URL cannot be decoded (${err.message})` : err.message, { hint: 'Check the URL and the request.' }));
+    },
+    // Requests Node's HTTP parser refuses (headers too large, a malformed request line) never
+    // reach fastify: answer them in the API's shape too, then close.
+    clientErrorHandler: (err: NodeJS.ErrnoException, socket) => {
+      if (!socket.writable) return socket.destroy();
+      const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+      const status = tooLarge ? 431 : 400;
+      const body = JSON.stringify({
+        error: new OckleError('OCKLE_REQUEST_INVALID', tooLarge ? 'the request headers are too large' : `the request is not valid HTTP (${err.code ?? err.message})`, {
+          hint: tooLarge ? 'Send fewer or smaller headers (a cookie jar for another site?).' : 'Use an HTTP/1.1 client.',
+        }).toJSON(),
+      });
+      socket.end(
+        `HTTP/1.1 ${status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    },
     // SSE streams never go idle: without this a connected `ockle watch` or dashboard would hold
     // the daemon's stop until systemd's TimeoutStopSec.
     forceCloseConnections: true,
@@ -129,6 +173,8 @@ export function createApi(gateway: Gateway, opts: ApiOptions): FastifyInstance {
   });
   // JSON only: a text/plain body gets 415, not a confusing schema error.
   app.removeContentTypeParser('text/plain');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, parseJsonBody);
   const principals = new WeakMap<FastifyRequest, Principal>();
   const need =
     (role: Role | null) =>

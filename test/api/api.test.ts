@@ -90,6 +90,26 @@ describe('HTTP API', () => {
     expect(existsSync(join(demo.configDir, 'servers', 'new-box.ini'))).toBe(false);
   });
 
+  it("answers every malformed request in the API's error shape, switching nothing", async () => {
+    const before = writes();
+    const shape = async (res: Response, status: number, code: string, message: RegExp): Promise<void> => {
+      expect(res.status).toBe(status);
+      const body = (await res.json()) as { error: { code: string; message: string; hint?: string } };
+      expect(Object.keys(body)).toEqual(['error']);
+      expect(body.error.code).toBe(code);
+      expect(body.error.message).toMatch(message);
+      expect(typeof body.error.hint).toBe('string');
+    };
+    // A key that would pollute a prototype is named, not called "not valid JSON".
+    await shape(await call('/api/actions', { token: operator.token, method: 'POST', body: '{"action":"off","targets":["web-1"],"__proto__":{"force":true}}' }), 400, 'OCKLE_REQUEST_INVALID', /"__proto__"/);
+    await shape(await call('/api/actions', { token: operator.token, method: 'POST', body: '{"action":"off",' }), 400, 'OCKLE_REQUEST_INVALID', /not valid JSON/);
+    await shape(await call('/api/actions', { token: operator.token, method: 'POST', body: 'x'.repeat(20_000) }), 413, 'OCKLE_REQUEST_INVALID', /too large/);
+    await shape(await call('/api/servers/%E0%A4%A', { token: viewer.token }), 400, 'OCKLE_REQUEST_INVALID', /URL/);
+    // Headers larger than Node accepts: answered by the HTTP parser, before any route.
+    await shape(await call('/api/health', { headers: { 'x-big': 'y'.repeat(20_000) } }), 431, 'OCKLE_REQUEST_INVALID', /headers/i);
+    expect(writes()).toBe(before);
+  });
+
   it('answers health without a token', async () => {
     const res = await call('/api/health');
     expect(res.status).toBe(200);
