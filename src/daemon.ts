@@ -366,6 +366,7 @@ export class Daemon {
         heartbeatMs: Math.max(20, Math.round(config.plugins.hangTimeoutMs / 5)),
         missedBeats: 5,
         stopTimeoutMs: config.plugins.stopTimeoutMs,
+        maxMemoryMb: config.plugins.maxMemoryMb,
       });
       this.#plugins.set(name, host);
       host.start();
@@ -601,8 +602,8 @@ function changedPlugins(old: Config, next: Config): Set<string> {
       (n) =>
         old.plugins.enabled.includes(n) !== next.plugins.enabled.includes(n) ||
         fingerprint(old.plugins.settings.get(n) ?? {}) !== fingerprint(next.plugins.settings.get(n) ?? {}) ||
-        fingerprint([old.stateDir, old.plugins.startTimeoutMs, old.plugins.hangTimeoutMs, old.plugins.stopTimeoutMs]) !==
-          fingerprint([next.stateDir, next.plugins.startTimeoutMs, next.plugins.hangTimeoutMs, next.plugins.stopTimeoutMs]),
+        fingerprint([old.stateDir, old.plugins.startTimeoutMs, old.plugins.hangTimeoutMs, old.plugins.stopTimeoutMs, old.plugins.maxMemoryMb]) !==
+          fingerprint([next.stateDir, next.plugins.startTimeoutMs, next.plugins.hangTimeoutMs, next.plugins.stopTimeoutMs, next.plugins.maxMemoryMb]),
     ),
   );
 }

@@ -79,6 +79,7 @@ export interface Config {
     readonly startTimeoutMs: number;
     readonly hangTimeoutMs: number;
     readonly stopTimeoutMs: number;
+    readonly maxMemoryMb: number;
   };
   readonly tokens: readonly TokenConfig[];
   readonly devices: readonly DeviceConfig[];
@@ -570,7 +571,7 @@ export async function checkConfig(dirIn: string, opts: LoadOptions): Promise<{ p
     api,
     serverDefaults,
     view: collectors.map((c) => ({ file: c.file, sections: [...c.views.values()].sort((a, b) => a.line - b.line) })),
-    plugins: { enabled, settings: pluginSettings, startTimeoutMs: pluginsSec.start_timeout, hangTimeoutMs: pluginsSec.hang_timeout, stopTimeoutMs: pluginsSec.stop_timeout },
+    plugins: { enabled, settings: pluginSettings, startTimeoutMs: pluginsSec.start_timeout, hangTimeoutMs: pluginsSec.hang_timeout, stopTimeoutMs: pluginsSec.stop_timeout, maxMemoryMb: pluginsSec.max_memory },
     tokens,
     devices,
     servers,

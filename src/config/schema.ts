@@ -37,6 +37,7 @@ export const pluginsTemplate = {
   start_timeout: duration({ min: 100, max: 300_000, default: 10_000, help: 'A worker plugin not ready this long after it was started is terminated and restarted with backoff.' }),
   hang_timeout: duration({ min: 200, max: 300_000, default: 5000, help: 'A worker plugin whose thread sends no heartbeat this long (its event loop is blocked) is terminated and restarted.' }),
   stop_timeout: duration({ min: 100, max: 300_000, default: 5000, help: 'How long a worker plugin may take to stop (daemon stop, reload, restart) before it is terminated.' }),
+  max_memory: int({ min: 32, max: 4096, default: 256, help: 'Memory in MB each worker plugin may use (its JavaScript heap plus its buffers); past it the plugin is terminated and restarted.' }),
 } satisfies Template;
 
 export const tokenTemplate = {

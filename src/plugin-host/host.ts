@@ -14,7 +14,7 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { Secret } from '../config/types.js';
 import { OckleError, toOckleError, type ErrorCode } from '../errors.js';
-import { parseWorkerMessage, type CommandRole, type HostMessage } from './protocol.js';
+import { LIMITS, parseWorkerMessage, type CommandRole, type HostMessage } from './protocol.js';
 
 export type PluginState = 'starting' | 'running' | 'stopping' | 'stopped' | 'backoff' | 'failed';
 
@@ -49,6 +49,11 @@ export interface PluginHostOptions {
   readonly crashWindowMs?: number;
   /** How long a registered command may run before its caller gets OCKLE_COMMAND_TIMEOUT. */
   readonly commandTimeoutMs?: number;
+  /**
+   * Memory the worker may use, in MB: its V8 heap is capped there (resourceLimits), and a worker
+   * whose heap plus Buffer/ArrayBuffer memory goes past it is terminated and restarted.
+   */
+  readonly maxMemoryMb?: number;
 }
 
 /** The worker bootstrap: next to this file when built; from source (tests), the built copy. */
@@ -91,8 +96,26 @@ export class PluginHost {
       maxCrashes: 5,
       crashWindowMs: 60_000,
       commandTimeoutMs: 30_000,
+      maxMemoryMb: 256,
       ...o,
     };
+  }
+
+  // Host-side guard on log lines, for a plugin that posts messages itself past the bootstrap's
+  // limits: twice the bootstrap's budget, then dropped with a count.
+  #logTokens: number = 2 * LIMITS.logBurst;
+  #logRefilled = Date.now();
+  #logDropped = 0;
+  #takeLogToken(): boolean {
+    const now = Date.now();
+    this.#logTokens = Math.min(2 * LIMITS.logBurst, this.#logTokens + ((now - this.#logRefilled) * 2 * LIMITS.logPerSecond) / 1000);
+    this.#logRefilled = now;
+    if (this.#logTokens < 1) {
+      this.#logDropped++;
+      return false;
+    }
+    this.#logTokens--;
+    return true;
   }
 
   get state(): PluginState {
@@ -113,8 +136,8 @@ export class PluginHost {
   start(): void {
     if (this.#worker || this.#state === 'starting' || this.#state === 'running') return;
     const w = new Worker(workerEntry(), {
-      workerData: { module: pathToFileURL(this.#o.module).href, heartbeatMs: this.#o.heartbeatMs },
-      resourceLimits: { maxOldGenerationSizeMb: 256 },
+      workerData: { module: pathToFileURL(this.#o.module).href, heartbeatMs: this.#o.heartbeatMs, maxMemoryBytes: this.#o.maxMemoryMb * 1_048_576 },
+      resourceLimits: { maxOldGenerationSizeMb: this.#o.maxMemoryMb, maxYoungGenerationSizeMb: Math.min(32, Math.max(4, Math.round(this.#o.maxMemoryMb / 8))) },
       stdout: false,
       stderr: false,
     });
@@ -153,10 +176,26 @@ export class PluginHost {
         if (this.#state === 'starting') this.#set('running', 'ready');
         break;
       case 'heartbeat':
+        if (this.#logDropped > 0) {
+          this.#o.log.warn({ plugin: this.#o.name, dropped: this.#logDropped }, `plugin ${this.#o.name}: ${this.#logDropped} log lines dropped (it logs faster than it may)`);
+          this.#logDropped = 0;
+        }
+        if (m.mem) {
+          const used = m.mem.heap + m.mem.external;
+          if (used > this.#o.maxMemoryMb * 1_048_576)
+            return this.#crash(w, `uses ${Math.round(used / 1_048_576)} MB of memory (heap ${Math.round(m.mem.heap / 1_048_576)} MB, buffers ${Math.round(m.mem.external / 1_048_576)} MB), over max_memory ${this.#o.maxMemoryMb} MB`);
+        }
         break;
-      case 'log':
-        this.#o.log[m.level]({ plugin: this.#o.name, ...m.data }, m.msg.slice(0, 2000));
+      case 'log': {
+        if (!this.#takeLogToken()) break;
+        let data = m.data;
+        if (data !== undefined) {
+          const json = JSON.stringify(data);
+          if (json.length > LIMITS.logDataBytes) data = { data: `${json.length} bytes: dropped` };
+        }
+        this.#o.log[m.level]({ plugin: this.#o.name, ...data }, m.msg.slice(0, LIMITS.logMessageChars + 40));
         break;
+      }
       case 'subscribe':
         for (const off of this.#unsubscribe.splice(0)) off();
         for (const name of m.events) this.#unsubscribe.push(this.#o.subscribe(name, (payload) => this.#post({ v: 1, type: 'event', name, payload })));

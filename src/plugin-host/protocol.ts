@@ -22,7 +22,8 @@ export type CommandRole = 'viewer' | 'operator' | 'admin';
 /** Worker → host. */
 export type WorkerMessage =
   | { readonly v: 1; readonly type: 'ready' }
-  | { readonly v: 1; readonly type: 'heartbeat' }
+  /** `mem`: the worker's own memory (its V8 heap, and external and ArrayBuffer memory), in bytes. */
+  | { readonly v: 1; readonly type: 'heartbeat'; readonly mem?: { readonly heap: number; readonly external: number } }
   | { readonly v: 1; readonly type: 'stopped' }
   | { readonly v: 1; readonly type: 'log'; readonly level: 'debug' | 'info' | 'warn' | 'error'; readonly msg: string; readonly data?: Readonly<Record<string, unknown>> }
   | { readonly v: 1; readonly type: 'subscribe'; readonly events: readonly string[] }
@@ -31,6 +32,23 @@ export type WorkerMessage =
   | { readonly v: 1; readonly type: 'command'; readonly command: string; readonly description: string; readonly role: CommandRole }
   | { readonly v: 1; readonly type: 'command-result'; readonly id: number; readonly ok: true; readonly result: unknown }
   | { readonly v: 1; readonly type: 'command-result'; readonly id: number; readonly ok: false; readonly error: { readonly code?: string; readonly message: string } };
+
+/**
+ * What a plugin may send the main thread, so that one in a loop cannot take power control down.
+ * The worker's bootstrap keeps to these (dropping beyond them with a count); the host enforces
+ * them again for a plugin that posts messages itself.
+ */
+export const LIMITS = {
+  /** Log lines: a burst of this many, then `logPerSecond`. */
+  logBurst: 1000,
+  logPerSecond: 200,
+  /** Characters of one log message, and bytes of its data (JSON). */
+  logMessageChars: 2000,
+  logDataBytes: 4096,
+  /** Bytes of a command's result, and of a ctx.call's parameters (serialised). */
+  resultBytes: 4 * 1024 * 1024,
+  callBytes: 1024 * 1024,
+} as const;
 
 /** A command name: lower case, digits and dashes (the host prefixes it with `PLUGIN.`). */
 export const COMMAND_NAME = /^[a-z][a-z0-9-]{0,39}$/;

@@ -3,8 +3,9 @@
  * calls become messages to the host, sends heartbeats while the thread's event loop is free,
  * and reports a plugin that throws instead of dying silently.
  */
+import { serialize } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
-import { COMMAND_NAME, type HostMessage, type WorkerMessage } from './protocol.js';
+import { COMMAND_NAME, LIMITS, type HostMessage, type WorkerMessage } from './protocol.js';
 import type { PluginContext, PluginModule } from './types.js';
 
 const port = parentPort!;
@@ -17,7 +18,44 @@ const handlers = new Map<string, Set<(payload: unknown) => void>>();
 const commands = new Map<string, (params: unknown) => unknown>();
 let plugin: PluginModule | null = null;
 
-const log = (level: 'debug' | 'info' | 'warn' | 'error') => (msg: string, extra?: Record<string, unknown>) => send({ type: 'log', level, msg, ...(extra && { data: extra }) } as Omit<WorkerMessage, 'v'>);
+// Log lines: a token bucket (LIMITS.logBurst, then LIMITS.logPerSecond); beyond it lines are
+// dropped and counted, and the count is told once a heartbeat. Long messages and data are cut.
+let tokens: number = LIMITS.logBurst;
+let refilled = Date.now();
+let droppedLines = 0;
+const log = (level: 'debug' | 'info' | 'warn' | 'error') => (msg: string, extra?: Record<string, unknown>) => {
+  const now = Date.now();
+  tokens = Math.min(LIMITS.logBurst, tokens + ((now - refilled) * LIMITS.logPerSecond) / 1000);
+  refilled = now;
+  if (tokens < 1) {
+    droppedLines++;
+    return;
+  }
+  tokens--;
+  const text = String(msg);
+  let data = extra;
+  if (extra) {
+    let json: string | undefined;
+    try {
+      json = JSON.stringify(extra);
+    } catch {
+      json = undefined;
+    }
+    if (json === undefined || json.length > LIMITS.logDataBytes) data = { data: json === undefined ? 'not serialisable: dropped' : `${json.length} bytes: dropped (at most ${LIMITS.logDataBytes})` };
+  }
+  const cut = text.length > LIMITS.logMessageChars ? `${text.slice(0, LIMITS.logMessageChars)}… (${text.length} characters)` : text;
+  send({ type: 'log', level, msg: cut, ...(data && { data }) } as Omit<WorkerMessage, 'v'>);
+};
+
+/** Bytes `value` takes as a message (what the structured clone copies); throws if it cannot be cloned. */
+function messageSize(value: unknown): number {
+  if (typeof value === 'string') return value.length * 2;
+  try {
+    return serialize(value).length;
+  } catch (err) {
+    throw new Error(`it could not be cloned: ${(err as Error).message}`);
+  }
+}
 
 function makeCtx(name: string, config: Readonly<Record<string, unknown>>, dataDir: string): PluginContext {
   return {
@@ -27,6 +65,13 @@ function makeCtx(name: string, config: Readonly<Record<string, unknown>>, dataDi
     log: { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') },
     call: (method, params) =>
       new Promise((resolve, reject) => {
+        let size: number;
+        try {
+          size = messageSize(params);
+        } catch (err) {
+          return reject(new TypeError(`ctx.call ${method}: the parameters cannot be sent: ${(err as Error).message}`));
+        }
+        if (size > LIMITS.callBytes) return reject(new RangeError(`ctx.call ${method}: the parameters take ${size} bytes (at most ${LIMITS.callBytes})`));
         const id = nextId++;
         pending.set(id, { resolve, reject });
         send({ type: 'request', id, method, params } as Omit<WorkerMessage, 'v'>);
@@ -49,7 +94,28 @@ function makeCtx(name: string, config: Readonly<Record<string, unknown>>, dataDi
   };
 }
 
-const heartbeat = setInterval(() => send({ type: 'heartbeat' }), data.heartbeatMs);
+const memory = (): { heap: number; external: number } => {
+  // In a worker these are this thread's own: its V8 heap, and the memory its Buffers and
+  // ArrayBuffers hold outside it (rss would be the whole process).
+  const m = process.memoryUsage();
+  return { heap: m.heapUsed, external: m.external + m.arrayBuffers };
+};
+const heartbeat = setInterval(() => {
+  if (droppedLines > 0) {
+    send({ type: 'log', level: 'warn', msg: `dropped ${droppedLines} log lines (a plugin may log ${LIMITS.logPerSecond} lines a second, ${LIMITS.logBurst} at once)` } as Omit<WorkerMessage, 'v'>);
+    droppedLines = 0;
+  }
+  send({ type: 'heartbeat', mem: memory() } as Omit<WorkerMessage, 'v'>);
+}, data.heartbeatMs);
+// Memory is looked at more often than the heartbeat, so that a plugin allocating fast is
+// stopped near its limit, not seconds past it: only a change worth telling is sent.
+const memLimit = (data as { maxMemoryBytes?: number }).maxMemoryBytes;
+if (memLimit) {
+  setInterval(() => {
+    const m = memory();
+    if (m.heap + m.external > memLimit) send({ type: 'heartbeat', mem: m } as Omit<WorkerMessage, 'v'>);
+  }, 100).unref();
+}
 
 port.on('message', (m: HostMessage) => {
   void (async () => {
@@ -86,6 +152,14 @@ port.on('message', (m: HostMessage) => {
         try {
           if (!handler) throw new Error(`no command "${m.command}"`);
           const result: unknown = await handler(m.params ?? {});
+          let size = 0;
+          try {
+            size = messageSize(result ?? null);
+          } catch (err) {
+            throw new Error(`the result ${(err as Error).message.replace(/^it /, '')}`);
+          }
+          if (size > LIMITS.resultBytes)
+            throw new Error(`the result takes ${(size / 1_048_576).toFixed(1)} MB (a command may answer at most ${LIMITS.resultBytes / 1_048_576} MB): ask for less`);
           send({ type: 'command-result', id: m.id, ok: true, result: result ?? null } as Omit<WorkerMessage, 'v'>);
         } catch (err) {
           const e = err as { message?: unknown; code?: unknown };
