@@ -75,6 +75,15 @@ export function App() {
   const route = useHash();
   const [booting, setBooting] = useState(savedToken() !== null);
   const [fatal, setFatal] = useState<string | null>(null);
+  // What the journal went through (a record torn by a crash, a disk it cannot write): said once
+  // a page load, above every view, until dismissed.
+  const [journal, setJournal] = useState<string[]>([]);
+  useEffect(() => {
+    if (!s.me) return;
+    api<{ journal?: { writable: boolean; error: string | null; repairs: string[] } }>('GET', '/api/health')
+      .then((h) => setJournal([...(h.journal && !h.journal.writable ? [`${h.journal.error ?? 'the journal cannot be written'}: new actions are refused`] : []), ...(h.journal?.repairs ?? [])]))
+      .catch(() => {});
+  }, [s.me]);
 
   useEffect(() => {
     if (!savedToken()) return;
@@ -114,6 +123,16 @@ export function App() {
         </span>
       </header>
       {fatal && <p class="error">{fatal}</p>}
+      {journal.length > 0 && (
+        <div class="notice" role="status" data-journal-notice>
+          {journal.map((j) => (
+            <p>{j}</p>
+          ))}
+          <button class="link" onClick={() => setJournal([])}>
+            dismiss
+          </button>
+        </div>
+      )}
       <main>
         {view === 'graph' && <GraphView />}
         {view === 'server' && arg && <ServerView name={arg} />}

@@ -7,6 +7,7 @@
  * test-artifacts/dashboard/ (the README shows copies from docs/screenshots/).
  */
 import { mkdirSync } from 'node:fs';
+import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -223,6 +224,18 @@ describePeer('dashboard in Chromium', ['chromium'], () => {
     await page.waitForSelector('.login [role=alert]', { timeout: 15_000 });
     expect(await page.textContent('.login [role=alert]')).toContain('no longer accepts your token');
     expect(await page.evaluate(() => sessionStorage.getItem('ockle.token'))).toBeNull();
+    await page.close();
+  }, 30_000);
+
+  it('says once, above every view, that the journal was repaired after a crash', async () => {
+    await daemon.stop();
+    await appendFile(join(demo.stateDir, 'journal.jsonl'), '{"t":"step","id":"a1","step":{"at":"');
+    daemon = await Daemon.start({ configDir: demo.configDir, log: silentLogger() });
+    const page = await signIn(operator.token);
+    await page.waitForSelector('[data-journal-notice]');
+    expect(await page.textContent('[data-journal-notice]')).toMatch(/the journal's last record was torn .*: 36 bytes dropped, of action a1/);
+    await page.click('[data-journal-notice] button:has-text("dismiss")');
+    expect(await page.locator('[data-journal-notice]').count()).toBe(0);
     await page.close();
   }, 30_000);
 });
