@@ -605,18 +605,10 @@ export class Runtime implements Gateway {
       'action started',
     );
     const abort = new AbortController();
-    const aborted = new Promise<void>((resolve) => abort.signal.addEventListener('abort', () => resolve(), { once: true }));
     const done = (async () => {
       // --queue: wait for the actions holding these servers, then switch (as a sequence does).
-      for (let h = holders(); h.length > 0; h = holders()) {
-        this.#step(record.id, { op: 'queued', ok: true, detail: `waiting for ${h.join(', ')}` });
-        await Promise.race([Promise.allSettled(h.map((id) => this.#running.get(id)?.done)), aborted]);
-        if (abort.signal.aborted) {
-          const finished = this.#journal.finish(record.id, 'cancelled');
-          this.events.emit('action.finished', { action: finished });
-          return;
-        }
-      }
+      // (No await unless there is someone to wait for: the servers are taken in this same turn.)
+      if (holders().length > 0 && !(await this.#waitForHolders(record.id, holders, abort.signal))) return;
       for (const t of targets) {
         const slot = this.#servers.get(t)!;
         slot.actionId = record.id;
@@ -743,17 +735,10 @@ export class Runtime implements Gateway {
     const abort = new AbortController();
     // Every server in progress waits on this one signal (sleeps, queue slots): not a leak.
     setMaxListeners(0, abort.signal);
-    const aborted = new Promise<void>((resolve) => abort.signal.addEventListener('abort', () => resolve(), { once: true }));
     const done = (async () => {
       // Queued: wait for the actions holding our servers, then plan again from the states then.
-      for (let h = holders(reach); h.length > 0; h = holders(reach)) {
-        this.#step(record.id, { op: 'queued', ok: true, detail: `waiting for ${h.join(', ')}` });
-        await Promise.race([Promise.allSettled(h.map((id) => this.#running.get(id)?.done)), aborted]);
-        if (abort.signal.aborted) {
-          const finished = this.#journal.finish(record.id, 'cancelled');
-          this.events.emit('action.finished', { action: finished });
-          return;
-        }
+      if (holders(reach).length > 0) {
+        if (!(await this.#waitForHolders(record.id, () => holders(reach), abort.signal))) return;
         servers = setFor();
       }
       this.#step(record.id, {
@@ -801,6 +786,24 @@ export class Runtime implements Gateway {
     });
     this.#running.set(record.id, { abort, done });
     return this.#journal.get(record.id)!;
+  }
+
+  /**
+   * A queued action waits until no other action holds its servers (`holders` says which do,
+   * each time asked). False when it was cancelled meanwhile: then it is journaled as such.
+   */
+  async #waitForHolders(id: string, holders: () => string[], signal: AbortSignal): Promise<boolean> {
+    const aborted = new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+    for (let h = holders(); h.length > 0; h = holders()) {
+      this.#step(id, { op: 'queued', ok: true, detail: `waiting for ${h.join(', ')}` });
+      await Promise.race([Promise.allSettled(h.map((x) => this.#running.get(x)?.done)), aborted]);
+      if (signal.aborted) {
+        const finished = this.#journal.finish(id, 'cancelled');
+        this.events.emit('action.finished', { action: finished });
+        return false;
+      }
+    }
+    return true;
   }
 
   /**

@@ -9,6 +9,7 @@ import type { SimWorld } from '../../drivers/sim/world.js';
 import type { ActionRecord } from '../../src/core/model.js';
 import { Daemon } from '../../src/daemon.js';
 import { silentLogger } from '../../src/log.js';
+import { FAKED, simulate } from '../support/simulate.js';
 import { makeLab, type Lab, type LabServer } from '../support/lab.js';
 
 let lab: Lab | undefined;
@@ -22,26 +23,12 @@ afterEach(async () => {
   lab = undefined;
 });
 
-const FAKE = { toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] } as const;
 
 async function bootMonitored(servers: Record<string, LabServer>, o?: Parameters<typeof makeLab>[1]): Promise<Daemon> {
   lab = await makeLab(servers, o);
-  vi.useFakeTimers({ toFake: [...FAKE.toFake] });
+  vi.useFakeTimers({ toFake: [...FAKED] });
   daemon = await simulate(Daemon.start({ configDir: lab.configDir, log: silentLogger(), monitor: true }));
   return daemon;
-}
-async function simulate<T>(p: Promise<T>, limitMs = 3_600_000): Promise<T> {
-  let settled = false;
-  void p.then(
-    () => (settled = true),
-    () => (settled = true),
-  );
-  const t0 = Date.now();
-  while (!settled) {
-    await vi.advanceTimersToNextTimerAsync();
-    if (Date.now() - t0 > limitMs) throw new Error(`still running after ${limitMs} ms of simulated time`);
-  }
-  return p;
 }
 const run = (d: Daemon, kind: 'on' | 'off' | 'cycle', targets: string[], force = false): Promise<ActionRecord> =>
   simulate(d.gateway.waitFor(d.gateway.request({ kind, targets, force, origin: 'api:test', reason: 'test' }).id));

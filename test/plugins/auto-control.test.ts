@@ -13,6 +13,7 @@ import type { ActionProgress, ActionRecord } from '../../src/core/model.js';
 import { Daemon } from '../../src/daemon.js';
 import { silentLogger } from '../../src/log.js';
 import { REPO } from '../support/demo.js';
+import { FAKED, simulate } from '../support/simulate.js';
 import { makeLab, type Lab, type LabServer } from '../support/lab.js';
 import { nextProbeIn } from '../../plugins/auto-control/sequencer.js';
 
@@ -38,8 +39,7 @@ async function boot(servers: Record<string, LabServer>, o?: Parameters<typeof ma
   daemon = await simulate(Daemon.start({ configDir: lab.configDir, log: silentLogger(), monitor }));
   return daemon;
 }
-/** Timers, the wall clock and the monotonic clock (performance) the runtime measures durations with. */
-const FAKED = ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] as const;
+
 /** As `boot`, with the monitor on and simulated from the start, so its test runs follow simulated time. */
 async function bootMonitored(servers: Record<string, LabServer>): Promise<Daemon> {
   lab = await makeLab(servers);
@@ -53,24 +53,6 @@ const run = async (d: Daemon, kind: 'on' | 'off', targets: string[]): Promise<Ac
 const at = (a: ActionRecord, server: string, op: string): number => a.steps.findIndex((s) => s.server === server && s.op === op);
 const world = (d: Daemon): SimWorld => d.shared<SimWorld>('sim-world')!;
 
-/**
- * Runs `p` to its end in simulated time: with vitest's fake timers on, jumps from timer to timer
- * (each jump lets every promise settle), so seconds of boot and stagger take no real time and
- * every timestamp the sim records is exact.
- */
-async function simulate<T>(p: Promise<T>, limitMs = 3_600_000): Promise<T> {
-  let settled = false;
-  void p.then(
-    () => (settled = true),
-    () => (settled = true),
-  );
-  const t0 = Date.now();
-  while (!settled) {
-    await vi.advanceTimersToNextTimerAsync();
-    if (Date.now() - t0 > limitMs) throw new Error(`still running after ${limitMs} ms of simulated time`);
-  }
-  return p;
-}
 
 describe('auto-control: power-on', () => {
   it('starts a chain in dependency order, each server only once its dependency serves', async () => {
