@@ -113,7 +113,7 @@ export function createSequencer(opts: SequencerOptions): Sequencer {
             ops.step(id, { server: n, op: 'wait', ok: true, detail: `powered ${secs(pf)} ago: waiting for the rest of boot_timeout` });
           } else {
             if (attempt > 1) ops.step(id, { server: n, op: 'retry', ok: true, detail: `attempt ${attempt} of ${p.maxAttempts}: switching on what reads off` });
-            await ops.switchOutlets(id, n, 'on', run.signal);
+            await ops.switchOutlets(id, n, 'on', run.signal, read);
             t0 = ops.now();
           }
           const deadline = t0 + p.bootTimeoutMs;
@@ -209,7 +209,8 @@ export function createSequencer(opts: SequencerOptions): Sequencer {
             ops.step(id, { server: n, op: 'cut', ok: true, detail: `${why}; cutting power (on_shutdown_timeout = cut)` });
           }
         }
-        await ops.switchOutlets(id, n, 'off', run.signal);
+        // Without a shutdown in between, the read above is still fresh.
+        await ops.switchOutlets(id, n, 'off', run.signal, ops.hasControls(n) ? undefined : read);
         ops.mark(n, { phase: 'finished', kind: 'off', result: 'ok' });
         return null;
       } catch (err) {

@@ -420,7 +420,7 @@ export class Runtime implements Gateway {
       else if (p === 'unknown' && slot.d.device.caps.readBack === 'real') why.push(`${s.name}/${o.name} (${o.device} outlet ${o.outlet}) reads unknown`);
     }
     const blocked = [...new Set(why)];
-    return { blocked: blocked.length > 0 ? blocked.join(', ') : null, on, total: s.outlets.length, poweredForMs: this.#poweredFor(s) };
+    return { blocked: blocked.length > 0 ? blocked.join(', ') : null, on, total: s.outlets.length, poweredForMs: this.#poweredFor(s), at: this.#now() };
   }
 
   #poweredFor(s: RuntimeServer): number | null {
@@ -829,10 +829,12 @@ export class Runtime implements Gateway {
     expectedBootMs: (n) => this.#learnedBoot.get(n),
     poweredForMs: (n) => this.#poweredFor(this.#servers.get(n)!.s),
     readOutlets: (n, signal) => this.#readServer(this.#servers.get(n)!.s, signal),
-    switchOutlets: async (actionId, n, to, signal): Promise<SwitchCount> => {
+    switchOutlets: async (actionId, n, to, signal, given): Promise<SwitchCount> => {
       const slot = this.#servers.get(n)!;
       // Decide on a fresh read, never on a poll from seconds ago, and never switch on a guess.
-      const read = await this.#readServer(slot.s, signal);
+      // A read the caller made a moment ago (at most a second) is fresh enough: the server is
+      // held by this action, so only a hand at the PDU could have changed it since.
+      const read = given && this.#now() - given.at <= 1000 ? given : await this.#readServer(slot.s, signal);
       if (read.blocked) {
         this.#step(actionId, { server: n, op: 'blocked', ok: false, detail: `blocked: ${read.blocked}; nothing switched` });
         throw new ServerBlockedError(n, read.blocked);

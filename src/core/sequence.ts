@@ -45,7 +45,7 @@ export interface ServerOps {
    * Throws ServerBlockedError, writing nothing, when any outlet cannot be read. Switch-ons
    * respect each device's stagger.
    */
-  switchOutlets(actionId: string, server: string, to: 'on' | 'off', signal: AbortSignal): Promise<SwitchCount>;
+  switchOutlets(actionId: string, server: string, to: 'on' | 'off', signal: AbortSignal, read?: OutletsRead): Promise<SwitchCount>;
   /** Runs the server's tests now. True when all pass (a server without tests: when all outlets read on). */
   probe(server: string, signal: AbortSignal): Promise<boolean>;
   /** Asks every control of the server to shut the OS down. */
@@ -64,6 +64,8 @@ export interface OutletsRead {
   readonly total: number;
   /** As `poweredForMs`, from this read. */
   readonly poweredForMs: number | null;
+  /** When it was read (the `now()` clock). switchOutlets reuses a read at most a second old instead of reading again. */
+  readonly at: number;
 }
 
 /** What one switchOutlets did: outlets written, and outlets that already read the wanted state. */
