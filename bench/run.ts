@@ -125,6 +125,37 @@ async function benchProcess(dir: string, stateDir: string): Promise<void> {
   report({ name: 'process start to answering API', unit: 'ms', ockle: median(xs), baseline: median(bs), baselineName: 'node http hello-world process' });
 }
 
+/** The CLI as people run it: `ockle version`, and `ockle status` against a running demo daemon, each against a bare `node -e 0`. */
+async function benchCli(dir: string, stateDir: string): Promise<void> {
+  const main = join(import.meta.dirname, '..', 'src', 'cli', 'main.js');
+  const run = (args: string[]): Promise<number> =>
+    new Promise((resolve) => {
+      const t = performance.now();
+      const child = spawn(process.execPath, args, { stdio: 'ignore' });
+      child.on('exit', () => resolve(performance.now() - t));
+    });
+  const times = async (args: string[]): Promise<number> => {
+    const xs: number[] = [];
+    for (let i = 0; i < 15; i++) xs.push(await run(args));
+    return median(xs);
+  };
+  const daemon = spawn(process.execPath, [main, 'daemon', '--config', dir], { stdio: 'ignore', env: { ...process.env, NOTIFY_SOCKET: '' } });
+  const exited = new Promise((r) => daemon.on('exit', r));
+  try {
+    for (;;) {
+      const f = join(stateDir, API_INFO_FILE);
+      if (existsSync(f) && (await fetch(`${(JSON.parse(readFileSync(f, 'utf8')) as { url: string }).url}/api/health`).catch(() => undefined))?.ok) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const bare = await times(['-e', '0']);
+    report({ name: 'ockle version', unit: 'ms', ockle: await times([main, 'version']), baseline: bare, baselineName: 'node -e 0' });
+    report({ name: 'ockle status (demo daemon running)', unit: 'ms', ockle: await times([main, 'status', '--config', dir]), baseline: bare, baselineName: 'node -e 0' });
+  } finally {
+    daemon.kill('SIGTERM');
+    await exited;
+  }
+}
+
 async function benchAction(dir: string): Promise<void> {
   const d = await Daemon.start({ configDir: dir, log: silentLogger(), monitor: false });
   try {
@@ -197,6 +228,7 @@ if (only === undefined || only === 'foundation') {
     await benchConfig(demo.configDir);
     await benchStart(demo.configDir);
     await benchProcess(demo.configDir, demo.stateDir);
+    await benchCli(demo.configDir, demo.stateDir);
     await benchAction(demo.configDir);
     await benchJournal();
   } finally {

@@ -7,9 +7,6 @@
  */
 import { resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { defaultRegistry } from '../../drivers/registry.js';
-import { builtinPluginTemplates } from '../../plugins/registry.js';
-import { checkConfig } from '../config/load.js';
 import { defaultConfigDir } from '../config/paths.js';
 import { parseDuration } from '../config/types.js';
 import type { CommandInfo, PluginStatus } from '../api/server.js';
@@ -19,9 +16,21 @@ import type { OckleError} from '../errors.js';
 import { formatProblem, toOckleError } from '../errors.js';
 import { generateToken } from '../api/auth.js';
 import { packageVersion } from '../version.js';
+import type { DriverRegistry } from '../../drivers/registry.js';
+import type { checkConfig as CheckConfig } from '../config/load.js';
+import type { Template } from '../config/types.js';
+
+/**
+ * What only some commands need, loaded when they run: every driver (net-snmp, serialport,
+ * modbus-serial, ssh2) and the config loader cost most of a start, and `ockle status` needs
+ * none of them.
+ */
+async function configTools(): Promise<{ checkConfig: typeof CheckConfig; drivers: DriverRegistry; plugins: ReadonlyMap<string, Template> }> {
+  const [{ checkConfig }, { defaultRegistry }, { builtinPluginTemplates }] = await Promise.all([import('../config/load.js'), import('../../drivers/registry.js'), import('../../plugins/registry.js')]);
+  return { checkConfig, drivers: defaultRegistry(), plugins: builtinPluginTemplates };
+}
 import { Client, resolveClient } from './client.js';
 import { progress, summary } from './progress.js';
-import { formatProbe, probeDevice } from './probe.js';
 
 export interface Io {
   readonly stdout: { write(s: string): unknown; isTTY?: boolean };
@@ -219,8 +228,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
         if (rest[0] === 'probe') {
           if (rest.length !== 2) return usage('the probe command is `ockle devices probe DEVICE`');
           const id = rest[1]!;
-          const drivers = defaultRegistry();
-          const checked = await checkConfig(configDir, { drivers, plugins: builtinPluginTemplates });
+          const { checkConfig, drivers, plugins } = await configTools();
+          const checked = await checkConfig(configDir, { drivers, plugins });
           const dc = checked.devices.find((d) => d.id === id);
           const own = checked.problems.filter((p) => p.file === `devices/${id}.ini` && p.severity === 'error');
           if (own.length > 0 || !dc) {
@@ -230,6 +239,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
           }
           const timeout = v.timeout ? parseDuration(v.timeout) : 30_000;
           if (timeout === undefined) return usage(`--timeout ${v.timeout}: not a duration`);
+          const { formatProbe, probeDevice } = await import('./probe.js');
           const report = await probeDevice(dc, drivers, timeout);
           if (v.json) return json(report), 0;
           out(formatProbe(report));
@@ -414,7 +424,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
       case 'config': {
         if (rest[0] !== 'check') return usage('the config command is `ockle config check [DIR]`');
         const dir = rest[1] ? resolve(io.cwd, rest[1]) : configDir;
-        const { problems } = await checkConfig(dir, { drivers: defaultRegistry(), plugins: builtinPluginTemplates });
+        const { checkConfig, drivers, plugins } = await configTools();
+        const { problems } = await checkConfig(dir, { drivers, plugins });
         if (v.json) json({ problems });
         else for (const p of problems) (p.severity === 'error' ? io.stderr : io.stdout).write(formatProblem(p) + '\n');
         const errors = problems.filter((p) => p.severity === 'error').length;
