@@ -5,7 +5,7 @@
  * One transaction at a time per bus: several modules on one RS-485 line (different unit ids)
  * share the port and take turns. Timeouts and exception codes become typed errors with hints.
  */
-import modbusSerial from 'modbus-serial';
+import type modbusSerial from 'modbus-serial';
 import { duration, int, select, str, type Infer } from '../../src/config/types.js';
 import { DeviceRefusedError, DeviceReplyError, DeviceUnreachableError, OckleError, OperationAbortedError } from '../../src/errors.js';
 import { defineDriver, type DeviceInfo, type DriverContext } from '../types.js';
@@ -32,34 +32,43 @@ type Spec = Infer<typeof modbusTemplate>;
 
 // A CommonJS package whose types declare an ES default export: at run time the default import
 // is module.exports, which is the class and also carries itself as `.default`.
-const ModbusRTU = modbusSerial.default;
-type Client = InstanceType<typeof ModbusRTU>;
+type Client = InstanceType<(typeof modbusSerial)['default']>;
+// Loaded when a bus first connects: a daemon with no Modbus module (and the CLI) never pays
+// for modbus-serial and the serialport it pulls in.
+let ModbusRTU: (typeof modbusSerial)['default'] | null = null;
+async function modbusClient(): Promise<Client> {
+  ModbusRTU ??= ((await import('modbus-serial')) as unknown as { default: typeof modbusSerial }).default.default;
+  return new ModbusRTU();
+}
 
 /** One TCP connection or one RTU port, shared by every module on it; one transaction at a time. */
 class Bus {
-  readonly #client: Client = new ModbusRTU();
+  #client: Client | null = null;
   #connecting: Promise<void> | null = null;
   #tail: Promise<unknown> = Promise.resolve();
   users = 0;
 
   constructor(readonly connect: (c: Client) => Promise<void>) {}
 
-  get client(): Client {
+  get client(): Client | null {
     return this.#client;
   }
 
-  #ensure(): Promise<void> {
-    if (this.#client.isOpen) return Promise.resolve();
-    this.#connecting ??= this.connect(this.#client).finally(() => (this.#connecting = null));
-    return this.#connecting;
+  #ensure(): Promise<Client> {
+    const c = this.#client;
+    if (c?.isOpen) return Promise.resolve(c);
+    this.#connecting ??= (async () => {
+      this.#client ??= await modbusClient();
+      await this.connect(this.#client);
+    })().finally(() => (this.#connecting = null));
+    return this.#connecting.then(() => this.#client!);
   }
 
   /** Runs `fn` alone on the bus (after the transactions before it). */
   run<T>(fn: (c: Client) => Promise<T>, signal: AbortSignal): Promise<T> {
     const turn = this.#tail.then(async () => {
       if (signal.aborted) throw new OperationAbortedError();
-      await this.#ensure();
-      return fn(this.#client);
+      return fn(await this.#ensure());
     });
     this.#tail = turn.catch(() => {});
     return turn;
@@ -67,8 +76,9 @@ class Bus {
 
   close(): Promise<void> {
     return new Promise((resolve) => {
-      if (!this.#client.isOpen) return resolve();
-      this.#client.close(() => resolve());
+      const c = this.#client;
+      if (!c?.isOpen) return resolve();
+      c.close(() => resolve());
     });
   }
 }

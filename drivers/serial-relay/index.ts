@@ -7,7 +7,14 @@
  */
 import { stat } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import { SerialPort } from 'serialport';
+import type { SerialPort } from 'serialport';
+
+/** serialport, loaded when a board's port is first opened (not for a daemon with no serial board, nor for the CLI). */
+let SerialPortClass: typeof SerialPort | null = null;
+async function serialPortClass(): Promise<typeof SerialPort> {
+  SerialPortClass ??= (await import('serialport')).SerialPort;
+  return SerialPortClass;
+}
 import { duration, int, select, str, type Infer } from '../../src/config/types.js';
 import { DeviceReplyError, DeviceUnreachableError, OperationAbortedError } from '../../src/errors.js';
 import { defineDriver, type DeviceInfo } from '../types.js';
@@ -105,7 +112,9 @@ export class SerialRelayBoard implements RelayBoard {
     }
     if (signal.aborted) throw new OperationAbortedError();
     const path = this.#s.path;
-    const port = new SerialPort({ path, baudRate: this.#s.baud, autoOpen: false });
+    const Port = await serialPortClass();
+    if (signal.aborted) throw new OperationAbortedError();
+    const port = new Port({ path, baudRate: this.#s.baud, autoOpen: false });
     const node = await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(err) : resolve())))
       .then(() => nodeOf(path))
       .catch((err: unknown) => {

@@ -5,7 +5,20 @@
  * would cycle twice). Every failure becomes an `SnmpError` naming the device, OID and outlet,
  * with a hint; credentials stay inside the session objects and never reach a message.
  */
-import snmp from 'net-snmp';
+import type snmp from 'net-snmp';
+
+/**
+ * net-snmp, loaded on first use: a daemon with no SNMP device (and the CLI) never pays for it.
+ * Every public method of SnmpClient awaits it before anything else.
+ */
+let lib: typeof snmp;
+let loading: Promise<void> | null = null;
+function loadSnmp(): Promise<void> {
+  loading ??= import('net-snmp').then((m) => {
+    lib = (m as unknown as { default: typeof snmp }).default ?? (m as unknown as typeof snmp);
+  });
+  return loading;
+}
 import type { Secret } from '../../src/config/types.js';
 import { OperationAbortedError, SnmpError } from '../../src/errors.js';
 
@@ -76,34 +89,34 @@ export class SnmpClient {
       retries: 0,
       timeout: t.requestTimeoutMs,
       transport: 'udp4' as const,
-      version: t.version === '1' ? snmp.Version1 : t.version === '2c' ? snmp.Version2c : snmp.Version3,
+      version: t.version === '1' ? lib.Version1 : t.version === '2c' ? lib.Version2c : lib.Version3,
       idBitsSize: 32 as const,
     };
     let s: Session;
     if (t.version === '3') {
       if (this.#read) return this.#read;
       const level =
-        t.authProtocol === 'none' ? snmp.SecurityLevel.noAuthNoPriv : t.privProtocol === 'none' ? snmp.SecurityLevel.authNoPriv : snmp.SecurityLevel.authPriv;
+        t.authProtocol === 'none' ? lib.SecurityLevel.noAuthNoPriv : t.privProtocol === 'none' ? lib.SecurityLevel.authNoPriv : lib.SecurityLevel.authPriv;
       const user: snmp.User = { name: t.user ?? '', level };
-      if (level !== snmp.SecurityLevel.noAuthNoPriv) {
-        user.authProtocol = snmp.AuthProtocols[t.authProtocol];
+      if (level !== lib.SecurityLevel.noAuthNoPriv) {
+        user.authProtocol = lib.AuthProtocols[t.authProtocol];
         user.authKey = t.authPassword?.reveal() ?? '';
       }
-      if (level === snmp.SecurityLevel.authPriv) {
-        user.privProtocol = snmp.PrivProtocols[t.privProtocol];
+      if (level === lib.SecurityLevel.authPriv) {
+        user.privProtocol = lib.PrivProtocols[t.privProtocol];
         user.privKey = t.privPassword?.reveal() ?? '';
       }
-      s = snmp.createV3Session(t.host, user, options as snmp.SessionOptionsV3);
+      s = lib.createV3Session(t.host, user, options as snmp.SessionOptionsV3);
       this.#read = s;
       this.#write = s;
     } else if (write) {
       if (this.#write) return this.#write;
       const c = (t.writeCommunity ?? t.community)?.reveal() ?? 'private';
-      s = snmp.createSession(t.host, c, options as snmp.SessionOptions);
+      s = lib.createSession(t.host, c, options as snmp.SessionOptions);
       this.#write = s;
     } else {
       if (this.#read) return this.#read;
-      s = snmp.createSession(t.host, t.community?.reveal() ?? 'public', options as snmp.SessionOptions);
+      s = lib.createSession(t.host, t.community?.reveal() ?? 'public', options as snmp.SessionOptions);
       this.#read = s;
     }
     // A socket error must not crash the daemon: requests in flight fail by timeout.
@@ -167,6 +180,7 @@ export class SnmpClient {
    * Reads many OIDs: one GET per `maxVarbinds` (all batches at once). A missing OID reads null.
    */
   async get(oids: readonly string[], signal: AbortSignal, where?: (oid: string) => number | undefined): Promise<Map<string, SnmpValue>> {
+    await loadSnmp();
     const out = new Map<string, SnmpValue>();
     let todo = [...oids];
     while (todo.length > 0) {
@@ -181,7 +195,7 @@ export class SnmpClient {
       const retry: string[] = [];
       for (const [i, r] of results.entries()) {
         if (r.status === 'fulfilled') {
-          for (const vb of r.value) out.set(vb.oid, snmp.isVarbindError(vb) ? null : (vb.value as SnmpValue));
+          for (const vb of r.value) out.set(vb.oid, lib.isVarbindError(vb) ? null : (vb.value as SnmpValue));
           continue;
         }
         const err = r.reason as unknown;
@@ -217,6 +231,7 @@ export class SnmpClient {
    * may send fewer (RFC 3416 lets it truncate), so callers check for what is missing.
    */
   async bulk(starts: readonly string[], maxRepetitions: number, signal: AbortSignal): Promise<Map<string, SnmpValue>> {
+    await loadSnmp();
     const out = new Map<string, SnmpValue>();
     const rows = await this.#call<(snmp.Varbind | snmp.Varbind[])[]>(signal, (done) =>
       this.#session(false).getBulk([...starts], 0, maxRepetitions, (e: Error | null, vbs?: (snmp.Varbind | snmp.Varbind[])[]) => done(e, vbs)),
@@ -224,12 +239,13 @@ export class SnmpClient {
       if (err instanceof OperationAbortedError) throw err;
       throw this.#error(err, { oid: starts[0]! });
     });
-    for (const col of rows) for (const vb of Array.isArray(col) ? col : [col]) if (!snmp.isVarbindError(vb)) out.set(vb.oid, vb.value as SnmpValue);
+    for (const col of rows) for (const vb of Array.isArray(col) ? col : [col]) if (!lib.isVarbindError(vb)) out.set(vb.oid, vb.value as SnmpValue);
     return out;
   }
 
   /** Every instance under a column (GETBULK on v2c/v3, GETNEXT on v1): instance suffix → value. */
   async walk(column: string, signal: AbortSignal, maxRepetitions = 50): Promise<Map<string, SnmpValue>> {
+    await loadSnmp();
     const out = new Map<string, SnmpValue>();
     const prefix = `${column}.`;
     await this.#call<void>(signal, (done) =>
@@ -237,7 +253,7 @@ export class SnmpClient {
         column,
         maxRepetitions,
         (vbs: snmp.Varbind[]) => {
-          for (const vb of vbs) if (!snmp.isVarbindError(vb) && vb.oid.startsWith(prefix)) out.set(vb.oid.slice(prefix.length), vb.value as SnmpValue);
+          for (const vb of vbs) if (!lib.isVarbindError(vb) && vb.oid.startsWith(prefix)) out.set(vb.oid.slice(prefix.length), vb.value as SnmpValue);
         },
         (e: Error | null) => done(e),
       ),
@@ -250,8 +266,9 @@ export class SnmpClient {
 
   /** One SET of an INTEGER, sent once. */
   async setInt(oid: string, value: number, signal: AbortSignal, outlet?: number): Promise<void> {
+    await loadSnmp();
     await this.#call<snmp.Varbind[]>(signal, (done) =>
-      this.#session(true).set([{ oid, type: snmp.ObjectType.Integer, value }], (e: Error | null, vbs?: snmp.Varbind[]) => done(e, vbs)),
+      this.#session(true).set([{ oid, type: lib.ObjectType.Integer, value }], (e: Error | null, vbs?: snmp.Varbind[]) => done(e, vbs)),
     ).catch((err: unknown) => {
       if (err instanceof OperationAbortedError) throw err;
       throw this.#error(err, { oid, ...(outlet !== undefined && { outlet }), set: true });

@@ -6,10 +6,13 @@
  */
 import { createHash, createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import ssh2 from 'ssh2';
+import { createRequire } from 'node:module';
+import type ssh2 from 'ssh2';
 
-// ssh2 is CommonJS: Node's ESM loader cannot see its named exports, so take them from the default.
-const { Client, utils } = ssh2;
+// Loaded on first use (a login, or a key_file to check): a lab with no ssh control, and the
+// CLI, never pay for it. require() keeps the config check's key parsing synchronous.
+let lib: typeof ssh2 | null = null;
+const ssh = (): typeof ssh2 => (lib ??= createRequire(import.meta.url)('ssh2') as typeof ssh2);
 import { duration, int, secret, str, type Infer } from '../../src/config/types.js';
 import { ControlError, OperationAbortedError } from '../../src/errors.js';
 import { defineDriver, type Controller, type DriverContext } from '../types.js';
@@ -84,7 +87,7 @@ export class SshController implements Controller {
     const s = this.#s;
     const where = `${s.user}@${this.#host}:${s.port}`;
     return new Promise<void>((resolve, reject) => {
-      const conn = new Client();
+      const conn = new (ssh().Client)();
       let seenKey: string | null = null;
       let started = false;
       let settled = false;
@@ -169,7 +172,7 @@ export const sshControllerDriver = defineDriver({
     if (!spec.key_file && !spec.password) p.push({ key: 'key_file', message: 'an ssh control needs key_file or password', hint: 'Add key_file = the daemon’s private key (its public key in the server’s authorized_keys).' });
     if (spec.key_file) {
       try {
-        const parsed = utils.parseKey(readFileSync(spec.key_file), spec.passphrase?.reveal());
+        const parsed = ssh().utils.parseKey(readFileSync(spec.key_file), spec.passphrase?.reveal());
         if (parsed instanceof Error) p.push({ key: 'key_file', message: `key_file ${spec.key_file}: ${parsed.message}`, hint: 'Give an OpenSSH private key (and passphrase if it has one).' });
       } catch (err) {
         p.push({ key: 'key_file', message: `key_file ${spec.key_file} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, hint: 'Check the path and that the daemon user may read it.' });
