@@ -251,6 +251,9 @@ export async function main(argv: string[], io: Io): Promise<number> {
         for (const d of devices) {
           const reach = d.reachable === null ? 'not contacted' : d.reachable ? 'reachable' : `UNREACHABLE: ${d.error}`;
           out(`${d.id} (${d.type}${d.readBack === 'assumed' ? ', read-back assumed' : ''}) ${reach}${d.lastPollMs !== null ? `, poll ${d.lastPollMs} ms` : ''}\n`);
+          // What the driver says of itself: model, SNMP profile, which IPMI path it chose…
+          const facts = [...(d.model ? [`model ${d.model}`] : []), ...(d.firmware ? [`firmware ${d.firmware}`] : []), ...Object.entries(d.details).map(([k, val]) => `${k}: ${val}`)];
+          for (const f of facts) out(`  · ${f}\n`);
           for (const o of d.outlets) {
             const w = o.reading?.watts !== undefined ? `${o.reading.watts} W` : o.reading?.amps !== undefined ? `${o.reading.amps} A` : '';
             out(`  ${String(o.outlet).padStart(2)}  ${o.power.padEnd(9)} ${(o.boundTo ?? '-').padEnd(20)} ${o.name ?? ''}${w ? `  ${w}` : ''}`.trimEnd() + '\n');

@@ -55,6 +55,13 @@ describe('ockle CLI against the daemon', () => {
     expect(parsed.servers.map((s) => s.name)).toContain('web-2');
   });
 
+  it('lists devices outlet by outlet, with what each driver says of itself', async () => {
+    const r = await cli('devices', '--config', demo.configDir);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/^pdu-a \(sim\) reachable, poll \d+ ms\n  · model ockle sim PDU\n/m);
+    expect(r.out).toMatch(/^relay-1 \(sim, read-back assumed\) reachable/m);
+  });
+
   it('switches a server off by force, waits for the result, and the sim outlet follows', async () => {
     const r = await cli('off', 'web-2', '--force', '--reason', 'cli test', '--config', demo.configDir);
     expect(r.code, r.err).toBe(0);
