@@ -58,7 +58,7 @@ describe('ockle CLI against the daemon', () => {
   it('lists devices outlet by outlet, with what each driver says of itself', async () => {
     const r = await cli('devices', '--config', demo.configDir);
     expect(r.code, r.err).toBe(0);
-    expect(r.out).toMatch(/^pdu-a \(sim\) reachable, poll \d+ ms\n  · model ockle sim PDU\n/m);
+    expect(r.out).toMatch(/^pdu-a \(sim\) reachable, poll \d+ ms\n {2}· model ockle sim PDU\n/m);
     expect(r.out).toMatch(/^relay-1 \(sim, read-back assumed\) reachable/m);
   });
 
