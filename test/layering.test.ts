@@ -73,6 +73,63 @@ describe('layering', () => {
   });
 });
 
+/** Who imports whom among `all` (type imports included). */
+function importGraph(all: readonly string[]): Map<string, string[]> {
+  return new Map(all.map((f) => [f, importsIn(f, readFileSync(join(REPO, f), 'utf8')).map((i) => i.target).filter((t) => all.includes(t))]));
+}
+
+/** Circles in an import graph: its strongly connected groups of two or more files (Tarjan). */
+function circles(graph: ReadonlyMap<string, readonly string[]>): string[][] {
+  const all = [...graph.keys()];
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const on = new Set<string>();
+  const out: string[][] = [];
+  let n = 0;
+  const visit = (v: string): void => {
+    index.set(v, n);
+    low.set(v, n++);
+    stack.push(v);
+    on.add(v);
+    for (const w of graph.get(v) ?? []) {
+      if (!index.has(w)) {
+        visit(w);
+        low.set(v, Math.min(low.get(v)!, low.get(w)!));
+      } else if (on.has(w)) low.set(v, Math.min(low.get(v)!, index.get(w)!));
+    }
+    if (low.get(v) === index.get(v)) {
+      const group: string[] = [];
+      for (let w = stack.pop()!; ; w = stack.pop()!) {
+        on.delete(w);
+        group.push(w);
+        if (w === v) break;
+      }
+      if (group.length > 1) out.push(group.sort());
+    }
+  };
+  for (const f of all) if (!index.has(f)) visit(f);
+  return out;
+}
+
+describe('import circles', () => {
+  it('there are none, in the core or anywhere else (type imports count: a circle of types is a tangle of ideas)', () => {
+    const all = [...files('src'), ...files('drivers'), ...files('plugins')];
+    expect(all.filter((f) => f.startsWith('src/core/')).length).toBeGreaterThan(5);
+    expect(circles(importGraph(all))).toEqual([]);
+  });
+  it('the check finds a circle when there is one, and only the files in it', () => {
+    const g = new Map([
+      ['a.ts', ['b.ts']],
+      ['b.ts', ['c.ts']],
+      ['c.ts', ['a.ts', 'd.ts']],
+      ['d.ts', []],
+      ['e.ts', ['a.ts']],
+    ]);
+    expect(circles(g)).toEqual([['a.ts', 'b.ts', 'c.ts']]);
+  });
+});
+
 describe('the import scanner', () => {
   it('finds static, re-export, side-effect and dynamic imports with their lines', () => {
     const text = [

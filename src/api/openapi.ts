@@ -1,5 +1,5 @@
 /** The OpenAPI 3.1 description of the HTTP API, served at GET /api/openapi.json. */
-import { schemas } from './server.js';
+import { schemas } from './schemas.js';
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const json = (schema: unknown, description = 'OK') => ({ description, content: { 'application/json': { schema } } });

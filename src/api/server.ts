@@ -11,6 +11,7 @@ import type { FileView } from '../config/view.js';
 import { OckleError, toOckleError, type ConfigProblem } from '../errors.js';
 import type { Auth, Principal, Role } from './auth.js';
 import { openApiDocument } from './openapi.js';
+import { schemas } from './schemas.js';
 import { serveDashboard } from './web.js';
 
 /** A plugin as `ockle plugins` shows it. */
@@ -74,27 +75,7 @@ export const EVENT_NAMES: readonly EventName[] = [
 ];
 const CLIENTS = ['cli', 'web', 'api'] as const;
 
-const actionBody = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['action'],
-  properties: {
-    action: { type: 'string', enum: ['on', 'off', 'cycle', 'reset'] },
-    force: { type: 'boolean', default: false },
-    reason: { type: 'string', maxLength: 200, default: '' },
-    queue: { type: 'boolean', default: false },
-  },
-} as const;
-const multiActionBody = {
-  ...actionBody,
-  required: ['action'],
-  properties: {
-    ...actionBody.properties,
-    targets: { type: 'array', minItems: 1, maxItems: 100, items: { type: 'string', minLength: 1, maxLength: 64 } },
-    all: { type: 'boolean', default: false },
-  },
-} as const;
-export const schemas = { actionBody, multiActionBody };
+const { actionBody, multiActionBody } = schemas;
 
 function sendError(reply: FastifyReply, e: OckleError): FastifyReply {
   if (e.code === 'OCKLE_AUTH_REQUIRED') void reply.header('www-authenticate', 'Bearer');

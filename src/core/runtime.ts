@@ -39,7 +39,7 @@ import type {
   TreeView,
 } from './model.js';
 import { deriveServerState, type LastAction } from './op-state.js';
-import type { OutletsRead, Sequencer, ServerMark, ServerOps, SwitchCount } from './sequence.js';
+import type { OutletsRead, Sequencer, ServerMark, ServerOps, ServerPolicy, SwitchCount } from './sequence.js';
 import { ProgressTracker } from './progress.js';
 import { ServerTree } from './tree.js';
 import { monotonicNow, sleep } from '../timers.js';
@@ -57,16 +57,6 @@ export interface RuntimeDevice {
   readonly confirmTimeoutMs: number;
   /** Minimum time between two switch-ons on this device (inrush current). */
   readonly staggerMs: number;
-}
-/** How the sequencer treats a server (from [servers] defaults and the server's overrides). */
-export interface ServerPolicy {
-  readonly maxAttempts: number;
-  readonly bootTimeoutMs: number;
-  readonly shutdownTimeoutMs: number;
-  readonly testIntervalMs: number;
-  readonly onShutdownTimeout: 'cut' | 'fail';
-  /** Consecutive failed test runs that trigger a keep-alive restart; null when off. */
-  readonly keepaliveFailures: number | null;
 }
 export interface RuntimeServer {
   readonly name: string;

@@ -4,8 +4,18 @@
  * timing. Every operation goes through the device queues and the action journal.
  */
 import type { ActionKind, ActionRecord, ActionStep, OpState } from './model.js';
-import type { ServerPolicy } from './runtime.js';
 import type { ServerTree } from './tree.js';
+
+/** How the sequencer treats a server (from [servers] defaults and the server's overrides). */
+export interface ServerPolicy {
+  readonly maxAttempts: number;
+  readonly bootTimeoutMs: number;
+  readonly shutdownTimeoutMs: number;
+  readonly testIntervalMs: number;
+  readonly onShutdownTimeout: 'cut' | 'fail';
+  /** Consecutive failed test runs that trigger a keep-alive restart; null when off. */
+  readonly keepaliveFailures: number | null;
+}
 
 /** What the runtime shows for a server while a sequence works on it. */
 export type ServerMark =
