@@ -25,6 +25,12 @@ if (invoked === self) {
     // For tests and start-up debugging: the moment from which a stop signal is held.
     if (process.env.OCKLE_TRACE_START) process.stderr.write('ockle: stop signals held\n');
   }
+  // `ockle devices | head`: the reader went away. Stop quietly, as Unix tools do, instead of
+  // dying with an EPIPE stack trace.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
   const { main } = await import('./commands.js');
   const code = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() });
   process.exitCode = code;

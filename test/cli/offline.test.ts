@@ -27,6 +27,17 @@ describe('ockle CLI without a daemon', () => {
     await demo.cleanup();
   });
 
+  it('stops quietly when the reader of its output goes away (`ockle … | head`), no EPIPE trace', async () => {
+    const { spawn } = await import('node:child_process');
+    const child = spawn(process.execPath, [join(REPO, 'dist', 'src', 'cli', 'main.js'), 'config', 'check', demo.configDir, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    child.stdout.destroy(); // the reader is gone before the first write
+    const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    expect(err).not.toMatch(/EPIPE|Unhandled 'error' event/);
+    expect(code).toBe(0);
+  });
+
   it('`config check` passes the demo config with exit 0', async () => {
     const r = await cli('config', 'check', demo.configDir);
     expect(r.code).toBe(0);
