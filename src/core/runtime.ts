@@ -1185,11 +1185,6 @@ export class Runtime implements Gateway {
       });
   }
 
-  /** Latest metering readings of a device (empty when it does not meter). */
-  readings(device: string): ReadonlyMap<number, Reading> {
-    return this.#devices.get(device)?.readings ?? new Map();
-  }
-
   actions(query: ActionQuery = {}): readonly ActionRecord[] {
     return this.#journal.list(query);
   }

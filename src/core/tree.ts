@@ -119,18 +119,6 @@ export class ServerTree {
     }
     return seen;
   }
-  /** All servers `name` needs, directly or through others, in topological order. */
-  transitiveDependencies(name: string): readonly string[] {
-    this.#check(name);
-    const s = this.#walk([name], (n) => this.#deps.get(n)!);
-    return this.#order.filter((n) => s.has(n));
-  }
-  /** All servers that need `name`, directly or through others, in topological order. */
-  transitiveDependents(name: string): readonly string[] {
-    this.#check(name);
-    const s = this.#walk([name], (n) => this.#dependents.get(n)!);
-    return this.#order.filter((n) => s.has(n));
-  }
   /**
    * The servers that must be switched to switch `targets`: for `on`, the targets and everything
    * they need; for `off`, the targets and everything that needs them. Ordered for that direction:

@@ -17,12 +17,12 @@ describe('ServerTree', () => {
   it('orders dependencies before dependents, stably', () => {
     expect(t.order()).toEqual(['switch', 'storage', 'backup', 'db', 'vm', 'web']);
   });
-  it('answers direct and transitive dependencies and dependents', () => {
+  it('answers direct dependencies and dependents; the closure gives the transitive ones', () => {
     expect(t.dependencies('web')).toEqual(['db', 'vm']);
     expect(t.dependents('storage')).toEqual(['db', 'vm']);
-    expect(t.transitiveDependencies('web')).toEqual(['switch', 'storage', 'db', 'vm']);
-    expect(t.transitiveDependents('storage')).toEqual(['db', 'vm', 'web']);
-    expect(t.transitiveDependents('web')).toEqual([]);
+    expect(t.closure(['web'], 'on')).toEqual(['switch', 'storage', 'db', 'vm', 'web']);
+    expect(t.closure(['storage'], 'off')).toEqual(['web', 'vm', 'db', 'storage']);
+    expect(t.closure(['web'], 'off')).toEqual(['web']);
   });
   it('gives the closure to switch on: the target and what it needs, dependencies first', () => {
     expect(t.closure(['vm'], 'on')).toEqual(['switch', 'storage', 'vm']);
