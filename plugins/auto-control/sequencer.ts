@@ -167,7 +167,9 @@ export function createSequencer(opts: SequencerOptions): Sequencer {
         // asked to shut down (a halted server on a feed ockle cannot cut helps nobody).
         const read = await ops.readOutlets(n, run.signal);
         if (read.blocked) return blocked(n, read.blocked);
-        if (read.on === 0 && read.total > 0) {
+        // Every outlet reads off (not merely "none reads on": a relay of a board that cannot
+        // report reads unknown after a reconnect, and is switched off, not trusted).
+        if (read.off === read.total && read.total > 0) {
           ops.step(id, { server: n, op: 'already', ok: true, detail: `${read.total === 1 ? 'outlet' : 'every outlet'} already reads off: nothing to do` });
           ops.mark(n, { phase: 'finished', kind: 'off', result: 'ok' });
           return null;

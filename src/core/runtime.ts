@@ -401,16 +401,18 @@ export class Runtime implements Gateway {
   #outletsState(s: RuntimeServer): OutletsRead {
     const why: string[] = [];
     let on = 0;
+    let off = 0;
     for (const o of s.outlets) {
       const slot = this.#devices.get(o.device)!;
       const p = slot.power[o.outlet - 1] ?? 'unknown';
       if (p === 'on') on++;
+      if (p === 'off') off++;
       if (slot.reachable === false) why.push(`${o.device} unreachable`);
       else if (p === 'switching') why.push(`${s.name}/${o.name} (${o.device} outlet ${o.outlet}) is switching on the device`);
       else if (p === 'unknown' && slot.d.device.caps.readBack === 'real') why.push(`${s.name}/${o.name} (${o.device} outlet ${o.outlet}) reads unknown`);
     }
     const blocked = [...new Set(why)];
-    return { blocked: blocked.length > 0 ? blocked.join(', ') : null, on, total: s.outlets.length, poweredForMs: this.#poweredFor(s), at: this.#now() };
+    return { blocked: blocked.length > 0 ? blocked.join(', ') : null, on, off, total: s.outlets.length, poweredForMs: this.#poweredFor(s), at: this.#now() };
   }
 
   #poweredFor(s: RuntimeServer): number | null {

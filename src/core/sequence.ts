@@ -69,8 +69,9 @@ export interface ServerOps {
 export interface OutletsRead {
   /** What keeps the server from being switched, e.g. "pdu-b unreachable"; null when every outlet reads. */
   readonly blocked: string | null;
-  /** Outlets reading on, of `total`. */
+  /** Outlets reading on, and reading off, of `total` (the rest are unknown or switching). */
   readonly on: number;
+  readonly off: number;
   readonly total: number;
   /** As `poweredForMs`, from this read. */
   readonly poweredForMs: number | null;

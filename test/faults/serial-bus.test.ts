@@ -76,4 +76,35 @@ describePeer('a serial bus under the daemon', ['socat'], () => {
     expect(board.rejected).toBe(0);
     expect(board.relays).toEqual([true, true, true, true]);
   });
+
+  it('a relay unknown after its board was replugged is switched off by a sequenced off, never taken for "already off"', async () => {
+    pty = await ptyPair();
+    board = await new BoardEmulator('lcus', pty.boardPath, 2).start();
+    root = await mkdtemp(join(tmpdir(), 'ockle-bus-'));
+    const dir = join(root, 'config');
+    await mkdir(join(dir, 'devices'), { recursive: true });
+    await mkdir(join(dir, 'servers'), { recursive: true });
+    await writeFile(join(dir, 'ockle.ini'), '[daemon]\nstate_dir = ../state\nlog_level = warn\n[api]\nport = 0\n[plugins]\nenabled = auto-control\n');
+    await writeFile(join(dir, 'devices', 'usb.ini'), `[device]\ntype = serial-relay\nprotocol = lcus\npath = ${pty.driverPath}\noutlets = 2\npoll_interval = 100ms\nretries = 0\n`);
+    await writeFile(join(dir, 'servers', 'pi-2.ini'), '[server]\noutlets = power\n[power]\ndevice = usb\noutlet = 2\n');
+    daemon = await Daemon.start({ configDir: dir, log: silentLogger() });
+    const gw = daemon.gateway;
+    expect((await gw.waitFor(gw.request({ kind: 'on', targets: ['pi-2'], force: true, origin: 'api:test', reason: 'test' }).id)).status).toBe('ok');
+    // Unplugged and back: a board with its own relay supply keeps relay 2 on; ockle cannot know.
+    const relays = [...board.relays];
+    await board.stop();
+    await pty.unplug();
+    for (let i = 0; i < 250 && gw.devices()[0]!.reachable !== false; i++) await new Promise((r) => setTimeout(r, 20));
+    await pty.replug();
+    board = await new BoardEmulator('lcus', pty.boardPath, 2, relays).start();
+    for (let i = 0; i < 250 && gw.devices()[0]!.reachable !== true; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(gw.server('pi-2').outlets[0]!.power).toBe('unknown');
+    const off = await gw.waitFor(gw.request({ kind: 'off', targets: ['pi-2'], force: false, origin: 'api:test', reason: 'test' }).id);
+    expect(off.status).toBe('ok');
+    for (let i = 0; i < 50 && board.accepted.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(board.accepted).toEqual(['2:off']);
+    expect(board.relays).toEqual([false, false]);
+    expect(off.steps.some((x) => x.op === 'already')).toBe(false);
+  });
 });
+
