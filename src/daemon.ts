@@ -498,12 +498,6 @@ export class Daemon {
     // keep their state and test results. Only changed or new devices start from UNKNOWN.
     const keep = keepUnchanged(old, effective);
     const carried = old.runtime.carry();
-    await old.runtime.close();
-    const keptDevices = new Set(keep.devices.values());
-    await Promise.allSettled(old.devices.filter((d) => !keptDevices.has(d)).map((d) => (d.queue.close(), d.device.close())));
-    await closeObjects(old.servers, keep);
-    const plugins = changedPlugins(old.config, effective);
-    await this.#stopPlugins('configuration reloaded', plugins);
     const carry: RuntimeCarry = {
       startedAt: carried.startedAt,
       devices: new Map([...carried.devices].filter(([id]) => keep.devices.has(id))),
@@ -511,7 +505,16 @@ export class Daemon {
         [...carried.servers].map(([name, c]): [string, ServerCarry] => [name, keep.servers.get(name)?.tests ? c : { state: c.state, failedRuns: 0 }]),
       ),
     };
-    this.#world = this.#build(effective, { ...keep, carry });
+    // Built before anything of the old world is closed: if building throws (a driver that
+    // cannot be made), the reload is refused and the old world runs on untouched.
+    const next = this.#build(effective, { ...keep, carry });
+    await old.runtime.close();
+    const keptDevices = new Set(keep.devices.values());
+    await Promise.allSettled(old.devices.filter((d) => !keptDevices.has(d)).map((d) => (d.queue.close(), d.device.close())));
+    await closeObjects(old.servers, keep);
+    const plugins = changedPlugins(old.config, effective);
+    await this.#stopPlugins('configuration reloaded', plugins);
+    this.#world = next;
     const fresh = new Set(effective.devices.filter((dc) => !keep.devices.has(dc.id)).map((dc) => dc.id));
     const untested = new Set(effective.servers.filter((sc) => !keep.servers.get(sc.name)?.tests).map((sc) => sc.name));
     this.log.info(

@@ -6,7 +6,8 @@
 import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { defaultRegistry } from '../../drivers/registry.js';
+import { defaultRegistry, DriverRegistry } from '../../drivers/registry.js';
+import type { SimWorld } from '../../drivers/sim/world.js';
 import { builtinPluginTemplates } from '../../plugins/registry.js';
 import { checkConfig } from '../../src/config/load.js';
 import { Daemon } from '../../src/daemon.js';
@@ -50,4 +51,41 @@ describe('config directory surprises', () => {
       expect(daemon.gateway.health().status).toBeDefined();
     });
   }
+});
+
+describe('a reload whose new world cannot be built', () => {
+  it('is refused, and the old world runs on: its devices still switch', async () => {
+    demo = await demoConfig();
+    // The sim outlet driver, failing to build on demand (a driver that cannot be made).
+    let fail = false;
+    const sim = defaultRegistry().get('outlet', 'sim')!;
+    const registry = new DriverRegistry(
+      defaultRegistry()
+        .all()
+        .map((d) =>
+          d.kind === 'outlet' && d.type === 'sim'
+            ? {
+                ...sim,
+                create: (spec: never, ctx: never) => {
+                  if (fail) throw new Error('cannot build the device');
+                  return sim.create(spec, ctx);
+                },
+              }
+            : d,
+        ),
+    );
+    daemon = await Daemon.start({ configDir: demo.configDir, log: silentLogger(), monitor: false, registry });
+    await demo.write('devices/pdu-b.ini', (await demo.read('devices/pdu-b.ini')).replace('poll_interval = 2s', 'poll_interval = 3s'));
+    fail = true;
+    const told: string[] = [];
+    daemon.events.on('config.reloaded', (e) => told.push(`${e.ok}: ${e.message}`));
+    expect(await daemon.reload()).toBe(false);
+    expect(told).toEqual(['false: reload refused: cannot build the device; still running on the previous configuration']);
+    const world = daemon.shared<SimWorld>('sim-world')!;
+    const writes = world.writes('pdu-b').count;
+    const rec = await daemon.gateway.waitFor(daemon.gateway.request({ kind: 'off', targets: ['web-1'], force: true, origin: 'api:test', reason: 'still here' }).id);
+    expect(rec.status).toBe('ok');
+    expect(world.writes('pdu-b').count).toBe(writes + 1);
+    expect(daemon.gateway.devices().find((d) => d.id === 'pdu-b')!.reachable).toBe(true);
+  });
 });
