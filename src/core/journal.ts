@@ -158,7 +158,7 @@ export class ActionJournal {
     const text = JSON.stringify(l) + '\n';
     if (l.t === 'start') {
       this.#flush();
-      if (this.#pending.length > 0) throw this.#unwritable!;
+      if (this.#pending.length > 0) throw this.#unwritable ?? new OckleError('OCKLE_JOURNAL_UNWRITABLE', 'the journal is closed');
       this.#writeWhole(text, true);
       this.#apply(l);
       return;

@@ -819,7 +819,6 @@ export class Runtime implements Gateway {
     hasControls: (n) => this.#servers.get(n)!.s.controls.length > 0,
     hasTests: (n) => this.#servers.get(n)!.s.tests.length > 0,
     expectedBootMs: (n) => this.#learnedBoot.get(n),
-    poweredForMs: (n) => this.#poweredFor(this.#servers.get(n)!.s),
     readOutlets: (n, signal) => this.#readServer(this.#servers.get(n)!.s, signal),
     switchOutlets: async (actionId, n, to, signal, given): Promise<SwitchCount> => {
       const slot = this.#servers.get(n)!;

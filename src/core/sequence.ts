@@ -39,11 +39,6 @@ export interface ServerOps {
   /** Boot time learned from earlier runs (power on → tests pass), if this server was ever seen booting. */
   expectedBootMs(server: string): number | undefined;
   /**
-   * How long every outlet of the server has been on (since the last one turned on, as ockle saw
-   * it; at most since ockle started); null when not all are on.
-   */
-  poweredForMs(server: string): number | null;
-  /**
    * Reads every outlet of the server now (one read per device), for a decision that must not
    * rest on a poll from seconds ago. `blocked` names what cannot be read (an unreachable device,
    * an outlet reading unknown or switching); a blocked server is never switched.
@@ -73,7 +68,10 @@ export interface OutletsRead {
   readonly on: number;
   readonly off: number;
   readonly total: number;
-  /** As `poweredForMs`, from this read. */
+  /**
+   * How long every outlet of the server has been on (since the last one turned on, as ockle saw
+   * it; at most since ockle started); null when not all are on.
+   */
   readonly poweredForMs: number | null;
   /** When it was read (the `now()` clock). switchOutlets reuses a read at most a second old instead of reading again. */
   readonly at: number;
