@@ -149,8 +149,19 @@ export interface DriverContext {
 export type DriverKind = 'outlet' | 'controller' | 'tester';
 type Made<K extends DriverKind> = K extends 'outlet' ? OutletDevice : K extends 'controller' ? Controller : Tester;
 
-/** A driver type as the registry knows it: its config template and factory. */
-export interface DriverDefinition<K extends DriverKind = DriverKind, T extends Template = Template> {
+/** A problem between keys of one section that no single key's template can express. */
+export interface SpecProblem {
+  /** The key the problem is about (its line is reported). */
+  readonly key: string;
+  readonly message: string;
+  readonly hint: string;
+}
+
+/**
+ * A driver as its module declares it: the factory and checks see the section typed by the
+ * template (`Infer<T>`). Handed to `defineDriver`, never to the registry directly.
+ */
+export interface DriverDeclaration<K extends DriverKind, T extends Template> {
   readonly kind: K;
   /** The `type =` value in config. */
   readonly type: string;
@@ -163,13 +174,48 @@ export interface DriverDefinition<K extends DriverKind = DriverKind, T extends T
    * Checks between keys that one key's template cannot express (SNMPv3 needs a user; a
    * `generic` profile needs its OIDs). Each problem names the key it is about.
    */
-  check?(spec: Infer<T>): readonly { readonly key: string; readonly message: string; readonly hint: string }[];
+  check?(spec: Infer<T>): readonly SpecProblem[];
   /** The driver talks to the server's `host` when its section has no `host =` (the loader checks one exists). */
   readonly usesServerHost?: boolean;
   create(spec: Infer<T>, ctx: DriverContext): Made<K>;
 }
 
-/** Typed helper for declaring a driver definition. */
-export function defineDriver<K extends DriverKind, T extends Template>(d: DriverDefinition<K, T>): DriverDefinition<K, T> {
-  return d;
+/**
+ * A driver type as the registry knows it: its config template and factory, with the section
+ * type erased. `spec` must be a section the config loader validated against `template` (its
+ * `spec` values); `defineDriver` holds the one place where it becomes `Infer<T>` again.
+ * `T` is kept so a test can name a driver's section type with `SpecOf`.
+ */
+export interface DriverDefinition<K extends DriverKind = DriverKind, T extends Template = Template> {
+  readonly kind: K;
+  readonly type: string;
+  readonly description: string;
+  readonly template: T;
+  outletCount?(spec: unknown): number | undefined;
+  check?(spec: unknown): readonly SpecProblem[];
+  readonly usesServerHost?: boolean;
+  create(spec: unknown, ctx: DriverContext): Made<K>;
+}
+
+/** The validated section type of a driver: `SpecOf<typeof snmpPduDriver>`. */
+export type SpecOf<D extends { readonly template: Template }> = Infer<D['template']>;
+
+/**
+ * Declares a driver: typed against its template inside, erased for the registry outside, so
+ * callers pass a validated section without casts.
+ */
+export function defineDriver<K extends DriverKind, T extends Template>(d: DriverDeclaration<K, T>): DriverDefinition<K, T> {
+  // The seam's one cast: the loader validated the section against `d.template`.
+  const typed = (spec: unknown): Infer<T> => spec as Infer<T>;
+  const { outletCount, check } = d;
+  return Object.freeze({
+    kind: d.kind,
+    type: d.type,
+    description: d.description,
+    template: d.template,
+    ...(d.usesServerHost !== undefined && { usesServerHost: d.usesServerHost }),
+    ...(outletCount && { outletCount: (spec: unknown) => outletCount.call(d, typed(spec)) }),
+    ...(check && { check: (spec: unknown) => check.call(d, typed(spec)) }),
+    create: (spec: unknown, ctx: DriverContext) => d.create(typed(spec), ctx),
+  });
 }

@@ -118,8 +118,12 @@ class Collector {
  * Validates one section against a template. Unknown keys are reported (with the nearest
  * valid key); values that do not parse are reported and left out; required keys missing
  * are reported at the section header. Secret values are never echoed.
+ *
+ * The values come back typed by the template. A key whose value was reported is absent, so
+ * they are complete only when the section had no error; code that reads them before the
+ * loader gives up on errors must treat a required key as possibly absent.
  */
-function validate(c: Collector, sec: IniSection, template: Template, skip: readonly string[] = []): Record<string, unknown> {
+function validate<T extends Template>(c: Collector, sec: IniSection, template: T, skip: readonly string[] = []): Infer<T> {
   const out: Record<string, unknown> = {};
   for (const [key, k] of sec.keys) {
     if (skip.includes(key)) continue;
@@ -146,7 +150,7 @@ function validate(c: Collector, sec: IniSection, template: Template, skip: reado
   const prev = c.views.get(sec.name);
   const view = sectionView(sec, template, out);
   c.views.set(sec.name, prev ? { ...view, keys: [...prev.keys.filter((k) => !(k.key in template)), ...view.keys] } : view);
-  return out;
+  return out as Infer<T>;
 }
 
 interface Listener {
@@ -312,10 +316,10 @@ export async function checkConfig(dirIn: string, opts: LoadOptions): Promise<{ p
   const main = await read('ockle.ini');
   const sec = (name: string): IniSection => main?.sections.find((s) => s.name === name) ?? { name, line: 1, keys: new Map() };
   const mc = main?.c ?? new Collector('ockle.ini');
-  const daemon = validate(mc, sec('daemon'), daemonTemplate) as Infer<typeof daemonTemplate>;
-  const api = validate(mc, sec('api'), apiTemplate) as Infer<typeof apiTemplate>;
-  const serverDefaults = validate(mc, sec('servers'), serverDefaultsTemplate) as Infer<typeof serverDefaultsTemplate>;
-  const pluginsSec = validate(mc, sec('plugins'), pluginsTemplate) as Infer<typeof pluginsTemplate>;
+  const daemon = validate(mc, sec('daemon'), daemonTemplate);
+  const api = validate(mc, sec('api'), apiTemplate);
+  const serverDefaults = validate(mc, sec('servers'), serverDefaultsTemplate);
+  const pluginsSec = validate(mc, sec('plugins'), pluginsTemplate);
   const knownPlugins = opts.plugins ?? new Map<string, Template>();
   const enabled = pluginsSec.enabled ?? [];
   for (const name of enabled) {
@@ -348,8 +352,8 @@ export async function checkConfig(dirIn: string, opts: LoadOptions): Promise<{ p
     if (s.name.startsWith('token.')) {
       const name = s.name.slice('token.'.length);
       if (!NAME_PATTERN.test(name)) mc.error(s.line, `token name "${name}" is not ${NAME_HELP}`, 'Rename the section, e.g. [token.alice].');
-      const v = validate(mc, s, tokenTemplate);
-      if (v.role !== undefined && v.sha256 !== undefined) tokens.push({ name, role: v.role as TokenConfig['role'], sha256: v.sha256 as string });
+      const v: Partial<Infer<typeof tokenTemplate>> = validate(mc, s, tokenTemplate);
+      if (v.role !== undefined && v.sha256 !== undefined) tokens.push({ name, role: v.role, sha256: v.sha256 });
       continue;
     }
     const sug = suggest(s.name, [...KNOWN_MAIN, 'token.NAME', 'plugins.NAME']);
@@ -411,8 +415,8 @@ export async function checkConfig(dirIn: string, opts: LoadOptions): Promise<{ p
     for (const [k, v] of Object.entries(all)) (k in common ? commonOut : spec)[k] = v;
     const missing = Object.entries(def.template).some(([k, sp]) => sp.required && !(k in spec));
     if (!missing && !c.problems.some((p) => p.severity === 'error') && def.check)
-      for (const p of def.check(spec as never)) c.error(s.keys.get(p.key)?.line ?? s.line, p.message, p.hint, p.key);
-    const outletCount = !missing && def.outletCount ? def.outletCount(spec as never) : undefined;
+      for (const p of def.check(spec)) c.error(s.keys.get(p.key)?.line ?? s.line, p.message, p.hint, p.key);
+    const outletCount = !missing && def.outletCount ? def.outletCount(spec) : undefined;
     return { type: typeKey.value, common: commonOut, spec, ...(outletCount !== undefined && { outletCount }) };
   };
 
@@ -457,7 +461,7 @@ export async function checkConfig(dirIn: string, opts: LoadOptions): Promise<{ p
       flush(c);
       continue;
     }
-    const v = validate(c, ssec, serverTemplate) as Infer<typeof serverTemplate>;
+    const v = validate(c, ssec, serverTemplate);
     const byName = new Map(r.sections.map((s) => [s.name, s]));
     const used = new Map<string, string>();
     const refs = (listKey: 'outlets' | 'controls' | 'tests'): IniSection[] => {
@@ -482,7 +486,7 @@ export async function checkConfig(dirIn: string, opts: LoadOptions): Promise<{ p
     };
     const outlets: { name: string; device: string; outlet: number; line: number }[] = [];
     for (const s of refs('outlets')) {
-      const o = validate(c, s, outletTemplate) as Partial<Infer<typeof outletTemplate>>;
+      const o: Partial<Infer<typeof outletTemplate>> = validate(c, s, outletTemplate);
       if (o.device === undefined || o.outlet === undefined) continue;
       const devLine = s.keys.get('device')!.line;
       const dev = devices.find((d) => d.id === o.device);

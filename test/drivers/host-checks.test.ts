@@ -48,7 +48,7 @@ describe('tcp tester', () => {
 describe('http tester', () => {
   let port = 0;
   const http = (over: Partial<Record<string, unknown>>) =>
-    httpTesterDriver.create({ url: `http://127.0.0.1:${port}/health`, expect_status: '2xx', body_match: undefined, ca_file: undefined, insecure: false, ...over } as never, ctx('127.0.0.1'));
+    httpTesterDriver.create({ url: `http://127.0.0.1:${port}/health`, expect_status: '2xx', body_match: undefined, ca_file: undefined, insecure: false, ...over }, ctx('127.0.0.1'));
   afterEach(() => {
     port = 0;
   });
@@ -93,7 +93,7 @@ describePeer('http tester over TLS', ['openssl'], () => {
     execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
     const port = await listen(createHttps({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }, (_, res) => res.end('ok')));
     const t = (over: Record<string, unknown>) =>
-      httpTesterDriver.create({ url: `https://127.0.0.1:${port}/`, expect_status: '200', body_match: undefined, ca_file: undefined, insecure: false, ...over } as never, ctx());
+      httpTesterDriver.create({ url: `https://127.0.0.1:${port}/`, expect_status: '200', body_match: undefined, ca_file: undefined, insecure: false, ...over }, ctx());
     expect(await t({ ca_file: join(dir, 'cert.pem') }).probe(sig())).toMatchObject({ passed: true });
     expect(await t({}).probe(sig())).toMatchObject({ passed: false, detail: expect.stringMatching(/self[- ]signed certificate/) });
     expect(await t({ insecure: true }).probe(sig())).toMatchObject({ passed: true });

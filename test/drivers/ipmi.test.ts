@@ -12,6 +12,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ipmiDriver, ipmiSoftDriver } from '../../drivers/ipmi/index.js';
 import { defaultRegistry } from '../../drivers/registry.js';
+import type { SpecOf } from '../../drivers/types.js';
 import { builtinPluginTemplates } from '../../plugins/registry.js';
 import { checkConfig } from '../../src/config/load.js';
 import { Secret } from '../../src/config/types.js';
@@ -22,7 +23,7 @@ import { startBmc, type SimBmc } from '../support/ipmi-sim.js';
 import { describePeer, which } from '../support/peers.js';
 import { describeOutletDevice } from './outlet-contract.js';
 
-type Spec = Parameters<typeof ipmiDriver.create>[0];
+type Spec = SpecOf<typeof ipmiDriver>;
 const sig = (): AbortSignal => new AbortController().signal;
 const spec = (bmc: SimBmc, over: Partial<Record<keyof Spec, unknown>> = {}): Spec =>
   ({

@@ -7,14 +7,14 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { modbusRelayDriver } from '../../drivers/modbus-relay/index.js';
-import type { OutletDevice } from '../../drivers/types.js';
+import type { OutletDevice, SpecOf } from '../../drivers/types.js';
 import { makeDriverContext } from '../support/driver-context.js';
 import { modbusModule, type ModbusModule } from '../support/modbus-module.js';
 import { describePeer } from '../support/peers.js';
 import { ptyPair, type PtyPair } from '../support/pty.js';
 import { describeOutletDevice } from './outlet-contract.js';
 
-type Spec = Parameters<typeof modbusRelayDriver.create>[0];
+type Spec = SpecOf<typeof modbusRelayDriver>;
 const spec = (over: Partial<Record<keyof Spec, unknown>>): Spec => {
   const d: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(modbusRelayDriver.template)) if (v.default !== undefined) d[k] = v.default;

@@ -7,13 +7,14 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { redfishDriver, redfishGracefulDriver } from '../../drivers/redfish/index.js';
+import type { SpecOf } from '../../drivers/types.js';
 import { Secret } from '../../src/config/types.js';
 import { makeDriverContext } from '../support/driver-context.js';
 import { describePeer } from '../support/peers.js';
 import { startRedfish, type RedfishService } from '../support/redfish-service.js';
 import { describeOutletDevice } from './outlet-contract.js';
 
-type Spec = Parameters<typeof redfishDriver.create>[0];
+type Spec = SpecOf<typeof redfishDriver>;
 const sig = (): AbortSignal => new AbortController().signal;
 const spec = (rf: RedfishService, over: Partial<Record<keyof Spec, unknown>> = {}): Spec =>
   ({

@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { simControllerDriver, simOutletDriver, simTesterDriver, type SimWorld } from '../../drivers/sim/index.js';
-import type { ServerBinding } from '../../drivers/types.js';
+import type { ServerBinding, SpecOf } from '../../drivers/types.js';
 import { makeDriverContext } from '../support/driver-context.js';
 import { describeOutletDevice } from './outlet-contract.js';
 
-type Spec = Parameters<typeof simOutletDriver.create>[0];
+type Spec = SpecOf<typeof simOutletDriver>;
 const spec = (over: Partial<Record<keyof Spec, unknown>> = {}): Spec => {
   const d: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(simOutletDriver.template)) d[k] = v.default;

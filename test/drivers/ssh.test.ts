@@ -6,12 +6,13 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { fingerprint, sshControllerDriver } from '../../drivers/ssh/index.js';
+import type { SpecOf } from '../../drivers/types.js';
 import { Secret } from '../../src/config/types.js';
 import { makeDriverContext } from '../support/driver-context.js';
 import { describePeer } from '../support/peers.js';
 import { startSshd, type Sshd } from '../support/sshd.js';
 
-type Spec = Parameters<typeof sshControllerDriver.create>[0];
+type Spec = SpecOf<typeof sshControllerDriver>;
 
 describePeer('ssh control against sshd', ['sshd', 'ssh-keygen'], () => {
   let sshd: Sshd;
