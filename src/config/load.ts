@@ -12,7 +12,7 @@ import { basename, join, resolve } from 'node:path';
 import type { DriverRegistry } from '../../drivers/registry.js';
 import type { DriverKind } from '../../drivers/types.js';
 import { ConfigError, type ConfigProblem } from '../errors.js';
-import { findCycle } from '../core/tree.js';
+import { findCycle } from '../graph.js';
 import { parseIni, type IniSection } from './ini-lines.js';
 import { resolveStateDir } from './paths.js';
 import { sectionView, type FileView, type SectionView } from './view.js';
