@@ -2,9 +2,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { renderConfigDocs } from '../src/config/docs.js';
-import { renderErrorsDoc } from '../src/errors-doc.js';
-import { renderSnmpDocs } from '../drivers/snmp-pdu/docs.js';
+import { renderConfigDocs } from '../tools/config-docs.js';
+import { renderErrorsDoc } from '../tools/errors-doc.js';
+import { renderSnmpDocs } from '../tools/snmp-pdu-docs.js';
 import * as errors from '../src/errors.js';
 import { ActionStats, render } from '../plugins/metrics/plugin.js';
 import { EVENT_NAMES } from '../src/api/server.js';
@@ -12,13 +12,13 @@ import { PLUGIN_METHODS } from '../src/plugin-host/bridge.js';
 import { REPO } from './support/demo.js';
 
 describe('generated docs', () => {
-  it('docs/errors.md matches src/errors.ts (regenerate: npm run build && node dist/src/errors-doc.js > docs/errors.md)', () => {
+  it('docs/errors.md matches src/errors.ts (regenerate: npm run docs)', () => {
     expect(readFileSync(join(REPO, 'docs', 'errors.md'), 'utf8')).toBe(renderErrorsDoc());
   });
-  it('docs/config.md matches the schema (regenerate: npm run build && node dist/src/config/docs.js > docs/config.md)', () => {
+  it('docs/config.md matches the schema (regenerate: npm run docs)', () => {
     expect(readFileSync(join(REPO, 'docs', 'config.md'), 'utf8')).toBe(renderConfigDocs());
   });
-  it('docs/snmp-pdu.md matches the profiles (regenerate: npm run build && node dist/drivers/snmp-pdu/docs.js > docs/snmp-pdu.md)', () => {
+  it('docs/snmp-pdu.md matches the profiles (regenerate: npm run docs)', () => {
     expect(readFileSync(join(REPO, 'docs', 'snmp-pdu.md'), 'utf8')).toBe(renderSnmpDocs());
   });
 });

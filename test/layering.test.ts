@@ -57,6 +57,14 @@ function violations(from: string[], forbidden: (target: string) => boolean): str
 
 const FACE_MAY_IMPORT = new Set(['drivers/registry.ts', 'drivers/types.ts']);
 
+/**
+ * The config floor: what the loader may stand on. Its own files, the errors, the pure graph
+ * functions, and the driver types and registry (for templates). Never the core, the plugin
+ * host, plugins, the faces, driver code or the generators in tools/.
+ */
+const CONFIG_MAY_IMPORT = (t: string): boolean =>
+  t.startsWith('src/config/') || t === 'src/errors.ts' || t === 'src/graph.ts' || FACE_MAY_IMPORT.has(t);
+
 describe('layering', () => {
   it('drivers never import the core', () => {
     const driverFiles = files('drivers');
@@ -66,6 +74,21 @@ describe('layering', () => {
 
   it('plugins never import drivers', () => {
     expect(violations(files('plugins'), (t) => t.startsWith('drivers/'))).toEqual([]);
+  });
+
+  it('the config floor stands on nothing above it (no core, plugins, faces or doc generators)', () => {
+    const configFiles = files('src/config');
+    expect(configFiles.length).toBeGreaterThan(3);
+    expect(violations(configFiles, (t) => !CONFIG_MAY_IMPORT(t))).toEqual([]);
+  });
+
+  it('src/graph.ts is pure: it imports nothing of ockle', () => {
+    expect(violations(['src/graph.ts'], () => true)).toEqual([]);
+  });
+
+  it('nothing that ships at run time imports the doc generators in tools/', () => {
+    const shipped = [...files('src'), ...files('drivers'), ...files('plugins')];
+    expect(violations(shipped, (t) => t.startsWith('tools/'))).toEqual([]);
   });
 
   it('faces reach drivers only through the registry and the types', () => {
@@ -116,7 +139,7 @@ function circles(graph: ReadonlyMap<string, readonly string[]>): string[][] {
 
 describe('import circles', () => {
   it('there are none, in the core or anywhere else (type imports count: a circle of types is a tangle of ideas)', () => {
-    const all = [...files('src'), ...files('drivers'), ...files('plugins')];
+    const all = [...files('src'), ...files('drivers'), ...files('plugins'), ...files('tools')];
     expect(all.filter((f) => f.startsWith('src/core/')).length).toBeGreaterThan(5);
     expect(circles(importGraph(all))).toEqual([]);
   });

@@ -1,11 +1,11 @@
 /**
  * docs/snmp-pdu.md, generated from the profiles, so the page and the code cannot disagree.
- * Regenerate: npm run build && node dist/drivers/snmp-pdu/docs.js > docs/snmp-pdu.md
+ * A development tool: `npm run docs`, or after a build `node dist/tools/snmp-pdu-docs.js > docs/snmp-pdu.md`.
  */
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { Profile } from './profile.js';
-import { PROFILES } from './profiles/index.js';
+import type { Profile } from '../drivers/snmp-pdu/profile.js';
+import { PROFILES } from '../drivers/snmp-pdu/profiles/index.js';
 
 const values = (m: Readonly<Record<number, string>>): string =>
   Object.entries(m)
@@ -40,7 +40,7 @@ export function renderSnmpDocs(): string {
   return [
     '# SNMP PDUs (`type = snmp-pdu`)',
     '',
-    '<!-- Generated from drivers/snmp-pdu/profiles by drivers/snmp-pdu/docs.ts. Do not edit. -->',
+    '<!-- Generated from drivers/snmp-pdu/profiles by tools/snmp-pdu-docs.ts. Do not edit. -->',
     '',
     'One device file per PDU. ockle reads every outlet of a PDU in one round trip (a GETBULK of the',
     'status column, or one GET of many varbinds on SNMPv1), polls all PDUs at once every',

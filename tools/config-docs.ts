@@ -1,12 +1,15 @@
 /**
- * Renders docs/config.md from the schema and the driver templates, so the documentation is
- * the schema. Run `node dist/src/config/docs.js > docs/config.md` after a build.
+ * Renders docs/config.md from the schema, the driver templates and the built-in plugins'
+ * templates, so the documentation is the schema. A development tool, not part of the config
+ * floor (it needs every driver and plugin): `npm run docs`, or after a build
+ * `node dist/tools/config-docs.js > docs/config.md`.
  */
+import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { defaultRegistry, type DriverRegistry } from '../../drivers/registry.js';
-import { builtinPluginTemplates } from '../../plugins/registry.js';
-import * as s from './schema.js';
-import type { Template } from './types.js';
+import { defaultRegistry, type DriverRegistry } from '../drivers/registry.js';
+import { builtinPluginTemplates } from '../plugins/registry.js';
+import * as s from '../src/config/schema.js';
+import type { Template } from '../src/config/types.js';
 
 function table(t: Template): string {
   const rows = Object.entries(t).map(([k, spec]) => {
@@ -26,7 +29,7 @@ export function renderConfigDocs(
     'ockle reads a directory: `ockle.ini`, one file per device in `devices/`, one file per server in `servers/`.',
     'Values are INI text: durations like `500ms`, `30s`, `5m`, `1h`; lists comma-separated; booleans true/false.',
     '`ockle config check [DIR]` reports every problem with file:line and a fix. This file is generated from',
-    '`src/config/schema.ts` and the drivers’ templates (`node dist/src/config/docs.js > docs/config.md`).',
+    '`src/config/schema.ts` and the drivers’ templates (`npm run docs`, or `node dist/tools/config-docs.js > docs/config.md`).',
     '',
     '## ockle.ini',
     '',
@@ -74,4 +77,4 @@ export function renderConfigDocs(
   return parts.join('\n');
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) process.stdout.write(renderConfigDocs());
+if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) process.stdout.write(renderConfigDocs());
