@@ -446,7 +446,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
         return 0;
       }
       case 'daemon': {
-        const { runDaemon } = await import('../daemon.js');
+        const { runDaemon } = await import('../run-daemon.js');
         await runDaemon({ configDir });
         return typeof process.exitCode === 'number' ? process.exitCode : 0;
       }

@@ -7,11 +7,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { OutletDevice, Power, Reading } from '../../drivers/types.js';
+import type { Power, Reading } from '../../drivers/types.js';
 import type { DriverRegistry } from '../../drivers/registry.js';
 import type { DeviceConfig } from '../config/load.js';
 import { createLogger } from '../log.js';
 import { OckleError } from '../errors.js';
+import { createOutletDevice } from '../world.js';
 
 export interface ProbeReport {
   readonly device: string;
@@ -29,18 +30,9 @@ export async function probeDevice(dc: DeviceConfig, drivers: DriverRegistry, tim
     throw new OckleError('OCKLE_REQUEST_INVALID', `${dc.id} is a sim device: it is simulated inside the daemon, there is nothing to probe`, {
       hint: 'Use `ockle devices` to see its outlets.',
     });
-  const def = drivers.get('outlet', dc.type)!;
   const stateDir = await mkdtemp(join(tmpdir(), 'ockle-probe-'));
-  const shared = new Map<string, unknown>();
-  const device = def.create(dc.spec as never, {
-    id: dc.id,
-    log: createLogger({ level: 'warn' }),
-    stateDir,
-    shared: <T>(key: string, init: () => T): T => {
-      if (!shared.has(key)) shared.set(key, init());
-      return shared.get(key) as T;
-    },
-  }) as OutletDevice;
+  // The same construction as the daemon's (src/world.ts), with a logger of its own.
+  const device = createOutletDevice({ registry: drivers, log: createLogger({ level: 'warn' }), stateDir, shared: new Map() }, dc);
   const signal = AbortSignal.timeout(timeoutMs);
   const t0 = performance.now();
   try {

@@ -4,9 +4,10 @@
  */
 import type { ActionKind, ActionProgress } from './model.js';
 import type { ServerMark } from './sequence.js';
+import { waveOf } from './plan.js';
 
 export class ProgressTracker {
-  readonly #wave = new Map<string, number>();
+  readonly #wave: ReadonlyMap<string, number>;
   /** Per wave: servers not done yet. */
   readonly #left: number[] = [];
   readonly #active = new Set<string>();
@@ -23,15 +24,8 @@ export class ProgressTracker {
     servers: readonly string[],
     before: (server: string) => readonly string[],
   ) {
-    for (const n of servers) {
-      let w = 0;
-      for (const m of before(n)) {
-        const wm = this.#wave.get(m);
-        if (wm !== undefined && wm + 1 > w) w = wm + 1;
-      }
-      this.#wave.set(n, w);
-      this.#left[w] = (this.#left[w] ?? 0) + 1;
-    }
+    this.#wave = waveOf(servers, before);
+    for (const w of this.#wave.values()) this.#left[w] = (this.#left[w] ?? 0) + 1;
   }
 
   get total(): number {

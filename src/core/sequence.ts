@@ -3,7 +3,7 @@
  * sequenced action. The runtime implements `ServerOps`; the sequencer decides order, retries and
  * timing. Every operation goes through the device queues and the action journal.
  */
-import type { ActionKind, ActionRecord, ActionStep, OpState } from './model.js';
+import type { ActionKind, ActionRecord, ActionStep, OpState, TestState } from './model.js';
 import type { ServerTree } from './tree.js';
 
 /** How the sequencer treats a server (from [servers] defaults and the server's overrides). */
@@ -97,3 +97,23 @@ export interface SequenceResult {
 }
 
 export type Sequencer = (run: SequenceRun, ops: ServerOps) => Promise<SequenceResult>;
+
+/** What a keep-alive strategy is told after each finished test run of a server with keep-alive on. */
+export interface TestRun {
+  readonly server: string;
+  readonly policy: ServerPolicy;
+  readonly tests: readonly { readonly name: string; readonly result: TestState }[];
+  /** Its last finished action left it up (an on or cycle that succeeded). */
+  readonly shouldBeUp: boolean;
+  /** An action holds it now. */
+  readonly held: boolean;
+  /** Its outlets as last read (no new read is made). */
+  outlets(): OutletsRead;
+}
+
+/** Watches test runs and asks for a restart through the gateway (plugins/auto-control/keepalive.ts). */
+export interface KeepAlive {
+  tested(run: TestRun): void;
+  /** Forget what was counted for these servers (their tests changed in a reload). */
+  forget(servers: Iterable<string>): void;
+}

@@ -1,0 +1,343 @@
+/**
+ * Power actions: admission (targets, holds, the queue), the journal (who, what, why, every step,
+ * the result), forced runs (exactly the named servers' outlets, now), sequenced runs handed to
+ * the sequencer, and cancel. The only way anything is switched.
+ */
+import { setMaxListeners } from 'node:events';
+import type { Logger } from 'pino';
+import {
+  OckleError,
+  OperationAbortedError,
+  ActionBusyError,
+  UnknownServerError,
+  DeviceUnreachableError,
+  RequestValidationError,
+  toOckleError,
+} from '../errors.js';
+import type { EventBus } from './event-bus.js';
+import type { ActionJournal } from './journal.js';
+import type { ActionRecord, ActionRequest, ActionStep, OckleEvents } from './model.js';
+import { predecessors, sequenceSet } from './plan.js';
+import { ProgressTracker } from './progress.js';
+import type { Sequencer, ServerOps } from './sequence.js';
+import { createServerOps } from './server-ops.js';
+import type { LabState } from './state.js';
+import { Switcher } from './switching.js';
+
+export interface ActionsOptions {
+  readonly state: LabState;
+  readonly journal: ActionJournal;
+  readonly events: EventBus<OckleEvents>;
+  readonly log: Logger;
+  /** Interval between read-backs while confirming. */
+  readonly confirmIntervalMs: number;
+}
+
+interface Running {
+  readonly abort: AbortController;
+  readonly done: Promise<void>;
+}
+
+export class Actions {
+  readonly #state: LabState;
+  readonly #journal: ActionJournal;
+  readonly #events: EventBus<OckleEvents>;
+  readonly #log: Logger;
+  readonly #switcher: Switcher;
+  readonly #running = new Map<string, Running>();
+  /** Progress of each running sequenced action. */
+  readonly #progress = new Map<string, ProgressTracker>();
+  /** Boot time per server, learned from the journal's `up` steps (newest wins). */
+  readonly #learnedBoot = new Map<string, number>();
+  readonly #ops: ServerOps;
+  #sequencer: Sequencer | null = null;
+  #closed = false;
+
+  constructor(o: ActionsOptions) {
+    this.#state = o.state;
+    this.#journal = o.journal;
+    this.#events = o.events;
+    this.#log = o.log;
+    this.#switcher = new Switcher(o.state, (id, step) => this.step(id, step), o.confirmIntervalMs);
+    for (const a of this.#journal.list({ limit: 1000 }))
+      for (const st of a.steps)
+        if (st.op === 'up' && st.server && st.ms !== undefined && !this.#learnedBoot.has(st.server)) this.#learnedBoot.set(st.server, st.ms);
+    this.#ops = createServerOps({
+      state: o.state,
+      switcher: this.#switcher,
+      step: (id, step) => this.step(id, step),
+      learnedBoot: (n) => this.#learnedBoot.get(n),
+      progress: (id) => this.#progress.get(id),
+      kindOf: (id) => this.#journal.get(id)?.kind,
+      emitProgress: (p) => this.#events.emit('action.progress', p),
+    });
+  }
+
+  /** Installs the sequencer that carries out non-forced actions (the auto-control plugin). */
+  setSequencer(seq: Sequencer | null): void {
+    this.#sequencer = seq;
+  }
+
+  learnedBoot(server: string): number | undefined {
+    return this.#learnedBoot.get(server);
+  }
+
+  step(actionId: string, step: Omit<ActionStep, 'at'>): void {
+    if (step.op === 'up' && step.server && step.ms !== undefined) this.#learnedBoot.set(step.server, step.ms);
+    const s = this.#journal.step(actionId, step);
+    this.#events.emit('action.progressed', { actionId, step: s });
+  }
+
+  action(id: string): ActionRecord {
+    const a = this.#journal.get(id);
+    if (!a) throw new OckleError('OCKLE_ACTION_UNKNOWN', `no action "${id}"`);
+    return a;
+  }
+
+  #slot(name: string) {
+    return this.#state.servers.get(name)!;
+  }
+  /** The actions holding any of `servers`. */
+  #holders(servers: readonly string[]): string[] {
+    return [...new Set(servers.flatMap((n) => (this.#slot(n).actionId ? [this.#slot(n).actionId!] : [])))];
+  }
+
+  request(req: ActionRequest): ActionRecord {
+    if (this.#closed) throw new OperationAbortedError('the daemon is stopping; no new actions are accepted');
+    if (req.targets.length === 0) throw new RequestValidationError('an action needs at least one target server');
+    const targets = [...new Set(req.targets)];
+    for (const t of targets) if (!this.#state.servers.has(t)) throw new UnknownServerError(t, [...this.#state.servers.keys()]);
+    if (req.kind === 'reset') {
+      // A warm reset acts on exactly the named servers (like a forced switch): check every
+      // device can do it before anything is sent.
+      const cannot = targets.flatMap((t) =>
+        this.#slot(t).s.outlets.flatMap((o) => (this.#state.devices.get(o.device)!.d.device.caps.reset ? [] : [`${t} (${o.device})`])),
+      );
+      if (cannot.length > 0)
+        throw new RequestValidationError(`reset needs a BMC that can reset the machine; ${cannot.join(', ')} cannot`, {
+          hint: 'Use cycle (a power cycle) instead; reset is for ipmi and redfish devices.',
+        });
+      req = { ...req, force: true };
+    }
+    return req.force ? this.#requestForced({ ...req, targets }) : this.#requestSequenced({ ...req, targets });
+  }
+
+  /** Opens the journal record of an admitted action and tells the faces. */
+  #begin(req: ActionRequest): ActionRecord {
+    const { queue: _queue, ...journaled } = req;
+    const record = this.#journal.start(journaled);
+    this.#events.emit('action.started', { action: record });
+    this.#log.info({ actionId: record.id, origin: req.origin, kind: req.kind, targets: req.targets, force: req.force, reason: req.reason }, 'action started');
+    return record;
+  }
+
+  #track(record: ActionRecord, abort: AbortController, run: Promise<void>): ActionRecord {
+    const done = run.finally(() => {
+      this.#running.delete(record.id);
+      this.#progress.delete(record.id);
+    });
+    this.#running.set(record.id, { abort, done });
+    return this.#journal.get(record.id)!;
+  }
+
+  /** A forced action: exactly the named servers' outlets, now. */
+  #requestForced(req: ActionRequest): ActionRecord {
+    const { targets } = req;
+    if (!req.queue)
+      for (const t of targets) {
+        const held = this.#slot(t).actionId;
+        if (held) throw new ActionBusyError(t, held);
+      }
+    const record = this.#begin(req);
+    const abort = new AbortController();
+    const run = (async () => {
+      // --queue: wait for the actions holding these servers, then switch (as a sequence does).
+      // (No await unless there is someone to wait for: the servers are taken in this same turn.)
+      if (this.#holders(targets).length > 0 && !(await this.#waitForHolders(record.id, () => this.#holders(targets), abort.signal))) return;
+      for (const t of targets) {
+        const slot = this.#slot(t);
+        slot.actionId = record.id;
+        slot.last = { kind: req.kind, force: req.force, phase: 'running' };
+        this.#state.derive(slot);
+      }
+      await this.#runForced(record, targets, abort.signal);
+    })();
+    return this.#track(record, abort, run);
+  }
+
+  /**
+   * A sequenced action: the targets with what they need (on) or what needs them (off), minus the
+   * servers already there, handed to the sequencer. Every server of that set is held by the
+   * action; a request touching a held server is refused with the holder's id.
+   */
+  #requestSequenced(req: ActionRequest): ActionRecord {
+    const seq = this.#sequencer;
+    if (!seq) {
+      throw new OckleError(
+        'OCKLE_ACTION_NO_SEQUENCER',
+        `a sequenced "${req.kind}" of ${req.targets.join(', ')} needs the auto-control plugin, which is not running`,
+        { hint: 'Enable auto-control in [plugins] enabled, or pass force to switch exactly these servers’ outlets now.' },
+      );
+    }
+    // A sequenced cycle restarts exactly the targets (keep-alive, `ockle cycle`): power-cycle,
+    // then the boot tests and retries of a power-on; dependents are left as they are.
+    // (reset never gets here: it is always a forced action)
+    const kind = req.kind === 'off' ? 'off' : 'on';
+    const tree = this.#state.tree;
+    const setFor = (): string[] =>
+      req.kind === 'cycle' ? [...req.targets] : sequenceSet(tree, (n) => this.#slot(n).state, kind, req.targets).servers;
+    // Every server the request may touch, goal state or not: a server held by another action is
+    // in flux, and its state now says nothing about its state when this action gets to it.
+    const reach = req.kind === 'cycle' ? [...req.targets] : tree.closure(req.targets, kind);
+    let servers = setFor();
+    if (!req.queue)
+      for (const n of reach) {
+        const held = this.#slot(n).actionId;
+        if (held) throw new ActionBusyError(n, held);
+      }
+    const record = this.#begin(req);
+    const abort = new AbortController();
+    // Every server in progress waits on this one signal (sleeps, queue slots): not a leak.
+    setMaxListeners(0, abort.signal);
+    const run = (async () => {
+      // Queued: wait for the actions holding our servers, then plan again from the states then.
+      if (this.#holders(reach).length > 0) {
+        if (!(await this.#waitForHolders(record.id, () => this.#holders(reach), abort.signal))) return;
+        servers = setFor();
+      }
+      const detail = servers.length === 0 ? `every server is already ${req.kind}` : `${req.kind}: ${servers.join(', ')}`;
+      this.step(record.id, { op: 'plan', ok: true, detail });
+      for (const n of servers) {
+        const slot = this.#slot(n);
+        slot.actionId = record.id;
+        slot.blockedBy = null;
+      }
+      const before = req.kind === 'cycle' ? () => [] : predecessors(tree, kind, new Set(servers));
+      this.#progress.set(record.id, new ProgressTracker(record.id, req.kind, servers, before));
+      let result: Awaited<ReturnType<Sequencer>>;
+      try {
+        result = await seq({ action: record, servers, signal: abort.signal }, this.#ops);
+      } catch (err) {
+        const e = toOckleError(err);
+        this.#log.error({ actionId: record.id, err: e.message }, 'sequencer failed');
+        result = { status: 'failed', error: { code: e.code, message: e.message } };
+      }
+      if (abort.signal.aborted && result.status === 'ok') result = { status: 'cancelled' };
+      const finished = this.#journal.finish(record.id, result.status, result.error);
+      for (const n of servers) {
+        const slot = this.#slot(n);
+        slot.actionId = null;
+        // Interrupted mid-server (cancel): its state comes from what is read, not from the plan.
+        if (slot.last?.phase === 'running') slot.last = { ...slot.last, phase: 'finished', result: 'cancelled' };
+        // A cancel blocks nothing: nobody failed, the action just stopped.
+        if (result.status === 'cancelled') slot.blockedBy = slot.blockedIn = null;
+        this.#state.derive(slot);
+      }
+      this.#log.info({ actionId: record.id, kind: record.kind, targets: record.targets, status: result.status, error: result.error }, 'action finished');
+      this.#events.emit('action.finished', { action: finished });
+    })();
+    return this.#track(record, abort, run);
+  }
+
+  /**
+   * A queued action waits until no other action holds its servers (`holders` says which do,
+   * each time asked). False when it was cancelled meanwhile: then it is journaled as such.
+   */
+  async #waitForHolders(id: string, holders: () => string[], signal: AbortSignal): Promise<boolean> {
+    const aborted = new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+    for (let h = holders(); h.length > 0; h = holders()) {
+      this.step(id, { op: 'queued', ok: true, detail: `waiting for ${h.join(', ')}` });
+      await Promise.race([Promise.allSettled(h.map((x) => this.#running.get(x)?.done)), aborted]);
+      if (signal.aborted) {
+        const finished = this.#journal.finish(id, 'cancelled');
+        this.#events.emit('action.finished', { action: finished });
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /**
+   * Cancels a running action: nothing new is scheduled, operations already on the wire finish,
+   * and every state stays the truth (it is read, never assumed).
+   */
+  cancel(id: string, origin: string): ActionRecord {
+    const a = this.action(id);
+    const r = this.#running.get(id);
+    if (a.status !== 'running' || !r) return a;
+    this.step(id, { op: 'cancel', ok: true, detail: `cancelled by ${origin}` });
+    r.abort.abort(new OperationAbortedError(`cancelled by ${origin}`));
+    return this.action(id);
+  }
+
+  /** Switches every outlet of the targets, confirms by reading back, then records the result. */
+  async #runForced(record: ActionRecord, targets: readonly string[], signal: AbortSignal): Promise<void> {
+    const kind = record.kind;
+    // A forced on/off reads each outlet first: one already there is journaled, not written
+    // again (a BMC host that a clean shutdown already powered off gets no "power off").
+    if (kind === 'on' || kind === 'off') await Promise.allSettled(targets.map((t) => this.#state.readServer(this.#slot(t).s, signal)));
+    const results = await Promise.allSettled(
+      targets.flatMap((t) =>
+        this.#slot(t).s.outlets.map((o) => {
+          if (this.#switcher.alreadyThere(o, kind)) {
+            this.step(record.id, { server: t, device: o.device, outlet: o.outlet, op: 'already', ok: true, detail: `${o.device} outlet ${o.outlet} already reads ${kind}: not switched` });
+            return Promise.resolve();
+          }
+          const dev = this.#state.devices.get(o.device)!;
+          if ((kind === 'on' || kind === 'off') && dev.reachable === false) {
+            // It did not answer the read a moment ago: a write would only wait for its timeout.
+            const e = new DeviceUnreachableError(o.device, `${o.device} unreachable: ${dev.error ?? 'no answer'}; outlet ${o.outlet} not switched`);
+            this.step(record.id, { server: t, device: o.device, outlet: o.outlet, op: 'error', ok: false, detail: e.message });
+            return Promise.reject(e);
+          }
+          return this.#switcher.switchOutlet(record.id, t, o, kind, signal);
+        }),
+      ),
+    );
+    const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => toOckleError(r.reason));
+    let status: 'ok' | 'failed' | 'cancelled' = 'ok';
+    let error: { code: string; message: string } | undefined;
+    if (failures.length > 0) {
+      status = failures.every((f) => f.code === 'OCKLE_OPERATION_ABORTED') ? 'cancelled' : 'failed';
+      const first = failures.find((f) => f.code !== 'OCKLE_OPERATION_ABORTED') ?? failures[0]!;
+      error = { code: first.code, message: failures.length === 1 ? first.message : `${first.message} (and ${failures.length - 1} more)` };
+    }
+    const finished = this.#journal.finish(record.id, status, error);
+    for (const t of targets) {
+      const slot = this.#slot(t);
+      slot.actionId = null;
+      slot.last = { kind: record.kind, force: record.force, phase: 'finished', result: status };
+      this.#state.derive(slot);
+    }
+    this.#log.info({ actionId: record.id, origin: record.origin, kind: record.kind, targets, status, error }, 'action finished');
+    this.#events.emit('action.finished', { action: finished });
+    // Prove what the switch did: tests run now, not at the next interval.
+    if (!this.#closed) for (const t of targets) void this.#state.runTests(this.#slot(t));
+  }
+
+  async waitFor(id: string, signal?: AbortSignal): Promise<ActionRecord> {
+    if (this.action(id).status !== 'running') return this.action(id);
+    try {
+      await this.#events.once('action.finished', (p) => p.action.id === id, signal);
+    } catch {
+      // aborted: answer with the record as it is now
+    }
+    return this.action(id);
+  }
+
+  get busy(): boolean {
+    return this.#running.size > 0;
+  }
+
+  /** Resolves when no action is running. */
+  async idle(): Promise<void> {
+    while (this.#running.size > 0) await Promise.allSettled([...this.#running.values()].map((r) => r.done));
+  }
+
+  /** Refuses new actions, aborts the running ones and waits for them (a write on the wire finishes in its queue). */
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const r of this.#running.values()) r.abort.abort(new OperationAbortedError('daemon stopping'));
+    await Promise.allSettled([...this.#running.values()].map((r) => r.done));
+  }
+}

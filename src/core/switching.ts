@@ -1,0 +1,128 @@
+/**
+ * Switching one outlet: stagger between switch-ons, one write through the device's queue (a
+ * failed write is re-read, never blindly repeated), confirmation by read-back, and the cycle a
+ * device without a native one gets emulated (off, confirmed, a pause, on).
+ *
+ * States are never set from what was written, only from what is read back.
+ */
+import type { Power, SwitchAction } from '../../drivers/types.js';
+import { DeviceRefusedError, toOckleError } from '../errors.js';
+import type { ActionKind, ActionStep } from './model.js';
+import type { DeviceSlot, RuntimeOutlet } from './slots.js';
+import type { LabState } from './state.js';
+import { sleep } from '../timers.js';
+
+/** Appends a step to an action's journal record (and tells the faces). */
+export type StepFn = (actionId: string, step: Omit<ActionStep, 'at'>) => void;
+
+export class Switcher {
+  readonly #state: LabState;
+  readonly #step: StepFn;
+  readonly #confirmIntervalMs: number;
+
+  constructor(state: LabState, step: StepFn, confirmIntervalMs: number) {
+    this.#state = state;
+    this.#step = step;
+    this.#confirmIntervalMs = confirmIntervalMs;
+  }
+
+  /**
+   * Whether an outlet already reads `to`, so a write would change nothing. Only a device that
+   * reads back is trusted: a board with assumed read-back is always written (its relay may have
+   * been switched by hand, or reset when it lost power).
+   */
+  alreadyThere(o: RuntimeOutlet, to: SwitchAction): boolean {
+    const slot = this.#state.devices.get(o.device)!;
+    return (to === 'on' || to === 'off') && slot.d.device.caps.readBack === 'real' && slot.reachable === true && slot.power[o.outlet - 1] === to;
+  }
+
+  /** Switches one outlet of `server` and confirms it; a failure is journaled and thrown. */
+  async switchOutlet(actionId: string, server: string, o: RuntimeOutlet, kind: ActionKind, signal: AbortSignal): Promise<void> {
+    const slot = this.#state.devices.get(o.device)!;
+    const where = { server, device: o.device, outlet: o.outlet };
+    try {
+      if (kind === 'cycle' && !slot.d.device.caps.cycle) {
+        // Emulated cycle: off, confirmed, a pause for the PSU to drain, then on.
+        await this.#write(actionId, slot, o.outlet, 'off', signal);
+        await this.#confirm(actionId, slot, o.outlet, 'off', signal);
+        this.#step(actionId, { ...where, op: 'wait', ok: true, detail: `off for ${slot.d.cycleDelayMs} ms (emulated cycle)` });
+        await sleep(slot.d.cycleDelayMs, signal);
+        await this.#write(actionId, slot, o.outlet, 'on', signal);
+        await this.#confirm(actionId, slot, o.outlet, 'on', signal);
+      } else {
+        await this.#write(actionId, slot, o.outlet, kind, signal);
+        // A reset keeps the power on: no off phase to wait for, as a cycle has.
+        await this.#confirm(actionId, slot, o.outlet, kind === 'off' ? 'off' : 'on', signal, kind === 'cycle');
+      }
+    } catch (err) {
+      const e = toOckleError(err);
+      // A failure at the transport (no answer, port gone) says the device is unreachable: its
+      // outlets are unknown from now on, not what they read before.
+      if (e.code === 'OCKLE_DEVICE_UNREACHABLE' || e.code === 'OCKLE_DEVICE_TIMEOUT') {
+        this.#state.deviceFailed(slot, e.message);
+        this.#state.deriveBound(o.device, o.outlet);
+      }
+      this.#step(actionId, { ...where, op: 'error', ok: false, detail: e.message });
+      throw e;
+    }
+  }
+
+  #where(slot: DeviceSlot, outlet: number): { server: string | undefined; device: string; outlet: number } {
+    return { server: this.#state.bindings.get(slot.d.id)?.get(outlet)?.server, device: slot.d.id, outlet };
+  }
+
+  /** One switch command through the device queue; a failed write is re-read, never blindly repeated. */
+  async #write(actionId: string, slot: DeviceSlot, outlet: number, action: SwitchAction, signal: AbortSignal): Promise<void> {
+    const now = this.#state.now;
+    const target: Power | undefined = action === 'cycle' || action === 'reset' ? undefined : action;
+    if (action !== 'off' && slot.d.staggerMs > 0) {
+      // Reserve the next switch-on time first, so concurrent callers line up behind each other.
+      const at = Math.max(now(), slot.nextOnAt);
+      slot.nextOnAt = at + slot.d.staggerMs;
+      if (at > now()) await sleep(at - now(), signal);
+    }
+    await slot.d.queue.write(`switch outlet ${outlet} ${action}`, (s) => slot.d.device.switch(outlet, action, s), {
+      signal,
+      // A cycle cannot be verified by one read (the outlet reads on before and after).
+      ...(target && {
+        verify: async (s: AbortSignal) => (await slot.d.device.read([outlet], s)).get(outlet) === target,
+      }),
+    });
+    this.#step(actionId, { ...this.#where(slot, outlet), op: 'switch', ok: true, detail: `${action} sent to ${slot.d.id} outlet ${outlet}` });
+  }
+
+  /**
+   * Reads the outlet back until it shows `want` (after a native cycle: until it has been seen
+   * off and then on again, or reads on at the deadline).
+   */
+  async #confirm(actionId: string, slot: DeviceSlot, outlet: number, want: 'on' | 'off', signal: AbortSignal, cycle = false): Promise<void> {
+    const where = this.#where(slot, outlet);
+    const deadline = this.#state.now() + slot.d.confirmTimeoutMs;
+    let sawOff = false;
+    let last: Power = 'unknown';
+    for (;;) {
+      const map = await slot.d.queue.read(`read outlet ${outlet}`, (s) => slot.d.device.read([outlet], s), signal);
+      last = map.get(outlet) ?? 'unknown';
+      this.#state.setPower(slot, outlet, last);
+      this.#state.setReachable(slot, true, null);
+      if (last === 'off') sawOff = true;
+      if (cycle ? sawOff && last === 'on' : last === want) {
+        this.#step(actionId, { ...where, op: 'confirm', ok: true, detail: `outlet ${outlet} reads ${last}` });
+        this.#state.deriveBound(slot.d.id, outlet);
+        return;
+      }
+      if (this.#state.now() >= deadline) break;
+      await sleep(this.#confirmIntervalMs, signal);
+    }
+    this.#state.deriveBound(slot.d.id, outlet);
+    if (cycle && last === 'on') {
+      this.#step(actionId, { ...where, op: 'confirm', ok: true, detail: `outlet ${outlet} reads on (off phase not observed)` });
+      return;
+    }
+    throw new DeviceRefusedError(
+      slot.d.id,
+      `${slot.d.id} outlet ${outlet} still reads ${last} ${slot.d.confirmTimeoutMs} ms after "${cycle ? 'cycle' : want}" was accepted`,
+      { hint: 'The device accepted the command but the outlet did not change: check it is not locked or in a delayed-switch mode.' },
+    );
+  }
+}
