@@ -94,15 +94,12 @@ export interface OutletDevice {
 /** Asks a server's OS to shut down cleanly (SSH, IPMI soft-off, a command). */
 export interface Controller {
   readonly id: string;
-  readonly caps: { readonly reboot: boolean };
   /**
    * Asks the OS to shut down; resolves when the request was accepted (not when the host is down:
    * the sequencer proves that with the server's tests).
    * @throws OckleError with detail when the request was refused or could not be delivered.
    */
   shutdown(signal: AbortSignal): Promise<void>;
-  /** Asks the OS to reboot. Present exactly when `caps.reboot`. */
-  reboot?(signal: AbortSignal): Promise<void>;
   close?(): Promise<void>;
 }
 

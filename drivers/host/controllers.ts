@@ -5,7 +5,6 @@ import { lastLine, run } from './process.js';
 import { commandKey, parseCommand } from './testers.js';
 
 export class CommandController implements Controller {
-  readonly caps = { reboot: false };
   constructor(
     readonly id: string,
     readonly argv: readonly string[],

@@ -429,7 +429,6 @@ export class IpmiChassis implements OutletDevice {
 
 /** `ipmi-soft`: asks the OS to shut down through the BMC (ACPI soft-off, `chassis power soft`). */
 export class IpmiSoftControl implements Controller {
-  readonly caps = { reboot: false };
   readonly #tool: Ipmitool;
   constructor(
     readonly id: string,

@@ -272,7 +272,6 @@ export class RedfishSystem implements OutletDevice {
 
 /** `redfish-graceful`: ResetType GracefulShutdown through the BMC (the OS shuts down cleanly). */
 export class RedfishGraceful implements Controller {
-  readonly caps = { reboot: false };
   readonly #client: RedfishClient;
   readonly #spec: Spec;
   constructor(

@@ -146,7 +146,6 @@ export const simOutletDriver = defineDriver({
 });
 
 export class SimController implements Controller {
-  readonly caps = { reboot: false };
   constructor(
     readonly id: string,
     readonly server: string,

@@ -62,7 +62,6 @@ export function knownKeys(file: string, host: string, port: number): Buffer[] {
 }
 
 export class SshController implements Controller {
-  readonly caps = { reboot: false };
   readonly #s: Spec;
   readonly #host: string;
 
