@@ -28,7 +28,7 @@ export class Secret {
 
 export type ParseResult<T> = { ok: true; value: T } | { ok: false; message: string; hint?: string };
 
-export type KeyKind = 'str' | 'int' | 'bool' | 'intrange' | 'select' | 'list' | 'multilist' | 'secret' | 'duration';
+export type KeyKind = 'str' | 'int' | 'bool' | 'select' | 'list' | 'multilist' | 'secret' | 'duration';
 
 /** One declared key. `Opt` is true when the key may be absent and has no default. */
 export interface KeySpec<T, Opt extends boolean = boolean> {
@@ -162,31 +162,6 @@ export function bool<O extends Common<boolean>>(o: O) {
       return bad(`"${raw}" is not a boolean`, 'Write true or false.');
     },
     (v) => (v ? 'true' : 'false'),
-  );
-}
-
-/** An inclusive integer range `a-b` (or a single integer). */
-export interface IntRange {
-  readonly from: number;
-  readonly to: number;
-}
-export function intrange<O extends Common<IntRange> & { min?: number; max?: number }>(o: O) {
-  return spec<IntRange, O>(
-    o,
-    'intrange',
-    `range a-b of integers${rangeText(o.min, o.max)}`,
-    (raw) => {
-      const m = /^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$/.exec(raw);
-      if (!m) return bad(`"${raw}" is not a range`, 'Write two integers as a-b, e.g. 1-8.');
-      const from = Number(m[1]);
-      const to = m[2] === undefined ? from : Number(m[2]);
-      if (from > to) return bad(`range ${raw} runs backwards`, `Write ${to}-${from}.`);
-      if ((o.min !== undefined && from < o.min) || (o.max !== undefined && to > o.max))
-        return bad(`range ${raw} is out of bounds`, `Stay within${rangeText(o.min, o.max)}.`);
-      return ok({ from, to });
-    },
-    (v) => (v.from === v.to ? String(v.from) : `${v.from}-${v.to}`),
-    { ...(o.min !== undefined && { min: o.min }), ...(o.max !== undefined && { max: o.max }) },
   );
 }
 
