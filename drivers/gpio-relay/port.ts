@@ -1,7 +1,7 @@
 /**
  * A small GPIO port, so the relay logic is testable without a Raspberry Pi: `SysfsGpioPort`
- * drives the kernel's sysfs GPIO interface (under a root directory, `/sys/class/gpio` on a Pi),
- * `MemoryGpioPort` is its in-memory twin for tests.
+ * drives the kernel's sysfs GPIO interface (under a root directory, `/sys/class/gpio` on a Pi);
+ * the tests' in-memory twin is `MemoryGpioPort` in test/support/memory-gpio-port.ts.
  *
  * The rule that matters: taking a pin must not change its level. A pin already an output keeps
  * its value; any other pin is read first and then made an output with that same level
@@ -131,31 +131,4 @@ export class SysfsGpioPort implements GpioPort {
     // Nothing to undo: unexporting could hand the pin back to its default (input), which on a
     // relay module with a pull-up or pull-down would switch the relay. The pin keeps its level.
   }
-}
-
-/** The in-memory twin: levels and directions in maps, every level change recorded. */
-export class MemoryGpioPort implements GpioPort {
-  readonly levels = new Map<number, Level>();
-  readonly outputs = new Set<number>();
-  /** Every level change, as `line:level`, in order (a take that keeps the level adds nothing). */
-  readonly changes: string[] = [];
-
-  constructor(initial: Record<number, Level> = {}, outputs: readonly number[] = []) {
-    for (const [k, v] of Object.entries(initial)) this.levels.set(Number(k), v);
-    for (const o of outputs) this.outputs.add(o);
-  }
-
-  async take(line: number): Promise<Level> {
-    const level = this.levels.get(line) ?? 0;
-    this.outputs.add(line);
-    return level;
-  }
-  async read(line: number): Promise<Level> {
-    return this.levels.get(line) ?? 0;
-  }
-  async write(line: number, level: Level): Promise<void> {
-    if ((this.levels.get(line) ?? 0) !== level) this.changes.push(`${line}:${level}`);
-    this.levels.set(line, level);
-  }
-  async release(): Promise<void> {}
 }

@@ -8,9 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { GpioRelayBoard } from '../../drivers/gpio-relay/index.js';
-import { detectBase, MemoryGpioPort, SysfsGpioPort } from '../../drivers/gpio-relay/port.js';
+import { detectBase, SysfsGpioPort } from '../../drivers/gpio-relay/port.js';
 import { RelayOutlets } from '../../drivers/relay/outlets.js';
 import { makeDriverContext } from '../support/driver-context.js';
+import { MemoryGpioPort } from '../support/memory-gpio-port.js';
 import { describeOutletDevice } from './outlet-contract.js';
 
 const sig = (): AbortSignal => new AbortController().signal;
