@@ -65,6 +65,12 @@ export interface DeviceSlot {
 
 export interface ServerSlot {
   readonly s: RuntimeServer;
+  /** What derivation needs that never changes for this server (computed once, not per derivation). */
+  readonly fixed: {
+    readonly devices: readonly string[];
+    readonly assumed: readonly boolean[];
+    readonly names: { readonly outlets: readonly string[]; readonly tests: readonly string[] };
+  };
   tests: TestSlot[];
   state: OpState;
   reason: string;

@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import type { Power } from '../../drivers/types.js';
 import { OperationAbortedError, toOckleError, type OckleError } from '../errors.js';
 import type { EventBus } from './event-bus.js';
-import type { ActionRecord, OckleEvents, OpState } from './model.js';
+import type { ActionRecord, OckleEvents, OpState, TestState } from './model.js';
 import { deriveServerState, type LastAction } from './op-state.js';
 import type { OutletsRead } from './sequence.js';
 import type { DeviceCarry, DeviceSlot, RuntimeCarry, RuntimeDevice, RuntimeServer, ServerSlot, TestSlot } from './slots.js';
@@ -77,6 +77,11 @@ export class LabState {
       const fresh = (): TestSlot => ({ result: 'NOT_RUN', detail: 'not run yet', latencyMs: null, at: null });
       this.servers.set(s.name, {
         s,
+        fixed: {
+          devices: [...new Set(s.outlets.map((b) => b.device))],
+          assumed: s.outlets.map((b) => this.devices.get(b.device)?.d.device.caps.readBack === 'assumed'),
+          names: { outlets: s.outlets.map((b) => b.name), tests: s.tests.map((t) => t.name) },
+        },
         tests: kept?.tests && kept.tests.length === s.tests.length ? kept.tests.map((t) => ({ ...t })) : s.tests.map(fresh),
         state: kept?.state ?? 'UNKNOWN',
         reason: 'not read yet',
@@ -341,17 +346,13 @@ export class LabState {
   // ── derivation ───────────────────────────────────────────────────────────────────────
 
   derive(slot: ServerSlot): void {
-    const unreachable = [...new Set(slot.s.outlets.map((o) => o.device))].filter((d) => this.devices.get(d)?.reachable === false);
+    const f = slot.fixed;
+    const unreachable = f.devices.filter((d) => this.devices.get(d)?.reachable === false);
+    const tests: TestState[] = [];
+    for (const t of slot.tests) tests.push(t.result);
     // Held by a sequence but not started yet (waiting for dependencies): still its real state.
     const action: LastAction | null = slot.last;
-    const { state, reason } = deriveServerState({
-      outlets: this.serverPowers(slot.s),
-      tests: slot.tests.map((t) => t.result),
-      action,
-      unreachable,
-      assumed: slot.s.outlets.map((o) => this.devices.get(o.device)?.d.device.caps.readBack === 'assumed'),
-      names: { outlets: slot.s.outlets.map((o) => o.name), tests: slot.s.tests.map((t) => t.name) },
-    });
+    const { state, reason } = deriveServerState({ outlets: this.serverPowers(slot.s), tests, action, unreachable, assumed: f.assumed, names: f.names });
     const previous: OpState = slot.state;
     // After the action ended, what blocked a server is history, said as such.
     slot.reason =

@@ -3,44 +3,10 @@
  * (a VM host → the storage it mounts). Pure data; no I/O.
  */
 import { DependencyCycleError, UnknownServerError } from '../errors.js';
+import { findCycle, type DependencyNode } from '../graph.js';
 
-export interface TreeInput {
-  readonly name: string;
-  readonly dependencies: readonly string[];
-}
-
-/**
- * Finds one dependency cycle, returned as `[a, b, c, a]` (a depends on b …, c on a), or
- * undefined. Names that are not nodes are ignored (reported elsewhere as unknown servers).
- * Deterministic: nodes and edges are visited in input order.
- */
-export function findCycle(nodes: readonly TreeInput[]): string[] | undefined {
-  const deps = new Map(nodes.map((n) => [n.name, n.dependencies] as const));
-  const colour = new Map<string, 'grey' | 'black'>();
-  const stack: string[] = [];
-  const visit = (name: string): string[] | undefined => {
-    colour.set(name, 'grey');
-    stack.push(name);
-    for (const d of deps.get(name) ?? []) {
-      if (!deps.has(d)) continue;
-      const c = colour.get(d);
-      if (c === 'grey') return [...stack.slice(stack.indexOf(d)), d];
-      if (c === undefined) {
-        const found = visit(d);
-        if (found) return found;
-      }
-    }
-    stack.pop();
-    colour.set(name, 'black');
-    return undefined;
-  };
-  for (const n of nodes) {
-    if (colour.has(n.name)) continue;
-    const found = visit(n.name);
-    if (found) return found;
-  }
-  return undefined;
-}
+/** A server and what it depends on. */
+export type TreeInput = DependencyNode;
 
 export class ServerTree {
   readonly #deps: ReadonlyMap<string, readonly string[]>;

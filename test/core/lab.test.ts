@@ -144,8 +144,8 @@ describe('LabState: derivation from reads', () => {
   it('marks the tests of a server without power FAILED "no power" without probing, and times out a probe that never answers', async () => {
     const a = device('pdu-a', { initial: 'off' });
     const probe = vi.fn(async () => ({ passed: true, detail: 'ok', latencyMs: 1 }));
-    const hung: Tester = { probe: (signal) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(new Error('aborted')))) };
-    const st = lab([a], [server('cold', [['pdu-a', 1]], [{ tester: { probe } }]), server('hung', [['pdu-a', 2]], [{ tester: hung, timeoutMs: 1500 }])]);
+    const hung: Tester = { id: 'hung/t1', probe: (signal) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(new Error('aborted')))) };
+    const st = lab([a], [server('cold', [['pdu-a', 1]], [{ tester: { id: 'cold/t1', probe } }]), server('hung', [['pdu-a', 2]], [{ tester: hung, timeoutMs: 1500 }])]);
     await settle(st.adopt());
     await settle(st.testAll(undefined, new Set(['cold'])));
     expect(probe).not.toHaveBeenCalled();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { findCycle, ServerTree } from '../../src/core/tree.js';
+import { ServerTree } from '../../src/core/tree.js';
 
 // storage before the VM hosts that mount it; web needs db and a VM host
 const LAB = [
@@ -39,30 +39,7 @@ describe('ServerTree', () => {
   });
 });
 
-describe('findCycle', () => {
-  it('names a cycle from where it starts, closing it', () => {
-    expect(findCycle([{ name: 'a', dependencies: ['b'] }, { name: 'b', dependencies: ['c'] }, { name: 'c', dependencies: ['a'] }])).toEqual([
-      'a',
-      'b',
-      'c',
-      'a',
-    ]);
-  });
-  it('finds a self-loop', () => {
-    expect(findCycle([{ name: 'a', dependencies: ['a'] }])).toEqual(['a', 'a']);
-  });
-  it('finds a cycle not reachable from the first node', () => {
-    expect(
-      findCycle([
-        { name: 'x', dependencies: [] },
-        { name: 'a', dependencies: ['b'] },
-        { name: 'b', dependencies: ['a'] },
-      ]),
-    ).toEqual(['a', 'b', 'a']);
-  });
-  it('finds none in a diamond', () => {
-    expect(findCycle(LAB)).toBeUndefined();
-  });
+describe('ServerTree and cycles', () => {
   it('refuses to build a tree with a cycle, naming it', () => {
     expect(() => new ServerTree([{ name: 'a', dependencies: ['b'] }, { name: 'b', dependencies: ['a'] }])).toThrow('dependency cycle: a → b → a');
   });
