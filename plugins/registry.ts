@@ -5,7 +5,7 @@
  * auto-control has no `worker`: it runs in the main thread, inside the runtime.
  */
 import type { Template } from '../src/config/types.js';
-import { PLUGIN_API_VERSION } from '../src/plugin-host/types.js';
+import { PLUGIN_API_VERSION, type CommandRole } from '../src/plugin-host/types.js';
 import * as autoControl from './auto-control/index.js';
 import * as logger from './logger/index.js';
 import * as metrics from './metrics/index.js';
@@ -17,6 +17,12 @@ export interface PluginManifest {
   /** The ctx API the plugin was written for; must equal PLUGIN_API_VERSION. */
   readonly apiVersion: number;
   readonly config: Template;
+  /**
+   * The least role the plugin's `ctx.call`s need (viewer: only reads; operator: may switch
+   * power), as METHODS in src/plugin-host/contract.ts assigns them; a call above it is refused
+   * with OCKLE_AUTH_FORBIDDEN. Default operator.
+   */
+  readonly role?: CommandRole;
   /** Path of the worker module; absent for a main-thread plugin. */
   readonly worker?: string;
 }
@@ -28,9 +34,12 @@ for (const m of manifests)
 
 export const builtinPluginTemplates: ReadonlyMap<string, Template> = new Map(manifests.map((m) => [m.name, m.config]));
 
-/** Plugins that run in a worker thread: name → compiled worker module. */
-export const workerPlugins: ReadonlyMap<string, { readonly module: string; readonly description: string }> = new Map(
-  manifests.flatMap((m) => (m.worker ? [[m.name, { module: m.worker, description: m.description }] as const] : [])),
+/**
+ * Plugins that run in a worker thread: name → compiled worker module, and the role its calls
+ * hold (for `pluginHandler`; always set here, optional so that plugins from elsewhere fit).
+ */
+export const workerPlugins: ReadonlyMap<string, { readonly module: string; readonly description: string; readonly role?: CommandRole }> = new Map(
+  manifests.flatMap((m) => (m.worker ? [[m.name, { module: m.worker, description: m.description, role: m.role ?? 'operator' }] as const] : [])),
 );
 
 /** Plugins that run in the daemon's main thread: name → description. */

@@ -4,6 +4,8 @@ import { builtModule } from '../../src/plugin-host/paths.js';
 
 export const name = 'logger';
 export const apiVersion = 1;
+/** It only reads (servers, devices): a `ctx.call` that switches power would be refused. */
+export const role = 'viewer';
 export const description = 'Records outlet states, metering and action results in SQLite, for charts and history (`ockle cmd logger.query`).';
 export const config = {
   database: str({

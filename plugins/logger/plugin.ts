@@ -6,7 +6,6 @@
  * `logger.stats` tells what is stored.
  */
 import { isAbsolute, join } from 'node:path';
-import type { ActionRecord, DeviceStatus, OckleEvents } from '../../src/core/model.js';
 import { parseDuration } from '../../src/config/types.js';
 import type { PluginContext } from '../../src/plugin-host/types.js';
 import { LoggerStore, type Sample } from './store.js';
@@ -30,7 +29,7 @@ export function start(ctx: PluginContext): void {
   const db = (store = new LoggerStore(isAbsolute(file) ? file : join(ctx.dataDir, file)));
 
   const sample = async (): Promise<void> => {
-    const devices = (await ctx.call('devices')) as DeviceStatus[];
+    const devices = await ctx.call('devices');
     const samples: Sample[] = [];
     for (const d of devices) {
       if (d.reachable !== true) continue;
@@ -52,21 +51,17 @@ export function start(ctx: PluginContext): void {
     if (n > 0) ctx.log.info('pruned old records', { rows: n, retention });
   });
 
-  ctx.on('outlet.changed', (p) => {
-    const e = p as OckleEvents['outlet.changed'];
+  ctx.on('outlet.changed', (e) => {
     db.addChange(Date.now(), 'outlet', `${e.device}/${e.outlet}`, e.power, e.previous, null);
   });
-  ctx.on('server.changed', (p) => {
-    const e = p as OckleEvents['server.changed'];
+  ctx.on('server.changed', (e) => {
     db.addChange(Date.now(), 'server', e.server, e.state, e.previous, e.reason);
   });
-  ctx.on('device.unreachable', (p) => {
-    const e = p as OckleEvents['device.unreachable'];
+  ctx.on('device.unreachable', (e) => {
     db.addChange(Date.now(), 'device', e.device, 'unreachable', null, e.message);
   });
-  ctx.on('device.reachable', (p) => db.addChange(Date.now(), 'device', (p as OckleEvents['device.reachable']).device, 'reachable', null, null));
-  ctx.on('action.finished', (p) => {
-    const a = (p as OckleEvents['action.finished']).action as ActionRecord;
+  ctx.on('device.reachable', (e) => db.addChange(Date.now(), 'device', e.device, 'reachable', null, null));
+  ctx.on('action.finished', ({ action: a }) => {
     const finishedAt = a.finishedAt ? Date.parse(a.finishedAt) : Date.now();
     db.addAction({ id: a.id, kind: a.kind, origin: a.origin, reason: a.reason, targets: a.targets, status: a.status, startedAt: Date.parse(a.requestedAt), finishedAt, error: a.error ? `${a.error.code}: ${a.error.message}` : null });
   });

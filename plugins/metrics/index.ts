@@ -4,6 +4,8 @@ import { builtModule } from '../../src/plugin-host/paths.js';
 
 export const name = 'metrics';
 export const apiVersion = 1;
+/** It only reads (servers, devices): a `ctx.call` that switches power would be refused. */
+export const role = 'viewer';
 export const description = 'Prometheus metrics on their own port: server, outlet, device and test states, metering, action counts and durations, poll latency.';
 export const config = {
   listen: str({ default: '127.0.0.1', help: 'Address the metrics endpoint listens on. The metrics carry no secret, but they map your lab: keep it on loopback or a management network.' }),

@@ -7,7 +7,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { OP_STATES, type ActionRecord, type DeviceStatus, type OckleEvents, type ServerStatus } from '../../src/core/model.js';
+import { OP_STATES, type ActionRecord, type DeviceStatus, type ServerStatus } from '../../src/core/model.js';
 import type { PluginContext } from '../../src/plugin-host/types.js';
 
 let server: Server | null = null;
@@ -86,14 +86,14 @@ export function render(servers: readonly ServerStatus[], devices: readonly Devic
 export async function start(ctx: PluginContext): Promise<void> {
   const stats = new ActionStats();
   ctx.on('action.started', () => stats.started());
-  ctx.on('action.finished', (p) => stats.finished((p as OckleEvents['action.finished']).action));
+  ctx.on('action.finished', (p) => stats.finished(p.action));
   const srv = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') return void res.writeHead(405, { allow: 'GET, HEAD' }).end();
     if (path === '/') return void res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end('<a href="/metrics">ockle metrics</a>\n');
     if (path !== '/metrics') return void res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: the metrics are at /metrics\n');
     Promise.all([ctx.call('servers'), ctx.call('devices')]).then(
-      ([servers, devices]) => res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(render(servers as ServerStatus[], devices as DeviceStatus[], stats)),
+      ([servers, devices]) => res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(render(servers, devices, stats)),
       (err: unknown) => res.writeHead(503, { 'content-type': 'text/plain' }).end(`the daemon did not answer: ${(err as Error).message}\n`),
     );
   });

@@ -12,7 +12,7 @@ export function start(ctx: PluginContext): void {
   const message = String(ctx.config.message);
   timer = setInterval(() => {
     void ctx.call('servers').then(
-      (servers) => ctx.log.info(message, { ok: (servers as { state: string }[]).filter((s) => s.state === 'OK').length, of: (servers as unknown[]).length }),
+      (servers) => ctx.log.info(message, { ok: servers.filter((s) => s.state === 'OK').length, of: servers.length }),
       (err: unknown) => ctx.log.warn('could not read the servers', { err: (err as Error).message }),
     );
   }, every);

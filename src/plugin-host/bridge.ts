@@ -1,38 +1,33 @@
 /**
- * What a worker plugin may ask of the daemon (`ctx.call(method, params)`), served from the
- * gateway. Power requests go through the same checks and journal as the API's, with origin
- * `plugin:NAME`.
+ * The daemon's side of the plugin contract (contract.ts), in the shapes `PluginHost` takes: what
+ * a worker plugin may ask (`ctx.call(method, params)`), served from the gateway, and which events
+ * it may subscribe to. Power requests go through the same checks and journal as the API's, with
+ * origin `plugin:NAME`.
  */
 import type { Gateway } from '../core/gateway.js';
 import { RequestValidationError } from '../errors.js';
+import { callMethod, EVENT_NAMES, isEventName, METHOD_NAMES, type Subscribe } from './contract.js';
+import type { CommandRole } from './protocol.js';
 
 /** Every method `ctx.call` serves (docs/plugins.md lists them; a test keeps the two in step). */
-export const PLUGIN_METHODS = ['servers', 'server', 'tree', 'devices', 'actions', 'action', 'request-action'] as const;
+export const PLUGIN_METHODS = METHOD_NAMES;
 
-export function pluginHandler(gateway: Gateway, plugin: string): (method: string, params: unknown) => Promise<unknown> {
-  return async (method, params) => {
-    const p = (params ?? {}) as Record<string, unknown>;
-    switch (method) {
-      case 'servers':
-        return gateway.servers();
-      case 'server':
-        return gateway.server(String(p.name));
-      case 'tree':
-        return gateway.tree();
-      case 'devices':
-        return gateway.devices();
-      case 'actions':
-        return gateway.actions({ limit: typeof p.limit === 'number' ? p.limit : 20 });
-      case 'action':
-        return gateway.action(String(p.id));
-      case 'request-action': {
-        const kind = p.kind;
-        if (kind !== 'on' && kind !== 'off' && kind !== 'cycle' && kind !== 'reset') throw new RequestValidationError(`request-action: kind must be on, off, cycle or reset`);
-        if (!Array.isArray(p.targets) || !p.targets.every((t) => typeof t === 'string')) throw new RequestValidationError('request-action: targets must be a list of server names');
-        return gateway.request({ kind, targets: p.targets as string[], force: p.force === true, origin: `plugin:${plugin}`, reason: typeof p.reason === 'string' ? p.reason : '' });
-      }
-      default:
-        throw new RequestValidationError(`unknown method "${method}"`, { hint: `Methods: ${PLUGIN_METHODS.join(', ')}.` });
-    }
+/**
+ * Serves the `ctx.call`s of plugin `plugin`, which holds role `role` (its manifest's; default
+ * operator): the contract's methods up to that role, refused with OCKLE_AUTH_FORBIDDEN above it.
+ */
+export function pluginHandler(gateway: Gateway, plugin: string, role: CommandRole = 'operator'): (method: string, params: unknown) => Promise<unknown> {
+  return async (method, params) => callMethod(gateway, plugin, role, method, params);
+}
+
+/**
+ * Subscribes a plugin to daemon events through `on` (the daemon's `EventBus<OckleEvents>`): the
+ * host passes the names the worker sent, so a name that is no event is refused here
+ * (OCKLE_REQUEST_INVALID; the host logs it as the plugin's bug).
+ */
+export function pluginSubscriber(events: { readonly on: Subscribe }): (event: string, fn: (payload: unknown) => void) => () => void {
+  return (event, fn) => {
+    if (!isEventName(event)) throw new RequestValidationError(`unknown event "${event}"`, { hint: `Events: ${EVENT_NAMES.join(', ')}.` });
+    return events.on(event, fn);
   };
 }

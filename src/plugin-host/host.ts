@@ -34,9 +34,16 @@ export interface PluginHostOptions {
   /** The plugin's own directory (ctx.dataDir); the caller creates it. */
   readonly dataDir: string;
   readonly log: Logger;
-  /** Serves a `ctx.call(method, params)` of the plugin. */
+  /**
+   * Serves a `ctx.call(method, params)` of the plugin. The host is the transport: names are the
+   * wire's strings. The daemon passes `pluginHandler` (bridge.ts), which serves the contract's
+   * methods; a bare host (tests, benchmarks) may serve names of its own.
+   */
   readonly handle: (method: string, params: unknown) => Promise<unknown>;
-  /** Subscribes the plugin to a daemon event; returns the unsubscribe function. */
+  /**
+   * Subscribes the plugin to an event; returns the unsubscribe function, or throws to refuse the
+   * name (logged and counted as the plugin's bug). The daemon passes `pluginSubscriber` (bridge.ts).
+   */
   readonly subscribe: (event: string, fn: (payload: unknown) => void) => () => void;
   readonly onState?: (state: PluginState, detail: string) => void;
   readonly startTimeoutMs?: number;
@@ -198,7 +205,15 @@ export class PluginHost {
       }
       case 'subscribe':
         for (const off of this.#unsubscribe.splice(0)) off();
-        for (const name of m.events) this.#unsubscribe.push(this.#o.subscribe(name, (payload) => this.#post({ v: 1, type: 'event', name, payload })));
+        for (const name of m.events) {
+          try {
+            this.#unsubscribe.push(this.#o.subscribe(name, (payload) => this.#post({ v: 1, type: 'event', name, payload })));
+          } catch (err) {
+            this.bugs++;
+            const e = toOckleError(err);
+            this.#o.log.warn({ plugin: this.#o.name, event: name, err: e.message, hint: e.hint }, `plugin ${this.#o.name} subscribed to "${name}", refused (its bug; it keeps running)`);
+          }
+        }
         break;
       case 'request':
         this.#o.handle(m.method, m.params).then(

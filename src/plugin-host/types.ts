@@ -1,7 +1,9 @@
-/** What a worker plugin module exports, and the `ctx` it is given. */
+/** What a worker plugin module exports, and the `ctx` it is given (typed from contract.ts). */
+import type { PluginCallArgs, PluginEventName, PluginEventPayload, PluginMethodName, PluginMethodResult } from './contract.js';
 import type { CommandRole } from './protocol.js';
 
 export type { CommandRole };
+export type { PluginCallArgs, PluginEventName, PluginEventPayload, PluginMethodName, PluginMethodParams, PluginMethodResult } from './contract.js';
 
 /**
  * The version of the plugin API (this file's PluginContext and PluginModule). A manifest states
@@ -9,19 +11,12 @@ export type { CommandRole };
  */
 export const PLUGIN_API_VERSION = 1;
 
-export interface PluginContext {
+/** What every `ctx` has, typed or not. */
+interface ContextBase {
   readonly name: string;
   /** The plugin's validated [plugins.NAME] settings. */
   readonly config: Readonly<Record<string, unknown>>;
   readonly log: Record<'debug' | 'info' | 'warn' | 'error', (msg: string, data?: Record<string, unknown>) => void>;
-  /**
-   * Asks the daemon (`servers`, `tree`, `devices`, `request-action`, …); resolves with the result
-   * or rejects with the daemon's error (its `code` set). Power requests are journaled as
-   * `plugin:NAME`.
-   */
-  call(method: string, params?: unknown): Promise<unknown>;
-  /** Subscribes to a daemon event; returns the unsubscribe function. */
-  on(event: string, fn: (payload: unknown) => void): () => void;
   /**
    * Registers a command, run by operators as `ockle cmd PLUGIN.NAME [json]` or
    * `POST /api/commands/PLUGIN.NAME`. The handler gets the JSON params (or `{}`) and returns a
@@ -31,6 +26,28 @@ export interface PluginContext {
   command(name: string, opts: { readonly description: string; readonly role?: CommandRole }, handler: (params: unknown) => unknown): void;
   /** A directory of the plugin's own under the daemon's state_dir (created before start). */
   readonly dataDir: string;
+}
+
+export interface PluginContext extends ContextBase {
+  /**
+   * Asks the daemon: one of the methods of `METHODS` in contract.ts (`servers`, `tree`,
+   * `devices`, `request-action`, …), with its parameters; resolves with its result or rejects
+   * with the daemon's error (its `code` set; OCKLE_AUTH_FORBIDDEN for a method above the
+   * plugin's role). Power requests are journaled as `plugin:NAME`.
+   */
+  call<M extends PluginMethodName>(method: M, ...params: PluginCallArgs<M>): Promise<PluginMethodResult<M>>;
+  /** Subscribes to a daemon event (`EVENTS` in contract.ts); returns the unsubscribe function. */
+  on<E extends PluginEventName>(event: E, fn: (payload: PluginEventPayload<E>) => void): () => void;
+}
+
+/**
+ * The same `ctx` as the wire sees it: any method and event name, untyped payloads. For a
+ * plugin run under a bare `PluginHost` whose owner serves its own names (fixtures, benchmarks);
+ * a plugin for the daemon uses `PluginContext`.
+ */
+export interface RawPluginContext extends ContextBase {
+  call(method: string, params?: unknown): Promise<unknown>;
+  on(event: string, fn: (payload: unknown) => void): () => void;
 }
 
 export interface PluginModule {

@@ -5,12 +5,15 @@
  */
 import { serialize } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
+import type { PluginCallArgs, PluginMethodName, PluginMethodResult } from './contract.js';
 import { COMMAND_NAME, LIMITS, type HostMessage, type WorkerMessage } from './protocol.js';
 import type { PluginContext, PluginModule } from './types.js';
 
 const port = parentPort!;
 const data = workerData as { module: string; heartbeatMs: number };
-const send = (m: Omit<WorkerMessage, 'v'>): void => port.postMessage({ v: 1, ...m });
+/** A WorkerMessage without its `v` (each variant on its own, so a misspelt field is caught). */
+type Body = WorkerMessage extends infer M ? (M extends WorkerMessage ? Omit<M, 'v'> : never) : never;
+const send = (m: Body): void => port.postMessage({ v: 1, ...m });
 
 let nextId = 1;
 const pending = new Map<number, { resolve: (r: unknown) => void; reject: (e: Error) => void }>();
@@ -44,7 +47,7 @@ const log = (level: 'debug' | 'info' | 'warn' | 'error') => (msg: string, extra?
     if (json === undefined || json.length > LIMITS.logDataBytes) data = { data: json === undefined ? 'not serialisable: dropped' : `${json.length} bytes: dropped (at most ${LIMITS.logDataBytes})` };
   }
   const cut = text.length > LIMITS.logMessageChars ? `${text.slice(0, LIMITS.logMessageChars)}… (${text.length} characters)` : text;
-  send({ type: 'log', level, msg: cut, ...(data && { data }) } as Omit<WorkerMessage, 'v'>);
+  send({ type: 'log', level, msg: cut, ...(data && { data }) });
 };
 
 /** Bytes `value` takes as a message (what the structured clone copies); throws if it cannot be cloned. */
@@ -57,39 +60,53 @@ function messageSize(value: unknown): number {
   }
 }
 
+/** Sends one request; settles with the host's reply. Names and results are the wire's (checked by the host). */
+function request(method: string, params: unknown): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    let size: number;
+    try {
+      size = messageSize(params);
+    } catch (err) {
+      return reject(new TypeError(`ctx.call ${method}: the parameters cannot be sent: ${(err as Error).message}`));
+    }
+    if (size > LIMITS.callBytes) return reject(new RangeError(`ctx.call ${method}: the parameters take ${size} bytes (at most ${LIMITS.callBytes})`));
+    const id = nextId++;
+    pending.set(id, { resolve, reject });
+    send({ type: 'request', id, method, params });
+  });
+}
+
+function subscribe(event: string, fn: (payload: unknown) => void): () => void {
+  let set = handlers.get(event);
+  if (!set) {
+    handlers.set(event, (set = new Set()));
+    send({ type: 'subscribe', events: [...handlers.keys()] });
+  }
+  set.add(fn);
+  return () => set.delete(fn);
+}
+
+/**
+ * The plugin's `ctx`. Its typing is the contract's (contract.ts); at runtime it passes any name
+ * to the host, which refuses what the contract does not serve (fixtures and benchmarks serve
+ * names of their own through a bare PluginHost). The two casts below are that boundary: a reply
+ * is the result of the method asked for, an event's payload that of its name.
+ */
 function makeCtx(name: string, config: Readonly<Record<string, unknown>>, dataDir: string): PluginContext {
   return {
     name,
     config,
     dataDir,
     log: { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') },
-    call: (method, params) =>
-      new Promise((resolve, reject) => {
-        let size: number;
-        try {
-          size = messageSize(params);
-        } catch (err) {
-          return reject(new TypeError(`ctx.call ${method}: the parameters cannot be sent: ${(err as Error).message}`));
-        }
-        if (size > LIMITS.callBytes) return reject(new RangeError(`ctx.call ${method}: the parameters take ${size} bytes (at most ${LIMITS.callBytes})`));
-        const id = nextId++;
-        pending.set(id, { resolve, reject });
-        send({ type: 'request', id, method, params } as Omit<WorkerMessage, 'v'>);
-      }),
-    on: (event, fn) => {
-      let set = handlers.get(event);
-      if (!set) {
-        handlers.set(event, (set = new Set()));
-        send({ type: 'subscribe', events: [...handlers.keys()] } as Omit<WorkerMessage, 'v'>);
-      }
-      set.add(fn as (p: unknown) => void);
-      return () => set.delete(fn as (p: unknown) => void);
+    call<M extends PluginMethodName>(method: M, ...params: PluginCallArgs<M>) {
+      return request(method, params[0]) as Promise<PluginMethodResult<M>>;
     },
+    on: (event, fn) => subscribe(event, fn as (payload: unknown) => void),
     command: (command, opts, handler) => {
       if (!COMMAND_NAME.test(command)) throw new TypeError(`command name "${command}": use lower case letters, digits and dashes (at most 40)`);
       if (commands.has(command)) throw new TypeError(`command "${command}" is already registered`);
       commands.set(command, handler);
-      send({ type: 'command', command, description: opts.description, role: opts.role ?? 'operator' } as Omit<WorkerMessage, 'v'>);
+      send({ type: 'command', command, description: opts.description, role: opts.role ?? 'operator' });
     },
   };
 }
@@ -102,10 +119,10 @@ const memory = (): { heap: number; external: number } => {
 };
 const heartbeat = setInterval(() => {
   if (droppedLines > 0) {
-    send({ type: 'log', level: 'warn', msg: `dropped ${droppedLines} log lines (a plugin may log ${LIMITS.logPerSecond} lines a second, ${LIMITS.logBurst} at once)` } as Omit<WorkerMessage, 'v'>);
+    send({ type: 'log', level: 'warn', msg: `dropped ${droppedLines} log lines (a plugin may log ${LIMITS.logPerSecond} lines a second, ${LIMITS.logBurst} at once)` });
     droppedLines = 0;
   }
-  send({ type: 'heartbeat', mem: memory() } as Omit<WorkerMessage, 'v'>);
+  send({ type: 'heartbeat', mem: memory() });
 }, data.heartbeatMs);
 // Memory is looked at more often than the heartbeat, so that a plugin allocating fast is
 // stopped near its limit, not seconds past it: only a change worth telling is sent.
@@ -113,7 +130,7 @@ const memLimit = (data as { maxMemoryBytes?: number }).maxMemoryBytes;
 if (memLimit) {
   setInterval(() => {
     const m = memory();
-    if (m.heap + m.external > memLimit) send({ type: 'heartbeat', mem: m } as Omit<WorkerMessage, 'v'>);
+    if (m.heap + m.external > memLimit) send({ type: 'heartbeat', mem: m });
   }, 100).unref();
 }
 
@@ -126,14 +143,14 @@ port.on('message', (m: HostMessage) => {
           await plugin.start(makeCtx(m.name, m.config, m.dataDir));
           send({ type: 'ready' });
         } catch (err) {
-          send({ type: 'failed', phase: 'start', message: (err as Error)?.message ?? String(err) } as Omit<WorkerMessage, 'v'>);
+          send({ type: 'failed', phase: 'start', message: (err as Error)?.message ?? String(err) });
         }
         break;
       case 'stop':
         try {
           await plugin?.stop?.(m.reason);
         } catch (err) {
-          send({ type: 'failed', phase: 'stop', message: (err as Error)?.message ?? String(err) } as Omit<WorkerMessage, 'v'>);
+          send({ type: 'failed', phase: 'stop', message: (err as Error)?.message ?? String(err) });
         }
         clearInterval(heartbeat);
         send({ type: 'stopped' });
@@ -143,7 +160,7 @@ port.on('message', (m: HostMessage) => {
           try {
             fn(m.payload);
           } catch (err) {
-            send({ type: 'failed', phase: 'event', message: (err as Error)?.message ?? String(err) } as Omit<WorkerMessage, 'v'>);
+            send({ type: 'failed', phase: 'event', message: (err as Error)?.message ?? String(err) });
           }
         }
         break;
@@ -160,14 +177,14 @@ port.on('message', (m: HostMessage) => {
           }
           if (size > LIMITS.resultBytes)
             throw new Error(`the result takes ${(size / 1_048_576).toFixed(1)} MB (a command may answer at most ${LIMITS.resultBytes / 1_048_576} MB): ask for less`);
-          send({ type: 'command-result', id: m.id, ok: true, result: result ?? null } as Omit<WorkerMessage, 'v'>);
+          send({ type: 'command-result', id: m.id, ok: true, result: result ?? null });
         } catch (err) {
           const e = err as { message?: unknown; code?: unknown };
           const error = { message: typeof e?.message === 'string' ? e.message : String(err), ...(typeof e?.code === 'string' && { code: e.code }) };
           try {
-            send({ type: 'command-result', id: m.id, ok: false, error } as Omit<WorkerMessage, 'v'>);
+            send({ type: 'command-result', id: m.id, ok: false, error });
           } catch {
-            send({ type: 'command-result', id: m.id, ok: false, error: { message: error.message } } as Omit<WorkerMessage, 'v'>);
+            send({ type: 'command-result', id: m.id, ok: false, error: { message: error.message } });
           }
         }
         break;

@@ -1,0 +1,201 @@
+/**
+ * The plugin contract: the one table of the events a plugin (and an SSE client) may subscribe to,
+ * and of the gateway methods a plugin may call with `ctx.call`, with their parameters, results
+ * and the role each needs. Everything else derives from it: the worker's `ctx` typing
+ * (types.ts), the test context (testing.ts), the daemon's dispatch and subscribe (bridge.ts),
+ * the API's `?types=` filter and OpenAPI text, and the lists in docs/plugins.md (a test keeps
+ * them in step).
+ *
+ * To add an event: add it to `OckleEvents` (core/model.ts) and here; one without the other does
+ * not compile. To add a method: add an entry to `METHODS`; its parameter and result types follow.
+ */
+import type { Gateway } from '../core/gateway.js';
+import type { ActionKind, ActionRecord, DeviceStatus, EventName, OckleEvents, ServerStatus, TreeView } from '../core/model.js';
+import { OckleError, RequestValidationError } from '../errors.js';
+import type { CommandRole } from './protocol.js';
+
+// ---------------------------------------------------------------------------------------------
+// Events
+
+/** A daemon event a plugin or an SSE client may subscribe to. */
+export type PluginEventName = EventName;
+/** What an event carries (structured-cloned across the thread boundary, JSON in the SSE stream). */
+export type PluginEventPayload<E extends PluginEventName> = OckleEvents[E];
+
+/**
+ * Every event, with one line of what it says. `satisfies` makes a key of `OckleEvents` missing
+ * here, or a name here that is not one, a compile error.
+ */
+export const EVENTS = {
+  'server.changed': 'a server’s derived state changed (server, state, previous, reason)',
+  'outlet.changed': 'an outlet’s power changed (device, outlet, power, previous)',
+  'test.changed': 'a server test’s result changed (server, test, result, previous, detail)',
+  'device.unreachable': 'a device stopped answering (device, message)',
+  'device.reachable': 'a device answers again (device)',
+  'device.metered': 'a metering poll finished: per-outlet amps, volts, watts, Wh (device, at, readings)',
+  'action.started': 'an action was accepted (action: its record)',
+  'action.progressed': 'an action’s journal gained a step (actionId, step)',
+  'action.progress': 'a sequenced action’s server started or ended: wave, done/total, percent',
+  'action.finished': 'an action ended (action: its final record)',
+  'config.reloaded': 'a configuration reload ended (ok, message)',
+  'plugin.changed': 'a worker plugin changed state (plugin, state, detail)',
+} as const satisfies { readonly [E in PluginEventName]: string };
+
+/** Every event name, in the table's order. (Sound: `satisfies` above admits no other key.) */
+export const EVENT_NAMES = Object.keys(EVENTS) as readonly PluginEventName[];
+
+export function isEventName(name: string): name is PluginEventName {
+  return Object.hasOwn(EVENTS, name);
+}
+
+/** Subscribes `fn` to one event; returns the unsubscribe function (the shape of `EventBus.on`). */
+export type Subscribe = <E extends PluginEventName>(event: E, fn: (payload: PluginEventPayload<E>) => void) => () => void;
+
+// ---------------------------------------------------------------------------------------------
+// Methods
+
+const RANK: Readonly<Record<CommandRole, number>> = { viewer: 0, operator: 1, admin: 2 };
+
+/** Whether `has` is at least `needs` (viewer < operator < admin). */
+export function roleAllows(has: CommandRole, needs: CommandRole): boolean {
+  return RANK[has] >= RANK[needs];
+}
+
+interface MethodSpec<P, R> {
+  /** The least role of the plugin (its manifest's `role`) that may call it. */
+  readonly role: CommandRole;
+  /** For docs/plugins.md: the parameters and the result, in words. */
+  readonly params: string;
+  readonly result: string;
+  /** Checks what arrived over the wire (`{}` when the plugin passed nothing). @throws RequestValidationError */
+  readonly parse: (params: Readonly<Record<string, unknown>>, method: string) => P;
+  readonly run: (gateway: Gateway, params: P, plugin: string) => R;
+}
+
+/** A method: its spec, and `invoke`, which parses then runs (one signature for every method, so the table dispatches without a switch). */
+export interface PluginMethod<P, R> extends MethodSpec<P, R> {
+  invoke(gateway: Gateway, call: WireCall): R;
+  /** Parses the parameters only. @throws RequestValidationError */
+  check(call: WireCall): void;
+}
+
+interface WireCall {
+  readonly method: string;
+  readonly params: unknown;
+  readonly plugin: string;
+}
+
+function method<P, R>(spec: MethodSpec<P, R>): PluginMethod<P, R> {
+  return {
+    ...spec,
+    invoke: (gateway, { method, params, plugin }) => spec.run(gateway, spec.parse(paramsObject(method, params), method), plugin),
+    check: ({ method, params }) => void spec.parse(paramsObject(method, params), method),
+  };
+}
+
+/** The parameters as an object: `{}` for none; anything but a plain object is refused. */
+function paramsObject(method: string, params: unknown): Readonly<Record<string, unknown>> {
+  if (params === undefined || params === null) return {};
+  if (typeof params !== 'object' || Array.isArray(params)) throw new RequestValidationError(`${method}: the parameters must be an object`);
+  return params as Readonly<Record<string, unknown>>;
+}
+
+type NoParams = Readonly<Record<string, never>>;
+const none = (): NoParams => ({});
+function text(p: Readonly<Record<string, unknown>>, key: string, method: string): string {
+  const v = p[key];
+  if (typeof v !== 'string' || v === '') throw new RequestValidationError(`${method}: ${key} must be a non-empty string`);
+  return v;
+}
+
+const KINDS: readonly ActionKind[] = ['on', 'off', 'cycle', 'reset'];
+
+/** Every method `ctx.call` serves. */
+export const METHODS = {
+  servers: method({ role: 'viewer', params: '', result: 'every server’s status (`GET /api/servers`)', parse: none, run: (g): readonly ServerStatus[] => g.servers() }),
+  server: method({
+    role: 'viewer',
+    params: '`{name}`',
+    result: 'one server',
+    parse: (p, m): { readonly name: string } => ({ name: text(p, 'name', m) }),
+    run: (g, p): ServerStatus => g.server(p.name),
+  }),
+  tree: method({ role: 'viewer', params: '', result: 'nodes, edges, topological order', parse: none, run: (g): TreeView => g.tree() }),
+  devices: method({ role: 'viewer', params: '', result: 'every device with outlets, readings, reachability, last poll', parse: none, run: (g): readonly DeviceStatus[] => g.devices() }),
+  actions: method({
+    role: 'viewer',
+    params: '`{limit?}`',
+    result: 'recent actions, newest first (20 unless `limit`)',
+    parse: (p): { readonly limit?: number } => (typeof p.limit === 'number' ? { limit: p.limit } : {}),
+    run: (g, p): readonly ActionRecord[] => g.actions({ limit: p.limit ?? 20 }),
+  }),
+  action: method({
+    role: 'viewer',
+    params: '`{id}`',
+    result: 'one action with its steps',
+    parse: (p, m): { readonly id: string } => ({ id: text(p, 'id', m) }),
+    run: (g, p): ActionRecord => g.action(p.id),
+  }),
+  'request-action': method({
+    role: 'operator',
+    params: '`{kind: on/off/cycle/reset, targets: [...], force?, reason?}`',
+    result: 'the action record (journaled with origin `plugin:NAME`)',
+    parse: (p, m): { readonly kind: ActionKind; readonly targets: readonly string[]; readonly force?: boolean; readonly reason?: string } => {
+      const kind = KINDS.find((k) => k === p.kind);
+      if (!kind) throw new RequestValidationError(`${m}: kind must be on, off, cycle or reset`);
+      const targets = p.targets;
+      if (!Array.isArray(targets) || !targets.every((t): t is string => typeof t === 'string')) throw new RequestValidationError(`${m}: targets must be a list of server names`);
+      return { kind, targets, force: p.force === true, ...(typeof p.reason === 'string' && { reason: p.reason }) };
+    },
+    run: (g, p, plugin): ActionRecord => g.request({ kind: p.kind, targets: p.targets, force: p.force === true, origin: `plugin:${plugin}`, reason: p.reason ?? '' }),
+  }),
+} as const;
+
+export type PluginMethods = typeof METHODS;
+export type PluginMethodName = keyof PluginMethods;
+/** What a plugin passes to `ctx.call(M, …)`. */
+export type PluginMethodParams<M extends PluginMethodName> = Parameters<PluginMethods[M]['run']>[1];
+/** What `ctx.call(M, …)` resolves with (a structured clone of it). */
+export type PluginMethodResult<M extends PluginMethodName> = ReturnType<PluginMethods[M]['run']>;
+/** The parameters after the method name: optional when the method takes none or only optional ones. */
+export type PluginCallArgs<M extends PluginMethodName> = Record<never, never> extends PluginMethodParams<M> ? [params?: PluginMethodParams<M>] : [params: PluginMethodParams<M>];
+
+/** Every method name, in the table's order. */
+export const METHOD_NAMES = Object.keys(METHODS) as readonly PluginMethodName[];
+
+export function isMethodName(name: string): name is PluginMethodName {
+  return Object.hasOwn(METHODS, name);
+}
+
+/**
+ * The method `name`, if plugin `plugin` holding role `role` may call it.
+ * @throws RequestValidationError (OCKLE_REQUEST_INVALID) for an unknown method; OckleError OCKLE_AUTH_FORBIDDEN for one above the role
+ */
+function lookup(plugin: string, role: CommandRole, name: string): { readonly name: PluginMethodName; readonly spec: PluginMethods[PluginMethodName] } {
+  if (!isMethodName(name)) throw new RequestValidationError(`unknown method "${name}"`, { hint: `Methods: ${METHOD_NAMES.join(', ')}.` });
+  const spec = METHODS[name];
+  if (!roleAllows(role, spec.role))
+    throw new OckleError('OCKLE_AUTH_FORBIDDEN', `plugin ${plugin} has role ${role}; ${name} needs ${spec.role}`, {
+      hint: `Give the plugin role '${spec.role}' in its manifest (plugins/${plugin}/index.ts: export const role = '${spec.role}').`,
+    });
+  return { name, spec };
+}
+
+/**
+ * Whether the daemon would serve this `ctx.call` (the method, the role, the parameters), without
+ * running it: for the in-process test context. @throws as `callMethod` does before it runs
+ */
+export function admitCall(plugin: string, role: CommandRole, name: string, params: unknown): PluginMethodName {
+  const m = lookup(plugin, role, name);
+  m.spec.check({ method: name, params, plugin });
+  return m.name;
+}
+
+/**
+ * Serves one `ctx.call` of plugin `plugin` holding role `role`: refuses an unknown method
+ * (OCKLE_REQUEST_INVALID) or one above the role (OCKLE_AUTH_FORBIDDEN), checks the parameters
+ * (OCKLE_REQUEST_INVALID), and runs it against the gateway.
+ */
+export function callMethod(gateway: Gateway, plugin: string, role: CommandRole, name: string, params: unknown): PluginMethodResult<PluginMethodName> {
+  return lookup(plugin, role, name).spec.invoke(gateway, { method: name, params, plugin });
+}
