@@ -1,4 +1,5 @@
 /** The OpenAPI 3.1 description of the HTTP API, served at GET /api/openapi.json. */
+import { EVENT_NAMES, EVENTS } from '../plugin-host/contract.js';
 import { schemas } from './schemas.js';
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
@@ -52,7 +53,14 @@ export function openApiDocument(version: string): Record<string, unknown> {
       '/api/plan': { get: { summary: 'What a sequenced on/off would do: waves, device order, critical path (viewer); ?action=on|off&targets=a,b or &all=true', responses: { '200': json({ type: 'object' }), ...errors } } },
       '/api/tree': { get: { summary: 'Dependency graph: nodes, edges, topological order (viewer)', responses: { '200': json({ type: 'object' }), ...errors } } },
       '/api/devices': { get: { summary: 'Devices with reachability and outlet states (viewer)', responses: { '200': json({ type: 'object' }), ...errors } } },
-      '/api/events': { get: { summary: 'Server-Sent Events of every state change and action (viewer); ?types=a,b. Events: server.changed, outlet.changed, test.changed, device.unreachable, device.reachable, device.metered (per-outlet amps, volts, watts, Wh after each metering poll), action.started, action.progressed (each journal step), action.progress (sequence: server started/ended, wave, done/total, percent), action.finished, config.reloaded, plugin.changed (a worker plugin’s state and why)', responses: { '200': { description: 'text/event-stream' }, ...errors } } },
+      '/api/events': {
+        get: {
+          summary: 'Server-Sent Events of every state change and action (viewer); ?types=a,b',
+          description: `Events (the plugin contract's, src/plugin-host/contract.ts): ${EVENT_NAMES.map((e) => `${e}: ${EVENTS[e]}`).join('; ')}.`,
+          parameters: [{ name: 'types', in: 'query', required: false, description: `Comma-separated event names to receive (default: all): ${EVENT_NAMES.join(', ')}`, schema: { type: 'string', maxLength: 500 } }],
+          responses: { '200': { description: 'text/event-stream' }, ...errors },
+        },
+      },
       '/api/plugins': { get: { summary: 'Every available plugin with where it runs, its state, last error and bug count (viewer)', responses: { '200': json({ type: 'object' }), ...errors } } },
       '/api/plugins/{name}/restart': { post: { summary: 'Restart a worker plugin, also one that failed (admin)', responses: { '200': json({ type: 'object' }), ...errors } } },
       '/api/commands': { get: { summary: 'Commands registered by running plugins, with the least role each needs (viewer)', responses: { '200': json({ type: 'object' }), ...errors } } },

@@ -6,9 +6,10 @@
 import { fastify, LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Gateway } from '../core/gateway.js';
-import type { ActionKind, EventName } from '../core/model.js';
+import type { ActionKind } from '../core/model.js';
 import type { FileView } from '../config/view.js';
 import { OckleError, toOckleError, type ConfigProblem } from '../errors.js';
+import { EVENT_NAMES, isEventName, type PluginEventName } from '../plugin-host/contract.js';
 import type { Auth, Principal, Role } from './auth.js';
 import { openApiDocument } from './openapi.js';
 import { schemas } from './schemas.js';
@@ -59,20 +60,8 @@ export interface ApiOptions {
   readonly keepaliveMs?: number;
 }
 
-export const EVENT_NAMES: readonly EventName[] = [
-  'server.changed',
-  'outlet.changed',
-  'test.changed',
-  'device.unreachable',
-  'device.reachable',
-  'device.metered',
-  'action.started',
-  'action.progressed',
-  'action.progress',
-  'action.finished',
-  'config.reloaded',
-  'plugin.changed',
-];
+/** The events of the SSE stream (and their `?types=` names): the plugin contract's table. */
+export { EVENT_NAMES };
 const CLIENTS = ['cli', 'web', 'api'] as const;
 
 const { actionBody, multiActionBody } = schemas;
@@ -369,13 +358,7 @@ export function createApi(gateway: Gateway, opts: ApiOptions): FastifyInstance {
       schema: { querystring: { type: 'object', additionalProperties: false, properties: { types: { type: 'string', maxLength: 500 } } } },
     },
     async (req, reply) => {
-      const wanted = req.query.types?.split(',').map((s) => s.trim()).filter(Boolean);
-      const unknown = wanted?.filter((t) => !(EVENT_NAMES as readonly string[]).includes(t)) ?? [];
-      if (unknown.length > 0)
-        throw new OckleError('OCKLE_REQUEST_INVALID', `querystring/types has unknown event "${unknown[0]}"`, {
-          hint: `Events are: ${EVENT_NAMES.join(', ')}.`,
-        });
-      const filter = wanted && wanted.length > 0 ? new Set(wanted) : null;
+      const filter = eventFilter(req.query.types);
       reply.hijack();
       const res = reply.raw;
       res.writeHead(200, {
@@ -410,4 +393,15 @@ export function createApi(gateway: Gateway, opts: ApiOptions): FastifyInstance {
   );
 
   return app;
+}
+
+/**
+ * The events an SSE client asked for with `?types=a,b` (null: all).
+ * @throws OckleError OCKLE_REQUEST_INVALID naming the first name that is no event
+ */
+export function eventFilter(types: string | undefined): ReadonlySet<PluginEventName> | null {
+  const wanted = types?.split(',').map((s) => s.trim()).filter(Boolean) ?? [];
+  const unknown = wanted.find((t) => !isEventName(t));
+  if (unknown !== undefined) throw new OckleError('OCKLE_REQUEST_INVALID', `querystring/types has unknown event "${unknown}"`, { hint: `Events are: ${EVENT_NAMES.join(', ')}.` });
+  return wanted.length > 0 ? new Set(wanted.filter(isEventName)) : null;
 }
