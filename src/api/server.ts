@@ -11,8 +11,7 @@ import type { FileView } from '../config/view.js';
 import { OckleError, toOckleError, type ConfigProblem } from '../errors.js';
 import { EVENT_NAMES, isEventName, type PluginEventName } from '../plugin-host/contract.js';
 import type { Auth, Principal, Role } from './auth.js';
-import { openApiDocument } from './openapi.js';
-import { schemas } from './schemas.js';
+import { lazyCompilers, schemas } from './schemas.js';
 import { serveDashboard } from './web.js';
 
 /** A plugin as `ockle plugins` shows it. */
@@ -140,6 +139,8 @@ export function createApi(gateway: Gateway, opts: ApiOptions): FastifyInstance {
     // the daemon's stop until systemd's TimeoutStopSec.
     forceCloseConnections: true,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+    // Route schemas are compiled on a route's first request, not before the first answer.
+    schemaController: { compilersFactory: lazyCompilers },
   });
   // JSON only: a text/plain body gets 415, not a confusing schema error.
   app.removeContentTypeParser('text/plain');
@@ -169,7 +170,7 @@ export function createApi(gateway: Gateway, opts: ApiOptions): FastifyInstance {
 
   app.get('/api/health', async () => gateway.health());
   if (opts.web !== false) serveDashboard(app, typeof opts.web === 'string' ? opts.web : undefined);
-  app.get('/api/openapi.json', async () => openApiDocument(opts.version));
+  app.get('/api/openapi.json', async () => (await import('./openapi.js')).openApiDocument(opts.version));
   app.get('/api/servers', { onRequest: need('viewer') }, async () => ({ servers: gateway.servers() }));
   app.get<{ Params: { name: string } }>('/api/servers/:name', { onRequest: need('viewer') }, async (req) => gateway.server(req.params.name));
   app.get('/api/tree', { onRequest: need('viewer') }, async () => gateway.tree());
