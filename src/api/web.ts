@@ -1,7 +1,9 @@
 /**
- * Serves the built dashboard (dist/web, made by `npm run build`) from memory: every file is read
- * once at start and kept with its gzip form, so a Raspberry Pi answers a page load without disk
- * reads or per-request compression. Hashed assets are cached for a year; index.html never.
+ * Serves the built dashboard (dist/web, made by `npm run build`) from memory: each file is read
+ * on its first request and kept with its gzip form, so a Raspberry Pi answers later page loads
+ * without disk reads or per-request compression, and the daemon's start (and a daemon nobody
+ * opens the dashboard of) neither reads nor compresses them. Hashed assets are cached for a
+ * year; index.html never.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, extname, join, relative, sep } from 'node:path';
@@ -34,6 +36,11 @@ interface Asset {
   readonly gzip: Buffer | null;
   readonly immutable: boolean;
 }
+/** A file of the build, listed at start; its bytes are read on the first request. */
+interface Entry {
+  readonly file: string;
+  asset?: Asset;
+}
 
 /** dist/web next to dist/src when running the build; from the sources, the repository's dist/web. */
 export function webRoot(): string {
@@ -42,35 +49,40 @@ export function webRoot(): string {
   return existsSync(join(built, 'index.html')) ? built : join(here, '..', '..', 'dist', 'web');
 }
 
-function load(root: string): Map<string, Asset> {
-  const assets = new Map<string, Asset>();
+/** The files of the build by URL: names only. */
+function list(root: string): Map<string, Entry> {
+  const entries = new Map<string, Entry>();
   const walk = (dir: string): void => {
     for (const name of readdirSync(dir)) {
       const file = join(dir, name);
       if (statSync(file).isDirectory()) walk(file);
-      else {
-        const body = readFileSync(file);
-        const type = TYPES[extname(name)] ?? 'application/octet-stream';
-        const squeezable = /^(text|application\/(json|manifest)|image\/svg)/.test(type) && body.length > 512;
-        const url = '/' + relative(root, file).split(sep).join('/');
-        assets.set(url, { type, body, gzip: squeezable ? gzipSync(body, { level: 9 }) : null, immutable: url.startsWith('/assets/') });
-      }
+      else entries.set('/' + relative(root, file).split(sep).join('/'), { file });
     }
   };
   walk(root);
-  return assets;
+  return entries;
+}
+
+function load(url: string, file: string): Asset {
+  const body = readFileSync(file);
+  const type = TYPES[extname(file)] ?? 'application/octet-stream';
+  const squeezable = /^(text|application\/(json|manifest)|image\/svg)/.test(type) && body.length > 512;
+  return { type, body, gzip: squeezable ? gzipSync(body, { level: 9 }) : null, immutable: url.startsWith('/assets/') };
 }
 
 /** Registers `/` and the asset routes. Without a build, `/` says how to make one. */
-export function serveDashboard(app: FastifyInstance, root = webRoot()): { files: number; bytes: number; gzipBytes: number } {
-  const assets = existsSync(join(root, 'index.html')) ? load(root) : new Map<string, Asset>();
-  app.get('/', async (req, reply) => send(req.headers['accept-encoding'], reply, assets.get('/index.html')));
+export function serveDashboard(app: FastifyInstance, root = webRoot()): { files: number } {
+  const assets = existsSync(join(root, 'index.html')) ? list(root) : new Map<string, Entry>();
+  const get = (url: string): Asset | undefined => {
+    const e = assets.get(url);
+    return e && (e.asset ??= load(url, e.file));
+  };
+  app.get('/', async (req, reply) => send(req.headers['accept-encoding'], reply, get('/index.html')));
   app.get('/index.html', async (_req, reply) => reply.redirect('/', 301));
-  app.get<{ Params: { '*': string } }>('/assets/*', async (req, reply) => send(req.headers['accept-encoding'], reply, assets.get(`/assets/${req.params['*']}`)));
+  app.get<{ Params: { '*': string } }>('/assets/*', async (req, reply) => send(req.headers['accept-encoding'], reply, get(`/assets/${req.params['*']}`)));
   for (const url of assets.keys())
-    if (!url.startsWith('/assets/') && url !== '/index.html') app.get(url, async (req, reply) => send(req.headers['accept-encoding'], reply, assets.get(url)));
-  const all = [...assets.values()];
-  return { files: all.length, bytes: all.reduce((n, a) => n + a.body.length, 0), gzipBytes: all.reduce((n, a) => n + (a.gzip ?? a.body).length, 0) };
+    if (!url.startsWith('/assets/') && url !== '/index.html') app.get(url, async (req, reply) => send(req.headers['accept-encoding'], reply, get(url)));
+  return { files: assets.size };
 
   function send(acceptEncoding: string | string[] | undefined, reply: FastifyReply, asset: Asset | undefined) {
     if (!asset) {
