@@ -3,7 +3,8 @@
  * the worker; `tick` events are acknowledged with a ctx.call so the main thread sees when every
  * worker has handled one.
  */
-import type { PluginContext } from '../src/plugin-host/types.js';
+// Its own method and event names (a bare PluginHost, not the daemon's table): the untyped ctx.
+import type { RawPluginContext as PluginContext } from '../src/plugin-host/types.js';
 
 export function start(ctx: PluginContext): void {
   ctx.command('rtt', { description: 'Times n sequential ctx.call round trips.', role: 'viewer' }, async (params) => {

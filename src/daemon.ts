@@ -16,8 +16,9 @@ import { sequencerFrom } from '../plugins/auto-control/index.js';
 import { createKeepAlive } from '../plugins/auto-control/keepalive.js';
 import { builtinPluginTemplates, mainThreadPlugins, workerPlugins } from '../plugins/registry.js';
 import type { Template } from './config/types.js';
-import { pluginHandler } from './plugin-host/bridge.js';
+import { pluginHandler, pluginSubscriber } from './plugin-host/bridge.js';
 import { PluginHost } from './plugin-host/host.js';
+import type { CommandRole } from './plugin-host/protocol.js';
 import { Auth } from './api/auth.js';
 import { createApi, type PluginStatus } from './api/server.js';
 import { checkConfig, type Config } from './config/load.js';
@@ -51,6 +52,8 @@ export interface ExtraPlugin {
   readonly module: string;
   readonly description: string;
   readonly config: Template;
+  /** What the plugin may ask of the gateway (default operator). */
+  readonly role?: CommandRole;
 }
 
 function pluginTemplates(extra: DaemonOptions['extraPlugins']): ReadonlyMap<string, Template> {
@@ -70,7 +73,7 @@ export class Daemon {
   /** Keep-alive counts live as long as the process: a reload does not restart them. */
   #keepAlive: KeepAlive | null = null;
   readonly #plugins = new Map<string, PluginHost>();
-  readonly #workerPlugins: ReadonlyMap<string, { readonly module: string; readonly description: string }>;
+  readonly #workerPlugins: ReadonlyMap<string, { readonly module: string; readonly description: string; readonly role?: CommandRole }>;
   #api: FastifyInstance | null = null;
   #auth: Auth | null = null;
   #url = '';
@@ -185,8 +188,8 @@ export class Daemon {
         dataDir,
         config: (config.plugins.settings.get(name) ?? {}) as Record<string, unknown>,
         log: this.log.child({ face: 'plugin' }),
-        handle: pluginHandler(this.#runtime, name),
-        subscribe: (event, fn) => this.events.on(event as keyof OckleEvents, fn as never),
+        handle: pluginHandler(this.#runtime, name, w.role),
+        subscribe: pluginSubscriber(this.events),
         onState: (state, detail) => this.events.emit('plugin.changed', { plugin: name, state, detail }),
         startTimeoutMs: config.plugins.startTimeoutMs,
         // Five heartbeats per hang_timeout: one late beat is never a hang.

@@ -15,7 +15,7 @@ import type { PluginStatus } from '../../src/api/server.js';
 import { main } from '../../src/cli/commands.js';
 import { Daemon, type ExtraPlugin } from '../../src/daemon.js';
 import { silentLogger } from '../../src/log.js';
-import { pluginHandler } from '../../src/plugin-host/bridge.js';
+import { pluginHandler, pluginSubscriber } from '../../src/plugin-host/bridge.js';
 import { PluginHost } from '../../src/plugin-host/host.js';
 import type { SimWorld } from '../../drivers/sim/world.js';
 import { demoConfig, REPO, type DemoCopy } from '../support/demo.js';
@@ -204,8 +204,9 @@ describe('misbehaving plugins never take the daemon or the power down', () => {
     const world = daemon.shared<SimWorld>('sim-world')!;
     // The event handlers exist once those two are running (they subscribe in start).
     await until(async () => (await status('hangs')).state === 'running' && (await status('throws-in-event')).state === 'running', 'hangs and throws-in-event running');
-    daemon.events.emit('hang' as never, {} as never); // the hangs fixture now spins
-    daemon.events.emit('ping' as never, {} as never); // throws-in-event throws
+    // Real events only (the daemon refuses a plugin's subscription to a name it does not emit).
+    daemon.events.emit('config.reloaded', { ok: true, message: 'hang' }); // the hangs fixture now spins
+    daemon.events.emit('config.reloaded', { ok: true, message: 'ping' }); // throws-in-event throws
     // Switching and reading go on meanwhile, through the API.
     for (const action of ['off', 'on'] as const) {
       const before = world.writes('relay-1').count;
@@ -273,13 +274,13 @@ describe('a hung plugin thread next to the daemon', () => {
         config: {},
         log: pino({ level: 'warn' }, { write: (l: string) => logs.push(l) }),
         handle: pluginHandler(daemon.gateway, 'hangs'),
-        subscribe: (e, fn) => daemon.events.on(e as never, fn as never),
+        subscribe: pluginSubscriber(daemon.events),
         heartbeatMs: 50,
         missedBeats: 6,
       });
       hung.start();
       await until(() => hung.state === 'running', 'running');
-      daemon.events.emit('hang' as never, {} as never);
+      daemon.events.emit('config.reloaded', { ok: true, message: 'hang' });
       const rec = await daemon.gateway.request({ kind: 'off', targets: ['backup'], force: true, origin: 'api:test', reason: '' });
       expect((await daemon.gateway.waitFor(rec.id)).status).toBe('ok');
       await until(() => hung.state !== 'running', 'hang detected');
