@@ -48,6 +48,15 @@ export interface DaemonOptions {
   readonly extraPlugins?: ReadonlyMap<string, ExtraPlugin>;
 }
 
+/** A plugin that runs in a worker thread: its module, and the role its ctx.calls hold. */
+interface WorkerPlugin {
+  readonly module: string;
+  readonly description: string;
+  readonly role?: CommandRole;
+  /** Where an installed plugin was found (its package.json). */
+  readonly source?: string;
+}
+
 export interface ExtraPlugin {
   readonly module: string;
   readonly description: string;
@@ -73,7 +82,8 @@ export class Daemon {
   /** Keep-alive counts live as long as the process: a reload does not restart them. */
   #keepAlive: KeepAlive | null = null;
   readonly #plugins = new Map<string, PluginHost>();
-  readonly #workerPlugins: ReadonlyMap<string, { readonly module: string; readonly description: string; readonly role?: CommandRole }>;
+  /** The bundled worker plugins and the test's extra ones; installed plugins come with each config. */
+  readonly #bundledWorkers: ReadonlyMap<string, WorkerPlugin>;
   #api: FastifyInstance | null = null;
   #auth: Auth | null = null;
   #url = '';
@@ -86,7 +96,7 @@ export class Daemon {
     this.#opts = opts;
     this.log = log;
     this.#registry = opts.registry ?? defaultRegistry();
-    this.#workerPlugins = new Map([...workerPlugins, ...(opts.extraPlugins ?? [])]);
+    this.#bundledWorkers = new Map([...workerPlugins, ...(opts.extraPlugins ?? [])]);
     this.events = new EventBus<OckleEvents>((err, name) =>
       log.error({ err: toOckleError(err).message, event: name }, 'event listener threw'),
     );
@@ -178,7 +188,7 @@ export class Daemon {
   /** Worker plugins: each in its own thread, supervised; a plugin never holds up the daemon. */
   async #startPlugins(config: Config, only?: ReadonlySet<string>): Promise<void> {
     for (const name of config.plugins.enabled) {
-      const w = this.#workerPlugins.get(name);
+      const w = this.#workers(config).get(name);
       if (!w || (only && !only.has(name))) continue;
       const dataDir = join(config.stateDir, 'plugins', name);
       await mkdir(dataDir, { recursive: true, mode: 0o750 });
@@ -209,15 +219,25 @@ export class Daemon {
     for (const [name] of stopping) this.#plugins.delete(name);
   }
 
-  /** Every available plugin: the enabled ones with their state, the others `disabled`. */
+  /** The worker plugins a configuration can run: bundled, and installed (docs/plugins.md). */
+  #workers(config: Config): ReadonlyMap<string, WorkerPlugin> {
+    const installed = [...config.plugins.installed].map(([n, p]): [string, WorkerPlugin] => [n, { module: p.module, description: p.description, role: p.role, source: p.file }]);
+    return new Map([...this.#bundledWorkers, ...installed]);
+  }
+
+  /** Every available plugin: the enabled ones with their state, the others `disabled`; one that cannot be loaded `failed`, with why. */
   plugins(): PluginStatus[] {
-    const enabled = this.#world.config.plugins.enabled;
-    const known = [...new Set([...builtinPluginTemplates.keys(), ...this.#workerPlugins.keys()])];
+    const config = this.#world.config;
+    const enabled = config.plugins.enabled;
+    const workers = this.#workers(config);
+    const known = [...new Set([...builtinPluginTemplates.keys(), ...workers.keys(), ...config.plugins.broken.keys()])];
     return [...enabled, ...known.filter((n) => !enabled.includes(n)).sort()].map((name) => {
-      const worker = this.#workerPlugins.get(name);
+      const worker = workers.get(name);
       const h = this.#plugins.get(name);
       const where = worker ? ('worker' as const) : ('main thread' as const);
       const description = worker?.description ?? mainThreadPlugins.get(name) ?? '';
+      const broken = config.plugins.broken.get(name);
+      if (broken !== undefined) return { name, description, where: 'worker' as const, state: enabled.includes(name) ? 'failed' : 'disabled', lastError: broken, bugs: 0 };
       if (!enabled.includes(name)) return { name, description, where, state: 'disabled', lastError: null, bugs: 0 };
       return h
         ? { name, description, where, state: h.state, lastError: h.lastError, bugs: h.bugs }

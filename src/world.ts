@@ -190,7 +190,7 @@ export function carryOver(carried: RuntimeCarry, keep: Keep): RuntimeCarry {
   };
 }
 
-/** Worker plugins to restart on a reload: enabled or disabled, or whose settings changed. */
+/** Worker plugins to restart on a reload: enabled or disabled, whose settings changed, or whose installed files did. */
 export function changedPlugins(old: Config, next: Config): Set<string> {
   const names = new Set([...old.plugins.enabled, ...next.plugins.enabled]);
   const host = (c: Config) => fingerprint([c.stateDir, c.plugins.startTimeoutMs, c.plugins.hangTimeoutMs, c.plugins.stopTimeoutMs, c.plugins.maxMemoryMb]);
@@ -199,6 +199,9 @@ export function changedPlugins(old: Config, next: Config): Set<string> {
       (n) =>
         old.plugins.enabled.includes(n) !== next.plugins.enabled.includes(n) ||
         fingerprint(old.plugins.settings.get(n) ?? {}) !== fingerprint(next.plugins.settings.get(n) ?? {}) ||
+        // An installed plugin whose files changed (upgraded, rebuilt), or that moved.
+        fingerprint([old.plugins.installed.get(n)?.module, old.plugins.installed.get(n)?.stamp]) !==
+          fingerprint([next.plugins.installed.get(n)?.module, next.plugins.installed.get(n)?.stamp]) ||
         host(old) !== host(next),
     ),
   );

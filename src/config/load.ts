@@ -15,6 +15,8 @@ import { ConfigError, type ConfigProblem } from '../errors.js';
 import { findCycle } from '../graph.js';
 import { parseIni, type IniSection } from './ini-lines.js';
 import { resolveStateDir } from './paths.js';
+import { discoverPlugins } from './plugin-discovery.js';
+import type { PluginPackage } from './plugin-manifest.js';
 import { sectionView, type FileView, type SectionView } from './view.js';
 import {
   apiTemplate,
@@ -80,6 +82,10 @@ export interface Config {
     readonly hangTimeoutMs: number;
     readonly stopTimeoutMs: number;
     readonly maxMemoryMb: number;
+    /** Plugins installed outside ockle's source (docs/plugins.md), by name. */
+    readonly installed: ReadonlyMap<string, PluginPackage>;
+    /** Plugins found but not loadable, by name: why (with the file). */
+    readonly broken: ReadonlyMap<string, string>;
   };
   readonly tokens: readonly TokenConfig[];
   readonly devices: readonly DeviceConfig[];
@@ -320,9 +326,21 @@ export async function checkConfig(dirIn: string, opts: LoadOptions): Promise<{ p
   const api = validate(mc, sec('api'), apiTemplate);
   const serverDefaults = validate(mc, sec('servers'), serverDefaultsTemplate);
   const pluginsSec = validate(mc, sec('plugins'), pluginsTemplate);
-  const knownPlugins = opts.plugins ?? new Map<string, Template>();
+  const builtinPlugins = opts.plugins ?? new Map<string, Template>();
+  // Plugins installed beside ockle: found by reading their package.json, never by running them.
+  const discovery = discoverPlugins(dir, pluginsSec.directories ?? [], new Set(builtinPlugins.keys()));
+  const where = (file: string): string => (file.startsWith(dir + '/') ? file.slice(dir.length + 1) : file);
+  for (const p of discovery.problems)
+    problems.push({ file: where(p.file), line: p.line, message: p.plugin ? `plugin "${p.plugin}": ${p.message}` : p.message, ...(p.hint && { hint: p.hint }), severity: 'warning' });
+  const broken = new Map([...discovery.broken].map(([n, p]) => [n, `${p.message} (${where(p.file)}:${p.line})`]));
+  const knownPlugins = new Map<string, Template>([...builtinPlugins, ...[...discovery.plugins].map(([n, p]) => [n, p.config] as const)]);
   const enabled = pluginsSec.enabled ?? [];
   for (const name of enabled) {
+    if (broken.has(name)) {
+      // Never a reason to keep the daemon or the other plugins from running: it shows as failed.
+      mc.warn(sec('plugins').keys.get('enabled')?.line, `plugin "${name}" is enabled but cannot be loaded: ${broken.get(name)}`, 'Fix or reinstall the plugin; ockle runs without it meanwhile.');
+      continue;
+    }
     if (!knownPlugins.has(name)) {
       const s = suggest(name, knownPlugins.keys());
       mc.error(
@@ -340,6 +358,10 @@ export async function checkConfig(dirIn: string, opts: LoadOptions): Promise<{ p
     if (s.name.startsWith('plugins.')) {
       const name = s.name.slice('plugins.'.length);
       const template = knownPlugins.get(name);
+      if (!template && broken.has(name)) {
+        mc.warn(s.line, `[${s.name}] configures plugin "${name}", which cannot be loaded: its settings are not checked`);
+        continue;
+      }
       if (!template) {
         const sug = suggest(name, knownPlugins.keys());
         mc.error(s.line, `section [${s.name}] is for an unknown plugin "${name}"`, sug ? `Did you mean [plugins.${sug}]?` : 'Remove the section or install the plugin.');
@@ -575,7 +597,7 @@ export async function checkConfig(dirIn: string, opts: LoadOptions): Promise<{ p
     api,
     serverDefaults,
     view: collectors.map((c) => ({ file: c.file, sections: [...c.views.values()].sort((a, b) => a.line - b.line) })),
-    plugins: { enabled, settings: pluginSettings, startTimeoutMs: pluginsSec.start_timeout, hangTimeoutMs: pluginsSec.hang_timeout, stopTimeoutMs: pluginsSec.stop_timeout, maxMemoryMb: pluginsSec.max_memory },
+    plugins: { enabled, installed: discovery.plugins, broken, settings: pluginSettings, startTimeoutMs: pluginsSec.start_timeout, hangTimeoutMs: pluginsSec.hang_timeout, stopTimeoutMs: pluginsSec.stop_timeout, maxMemoryMb: pluginsSec.max_memory },
     tokens,
     devices,
     servers,

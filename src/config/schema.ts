@@ -34,6 +34,10 @@ export const serverDefaultsTemplate = {
 
 export const pluginsTemplate = {
   enabled: list({ default: [], help: 'Plugins to run, by name; each may have a [plugins.NAME] section.' }),
+  directories: list({
+    default: ['plugins', '/usr/lib/ockle/plugins'],
+    help: 'Where installed plugins are looked for, relative to this file or absolute: each NAME/ folder with a package.json, and each npm package in node_modules/ that declares one (docs/plugins.md). A directory that does not exist is skipped.',
+  }),
   start_timeout: duration({ min: 100, max: 300_000, default: 10_000, help: 'A worker plugin not ready this long after it was started is terminated and restarted with backoff.' }),
   hang_timeout: duration({ min: 200, max: 300_000, default: 5000, help: 'A worker plugin whose thread sends no heartbeat this long (its event loop is blocked) is terminated and restarted.' }),
   stop_timeout: duration({ min: 100, max: 300_000, default: 5000, help: 'How long a worker plugin may take to stop (daemon stop, reload, restart) before it is terminated.' }),

@@ -5,11 +5,8 @@ import type { CommandRole } from './protocol.js';
 export type { CommandRole };
 export type { PluginCallArgs, PluginEventName, PluginEventPayload, PluginMethodName, PluginMethodParams, PluginMethodResult } from './contract.js';
 
-/**
- * The version of the plugin API (this file's PluginContext and PluginModule). A manifest states
- * the version it was written for; the registry refuses a mismatch instead of failing later.
- */
-export const PLUGIN_API_VERSION = 1;
+/** The version of the plugin API (this file's PluginContext and PluginModule, and the manifest): see src/config/plugin-manifest.ts. */
+export { PLUGIN_API_VERSION } from '../config/plugin-manifest.js';
 
 /** What every `ctx` has, typed or not. */
 interface ContextBase {
