@@ -21,7 +21,8 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
-import { bool, duration, int, list, multilist, parseDuration, secret, select, Secret, str, type KeySpec, type Template } from './types.js';
+import type { Secret} from './types.js';
+import { bool, duration, int, list, multilist, parseDuration, secret, select, str, type KeySpec, type Template } from './types.js';
 
 /**
  * The version of the plugin API: the `ctx` a worker plugin gets (src/plugin-host/types.ts) and
