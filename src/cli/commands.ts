@@ -46,6 +46,7 @@ commands:
   tree                         the dependency graph
   devices                      devices and their outlets
   plugins [restart NAME]       available and enabled plugins with their state; restart a worker plugin
+  plugins new NAME [--dir DIR] write a new plugin to start from (default dir ./ockle-plugin-NAME)
   cmd [NAME [JSON]]            list the commands plugins registered, or run one with JSON params
                                (e.g. ockle cmd logger.query '{"last":"1h"}')
   devices probe DEVICE         ask one device directly (no daemon) what it is: model, profile,
@@ -90,6 +91,7 @@ const OPTIONS = {
   server: { type: 'string' },
   types: { type: 'string' },
   role: { type: 'string' },
+  dir: { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const satisfies ParseArgsConfig['options'];
 
@@ -184,6 +186,13 @@ export async function main(argv: string[], io: Io): Promise<number> {
         return 0;
       }
       case 'plugins': {
+        if (rest[0] === 'new') {
+          if (rest.length !== 2) return usage('the command is `ockle plugins new NAME [--dir DIR]`');
+          const { scaffoldPlugin } = await import('./scaffold.js');
+          const made = scaffoldPlugin(rest[1]!, { cwd: io.cwd, ...(v.dir && { dir: v.dir }) });
+          out(`wrote plugin ${rest[1]} in ${made.dir}: ${made.files.join(', ')}\nnext: cd ${made.dir} && npm install && npm test (its README.md says how to install it)\n`);
+          return 0;
+        }
         if (rest[0] === 'restart') {
           if (rest.length !== 2) return usage('the command is `ockle plugins restart NAME`');
           const { plugin } = await client().request<{ plugin: PluginStatus }>('POST', `/api/plugins/${encodeURIComponent(rest[1]!)}/restart`);
