@@ -18,8 +18,8 @@ import type { CommandRole } from '../plugin-host/protocol.js';
 import type { PLUGIN_API_VERSION } from '../config/plugin-manifest.js';
 
 export { PLUGIN_API_VERSION } from '../config/plugin-manifest.js';
-export type { PluginContext, PluginModule, RawPluginContext } from '../plugin-host/types.js';
-export type { CommandRole } from '../plugin-host/protocol.js';
+/** Every type of the worker's side (PluginContext, PluginModule, CommandRole, command parameter types…), whatever it grows. */
+export type * from '../plugin-host/types.js';
 export type { PluginCallArgs, PluginEventName, PluginEventPayload, PluginMethodName, PluginMethodParams, PluginMethodResult } from '../plugin-host/contract.js';
 export { testContext, type TestContext, type TestLog } from '../plugin-host/testing.js';
 /** What events carry and `ctx.call` answers: the daemon's own status types. */
