@@ -14,7 +14,7 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { Secret } from '../config/types.js';
 import { OckleError, toOckleError, type ErrorCode } from '../errors.js';
-import { LIMITS, parseWorkerMessage, type CommandRole, type HostMessage } from './protocol.js';
+import { LIMITS, paramsProblem, parseWorkerMessage, type CommandParams, type CommandRole, type HostMessage } from './protocol.js';
 
 export type PluginState = 'starting' | 'running' | 'stopping' | 'stopped' | 'backoff' | 'failed';
 
@@ -24,6 +24,8 @@ export interface PluginCommand {
   readonly plugin: string;
   readonly description: string;
   readonly role: CommandRole;
+  /** The arguments it declared (checked before a call reaches the plugin); absent: any JSON object. */
+  readonly params?: CommandParams;
 }
 
 export interface PluginHostOptions {
@@ -232,7 +234,7 @@ export class PluginHost {
         break;
       case 'command': {
         const name = `${this.#o.name}.${m.command}`;
-        this.#commands.set(name, { name, plugin: this.#o.name, description: m.description.slice(0, 500), role: m.role });
+        this.#commands.set(name, { name, plugin: this.#o.name, description: m.description.slice(0, 500), role: m.role, ...(m.params && { params: m.params }) });
         this.#o.log.debug({ plugin: this.#o.name, command: name }, `plugin ${this.#o.name} registered command ${name}`);
         break;
       }
@@ -265,6 +267,9 @@ export class PluginHost {
     const cmd = this.#commands.get(name);
     if (!cmd) return Promise.reject(new OckleError('OCKLE_NOT_FOUND', `no command "${name}"`, { hint: `Commands: ${[...this.#commands.keys()].join(', ') || 'none'}.` }));
     if (this.#state !== 'running' || !this.#worker) return Promise.reject(this.#unavailable());
+    // The declared arguments are checked here: a bad call is the caller's 400, and never reaches the plugin.
+    const bad = cmd.params ? paramsProblem(name, cmd.params, params) : null;
+    if (bad !== null) return Promise.reject(new OckleError('OCKLE_REQUEST_INVALID', bad, { hint: `\`ockle cmd\` lists the arguments of ${name}.` }));
     const id = this.#nextInvoke++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {

@@ -12,7 +12,7 @@
  *   await plugin.stop?.('test');
  */
 import { admitCall, type PluginCallArgs, type PluginEventName, type PluginEventPayload, type PluginMethodName, type PluginMethodResult } from './contract.js';
-import { COMMAND_NAME, type CommandRole } from './protocol.js';
+import { COMMAND_NAME, paramSchemaProblem, paramsProblem, type CommandParams, type CommandRole } from './protocol.js';
 import type { PluginContext } from './types.js';
 
 export interface TestLog {
@@ -25,9 +25,13 @@ export interface TestContext {
   readonly ctx: PluginContext;
   /** Delivers an event to the plugin's handlers (as the daemon would), synchronously. */
   emit<E extends PluginEventName>(event: E, payload: PluginEventPayload<E>): void;
-  /** Runs a registered command by its short name (`query`, not `logger.query`). */
+  /**
+   * Runs a registered command by its short name (`query`, not `logger.query`). Arguments it
+   * declared are checked first, as the daemon does: a bad call rejects with the daemon's message
+   * (`code` OCKLE_REQUEST_INVALID) and the handler does not run.
+   */
   invoke(command: string, params?: unknown): Promise<unknown>;
-  readonly commands: ReadonlyMap<string, { readonly description: string; readonly role: CommandRole }>;
+  readonly commands: ReadonlyMap<string, { readonly description: string; readonly role: CommandRole; readonly params?: CommandParams }>;
   readonly logs: TestLog[];
   /** Every `ctx.call` the plugin made (also those refused). */
   readonly calls: { readonly method: string; readonly params: unknown }[];
@@ -44,7 +48,7 @@ export function testContext(o: {
 }): TestContext {
   const name = o.name ?? 'test-plugin';
   const handlers = new Map<string, Set<(p: unknown) => void>>();
-  const commands = new Map<string, { description: string; role: CommandRole; handler: (p: unknown) => unknown }>();
+  const commands = new Map<string, { description: string; role: CommandRole; params?: CommandParams; handler: (p: unknown) => unknown }>();
   const logs: TestLog[] = [];
   const calls: { method: string; params: unknown }[] = [];
   const log = (level: TestLog['level']) => (msg: string, data?: Record<string, unknown>) => void logs.push({ level, msg, ...(data && { data }) });
@@ -74,7 +78,9 @@ export function testContext(o: {
     command: (command, opts, handler) => {
       if (!COMMAND_NAME.test(command)) throw new TypeError(`command name "${command}": use lower case letters, digits and dashes (at most 40)`);
       if (commands.has(command)) throw new TypeError(`command "${command}" is already registered`);
-      commands.set(command, { description: opts.description, role: opts.role ?? 'operator', handler });
+      const bad = opts.params === undefined ? null : paramSchemaProblem(opts.params);
+      if (bad !== null) throw new TypeError(`command "${command}": ${bad}`);
+      commands.set(command, { description: opts.description, role: opts.role ?? 'operator', ...(opts.params && { params: structuredClone(opts.params) }), handler });
     },
   };
   return {
@@ -85,6 +91,8 @@ export function testContext(o: {
     invoke: async (command, params = {}) => {
       const c = commands.get(command);
       if (!c) throw new Error(`no command "${command}"; registered: ${[...commands.keys()].join(', ') || 'none'}`);
+      const bad = c.params ? paramsProblem(`${name}.${command}`, c.params, params) : null;
+      if (bad !== null) throw Object.assign(new Error(bad), { code: 'OCKLE_REQUEST_INVALID' });
       return structuredClone(await c.handler(structuredClone(params)));
     },
     commands,

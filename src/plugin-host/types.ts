@@ -1,8 +1,8 @@
 /** What a worker plugin module exports, and the `ctx` it is given (typed from contract.ts). */
 import type { PluginCallArgs, PluginEventName, PluginEventPayload, PluginMethodName, PluginMethodResult } from './contract.js';
-import type { CommandRole } from './protocol.js';
+import type { CommandParams, CommandRole } from './protocol.js';
 
-export type { CommandRole };
+export type { CommandParam, CommandParams, CommandParamType, CommandRole } from './protocol.js';
 export type { PluginCallArgs, PluginEventName, PluginEventPayload, PluginMethodName, PluginMethodParams, PluginMethodResult } from './contract.js';
 
 /** The version of the plugin API (this file's PluginContext and PluginModule, and the manifest): see src/config/plugin-manifest.ts. */
@@ -19,8 +19,13 @@ interface ContextBase {
    * `POST /api/commands/PLUGIN.NAME`. The handler gets the JSON params (or `{}`) and returns a
    * JSON-serialisable result; what it throws reaches the caller as OCKLE_COMMAND_FAILED with
    * its message. `role` is the least token role allowed to run it (default `operator`).
+   *
+   * `params` declares its arguments (`{ last: { type: 'string', help: 'e.g. 1h', required: true } }`):
+   * the daemon refuses a call with an unknown argument, one of the wrong type or a missing
+   * required one (OCKLE_REQUEST_INVALID naming it) before the handler runs, and `ockle cmd` and
+   * `/api/commands` show them. Without `params` the handler gets any JSON object.
    */
-  command(name: string, opts: { readonly description: string; readonly role?: CommandRole }, handler: (params: unknown) => unknown): void;
+  command(name: string, opts: { readonly description: string; readonly role?: CommandRole; readonly params?: CommandParams }, handler: (params: unknown) => unknown): void;
   /** A directory of the plugin's own under the daemon's state_dir (created before start). */
   readonly dataDir: string;
 }

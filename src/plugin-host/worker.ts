@@ -6,7 +6,7 @@
 import { serialize } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { PluginCallArgs, PluginMethodName, PluginMethodResult } from './contract.js';
-import { COMMAND_NAME, LIMITS, type HostMessage, type WorkerMessage } from './protocol.js';
+import { COMMAND_NAME, LIMITS, paramSchemaProblem, type HostMessage, type WorkerMessage } from './protocol.js';
 import type { PluginContext, PluginModule } from './types.js';
 
 const port = parentPort!;
@@ -105,8 +105,12 @@ function makeCtx(name: string, config: Readonly<Record<string, unknown>>, dataDi
     command: (command, opts, handler) => {
       if (!COMMAND_NAME.test(command)) throw new TypeError(`command name "${command}": use lower case letters, digits and dashes (at most 40)`);
       if (commands.has(command)) throw new TypeError(`command "${command}" is already registered`);
+      const bad = opts.params === undefined ? null : paramSchemaProblem(opts.params);
+      if (bad !== null) throw new TypeError(`command "${command}": ${bad}`);
       commands.set(command, handler);
-      send({ type: 'command', command, description: opts.description, role: opts.role ?? 'operator' });
+      // A plain copy: the schema crosses to the host as data.
+      const params = opts.params === undefined ? undefined : (JSON.parse(JSON.stringify(opts.params)) as typeof opts.params);
+      send({ type: 'command', command, description: opts.description, role: opts.role ?? 'operator', ...(params && { params }) });
     },
   };
 }
