@@ -147,11 +147,16 @@ export function start(ctx: PluginContext): void {
     if (logChanges) ctx.log.info(\`\${e.server}: \${e.previous} -> \${e.state}\`, { reason: e.reason });
   });
 
-  // \`ockle cmd ${name}.counts\`, or POST /api/commands/${name}.counts; a viewer token may run it.
-  ctx.command('counts', { description: 'State changes per server since the plugin started, most first.', role: 'viewer' }, async () => {
+  // \`ockle cmd ${name}.counts ['{"server":"web-1"}']\`, or POST /api/commands/${name}.counts; a
+  // viewer token may run it. The daemon checks the arguments against \`params\` before the
+  // handler runs (an unknown, mistyped or missing one is refused), and \`ockle cmd\` lists them.
+  const params = { server: { type: 'string', help: 'Only this server.' } } as const;
+  ctx.command('counts', { description: 'State changes per server since the plugin started, most first.', role: 'viewer', params }, async (args) => {
+    const only = (args as { server?: string }).server;
     // ctx.call('servers') needs role viewer: package.json says "role": "viewer".
     const servers = await ctx.call('servers');
     const rows = servers
+      .filter((s) => only === undefined || s.name === only)
       .map((s) => ({ server: s.name, state: s.state, changes: changes.get(s.name) ?? 0 }))
       .sort((a, b) => b.changes - a.changes || a.server.localeCompare(b.server))
       .slice(0, top);
@@ -211,8 +216,11 @@ test('counts server changes and answers its command', async () => {
       { server: 'db-1', state: 'OK', changes: 1 },
     ],
   });
+  assert.deepEqual(await t.invoke('counts', { server: 'db-1' }), { total: 3, servers: [{ server: 'db-1', state: 'OK', changes: 1 }] });
+  // The daemon refuses arguments the command does not declare, before the handler runs; so does the test context.
+  await assert.rejects(t.invoke('counts', { server: 1 }), /argument "server" must be a string/);
   assert.equal(t.logs.filter((l) => l.msg.startsWith('web-1:')).length, 2);
-  assert.deepEqual(t.calls.map((c) => c.method), ['servers']);
+  assert.deepEqual(t.calls.map((c) => c.method), ['servers', 'servers']);
   await plugin.stop('test');
 });
 
@@ -274,7 +282,7 @@ Then enable it, and check that it runs:
 ${FENCE}sh
 ockle plugins enable ${name}       # or add it to [plugins] enabled in ockle.ini and reload
 ockle plugins                         # ${name}  running  worker  …
-ockle cmd ${name}.counts
+ockle cmd ${name}.counts '{"server":"web-1"}'   # its declared argument: one server
 ${FENCE}
 
 Its settings go in \`ockle.ini\`; \`ockle config check\` checks them against the manifest:

@@ -107,13 +107,21 @@ describe('ockle plugins new', () => {
       for (let i = 0; i < 200 && d.plugins().find((p) => p.name === 'change-count')?.state !== 'running'; i++) await new Promise((r) => setTimeout(r, 25));
       expect(d.plugins().find((p) => p.name === 'change-count')).toMatchObject({ where: 'worker', state: 'running', description: expect.stringContaining('Counts server state changes') as string });
       const token = (await demo.read('../state/api-token')).trim();
-      const res = await fetch(`${d.url}/api/commands/change-count.counts`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: '{}' });
+      const counts = (args: unknown) => fetch(`${d.url}/api/commands/change-count.counts`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(args) });
+      type Counts = { result: { total: number; servers: { server: string; state: string; changes: number }[] } };
+      const res = await counts({});
       expect(res.status).toBe(200);
-      const { result } = (await res.json()) as { result: { total: number; servers: { server: string; state: string; changes: number }[] } };
+      const { result } = (await res.json()) as Counts;
       expect(result.total).toBeGreaterThanOrEqual(0);
       expect(result.servers).toHaveLength(3); // top = 3 from [plugins.change-count]
-      const names = new Set(d.gateway.servers().map((s) => s.name));
-      for (const row of result.servers) expect(names.has(row.server)).toBe(true);
+      const names = d.gateway.servers().map((s) => s.name);
+      for (const row of result.servers) expect(names).toContain(row.server);
+      // Its declared argument: one server; a mistyped one is refused before the plugin sees it.
+      const one = await counts({ server: names[0] });
+      expect(((await one.json()) as Counts).result.servers).toEqual([expect.objectContaining({ server: names[0] })]);
+      const bad = await counts({ server: 1 });
+      expect(bad.status).toBe(400);
+      expect(await bad.json()).toMatchObject({ error: { code: 'OCKLE_REQUEST_INVALID', message: expect.stringMatching(/argument "server" must be a string/) as string } });
     } finally {
       await d.stop();
     }
