@@ -2,11 +2,15 @@
  * Benchmarks. Each one measures ockle's path and a baseline doing the irreducible part of the
  * same work in the same run, and prints both with their ratio, so figures from different
  * machines stay comparable. Run with `npm run bench`; record results in BENCHMARKS.md.
+ *
+ * `--one-core` runs the selection twice: as usual, then again pinned to one core
+ * (`taskset -c 0`, the daemon and baseline processes it starts included), a budget closer to a
+ * Raspberry Pi's, and prints both sets of figures side by side.
  */
-import { spawn } from 'node:child_process';
-import { closeSync, existsSync, fdatasyncSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, fdatasyncSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ini from 'ini';
 import { defaultRegistry } from '../drivers/registry.js';
@@ -24,6 +28,7 @@ import { benchRelays } from './relays.js';
 import { benchIpmi } from './ipmi.js';
 import { benchPlugins } from './plugins.js';
 import { benchWeb } from './web.js';
+import { benchMemory } from './memory.js';
 
 interface Result {
   name: string;
@@ -216,12 +221,17 @@ async function benchJournal(): Promise<void> {
   report({ name: 'journal: start+step+finish', unit: 'ms', ockle, baseline, baselineName: '3 raw appends + 2 fdatasync' });
 }
 
-const only = process.argv[2];
-if (only !== undefined && !['foundation', 'sequence', 'snmp', 'relays', 'ipmi', 'plugins', 'web'].includes(only)) {
-  console.error(`unknown benchmark "${only}": use foundation, sequence, snmp, relays, ipmi, plugins or web (default: all)`);
+const BENCHES = ['foundation', 'sequence', 'snmp', 'relays', 'ipmi', 'plugins', 'web', 'memory'];
+const args = process.argv.slice(2);
+const oneCore = args.includes('--one-core');
+const only = args.find((a) => !a.startsWith('--'));
+if ((only !== undefined && !BENCHES.includes(only)) || args.some((a) => a.startsWith('--') && a !== '--one-core')) {
+  console.error(`usage: run.js [${BENCHES.join('|')}] [--one-core] (default: all, on every core)`);
   process.exit(2);
 }
-console.log(`node ${process.version}, ${new Date().toISOString()}; medians\n`);
+/** Set in the pinned child of a --one-core run: where it writes its results for the parent. */
+const RESULTS_FILE = process.env.OCKLE_BENCH_RESULTS;
+console.log(`node ${process.version}, ${new Date().toISOString()}, ${availableParallelism()} core(s) available; medians\n`);
 if (only === undefined || only === 'foundation') {
   const demo = await demoConfig();
   try {
@@ -241,3 +251,31 @@ if (only === undefined || only === 'relays') await benchRelays();
 if (only === undefined || only === 'ipmi') await benchIpmi();
 if (only === undefined || only === 'plugins') await benchPlugins(report);
 if (only === undefined || only === 'web') await benchWeb(report);
+if (only === undefined || only === 'memory') await benchMemory(report);
+if (RESULTS_FILE) writeFileSync(RESULTS_FILE, JSON.stringify(results));
+else if (oneCore) await runOnOneCore();
+
+/** The same selection again under `taskset -c 0`, then every reported figure on both budgets. */
+async function runOnOneCore(): Promise<void> {
+  const file = join(mkdtempSync(join(tmpdir(), 'ockle-bench-1c-')), 'results.json');
+  console.log('\n--- the same on one core: taskset -c 0 ---\n');
+  const r = spawnSync('taskset', ['-c', '0', process.execPath, ...process.execArgv, process.argv[1]!, ...(only ? [only] : [])], {
+    stdio: 'inherit',
+    env: { ...process.env, OCKLE_BENCH_RESULTS: file },
+  });
+  if (r.error || r.status !== 0 || !existsSync(file)) {
+    console.error(`the one-core run failed (${r.error?.message ?? `exit ${r.status}`}): taskset is in util-linux`);
+    process.exit(1);
+  }
+  const pinned = new Map((JSON.parse(readFileSync(file, 'utf8')) as Result[]).map((x) => [x.name, x]));
+  rmSync(join(file, '..'), { recursive: true, force: true });
+  const n = (x: number) => x.toFixed(3).padStart(9);
+  console.log(`\n${'two cores against one'.padEnd(40)} ${'ockle 2c'.padStart(9)} ${'ockle 1c'.padStart(9)} ${'1c/2c'.padStart(6)}   ${'base 2c'.padStart(9)} ${'base 1c'.padStart(9)} ${'1c/2c'.padStart(6)}   ratio 2c → 1c`);
+  for (const a of results) {
+    const b = pinned.get(a.name);
+    if (!b) continue;
+    console.log(
+      `${`${a.name} (${a.unit})`.padEnd(40)} ${n(a.ockle)} ${n(b.ockle)} ${(b.ockle / a.ockle).toFixed(2).padStart(6)}   ${n(a.baseline)} ${n(b.baseline)} ${(b.baseline / a.baseline).toFixed(2).padStart(6)}   ${(a.ockle / a.baseline).toFixed(2)} → ${(b.ockle / b.baseline).toFixed(2)}`,
+    );
+  }
+}
