@@ -32,6 +32,7 @@ import { ConfigError, formatProblem, OckleError, toOckleError } from './errors.j
 import { createLogger } from './log.js';
 import { atomicWrite, localTokenHash } from './state-files.js';
 import { packageVersion } from './version.js';
+import { setPluginEnabled, showPlugin, withSource, type PluginAdminDeps } from './plugin-admin.js';
 import { bringUp, buildWorld, carryOver, changedPlugins, closeWorld, keepUnchanged, type DriverEnv, type Keep, type World } from './world.js';
 
 export interface DaemonOptions {
@@ -245,6 +246,21 @@ export class Daemon {
     });
   }
 
+  /** What `ockle plugins show|enable|disable` need of the daemon (src/plugin-admin.ts): enabling edits ockle.ini, then reloads. */
+  #pluginAdmin(): PluginAdminDeps {
+    const plugins = pluginTemplates(this.#opts.extraPlugins);
+    return {
+      configDir: this.#opts.configDir,
+      running: () => this.#world.config,
+      list: () => this.plugins(),
+      templates: plugins,
+      version: packageVersion(),
+      check: (mainText) =>
+        checkConfig(this.#opts.configDir, { drivers: this.#registry, plugins, ...(mainText !== undefined && { overrides: new Map([['ockle.ini', mainText]]) }) }),
+      reload: () => this.reload(),
+    };
+  }
+
   async #startApi(config: Config): Promise<void> {
     const auth = (this.#auth = new Auth({ tokens: config.tokens, anonymousRole: config.api.anonymous_role }));
     if (config.api.local_token) auth.addLocalToken('local', await localTokenHash(join(config.stateDir, LOCAL_TOKEN_FILE)));
@@ -258,13 +274,15 @@ export class Daemon {
       log: this.log.child({ face: 'api' }),
       version: packageVersion(),
       plugins: {
-        list: () => this.plugins(),
+        list: () => withSource(this.plugins(), this.#world.config),
         restart: async (name) => this.#plugins.get(name)?.restart(),
         commands: () => [...this.#plugins.values()].flatMap((h) => h.commands()),
         invoke: (name, params) => {
           const host = this.#plugins.get(name.slice(0, name.indexOf('.')));
           return host ? host.invoke(name, params) : Promise.reject(new OckleError('OCKLE_NOT_FOUND', `no command "${name}"`));
         },
+        show: (name) => showPlugin(this.#pluginAdmin(), name),
+        setEnabled: (name, enabled) => setPluginEnabled(this.#pluginAdmin(), name, enabled),
       },
     });
     const port = this.#opts.port ?? config.api.port;

@@ -17,6 +17,16 @@ export const ERROR_CODES = {
     fix: 'Check the path given with --config and the file permissions.',
     status: 500,
   },
+  OCKLE_CONFIG_UNWRITABLE: {
+    meaning: 'ockle could not write a configuration file (a read-only directory, permissions, a full disk); the file was left as it was and nothing was applied.',
+    fix: 'Give the ockle user write access to the config directory (the message has the system’s reason), or edit the file by hand and reload.',
+    status: 500,
+  },
+  OCKLE_CONFIG_CONFLICT: {
+    meaning: 'The configuration files were changed since the daemon loaded them, so an edit by ockle (and the reload after it) would also apply changes nobody asked for here.',
+    fix: 'Reload first (`systemctl reload ockle`) to apply the edits on disk, or undo them; then try again.',
+    status: 409,
+  },
   OCKLE_TREE_CYCLE: {
     meaning: 'Server dependencies form a cycle, so no start order exists.',
     fix: 'Remove one of the dependencies named in the cycle.',
@@ -106,6 +116,11 @@ export const ERROR_CODES = {
     meaning: 'The plugin that owns a command is not running (starting, restarting after a crash, failed or stopped), or stopped before it answered.',
     fix: 'Check `ockle plugins`; a failed plugin starts again with `ockle plugins restart NAME`.',
     status: 503,
+  },
+  OCKLE_PLUGIN_BROKEN: {
+    meaning: 'The plugin was found but cannot be loaded (its package.json, main file or apiVersion is wrong), so it cannot be enabled.',
+    fix: 'Read the message: it names the file and line; fix or reinstall the plugin (`ockle config check` lists the problem), then enable it again.',
+    status: 409,
   },
   OCKLE_COMMAND_FAILED: {
     meaning: 'A plugin command ran and reported an error (the message is the plugin’s).',

@@ -62,11 +62,48 @@ export function openApiDocument(version: string): Record<string, unknown> {
         },
       },
       '/api/plugins': { get: { summary: 'Every available plugin with where it runs, its state, last error and bug count (viewer)', responses: { '200': json({ type: 'object' }), ...errors } } },
+      '/api/plugins/{name}': {
+        get: {
+          summary: 'One plugin: its status, source (bundled|installed), version, package.json of an installed one, and its settings template with the value in effect of each key; a secret reads [secret] (viewer)',
+          responses: { '200': json({ type: 'object', properties: { plugin: { type: 'object' } } }), ...errors },
+        },
+      },
       '/api/plugins/{name}/restart': { post: { summary: 'Restart a worker plugin, also one that failed (admin)', responses: { '200': json({ type: 'object' }), ...errors } } },
-      '/api/commands': { get: { summary: 'Commands registered by running plugins, with the least role each needs (viewer)', responses: { '200': json({ type: 'object' }), ...errors } } },
+      '/api/plugins/{name}/enable': {
+        post: {
+          summary:
+            'Enable a plugin without restarting the daemon (admin): [plugins] enabled in ockle.ini is edited (one line; the whole configuration checked first; written atomically, the previous file kept as ockle.ini.bak), then the configuration is reloaded, which starts only this plugin. Already enabled: 200 with changed false, nothing written',
+          responses: {
+            '200': json({ type: 'object', properties: { plugin: { type: 'object' }, changed: { type: 'boolean' }, reloaded: { type: 'boolean' }, file: { type: 'string' }, backup: { type: ['string', 'null'] } } }),
+            '409': json(ref('Error'), 'OCKLE_PLUGIN_BROKEN: the plugin cannot be loaded (the message says why); OCKLE_CONFIG_CONFLICT: the files changed since the daemon loaded them'),
+            '500': json(ref('Error'), 'OCKLE_CONFIG_UNWRITABLE: ockle.ini cannot be written (the system’s reason); nothing changed'),
+            ...errors,
+            '400': json(ref('Error'), 'OCKLE_CONFIG_INVALID: the configuration would not validate with the change (every problem listed); nothing written'),
+            '404': json(ref('Error'), 'No such plugin (the hint lists them)'),
+          },
+        },
+      },
+      '/api/plugins/{name}/disable': {
+        post: {
+          summary: 'Disable a plugin without restarting the daemon (admin): as enable, the other way; only this plugin stops',
+          responses: {
+            '200': json({ type: 'object', properties: { plugin: { type: 'object' }, changed: { type: 'boolean' }, reloaded: { type: 'boolean' }, file: { type: 'string' }, backup: { type: ['string', 'null'] } } }),
+            '409': json(ref('Error'), 'OCKLE_CONFIG_CONFLICT: the files changed since the daemon loaded them'),
+            '500': json(ref('Error'), 'OCKLE_CONFIG_UNWRITABLE: ockle.ini cannot be written; nothing changed'),
+            ...errors,
+          },
+        },
+      },
+      '/api/commands': {
+        get: {
+          summary: 'Commands registered by running plugins, with the least role each needs and the arguments each declares (params: name → {type: string|number|boolean, help, required}; absent: any JSON object) (viewer)',
+          responses: { '200': json({ type: 'object' }), ...errors },
+        },
+      },
       '/api/commands/{name}': {
         post: {
-          summary: 'Run a plugin command (the role the command declares); body: its JSON params object. 502 OCKLE_COMMAND_FAILED, 504 OCKLE_COMMAND_TIMEOUT, 503 OCKLE_PLUGIN_UNAVAILABLE',
+          summary:
+            'Run a plugin command (the role the command declares); body: its JSON params object, checked against the arguments it declares (an unknown, mistyped or missing required one: 400 naming it). 502 OCKLE_COMMAND_FAILED, 504 OCKLE_COMMAND_TIMEOUT, 503 OCKLE_PLUGIN_UNAVAILABLE',
           requestBody: { content: { 'application/json': { schema: { type: 'object' } } } },
           responses: { '200': json({ type: 'object', properties: { command: { type: 'string' }, result: {} } }), ...errors },
         },

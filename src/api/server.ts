@@ -10,6 +10,7 @@ import type { ActionKind } from '../core/model.js';
 import type { FileView } from '../config/view.js';
 import { OckleError, toOckleError, type ConfigProblem } from '../errors.js';
 import { EVENT_NAMES, isEventName, type PluginEventName } from '../plugin-host/contract.js';
+import type { CommandParams } from '../plugin-host/protocol.js';
 import type { Auth, Principal, Role } from './auth.js';
 import { lazyCompilers, schemas } from './schemas.js';
 import { serveDashboard } from './web.js';
@@ -22,6 +23,53 @@ export interface PluginStatus {
   readonly state: string;
   readonly lastError: string | null;
   readonly bugs: number;
+  /** Where it comes from: shipped with ockle, or installed beside it (docs/plugins.md). */
+  readonly source?: 'bundled' | 'installed';
+}
+
+/** One setting of a plugin's template, and its value (`ockle plugins show NAME`). */
+export interface PluginSettingInfo {
+  readonly key: string;
+  /** The template's kind: str, int, bool, select, list, multilist, secret, duration. */
+  readonly kind: string;
+  /** The kind in words: `integer 1–48`, `one of: a, b`… */
+  readonly describe: string;
+  readonly help: string;
+  readonly required: boolean;
+  /** The default as it would be written in ockle.ini, or null (a secret's is never shown). */
+  readonly default: string | null;
+  readonly choices?: readonly string[];
+  readonly min?: number;
+  readonly max?: number;
+  /** The value in effect as it would be written (`[secret]` for a secret, never its value), or null when unset. */
+  readonly value: string | null;
+  /** The line of ockle.ini that sets it; null when the default applies. */
+  readonly line: number | null;
+}
+
+/** A plugin with its settings template (`GET /api/plugins/NAME`). */
+export interface PluginDetail extends PluginStatus {
+  readonly source: 'bundled' | 'installed';
+  /** The package's version for an installed plugin; ockle's for a bundled one. */
+  readonly version: string;
+  /** The package.json an installed plugin was read from. */
+  readonly file?: string;
+  /** Whether `[plugins] enabled` names it. */
+  readonly enabled: boolean;
+  readonly settings: readonly PluginSettingInfo[];
+}
+
+/** The answer to enabling or disabling a plugin. */
+export interface PluginToggle {
+  /** Its status after the change (and the reload that applied it). */
+  readonly plugin: PluginStatus;
+  /** False when it already was in that state: nothing was written. */
+  readonly changed: boolean;
+  /** Whether the reload after writing was applied (false: written, but the daemon runs on the previous configuration; see its log). */
+  readonly reloaded: boolean;
+  /** The file written (absent when nothing changed), and the backup of its previous version. */
+  readonly file?: string;
+  readonly backup?: string | null;
 }
 
 /** A command registered by a plugin (`ockle cmd`). */
@@ -31,6 +79,8 @@ export interface CommandInfo {
   readonly description: string;
   /** The least token role that may run it. */
   readonly role: Role;
+  /** The arguments it declared (absent: any JSON object). */
+  readonly params?: CommandParams;
 }
 
 /** The configuration faces of the daemon (admin only). */
@@ -51,6 +101,15 @@ export interface ApiOptions {
     restart(name: string): Promise<void>;
     commands(): readonly CommandInfo[];
     invoke(name: string, params: unknown, origin: string): Promise<unknown>;
+    /** One plugin with its settings template; throws OCKLE_NOT_FOUND (naming the others) for an unknown one. */
+    show?(name: string): Promise<PluginDetail>;
+    /**
+     * Enables or disables a plugin: edits `[plugins] enabled` in ockle.ini (checked whole
+     * before it is written, written atomically with a backup) and reloads. Throws OCKLE_NOT_FOUND,
+     * OCKLE_PLUGIN_BROKEN, OCKLE_CONFIG_INVALID, OCKLE_CONFIG_CONFLICT or OCKLE_CONFIG_UNWRITABLE,
+     * having changed nothing.
+     */
+    setEnabled?(name: string, enabled: boolean): Promise<PluginToggle>;
   };
   readonly auth: Auth;
   readonly log: Logger;
@@ -326,6 +385,35 @@ export function createApi(gateway: Gateway, opts: ApiOptions): FastifyInstance {
     opts.log.info({ origin: `api:${principals.get(req)!.name}`, plugin: p.name }, 'plugin restart requested');
     return { plugin: opts.plugins!.list().find((x) => x.name === p.name) };
   });
+
+  app.get<{ Params: { name: string } }>('/api/plugins/:name', { onRequest: need('viewer') }, async (req) => {
+    if (!opts.plugins?.show) throw new OckleError('OCKLE_NOT_FOUND', 'this daemon does not describe its plugins');
+    return { plugin: await opts.plugins.show(req.params.name) };
+  });
+  // Enable/disable: ockle.ini is edited and reloaded; who did it, what and which file are logged.
+  const toggle =
+    (verb: 'enable' | 'disable') =>
+    async (req: FastifyRequest<{ Params: { name: string } }>): Promise<PluginToggle> => {
+      if (!opts.plugins?.setEnabled) throw new OckleError('OCKLE_NOT_FOUND', `this daemon cannot ${verb} plugins`);
+      const origin = `api:${principals.get(req)!.name}`;
+      const plugin = req.params.name;
+      try {
+        const r = await opts.plugins.setEnabled(plugin, verb === 'enable');
+        if (r.changed)
+          opts.log.info(
+            { origin, plugin, action: verb, file: r.file, backup: r.backup, reloaded: r.reloaded, state: r.plugin.state },
+            `plugin ${plugin} ${verb}d by ${origin}: ${r.file} written${r.reloaded ? ' and reloaded' : ', but the reload was refused (the daemon runs on the previous configuration)'}`,
+          );
+        else opts.log.info({ origin, plugin, action: verb }, `plugin ${plugin} already ${verb}d: nothing written`);
+        return r;
+      } catch (err) {
+        const e = toOckleError(err);
+        opts.log.warn({ origin, plugin, action: verb, code: e.code, err: e.message }, `${verb} plugin ${plugin} refused: nothing changed`);
+        throw err;
+      }
+    };
+  app.post<{ Params: { name: string } }>('/api/plugins/:name/enable', { onRequest: need('admin') }, toggle('enable'));
+  app.post<{ Params: { name: string } }>('/api/plugins/:name/disable', { onRequest: need('admin') }, toggle('disable'));
 
   app.get('/api/commands', { onRequest: need('viewer') }, async () => ({ commands: opts.plugins?.commands() ?? [] }));
   app.post<{ Params: { name: string }; Body: unknown }>(

@@ -9,7 +9,7 @@ import { resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { defaultConfigDir } from '../config/paths.js';
 import { parseDuration } from '../config/types.js';
-import type { CommandInfo, PluginStatus } from '../api/server.js';
+import type { CommandInfo, PluginDetail, PluginStatus, PluginToggle } from '../api/server.js';
 import type { ActionRecord, DeviceStatus, OpState, Plan, ServerStatus, TreeView } from '../core/model.js';
 import type { Health } from '../core/gateway.js';
 import type { OckleError} from '../errors.js';
@@ -45,9 +45,15 @@ commands:
   status                       servers with state and reason
   tree                         the dependency graph
   devices                      devices and their outlets
-  plugins [restart NAME]       available and enabled plugins with their state; restart a worker plugin
+  plugins                      available plugins: state, where they run, bundled or installed
+  plugins show NAME            one plugin: state, version, file, and its settings (type, value, default, help)
+  plugins enable|disable NAME  enable or disable a plugin without a restart: edits [plugins] enabled
+                               in ockle.ini (checked first, previous file kept as ockle.ini.bak)
+                               and reloads, which starts or stops only that plugin
+  plugins restart NAME         restart a worker plugin
   plugins new NAME [--dir DIR] write a new plugin to start from (default dir ./ockle-plugin-NAME)
-  cmd [NAME [JSON]]            list the commands plugins registered, or run one with JSON params
+  cmd [--list] [NAME [JSON]]   list the commands plugins registered, with their arguments, or run one
+                               with JSON params
                                (e.g. ockle cmd logger.query '{"last":"1h"}')
   devices probe DEVICE         ask one device directly (no daemon) what it is: model, profile,
                                outlets, names, states, metering; never switches
@@ -92,6 +98,7 @@ const OPTIONS = {
   types: { type: 'string' },
   role: { type: 'string' },
   dir: { type: 'string' },
+  list: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const satisfies ParseArgsConfig['options'];
 
@@ -120,6 +127,40 @@ function table(rows: string[][]): string {
 }
 // eslint-disable-next-line no-control-regex -- matching the ANSI escapes this file writes
 const stripAnsi = (s: string): string => s.replace(/\x1b\[[0-9;]*m/g, '');
+
+/** `ockle plugins show NAME`: the plugin, then its settings as a table. */
+function formatPluginDetail(p: PluginDetail): string {
+  let s = `${p.name} (${p.source} ${p.version}): ${p.enabled ? 'enabled' : 'not enabled'}, ${p.state}, runs in the ${p.where === 'worker' ? 'worker thread' : 'main thread'}\n`;
+  if (p.description) s += `  ${p.description}\n`;
+  if (p.file) s += `  file: ${p.file}\n`;
+  if (p.lastError) s += `  last error: ${p.lastError}\n`;
+  if (p.bugs) s += `  ${p.bugs} bug(s) reported\n`;
+  if (p.settings.length === 0) return s + `  no settings\n`;
+  const rows = [['SETTING', 'TYPE', 'VALUE', 'DEFAULT', 'HELP']];
+  for (const k of p.settings)
+    rows.push([
+      k.key + (k.required ? ' *' : ''),
+      k.describe,
+      k.value === null ? '-' : k.line === null ? `${k.value} (default)` : `${k.value} (ockle.ini:${k.line})`,
+      k.default ?? '-',
+      k.help,
+    ]);
+  return `${s}\n[plugins.${p.name}] settings (* required):\n${table(rows)}`;
+}
+
+/** `ockle cmd`: every command with its role and arguments, then what each argument means. */
+function formatCommands(commands: readonly CommandInfo[]): string {
+  const args = (c: CommandInfo): string =>
+    c.params === undefined ? 'any JSON object' : Object.keys(c.params).length === 0 ? '-' : Object.entries(c.params).map(([n, a]) => `${n}${a.required ? '' : '?'}:${a.type}`).join(' ');
+  const rows = [['COMMAND', 'ROLE', 'ARGS', 'DESCRIPTION']];
+  for (const c of commands) rows.push([c.name, c.role, args(c), c.description]);
+  let s = table(rows);
+  const help = [['COMMAND', 'ARG', 'TYPE', 'HELP']];
+  for (const c of commands)
+    for (const [n, a] of Object.entries(c.params ?? {})) help.push([c.name, n, `${a.type}${a.required ? ', required' : ''}`, a.help ?? '']);
+  if (help.length > 1) s += `\narguments (NAME? is optional; pass them as a JSON object: ockle cmd NAME '{"arg": …}'):\n${table(help)}`;
+  return s;
+}
 
 export async function main(argv: string[], io: Io): Promise<number> {
   let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; strict: true }>>;
@@ -193,6 +234,36 @@ export async function main(argv: string[], io: Io): Promise<number> {
           out(`wrote plugin ${rest[1]} in ${made.dir}: ${made.files.join(', ')}\nnext: cd ${made.dir} && npm install && npm test (its README.md says how to install it)\n`);
           return 0;
         }
+        if (rest[0] === 'show') {
+          if (rest.length !== 2) return usage('the command is `ockle plugins show NAME`');
+          const { plugin } = await client().request<{ plugin: PluginDetail }>('GET', `/api/plugins/${encodeURIComponent(rest[1]!)}`);
+          if (v.json) return json({ plugin }), 0;
+          out(formatPluginDetail(plugin));
+          return 0;
+        }
+        if (rest[0] === 'enable' || rest[0] === 'disable') {
+          const verb = rest[0];
+          if (rest.length !== 2) return usage(`the command is \`ockle plugins ${verb} NAME\``);
+          const r = await client().request<PluginToggle>('POST', `/api/plugins/${encodeURIComponent(rest[1]!)}/${verb}`);
+          if (v.json) json(r);
+          const p = r.plugin;
+          const state = `${p.state}${p.lastError ? `: ${p.lastError}` : ''}`;
+          // `enabled, running`; a disabled plugin's state says nothing more than `disabled`.
+          const now = `${verb}d${p.state === 'disabled' && !p.lastError ? '' : `, ${state}`}`;
+          if (!v.json) {
+            if (!r.changed) out(`${p.name}: already ${now}; nothing written\n`);
+            else out(`${p.name}: ${now}; ${r.file} written${r.backup ? ` (previous version: ${r.backup})` : ''}${r.reloaded ? ', configuration reloaded' : ''}\n`);
+          }
+          if (r.changed && !r.reloaded) {
+            io.stderr.write(`ockle: ${r.file} was written, but the daemon refused the reload and runs on the previous configuration; its log says why (\`ockle config check\`)\n`);
+            return 1;
+          }
+          if (verb === 'enable' && (p.state === 'failed' || p.state === 'backoff')) {
+            io.stderr.write(`ockle: ${p.name} is enabled but does not run: ${state}\n`);
+            return 1;
+          }
+          return 0;
+        }
         if (rest[0] === 'restart') {
           if (rest.length !== 2) return usage('the command is `ockle plugins restart NAME`');
           const { plugin } = await client().request<{ plugin: PluginStatus }>('POST', `/api/plugins/${encodeURIComponent(rest[1]!)}/restart`);
@@ -200,22 +271,21 @@ export async function main(argv: string[], io: Io): Promise<number> {
           out(`${plugin.name}: ${plugin.state}\n`);
           return 0;
         }
-        if (rest.length > 0) return usage('`ockle plugins` takes no arguments, or `restart NAME`');
+        if (rest.length > 0) return usage('`ockle plugins` takes no arguments, or `show|enable|disable|restart NAME`, or `new NAME`');
         const { plugins } = await client().request<{ plugins: PluginStatus[] }>('GET', '/api/plugins');
         if (v.json) return json({ plugins }), 0;
-        const rows = [['PLUGIN', 'STATE', 'WHERE', 'NOTE']];
-        for (const p of plugins) rows.push([p.name, p.state, p.where, p.lastError ?? (p.bugs ? `${p.bugs} bug(s) reported` : p.description)]);
+        const rows = [['PLUGIN', 'STATE', 'WHERE', 'SOURCE', 'NOTE']];
+        for (const p of plugins) rows.push([p.name, p.state, p.where, p.source ?? '-', p.lastError ?? (p.bugs ? `${p.bugs} bug(s) reported` : p.description)]);
         out(table(rows));
         return 0;
       }
       case 'cmd': {
+        if (v.list && rest.length > 0) return usage('`ockle cmd --list` takes no command name');
         if (rest.length === 0) {
           const { commands } = await client().request<{ commands: CommandInfo[] }>('GET', '/api/commands');
           if (v.json) return json({ commands }), 0;
           if (commands.length === 0) return out('no commands: no running plugin registered one (see `ockle plugins`)\n'), 0;
-          const rows = [['COMMAND', 'ROLE', 'DESCRIPTION']];
-          for (const c of commands) rows.push([c.name, c.role, c.description]);
-          out(table(rows));
+          out(formatCommands(commands));
           return 0;
         }
         if (rest.length > 2) return usage('the command is `ockle cmd NAME [JSON]` (quote the JSON as one argument)');

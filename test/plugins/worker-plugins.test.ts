@@ -82,7 +82,7 @@ describe('worker plugins in the daemon: the demo config as shipped', () => {
   it('ockle cmd lists the registered commands with their roles, and runs one', async () => {
     const list = await cli('cmd');
     expect(list.code).toBe(0);
-    expect(list.out).toMatch(/logger\.query\s+viewer\s+Recorded data/);
+    expect(list.out).toMatch(/logger\.query\s+viewer\s+any JSON object\s+Recorded data/);
     expect(list.out).toMatch(/logger\.stats\s+viewer/);
     expect(list.out).toMatch(/metrics\.endpoint\s+viewer/);
     await until(async () => ((await cli('cmd', 'logger.stats', '--json')).out.match(/"samples": (\d+)/)?.[1] ?? '0') !== '0', 'a first sample');
