@@ -381,6 +381,17 @@ export async function checkConfig(dirIn: string, opts: LoadOptions): Promise<{ p
     const sug = suggest(s.name, [...KNOWN_MAIN, 'token.NAME', 'plugins.NAME']);
     mc.error(s.line, `unknown section [${s.name}] in ockle.ini`, sug ? `Did you mean [${sug}]?` : `Sections are: ${KNOWN_MAIN.map((n) => `[${n}]`).join(', ')}, [token.NAME], [plugins.NAME].`);
   }
+  // An enabled plugin without a [plugins.NAME] section runs on its defaults (and a required
+  // setting it lacks is reported at the enabled line). Checked on a collector of its own: the
+  // config view shows only the sections the file has.
+  for (const name of enabled) {
+    const template = knownPlugins.get(name);
+    if (!template || pluginSettings.has(name)) continue;
+    const scratch = new Collector('ockle.ini');
+    const values = validate(scratch, { name: `plugins.${name}`, line: sec('plugins').keys.get('enabled')?.line ?? sec('plugins').line, keys: new Map() }, template);
+    for (const p of scratch.problems) mc.problems.push({ ...p, message: `plugin "${name}" has no [plugins.${name}] section: ${p.message}` });
+    pluginSettings.set(name, values);
+  }
   // ── addresses and paths that would only fail at start ──
   const listenLine = sec('api').keys.get('listen')?.line;
   if (listenLine !== undefined && !plausibleHost(api.listen))

@@ -92,7 +92,9 @@ describe('plugin settings', () => {
     await demo.write('ockle.ini', bare);
     const c = await loadConfig(demo.configDir, { drivers: defaultRegistry(), plugins });
     expect(c.plugins.enabled).toEqual(['timer-example']);
-    expect(c.plugins.settings.get('timer-example')).toBeUndefined();
+    // No [plugins.timer-example] section: it runs on its template's defaults.
+    expect(c.plugins.settings.get('timer-example')).toEqual({ wait_time: 60_000, message: 'timer tick' });
+    expect(c.view.find((f) => f.file === 'ockle.ini')!.sections.some((x) => x.name === 'plugins.timer-example')).toBe(false);
     await demo.write('ockle.ini', bare + '\n[plugins.timer-example]\nwait_time = 30s\n');
     const c2 = await loadConfig(demo.configDir, { drivers: defaultRegistry(), plugins });
     expect(c2.plugins.settings.get('timer-example')).toEqual({ wait_time: 30_000, message: 'timer tick' });

@@ -83,7 +83,8 @@ describe('installed plugins', () => {
     const d = await Daemon.start({ configDir: demo.configDir, log: silentLogger(), port: 0, monitor: false });
     try {
       const world = d.shared<SimWorld>('sim-world')!;
-      const writes = (): number => ['pdu-1', 'pdu-2', 'relay-1'].reduce((n, id) => n + world.writes(id).count, 0);
+      const writes = (): number => ['pdu-a', 'pdu-b', 'relay-1'].reduce((n, id) => n + world.writes(id).count, 0);
+      expect(['pdu-a', 'pdu-b', 'relay-1'].every((id) => world.outlet(id, 1) !== undefined)).toBe(true); // the demo's devices, so the count below is real
       const before = writes();
       const until = async (f: () => boolean): Promise<void> => {
         for (let i = 0; i < 200 && !f(); i++) await new Promise((r) => setTimeout(r, 25));

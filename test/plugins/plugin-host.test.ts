@@ -89,7 +89,7 @@ describe('plugin host', () => {
     await until(() => h.state === 'running', 'running');
     await until(() => bus.listenerCount() > 0, 'subscribed');
     const t0 = Date.now();
-    bus.emit('hang', {});
+    bus.emit('config.reloaded', { ok: true, message: 'hang' });
     await until(() => states.some((s) => s.startsWith('backoff')), 'hang detected');
     expect(states.find((s) => s.startsWith('backoff'))).toMatch(/hung: no heartbeat/);
     // The main thread was never blocked: this test's own timers kept running.
@@ -107,7 +107,7 @@ describe('plugin host', () => {
     const { h, bus, logs } = host('throws-in-event');
     h.start();
     await until(() => h.state === 'running' && bus.listenerCount() > 0, 'running');
-    bus.emit('ping', {});
+    bus.emit('config.reloaded', { ok: true, message: 'ping' });
     await until(() => h.bugs === 1, 'bug counted');
     expect(h.state).toBe('running');
     expect(logs.some((l) => /threw in event/.test(l.msg))).toBe(true);
