@@ -6,6 +6,7 @@ import { ActionsView } from './views/actions.js';
 import { ChartsView } from './views/charts.js';
 import { ConfigView } from './views/config.js';
 import { DevicesView } from './views/devices.js';
+import { PluginsView } from './views/plugins.js';
 import { GraphView } from './views/graph.js';
 import { SequenceView } from './views/sequence.js';
 import { ServerView } from './views/server.js';
@@ -16,6 +17,7 @@ const TABS = [
   ['charts', 'Power'],
   ['actions', 'Actions'],
   ['devices', 'Devices'],
+  ['plugins', 'Plugins'],
   ['config', 'Config'],
 ] as const;
 
@@ -140,6 +142,7 @@ export function App() {
         {view === 'charts' && <ChartsView />}
         {view === 'actions' && <ActionsView />}
         {view === 'devices' && <DevicesView />}
+        {view === 'plugins' && <PluginsView />}
         {view === 'config' && (can(s.me, 'admin') ? <ConfigView /> : <p>The configuration is shown to admins.</p>)}
       </main>
     </div>

@@ -14,9 +14,12 @@ export interface Me {
 }
 export interface PluginInfo {
   readonly name: string;
+  readonly description?: string;
   readonly where: string;
   readonly state: string;
   readonly lastError: string | null;
+  /** Bundled with ockle, or installed beside it. */
+  readonly source?: 'bundled' | 'installed';
 }
 
 export interface State {

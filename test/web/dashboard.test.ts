@@ -168,11 +168,24 @@ describePeer('dashboard in Chromium', ['chromium'], () => {
     await shot(page, 'actions');
     await page.goto(daemon.url + '/#/devices');
     await page.waitForSelector('.device[data-device="pdu-snmp"][data-reachable=false]');
-    // The plugins are there too, with their state; an admin may restart one.
+    await shot(page, 'devices');
+    // Plugins: their state; an admin restarts, disables and enables one (ockle.ini is edited
+    // and reloaded for that plugin alone); its settings template with the values in effect; the
+    // commands plugins registered, with their arguments.
+    await page.goto(daemon.url + '/#/plugins');
     await page.waitForSelector('tr[data-plugin=logger][data-state=running]');
     await page.click('tr[data-plugin=timer-example] button:has-text("Restart")');
     await page.waitForSelector('tr[data-plugin=timer-example][data-state=running]');
-    await shot(page, 'devices');
+    await page.click('tr[data-plugin=timer-example] button:has-text("Disable")');
+    await page.waitForSelector('tr[data-plugin=timer-example][data-state=disabled]');
+    expect(await demo.read('ockle.ini')).toMatch(/^enabled = (?!.*timer-example).*$/m);
+    await page.click('tr[data-plugin=timer-example] button:has-text("Enable")');
+    await page.waitForSelector('tr[data-plugin=timer-example][data-state=running]');
+    await page.click('tr[data-plugin=logger] button:has-text("Settings")');
+    await page.waitForSelector('[data-settings=logger] tr[data-key=log_resolution]');
+    expect(await page.textContent('[data-settings=logger] tr[data-key=log_resolution]')).toContain('1s');
+    await page.waitForSelector('table.commands tr[data-command="logger.query"]');
+    await shot(page, 'plugins');
     await page.goto(daemon.url + '/#/config');
     await page.click('button[data-file="devices/pdu-snmp.ini"]');
     await page.waitForSelector('tr[data-key=community]');

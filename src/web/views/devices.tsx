@@ -1,10 +1,9 @@
 /**
  * Devices: reachability, last poll and its latency, and every outlet with its state, reading and
- * server. Below them the plugins, with their state and last error (admins can restart one).
+ * server. (Plugins have their own view: plugins.tsx.)
  */
-import { api } from '../api.js';
 import { ago } from '../states.js';
-import { can, refresh, useStore } from '../store.js';
+import { useStore } from '../store.js';
 import { Thead } from './common.js';
 
 export function DevicesView() {
@@ -43,25 +42,9 @@ export function DevicesView() {
           </table>
         </article>
       ))}
-      <h2>Plugins</h2>
-      <table class="plugins">
-        <Thead cols={['Plugin', 'Runs in', 'State', 'Last error', '']} />
-        <tbody>
-          {st.plugins.map((p) => (
-            <tr data-plugin={p.name} data-state={p.state}>
-              <td>{p.name}</td>
-              <td>{p.where}</td>
-              <td class={p.state === 'running' ? 'status-ok' : p.state === 'failed' || p.state === 'backoff' ? 'status-failed' : 'meta'}>{p.state}</td>
-              <td>{p.lastError ?? ''}</td>
-              <td>
-                {can(st.me, 'admin') && p.where === 'worker' && p.state !== 'disabled' && (
-                  <button onClick={() => void api('POST', `/api/plugins/${encodeURIComponent(p.name)}/restart`).then(() => refresh(['plugins']))}>Restart</button>
-                )}
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+      <p class="meta">
+        Plugins, their settings and commands: <a href="#/plugins">Plugins</a>.
+      </p>
     </section>
   );
 }
