@@ -24,6 +24,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
         },
         ActionBody: schemas.actionBody,
         MultiActionBody: schemas.multiActionBody,
+        OutletActionBody: schemas.outletActionBody,
       },
     },
     security: [{ bearer: [] }],
@@ -36,6 +37,13 @@ export function openApiDocument(version: string): Record<string, unknown> {
           summary: 'Switch one server on/off/cycle (operator); force switches its outlets directly',
           requestBody: { content: { 'application/json': { schema: ref('ActionBody') } } },
           responses: { '202': json({ type: 'object' }, 'Accepted; the body holds the action record'), '409': json(ref('Error'), 'Busy, or no sequencer'), ...errors },
+        },
+      },
+      '/api/devices/{id}/outlets/{outlet}/actions': {
+        post: {
+          summary: 'Switch one outlet on/off/cycle (operator), whatever it powers: forced, journaled, confirmed by read-back; refused while an action holds the server it powers',
+          requestBody: { content: { 'application/json': { schema: ref('OutletActionBody') } } },
+          responses: { '202': json({ type: 'object' }, 'Accepted; the body holds the action record'), '409': json(ref('Error'), 'The outlet or the server it powers is held by another action'), ...errors },
         },
       },
       '/api/actions': {

@@ -25,7 +25,17 @@ const multiActionBody = {
     all: { type: 'boolean', default: false },
   },
 } as const;
-export const schemas = { actionBody, multiActionBody };
+/** An outlet action: always forced (no sequencing for a bare outlet), never queued. */
+const outletActionBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['action'],
+  properties: {
+    action: actionBody.properties.action,
+    reason: actionBody.properties.reason,
+  },
+} as const;
+export const schemas = { actionBody, multiActionBody, outletActionBody };
 
 type Compilers = Required<NonNullable<NonNullable<FastifyServerOptions['schemaController']>['compilersFactory']>>;
 /** What @fastify/ajv-compiler and @fastify/fast-json-stringify-compiler build: schemas and options in, a per-route compiler out. */

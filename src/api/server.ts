@@ -6,7 +6,7 @@
 import { fastify, LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Gateway } from '../core/gateway.js';
-import type { ActionKind } from '../core/model.js';
+import type { ActionKind, OutletRef } from '../core/model.js';
 import type { FileView } from '../config/view.js';
 import { OckleError, toOckleError, type ConfigProblem } from '../errors.js';
 import { EVENT_NAMES, isEventName, type PluginEventName } from '../plugin-host/contract.js';
@@ -122,7 +122,7 @@ export interface ApiOptions {
 export { EVENT_NAMES };
 const CLIENTS = ['cli', 'web', 'api'] as const;
 
-const { actionBody, multiActionBody } = schemas;
+const { actionBody, multiActionBody, outletActionBody } = schemas;
 
 function sendError(reply: FastifyReply, e: OckleError): FastifyReply {
   if (e.code === 'OCKLE_AUTH_REQUIRED') void reply.header('www-authenticate', 'Bearer');
@@ -286,15 +286,15 @@ export function createApi(gateway: Gateway, opts: ApiOptions): FastifyInstance {
     },
   );
 
-  const startAction = (req: FastifyRequest, kind: ActionKind, targets: readonly string[], force: boolean, reason: string, queue: boolean) => {
+  const startAction = (req: FastifyRequest, kind: ActionKind, targets: readonly string[], force: boolean, reason: string, queue: boolean, outlets?: readonly OutletRef[]) => {
     const header = req.headers['x-ockle-client'];
     const client = header === undefined ? 'api' : String(header);
     if (!(CLIENTS as readonly string[]).includes(client))
       throw new OckleError('OCKLE_REQUEST_INVALID', `header X-Ockle-Client must be one of ${CLIENTS.join(', ')}`);
     const who = principals.get(req)!;
     const origin = `${client}:${who.name}`;
-    const action = gateway.request({ kind, targets, force, origin, reason, queue });
-    opts.log.info({ origin, action: kind, targets, force, queue, reason, actionId: action.id }, 'power action requested');
+    const action = gateway.request({ kind, targets, force, origin, reason, queue, ...(outlets && { outlets }) });
+    opts.log.info({ origin, action: kind, targets, ...(outlets && { outlets }), force, queue, reason, actionId: action.id }, 'power action requested');
     return { action };
   };
   app.post<{ Params: { name: string }; Body: { action: ActionKind; force: boolean; reason: string; queue: boolean } }>(
@@ -302,6 +302,16 @@ export function createApi(gateway: Gateway, opts: ApiOptions): FastifyInstance {
     { onRequest: need('operator'), schema: { body: actionBody } },
     async (req, reply) =>
       reply.code(202).send(startAction(req, req.body.action, [req.params.name], req.body.force, req.body.reason, req.body.queue)),
+  );
+  // One outlet of one device, whatever it powers: forced, journaled, confirmed by read-back.
+  app.post<{ Params: { id: string; outlet: string }; Body: { action: ActionKind; reason: string } }>(
+    '/api/devices/:id/outlets/:outlet/actions',
+    { onRequest: need('operator'), schema: { body: outletActionBody } },
+    async (req, reply) => {
+      const n = Number(req.params.outlet);
+      if (!/^\d+$/.test(req.params.outlet)) throw new OckleError('OCKLE_REQUEST_INVALID', `outlet "${req.params.outlet}" is not an outlet number`, { hint: 'Outlets are numbered from 1.' });
+      return reply.code(202).send(startAction(req, req.body.action, [], true, req.body.reason, false, [{ device: req.params.id, outlet: n }]));
+    },
   );
   app.post<{ Body: { action: ActionKind; targets?: string[]; all: boolean; force: boolean; reason: string; queue: boolean } }>(
     '/api/actions',

@@ -62,6 +62,8 @@ commands:
   cycle SERVER…                restart exactly these servers: power-cycle, then boot tests
   on|off|cycle SERVER… --force switch exactly these servers' outlets now, ignoring dependencies
   reset SERVER…                warm-reset exactly these servers through their BMC (ipmi, redfish)
+  outlet on|off|cycle DEVICE/OUTLET   switch one outlet now, whatever it powers (forced, journaled,
+                               confirmed by read-back; refused while an action holds its server)
       [--reason TEXT] [--no-wait] [--timeout 5m]
       [--queue]                wait for an action holding one of the servers, instead of refusing
       [--cancel-on-interrupt]  Ctrl-C (or SIGTERM) while waiting cancels the action; without it
@@ -171,7 +173,18 @@ export async function main(argv: string[], io: Io): Promise<number> {
     return 2;
   }
   const { values: v, positionals: pos } = parsed;
-  const [cmd, ...rest] = pos;
+  let [cmd, ...rest] = pos;
+  // `ockle outlet on|off|cycle DEVICE/OUTLET`: one outlet, forced, followed like a server action.
+  let outlet: { device: string; outlet: number } | undefined;
+  if (cmd === 'outlet') {
+    const [kind, ref, ...more] = rest;
+    const m = /^([^/\s]+)\/(\d+)$/.exec(ref ?? '');
+    if (!kind || !['on', 'off', 'cycle', 'reset'].includes(kind) || !m || more.length > 0)
+      return (io.stderr.write(`ockle: the command is \`ockle outlet on|off|cycle DEVICE/OUTLET\` (e.g. ockle outlet off pdu-a/3)\n${USAGE}`), 2);
+    outlet = { device: m[1]!, outlet: Number(m[2]) };
+    [cmd, rest] = [kind, []];
+    v.force = true;
+  }
   if (v.help || cmd === undefined || cmd === 'help') {
     io.stdout.write(USAGE);
     return cmd === undefined && !v.help ? 2 : 0;
@@ -344,14 +357,17 @@ export async function main(argv: string[], io: Io): Promise<number> {
       case 'off':
       case 'cycle':
       case 'reset': {
-        if (rest.length === 0 && !v.all) return usage(`${cmd} needs at least one SERVER, or --all`);
+        if (rest.length === 0 && !v.all && !outlet) return usage(`${cmd} needs at least one SERVER, or --all`);
         if (rest.length > 0 && v.all) return usage(`${cmd}: name servers or give --all, not both`);
         const timeoutMs = v.timeout ? parseDuration(v.timeout) : 600_000;
         if (timeoutMs === undefined) return usage(`--timeout "${v.timeout}" is not a duration (e.g. 90s, 5m)`);
         if (v['cancel-on-interrupt'] && v['no-wait']) return usage('--cancel-on-interrupt needs the command to wait: drop --no-wait');
         const c = client();
         const body = { action: cmd, ...(v.all ? { all: true } : { targets: rest }), force: v.force, reason: v.reason ?? '', queue: v.queue };
-        const what = (r: ActionRecord): string => `${r.kind} ${r.targets.length > 3 ? `${r.targets.length} servers` : r.targets.join(', ')}`;
+        const what = (r: ActionRecord): string =>
+          r.outlets
+            ? `${r.kind} ${r.outlets.map((o) => `${o.device}/${o.outlet}`).join(', ')}${r.targets.length > 0 ? ` (powers ${r.targets.join(', ')})` : ''}`
+            : `${r.kind} ${r.targets.length > 3 ? `${r.targets.length} servers` : r.targets.join(', ')}`;
         // Ctrl-C (or a SIGTERM) while following: the action runs in the daemon, not here, so
         // say so with its id, or cancel it with --cancel-on-interrupt. A signal during the
         // request itself waits for the answer: the daemon may have accepted it already.
@@ -364,7 +380,9 @@ export async function main(argv: string[], io: Io): Promise<number> {
         const signals = v['no-wait'] ? [] : (['SIGINT', 'SIGTERM'] as const);
         for (const sig of signals) process.on(sig, onSignal);
         try {
-          const { action } = await c.request<{ action: ActionRecord }>('POST', '/api/actions', body);
+          const { action } = outlet
+            ? await c.request<{ action: ActionRecord }>('POST', `/api/devices/${encodeURIComponent(outlet.device)}/outlets/${outlet.outlet}/actions`, { action: cmd, reason: v.reason ?? '' })
+            : await c.request<{ action: ActionRecord }>('POST', '/api/actions', body);
           if (v['no-wait']) return v.json ? (json(action), 0) : (out(`${action.id} started\n`), 0);
           const mode = action.force ? 'forced' : action.kind === 'reset' ? 'BMC reset' : 'sequenced';
           (v.json ? io.stderr : io.stdout).write(`action ${action.id} accepted: ${what(action)} (${mode})\n`);

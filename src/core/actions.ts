@@ -16,7 +16,8 @@ import {
 } from '../errors.js';
 import type { EventBus } from './event-bus.js';
 import type { ActionJournal } from './journal.js';
-import type { ActionRecord, ActionRequest, ActionStep, OckleEvents } from './model.js';
+import type { ActionRecord, ActionRequest, ActionStep, OckleEvents, OutletRef } from './model.js';
+import type { RuntimeOutlet } from './slots.js';
 import { predecessors, sequenceSet } from './plan.js';
 import { ProgressTracker } from './progress.js';
 import type { Sequencer, ServerOps } from './sequence.js';
@@ -52,6 +53,8 @@ export class Actions {
   readonly #ops: ServerOps;
   #sequencer: Sequencer | null = null;
   #closed = false;
+  /** device/outlet → the outlet action switching it. */
+  readonly #heldOutlets = new Map<string, string>();
 
   constructor(o: ActionsOptions) {
     this.#state = o.state;
@@ -104,6 +107,7 @@ export class Actions {
 
   request(req: ActionRequest): ActionRecord {
     if (this.#closed) throw new OperationAbortedError('the daemon is stopping; no new actions are accepted');
+    if (req.outlets) return this.#requestOutlets(req, req.outlets);
     if (req.targets.length === 0) throw new RequestValidationError('an action needs at least one target server');
     const targets = [...new Set(req.targets)];
     for (const t of targets) if (!this.#state.servers.has(t)) throw new UnknownServerError(t, [...this.#state.servers.keys()]);
@@ -271,28 +275,49 @@ export class Actions {
   }
 
   /** Switches every outlet of the targets, confirms by reading back, then records the result. */
-  async #runForced(record: ActionRecord, targets: readonly string[], signal: AbortSignal): Promise<void> {
+  #runForced(record: ActionRecord, targets: readonly string[], signal: AbortSignal): Promise<void> {
+    const items = targets.flatMap((t) => this.#slot(t).s.outlets.map((o) => ({ server: t as string | undefined, o })));
+    return this.#runItems(record, items, targets, signal, (result) => {
+      for (const t of targets) {
+        const slot = this.#slot(t);
+        slot.actionId = null;
+        slot.last = { kind: record.kind, force: record.force, phase: 'finished', result };
+      }
+    });
+  }
+
+  /**
+   * Switches `items` (each outlet, with the server that owns it if any), confirms each by reading
+   * back, then records the result; `release` frees what the action held before states are
+   * derived and the faces are told.
+   */
+  async #runItems(
+    record: ActionRecord,
+    items: readonly { readonly server: string | undefined; readonly o: RuntimeOutlet }[],
+    owners: readonly string[],
+    signal: AbortSignal,
+    release: (status: 'ok' | 'failed' | 'cancelled') => void,
+  ): Promise<void> {
     const kind = record.kind;
     // A forced on/off reads each outlet first: one already there is journaled, not written
     // again (a BMC host that a clean shutdown already powered off gets no "power off").
-    if (kind === 'on' || kind === 'off') await Promise.allSettled(targets.map((t) => this.#state.readServer(this.#slot(t).s, signal)));
+    if (kind === 'on' || kind === 'off') await this.#state.readOutlets(items.map((i) => i.o), signal).catch(() => undefined);
     const results = await Promise.allSettled(
-      targets.flatMap((t) =>
-        this.#slot(t).s.outlets.map((o) => {
-          if (this.#switcher.alreadyThere(o, kind)) {
-            this.step(record.id, { server: t, device: o.device, outlet: o.outlet, op: 'already', ok: true, detail: `${o.device} outlet ${o.outlet} already reads ${kind}: not switched` });
-            return Promise.resolve();
-          }
-          const dev = this.#state.devices.get(o.device)!;
-          if ((kind === 'on' || kind === 'off') && dev.reachable === false) {
-            // It did not answer the read a moment ago: a write would only wait for its timeout.
-            const e = new DeviceUnreachableError(o.device, `${o.device} unreachable: ${dev.error ?? 'no answer'}; outlet ${o.outlet} not switched`);
-            this.step(record.id, { server: t, device: o.device, outlet: o.outlet, op: 'error', ok: false, detail: e.message });
-            return Promise.reject(e);
-          }
-          return this.#switcher.switchOutlet(record.id, t, o, kind, signal);
-        }),
-      ),
+      items.map(({ server, o }) => {
+        const where = { ...(server !== undefined && { server }), device: o.device, outlet: o.outlet };
+        if (this.#switcher.alreadyThere(o, kind)) {
+          this.step(record.id, { ...where, op: 'already', ok: true, detail: `${o.device} outlet ${o.outlet} already reads ${kind}: not switched` });
+          return Promise.resolve();
+        }
+        const dev = this.#state.devices.get(o.device)!;
+        if ((kind === 'on' || kind === 'off') && dev.reachable === false) {
+          // It did not answer the read a moment ago: a write would only wait for its timeout.
+          const e = new DeviceUnreachableError(o.device, `${o.device} unreachable: ${dev.error ?? 'no answer'}; outlet ${o.outlet} not switched`);
+          this.step(record.id, { ...where, op: 'error', ok: false, detail: e.message });
+          return Promise.reject(e);
+        }
+        return this.#switcher.switchOutlet(record.id, server, o, kind, signal);
+      }),
     );
     const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => toOckleError(r.reason));
     let status: 'ok' | 'failed' | 'cancelled' = 'ok';
@@ -303,16 +328,52 @@ export class Actions {
       error = { code: first.code, message: failures.length === 1 ? first.message : `${first.message} (and ${failures.length - 1} more)` };
     }
     const finished = this.#journal.finish(record.id, status, error);
-    for (const t of targets) {
-      const slot = this.#slot(t);
-      slot.actionId = null;
-      slot.last = { kind: record.kind, force: record.force, phase: 'finished', result: status };
-      this.#state.derive(slot);
-    }
-    this.#log.info({ actionId: record.id, origin: record.origin, kind: record.kind, targets, status, error }, 'action finished');
+    release(status);
+    for (const t of owners) this.#state.derive(this.#slot(t));
+    this.#log.info({ actionId: record.id, origin: record.origin, kind: record.kind, targets: owners, outlets: record.outlets, status, error }, 'action finished');
     this.#events.emit('action.finished', { action: finished });
     // Prove what the switch did: tests run now, not at the next interval.
-    if (!this.#closed) for (const t of targets) void this.#state.runTests(this.#slot(t));
+    if (!this.#closed) for (const t of owners) void this.#state.runTests(this.#slot(t));
+  }
+
+  /**
+   * An outlet action: exactly the named outlets, now (always forced). A server that owns one is
+   * held meanwhile, and an outlet action on a server a sequence holds is refused, naming it.
+   */
+  #requestOutlets(req: ActionRequest, refs: readonly OutletRef[]): ActionRecord {
+    if (refs.length === 0) throw new RequestValidationError('an outlet action needs at least one outlet');
+    if (req.targets.length > 0) throw new RequestValidationError('an outlet action names outlets, not servers', { hint: 'Leave targets empty, or act on the servers instead.' });
+    const items = [...new Map(refs.map((r) => [`${r.device}/${r.outlet}`, r])).values()].map((r) => {
+      const dev = this.#state.devices.get(r.device);
+      if (!dev) throw new OckleError('OCKLE_NOT_FOUND', `no device "${r.device}"`, { hint: `Devices: ${[...this.#state.devices.keys()].join(', ')}.` });
+      const count = dev.d.device.outletCount;
+      if (!Number.isInteger(r.outlet) || r.outlet < 1 || (count > 0 && r.outlet > count))
+        throw new RequestValidationError(`${r.device} has no outlet ${r.outlet}`, { hint: count > 0 ? `Its outlets are 1–${count}.` : 'Its outlet count is not known yet (not read).' });
+      if (req.kind === 'reset' && !dev.d.device.caps.reset) throw new RequestValidationError(`${r.device} cannot reset a machine`, { hint: 'Use cycle instead; reset is for ipmi and redfish devices.' });
+      const b = this.#state.bindings.get(r.device)?.get(r.outlet);
+      return { server: b?.server, o: { name: b?.section ?? `outlet ${r.outlet}`, device: r.device, outlet: r.outlet } };
+    });
+    const owners = [...new Set(items.flatMap((i) => (i.server === undefined ? [] : [i.server])))];
+    for (const n of owners) {
+      const held = this.#slot(n).actionId;
+      if (held)
+        throw new OckleError('OCKLE_ACTION_BUSY', `${items.find((i) => i.server === n)!.o.device} outlet ${items.find((i) => i.server === n)!.o.outlet} powers server "${n}", which action ${held} holds`, {
+          hint: `Wait for ${held} to finish or cancel it (ockle cancel ${held}); switching an outlet under a running action would fight it.`,
+        });
+    }
+    for (const i of items) {
+      const held = this.#heldOutlets.get(`${i.o.device}/${i.o.outlet}`);
+      if (held) throw new OckleError('OCKLE_ACTION_BUSY', `${i.o.device} outlet ${i.o.outlet} is being switched by action ${held}`, { hint: `Wait for ${held} to finish or cancel it (ockle cancel ${held}).` });
+    }
+    const record = this.#begin({ ...req, targets: owners, force: true, outlets: items.map((i) => ({ device: i.o.device, outlet: i.o.outlet })) });
+    for (const n of owners) this.#slot(n).actionId = record.id;
+    for (const i of items) this.#heldOutlets.set(`${i.o.device}/${i.o.outlet}`, record.id);
+    const abort = new AbortController();
+    const run = this.#runItems(record, items, owners, abort.signal, () => {
+      for (const n of owners) this.#slot(n).actionId = null;
+      for (const i of items) this.#heldOutlets.delete(`${i.o.device}/${i.o.outlet}`);
+    });
+    return this.#track(record, abort, run);
   }
 
   async waitFor(id: string, signal?: AbortSignal): Promise<ActionRecord> {

@@ -306,6 +306,7 @@ export class ActionJournal {
       id: this.#newId(),
       kind: req.kind,
       targets: [...req.targets],
+      ...(req.outlets && { outlets: req.outlets.map((o) => ({ device: o.device, outlet: o.outlet })) }),
       force: req.force,
       origin: req.origin,
       reason: req.reason,

@@ -47,11 +47,19 @@ export interface ActionStep {
 export type Origin = string;
 
 /** Every requested power action. Persisted by the ActionJournal; survives restarts. */
+/** One outlet of one device: `pdu-a/3`. */
+export interface OutletRef {
+  readonly device: string;
+  readonly outlet: number;
+}
+
 export interface ActionRecord {
   readonly id: string;
   readonly kind: ActionKind;
-  /** Servers named in the request. */
+  /** Servers named in the request; for an outlet action, the servers that own its outlets. */
   readonly targets: readonly string[];
+  /** An outlet action: exactly these outlets (always forced; a server owning one is held meanwhile). */
+  readonly outlets?: readonly OutletRef[];
   /** true: switch exactly the targets' outlets, ignoring dependencies. */
   readonly force: boolean;
   readonly origin: Origin;
@@ -72,6 +80,8 @@ export interface ActionRequest {
   readonly reason: string;
   /** Sequenced only: when a server is held by another action, wait for it instead of refusing. */
   readonly queue?: boolean;
+  /** An outlet action: switch exactly these outlets (targets must be empty; always forced). */
+  readonly outlets?: readonly OutletRef[];
 }
 
 export interface OutletStatus {

@@ -239,33 +239,38 @@ export class LabState {
 
   // ── fresh reads for a decision ───────────────────────────────────────────────────────
 
+  /** Reads a server's outlets now (see readOutlets) and derives its state. */
+  async readServer(s: RuntimeServer, signal: AbortSignal): Promise<OutletsRead> {
+    await this.readOutlets(s.outlets, signal);
+    this.derive(this.servers.get(s.name)!);
+    return this.outletsState(s);
+  }
+
   /**
-   * Reads a server's outlets now, one read per device through its queue. A device that does not
+   * Reads these outlets now, one read per device through its queue. A device that does not
    * answer is marked unreachable (its outlets unknown), exactly as a failed poll would.
    */
-  async readServer(s: RuntimeServer, signal: AbortSignal): Promise<OutletsRead> {
+  async readOutlets(outlets: readonly { readonly device: string; readonly outlet: number }[], signal: AbortSignal): Promise<void> {
     const byDevice = new Map<string, number[]>();
-    for (const o of s.outlets) {
+    for (const o of outlets) {
       const list = byDevice.get(o.device) ?? [];
-      list.push(o.outlet);
+      if (!list.includes(o.outlet)) list.push(o.outlet);
       byDevice.set(o.device, list);
     }
     await Promise.all(
-      [...byDevice].map(async ([id, outlets]) => {
+      [...byDevice].map(async ([id, ns]) => {
         const slot = this.devices.get(id)!;
         try {
-          const what = `read outlet${outlets.length > 1 ? 's' : ''} ${outlets.join(', ')}`;
-          const map = await slot.d.queue.read(what, (sg) => slot.d.device.read(outlets, sg), signal, { withinTimeout: true });
+          const what = `read outlet${ns.length > 1 ? 's' : ''} ${ns.join(', ')}`;
+          const map = await slot.d.queue.read(what, (sg) => slot.d.device.read(ns, sg), signal, { withinTimeout: true });
           this.setReachable(slot, true, null);
-          for (const n of outlets) this.setPower(slot, n, map.get(n) ?? 'unknown');
+          for (const n of ns) this.setPower(slot, n, map.get(n) ?? 'unknown');
         } catch (err) {
           if (signal.aborted || (err as OckleError).code === 'OCKLE_OPERATION_ABORTED') throw err;
           this.deviceFailed(slot, toOckleError(err).message);
         }
       }),
     );
-    this.derive(this.servers.get(s.name)!);
-    return this.outletsState(s);
   }
 
   /**

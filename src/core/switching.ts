@@ -36,10 +36,10 @@ export class Switcher {
     return (to === 'on' || to === 'off') && slot.d.device.caps.readBack === 'real' && slot.reachable === true && slot.power[o.outlet - 1] === to;
   }
 
-  /** Switches one outlet of `server` and confirms it; a failure is journaled and thrown. */
-  async switchOutlet(actionId: string, server: string, o: RuntimeOutlet, kind: ActionKind, signal: AbortSignal): Promise<void> {
+  /** Switches one outlet (of `server`, when one owns it) and confirms it; a failure is journaled and thrown. */
+  async switchOutlet(actionId: string, server: string | undefined, o: RuntimeOutlet, kind: ActionKind, signal: AbortSignal): Promise<void> {
     const slot = this.#state.devices.get(o.device)!;
-    const where = { server, device: o.device, outlet: o.outlet };
+    const where = { ...(server !== undefined && { server }), device: o.device, outlet: o.outlet };
     try {
       if (kind === 'cycle' && !slot.d.device.caps.cycle) {
         // Emulated cycle: off, confirmed, a pause for the PSU to drain, then on.
