@@ -39,6 +39,9 @@ export function openApiDocument(version: string): Record<string, unknown> {
           responses: { '202': json({ type: 'object' }, 'Accepted; the body holds the action record'), '409': json(ref('Error'), 'Busy, or no sequencer'), ...errors },
         },
       },
+      '/api/servers/{name}/tests': {
+        post: { summary: "Run a server's tests now and answer with its status, each test with its result and latency (operator); nothing is switched", responses: { '200': json({ type: 'object' }), ...errors } },
+      },
       '/api/devices/{id}/outlets/{outlet}/actions': {
         post: {
           summary: 'Switch one outlet on/off/cycle (operator), whatever it powers: forced, journaled, confirmed by read-back; refused while an action holds the server it powers',

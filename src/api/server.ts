@@ -303,6 +303,12 @@ export function createApi(gateway: Gateway, opts: ApiOptions): FastifyInstance {
     async (req, reply) =>
       reply.code(202).send(startAction(req, req.body.action, [req.params.name], req.body.force, req.body.reason, req.body.queue)),
   );
+  // A server's tests, now (probes only: nothing is switched).
+  app.post<{ Params: { name: string } }>('/api/servers/:name/tests', { onRequest: need('operator') }, async (req) => {
+    const who = principals.get(req)!;
+    opts.log.info({ origin: `api:${who.name}`, server: req.params.name }, 'tests run on request');
+    return { server: await gateway.test(req.params.name) };
+  });
   // One outlet of one device, whatever it powers: forced, journaled, confirmed by read-back.
   app.post<{ Params: { id: string; outlet: string }; Body: { action: ActionKind; reason: string } }>(
     '/api/devices/:id/outlets/:outlet/actions',

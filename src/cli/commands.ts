@@ -43,7 +43,8 @@ const USAGE = `usage: ockle <command> [options]
 
 commands:
   status                       servers with state and reason
-  tree                         the dependency graph
+  tree [--dot]                 the dependency graph (--dot: Graphviz DOT, coloured by state)
+  test SERVER [TEST]           run a server's tests now: result and latency of each (exit 1 if one fails)
   devices                      devices and their outlets
   plugins                      available plugins: state, where they run, bundled or installed
   plugins show NAME            one plugin: state, version, file, and its settings (type, value, default, help)
@@ -101,6 +102,7 @@ const OPTIONS = {
   role: { type: 'string' },
   dir: { type: 'string' },
   list: { type: 'boolean', default: false },
+  dot: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const satisfies ParseArgsConfig['options'];
 
@@ -230,6 +232,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
       case 'tree': {
         const tree = await client().request<TreeView>('GET', '/api/tree');
         if (v.json) return json(tree), 0;
+        if (v.dot) return out(treeDot(tree)), 0;
         const deps = new Map(tree.order.map((n) => [n, tree.edges.filter((e) => e.from === n).map((e) => e.to)]));
         const state = new Map(tree.nodes.map((n) => [n.name, n.state]));
         for (const n of tree.order) {
@@ -238,6 +241,18 @@ export async function main(argv: string[], io: Io): Promise<number> {
           d.forEach((x, i) => out(`  ${i === d.length - 1 ? '└─' : '├─'} needs ${x}\n`));
         }
         return 0;
+      }
+      case 'test': {
+        if (rest.length < 1 || rest.length > 2) return usage('the command is `ockle test SERVER [TEST]`');
+        const { server } = await client().request<{ server: ServerStatus }>('POST', `/api/servers/${encodeURIComponent(rest[0]!)}/tests`, {});
+        const tests = rest[1] === undefined ? server.tests : server.tests.filter((t) => t.name === rest[1]);
+        if (rest[1] !== undefined && tests.length === 0)
+          return (io.stderr.write(`ockle: server "${server.name}" has no test "${rest[1]}" (its tests: ${server.tests.map((t) => t.name).join(', ') || 'none'})\n`), 2);
+        if (v.json) return json({ server: server.name, state: server.state, tests }), 0;
+        if (tests.length === 0) return out(`${server.name} has no tests (${server.state}: ${server.reason})\n`), 0;
+        out(table([['TEST', 'TYPE', 'RESULT', 'LATENCY', 'DETAIL'], ...tests.map((t) => [t.name, t.type, paint(t.result === 'PASSED' ? '32' : '31', t.result), t.latencyMs === null ? '' : `${t.latencyMs} ms`, t.detail])]));
+        out(`${server.name}: ${server.state} (${server.reason})\n`);
+        return tests.every((t) => t.result === 'PASSED') ? 0 : 1;
       }
       case 'plugins': {
         if (rest[0] === 'new') {
@@ -555,4 +570,26 @@ export async function main(argv: string[], io: Io): Promise<number> {
     io.stderr.write(`ockle: ${e.message}\n${e.hint ? `  ${e.hint}\n` : ''}`);
     return exitCodeFor(e);
   }
+}
+
+const DOT_FILL: Partial<Record<OpState, string>> = {
+  OK: '#b7e4c7',
+  FORCED_ON: '#a9def9',
+  OFF: '#e0e0e0',
+  FORCED_OFF: '#cfd8dc',
+  SWITCHING_ON: '#fff3b0',
+  SWITCHING_OFF: '#fff3b0',
+  NOT_SERVING: '#ffd6a5',
+};
+
+/** The dependency graph in Graphviz DOT: an edge from a server to what it needs, nodes filled by state. */
+export function treeDot(tree: TreeView): string {
+  const esc = (s: string): string => s.replace(/["\\]/g, '\\$&');
+  const q = (s: string): string => `"${esc(s)}"`;
+  const lines = ['digraph ockle {', '  rankdir=BT;', '  node [shape=box, style="rounded,filled", fontname="sans-serif"];'];
+  // \n in a DOT label is a line break: the name above the state.
+  for (const n of tree.nodes) lines.push(`  ${q(n.name)} [label="${esc(n.name)}\\n${n.state}", fillcolor=${q(DOT_FILL[n.state] ?? '#ffadad')}];`);
+  for (const e of tree.edges) lines.push(`  ${q(e.from)} -> ${q(e.to)}; // ${e.from} needs ${e.to}`);
+  lines.push('}');
+  return lines.join('\n') + '\n';
 }

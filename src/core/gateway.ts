@@ -57,6 +57,11 @@ export interface Gateway {
   cancel(id: string, origin: string): ActionRecord;
   /** Resolves when the action has finished (or at once if it has), or when `signal` aborts (then with its current record). */
   waitFor(id: string, signal?: AbortSignal): Promise<ActionRecord>;
+  /**
+   * Runs a server's tests now (a run already under way is awaited instead of a second one) and
+   * answers with its status. Never switches anything. @throws UnknownServerError
+   */
+  test(server: string): Promise<ServerStatus>;
   /** Problems (errors and warnings) of the loaded configuration, for `config check` faces. */
   configProblems(): readonly ConfigProblem[];
 }

@@ -174,6 +174,13 @@ export class Runtime implements Gateway {
   configProblems(): readonly ConfigProblem[] {
     return this.#lab.problems;
   }
+  async test(name: string): Promise<ServerStatus> {
+    const state = this.#lab.state;
+    const slot = state.servers.get(name);
+    if (!slot) throw new UnknownServerError(name, [...state.servers.keys()]);
+    await state.runTests(slot);
+    return serverView(state, name);
+  }
 
   /**
    * What a sequenced action would do, without touching anything: waves, per-device order, and
