@@ -53,35 +53,56 @@ const fromFastify = createRequire(createRequire(import.meta.url).resolve('fastif
  * fastify's default compilers (Ajv for requests, fast-json-stringify for responses), each
  * route's compiled on its first request instead of at start. Compiling every route schema
  * (and its HEAD twin) at `ready`, and loading Ajv to do it, held up the API's first answer by
- * ~100 ms; a request now pays ~1 ms once for its route. Validation, coercion, defaults and
- * error messages are the same: the same compiler with the same options does the work.
+ * ~200 ms here. Validation, coercion, defaults and error messages are the same: the same
+ * compiler with the same options does the work. One set per fastify instance.
  */
-export const lazyCompilers: Compilers = {
-  buildValidator: ((externalSchemas: unknown, options: unknown) => {
-    let compile: ((route: unknown) => Validator) | undefined;
-    return (route: unknown) => {
-      let fn: Validator | undefined;
-      const validate: Validator = (data, cxt) => {
-        compile ??= (fromFastify('@fastify/ajv-compiler') as () => Factory<Validator>)()(externalSchemas, options);
-        fn ??= compile(route);
-        const result = fn(data, cxt);
-        validate.errors = fn.errors;
-        return result;
+export function lazyCompilers(): Compilers & { compilePending(signal?: AbortSignal): Promise<void> } {
+  /** Validators built but not compiled yet. */
+  const pending = new Set<() => void>();
+  return {
+    buildValidator: ((externalSchemas: unknown, options: unknown) => {
+      let compile: ((route: unknown) => Validator) | undefined;
+      return (route: unknown) => {
+        let fn: Validator | undefined;
+        const ready = (): Validator => {
+          pending.delete(ready);
+          compile ??= (fromFastify('@fastify/ajv-compiler') as () => Factory<Validator>)()(externalSchemas, options);
+          return (fn ??= compile(route));
+        };
+        pending.add(ready);
+        const validate: Validator = (data, cxt) => {
+          const f = fn ?? ready();
+          const result = f(data, cxt);
+          validate.errors = f.errors;
+          return result;
+        };
+        // Tells fastify to pass the request as the parent, so that Ajv may coerce the root value as it does eagerly.
+        validate.schemaEnv = true;
+        return validate;
       };
-      // Tells fastify to pass the request as the parent, so that Ajv may coerce the root value as it does eagerly.
-      validate.schemaEnv = true;
-      return validate;
-    };
-  }) as Compilers['buildValidator'],
-  buildSerializer: ((externalSchemas: unknown, options: unknown) => {
-    let compile: ((route: unknown) => (data: unknown) => string) | undefined;
-    return (route: unknown) => {
-      let fn: ((data: unknown) => string) | undefined;
-      return (data: unknown) => {
-        compile ??= (fromFastify('@fastify/fast-json-stringify-compiler') as { SerializerSelector: () => Factory<(data: unknown) => string> }).SerializerSelector()(externalSchemas, options);
-        fn ??= compile(route);
-        return fn(data);
+    }) as Compilers['buildValidator'],
+    buildSerializer: ((externalSchemas: unknown, options: unknown) => {
+      let compile: ((route: unknown) => (data: unknown) => string) | undefined;
+      return (route: unknown) => {
+        let fn: ((data: unknown) => string) | undefined;
+        return (data: unknown) => {
+          compile ??= (fromFastify('@fastify/fast-json-stringify-compiler') as { SerializerSelector: () => Factory<(data: unknown) => string> }).SerializerSelector()(externalSchemas, options);
+          fn ??= compile(route);
+          return fn(data);
+        };
       };
-    };
-  }) as Compilers['buildSerializer'],
-};
+    }) as Compilers['buildSerializer'],
+    /**
+     * Compiles the validators no request has needed yet, one per turn of the event loop (the
+     * first also loads Ajv and its URI parser: ~150–300 ms here, once), so that the first
+     * request of a route does not pay for it either. For idle time after the start.
+     */
+    async compilePending(signal?: AbortSignal): Promise<void> {
+      for (const ready of pending) {
+        if (signal?.aborted) return;
+        ready();
+        await new Promise((r) => setImmediate(r));
+      }
+    },
+  };
+}

@@ -114,6 +114,8 @@ export interface ApiOptions {
   readonly auth: Auth;
   readonly log: Logger;
   readonly version: string;
+  /** Route validators compile this long after the API listens, or on a route's first request if sooner (default 3 s). */
+  readonly compileSchemasAfterMs?: number;
   /** Interval of SSE keep-alive comments (default 15 s). */
   readonly keepaliveMs?: number;
 }
@@ -170,6 +172,7 @@ function parseJsonBody(_req: FastifyRequest, body: string, done: (err: Error | n
 }
 
 export function createApi(gateway: Gateway, opts: ApiOptions): FastifyInstance {
+  const compilers = lazyCompilers();
   const app = fastify({
     loggerInstance: opts.log as unknown as FastifyBaseLogger,
     // Requests are not logged one by one (a dashboard polls); writes get their own info line.
@@ -199,8 +202,14 @@ export function createApi(gateway: Gateway, opts: ApiOptions): FastifyInstance {
     forceCloseConnections: true,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
     // Route schemas are compiled on a route's first request, not before the first answer.
-    schemaController: { compilersFactory: lazyCompilers },
+    schemaController: { compilersFactory: compilers },
   });
+  // The validators compile in idle time after the start (the worker plugins load first), not
+  // in the first request of each route.
+  const idle = new AbortController();
+  const compileAll = () => compilers.compilePending(idle.signal).catch((err: Error) => opts.log.error({ err: err.message }, 'a route schema does not compile'));
+  app.addHook('onListen', async () => void setTimeout(() => void compileAll(), opts.compileSchemasAfterMs ?? 3000).unref());
+  app.addHook('onClose', async () => idle.abort());
   // JSON only: a text/plain body gets 415, not a confusing schema error.
   app.removeContentTypeParser('text/plain');
   app.removeContentTypeParser('application/json');

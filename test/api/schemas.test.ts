@@ -7,6 +7,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../src/core/gateway.js';
 import { Auth, generateToken } from '../../src/api/auth.js';
+import { lazyCompilers } from '../../src/api/schemas.js';
 import { createApi } from '../../src/api/server.js';
 import { silentLogger } from '../../src/log.js';
 
@@ -49,5 +50,32 @@ describe('route schemas, compiled on first use', () => {
     expect((await ask('GET', '/api/actions?limit=7')).statusCode).toBe(200);
     expect((await ask('GET', '/api/actions')).statusCode).toBe(200);
     expect(seen).toEqual([{ limit: 7 }, { limit: 50 }]);
+  });
+});
+
+describe('compiling ahead of the first request', () => {
+  const route = (schema: unknown) => ({ schema, method: 'GET', url: '/x', httpPart: 'querystring' });
+  it('compiles every pending validator, with fastify’s Ajv and options, unless told to stop', async () => {
+    const c = lazyCompilers();
+    const compile = c.buildValidator({}, { customOptions: { coerceTypes: 'array' } }) as unknown as (r: unknown) => (data: unknown, cxt?: unknown) => boolean;
+    const good = compile(route({ type: 'object', properties: { limit: { type: 'integer', default: 50 } } }));
+    compile(route({ type: 'no-such-type' }));
+    const stop = new AbortController();
+    stop.abort();
+    await c.compilePending(stop.signal); // told to stop: compiles nothing, so the bad schema does not throw
+    await expect(c.compilePending()).rejects.toThrow(/no-such-type|type/);
+    const q: Record<string, unknown> = { limit: '7' };
+    expect(good(q)).toBe(true);
+    expect(q).toEqual({ limit: 7 });
+  });
+
+  it('the API compiles its routes’ validators after it listens, every one without error', async () => {
+    const errors: string[] = [];
+    const log = Object.assign(silentLogger(), { error: (o: { err: string }) => errors.push(o.err) });
+    const app = createApi({} as Gateway, { auth: new Auth({ tokens: [], anonymousRole: 'viewer' }), log, version: 'test', web: false, compileSchemasAfterMs: 0 });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    await new Promise((r) => setTimeout(r, 1500));
+    await app.close();
+    expect(errors).toEqual([]);
   });
 });
