@@ -4,7 +4,7 @@
  * everything else (and whatever was missed while the stream was down).
  */
 import { useEffect, useState } from 'preact/hooks';
-import type { ActionProgress, ActionRecord, DeviceStatus, ServerStatus, TreeView } from '../core/model.js';
+import type { ActionProgress, ActionRecord, DeviceStatus, Plan, ServerStatus, TreeView } from '../core/model.js';
 import { api, forgetToken, onUnauthorized, setToken, streamEvents, type StreamEvent } from './api.js';
 
 export type Role = 'viewer' | 'operator' | 'admin';
@@ -22,6 +22,19 @@ export interface PluginInfo {
   readonly source?: 'bundled' | 'installed';
 }
 
+/**
+ * The Sequence view's choices, its plan and the action it started. Kept here, not in the view:
+ * the view is unmounted when the user goes to another tab, and with it went the id of the running
+ * action, so coming back showed neither the plan's chips nor the progress (still in `progress`).
+ */
+export interface SequenceDraft {
+  readonly kind: 'on' | 'off';
+  readonly picked: readonly string[];
+  readonly plan: Plan | null;
+  readonly actionId: string | null;
+}
+const NO_SEQUENCE: SequenceDraft = { kind: 'on', picked: [], plan: null, actionId: null };
+
 export interface State {
   me: Me | null;
   servers: ServerStatus[];
@@ -37,14 +50,21 @@ export interface State {
   liveWhy: string;
   /** Per action id: bumped on each event about it, so an open action re-reads its steps. */
   actionTicks: Record<string, number>;
+  sequence: SequenceDraft;
 }
 
-const state: State = { me: null, servers: [], devices: [], tree: null, actions: [], plugins: [], progress: {}, live: 'connecting', notice: '', liveWhy: '', actionTicks: {} };
+const state: State = { me: null, servers: [], devices: [], tree: null, actions: [], plugins: [], progress: {}, live: 'connecting', notice: '', liveWhy: '', actionTicks: {}, sequence: NO_SEQUENCE };
 const listeners = new Set<() => void>();
 const notify = (): void => {
   for (const l of listeners) l();
 };
 export const getState = (): State => state;
+
+/** Changes the Sequence view's draft (see SequenceDraft) and re-renders. */
+export function setSequence(patch: Partial<SequenceDraft>): void {
+  state.sequence = { ...state.sequence, ...patch };
+  notify();
+}
 
 /** Re-renders the component whenever the store changes. */
 export function useStore(): State {
@@ -153,6 +173,7 @@ export function disconnect(notice = ''): void {
   stream?.abort();
   stream = null;
   state.me = null;
+  state.sequence = NO_SEQUENCE;
   state.notice = notice;
   notify();
 }

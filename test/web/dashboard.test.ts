@@ -2,8 +2,10 @@
  * The dashboard in headless Chromium (Debian's chromium driven by playwright-core) against a
  * daemon on the demo config: the graph shows every server in its state's colour; switching
  * through the UI changes the simulated PDU and the colour follows; a sequence runs with visible
- * progress and is cancelled; a viewer cannot switch; a chart draws what the logger recorded;
- * the config view masks secrets and checks an edited file. A PNG of each view is saved under
+ * progress (shown again after leaving the tab and coming back; the graph marks the servers it
+ * holds with an SVG hourglass, no emoji) and is cancelled; a viewer cannot switch; a chart draws
+ * what the logger recorded, from 0, inside its card; on a phone every tab fits; the config view
+ * masks secrets and checks an edited file. A PNG of each view is saved under
  * test-artifacts/dashboard/ (the README shows copies from docs/screenshots/).
  */
 import { mkdirSync } from 'node:fs';
@@ -22,7 +24,25 @@ import { describePeer, which } from '../support/peers.js';
 // The few browser globals the page callbacks below use, declared here so the DOM library is not
 // added to the whole (Node) program: these callbacks run in Chromium, not in Node.
 declare const sessionStorage: { getItem(key: string): string | null };
-declare const document: { querySelector(selector: string): { getAttribute(name: string): string | null } | null };
+interface Rect {
+  readonly top: number;
+  readonly bottom: number;
+  readonly left: number;
+  readonly right: number;
+  readonly width: number;
+  readonly height: number;
+}
+interface El {
+  getAttribute(name: string): string | null;
+  getBoundingClientRect(): Rect;
+  readonly textContent: string | null;
+}
+interface Canvas extends El {
+  readonly width: number;
+  readonly height: number;
+  getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } };
+}
+declare const document: { querySelector(selector: string): El | null; documentElement: { scrollWidth: number } };
 declare function getComputedStyle(element: unknown): { stroke: string };
 
 const SHOTS = join(REPO, 'test-artifacts', 'dashboard');
@@ -100,6 +120,34 @@ describePeer('dashboard in Chromium', ['chromium'], () => {
     await page.close();
   });
 
+  it('shows every tab within a phone’s width, Config too, and nothing scrolls sideways', async () => {
+    const phone = await signIn(admin.token, { width: 390, height: 844 });
+    await phone.waitForSelector('a.node-link');
+    const tabs = phone.locator('header nav a');
+    expect(await tabs.allTextContents()).toEqual(['Lab', 'Sequence', 'Power', 'Actions', 'Devices', 'Plugins', 'Config']);
+    for (let i = 0; i < (await tabs.count()); i++) {
+      const box = (await tabs.nth(i).boundingBox())!;
+      const name = (await tabs.nth(i).textContent()) ?? '';
+      expect(box.x, name).toBeGreaterThanOrEqual(0);
+      expect(box.x + box.width, name).toBeLessThanOrEqual(390);
+      expect(box.y + box.height, name).toBeLessThanOrEqual(844);
+    }
+    expect(await phone.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    await phone.click('header nav a:has-text("Config")');
+    await phone.waitForSelector('button[data-file="ockle.ini"]');
+    expect(await phone.getAttribute('header nav a:has-text("Config")', 'class')).toBe('active');
+    await phone.screenshot({ path: join(SHOTS, 'nav-phone.png') });
+    // The Config view itself fits too: its file buttons wrap, a wide table scrolls in its section.
+    await phone.waitForSelector('tr[data-key=log_level]');
+    expect(await phone.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    for (const b of await phone.locator('.files button').all()) {
+      const box = (await b.boundingBox())!;
+      expect(box.x + box.width, (await b.textContent()) ?? '').toBeLessThanOrEqual(390);
+    }
+    await shot(phone, 'config-phone');
+    await phone.close();
+  });
+
   it('switches a server through the UI after naming what will be switched; the PDU and the colour follow', async () => {
     const page = await signIn(operator.token);
     await page.click('a.node-link[data-server="web-1"]');
@@ -153,11 +201,56 @@ describePeer('dashboard in Chromium', ['chromium'], () => {
     await page.waitForFunction(() => Number(document.querySelector('.chart')?.getAttribute('data-points') ?? 0) >= 2, null, { timeout: 15_000 });
     expect(Number(await page.getAttribute('.chart', 'data-series'))).toBe(2); // pdu-a and pdu-b meter; relay-1 does not
     expect(await page.locator('.chart canvas').count()).toBe(1);
+    // Watts and amps are drawn from 0 (the sim's outlets draw a steady load: an axis from the
+    // data's minimum would show noise as a swing).
+    expect(await page.getAttribute('.chart', 'data-y-min')).toBe('0');
     await page.selectOption('select[aria-label=Device]', 'pdu-a');
     await page.waitForFunction(() => Number(document.querySelector('.chart')?.getAttribute('data-series') ?? 0) === 8);
+    expect(await page.getAttribute('.chart', 'data-y-min')).toBe('0');
+    await expectChartInsideItsCard(page);
     await shot(page, 'charts');
+    await page.selectOption('select[aria-label=What]', 'amps');
+    await page.waitForFunction(() => document.querySelector('.chart')?.getAttribute('data-y-min') === '0');
+    // On a phone too: the plot and its legend (8 outlets, wrapped) stay in the card.
+    const phone = await signIn(viewer.token, { width: 390, height: 844 });
+    await phone.goto(daemon.url + '/#/charts');
+    await phone.waitForFunction(() => Number(document.querySelector('.chart')?.getAttribute('data-points') ?? 0) >= 2, null, { timeout: 15_000 });
+    await phone.selectOption('select[aria-label=Device]', 'pdu-a');
+    await phone.waitForFunction(() => Number(document.querySelector('.chart')?.getAttribute('data-series') ?? 0) === 8);
+    await expectChartInsideItsCard(phone);
+    await shot(phone, 'charts-phone');
+    await phone.close();
     await page.close();
   });
+
+  /**
+   * uPlot's canvas and legend lie within the chart's card, and the last time label is drawn whole:
+   * no ink in the canvas's last columns below the plot (a label cut by the canvas's edge leaves some).
+   */
+  async function expectChartInsideItsCard(page: Page): Promise<void> {
+    const card = (await page.locator('.chart').boundingBox())!;
+    for (const part of ['.chart canvas', '.chart .u-legend']) {
+      const box = (await page.locator(part).boundingBox())!;
+      expect(box.x, part).toBeGreaterThanOrEqual(card.x);
+      expect(box.y, part).toBeGreaterThanOrEqual(card.y);
+      expect(box.x + box.width, part).toBeLessThanOrEqual(card.x + card.width);
+      expect(box.y + box.height, part).toBeLessThanOrEqual(card.y + card.height);
+    }
+    const ink = await page.$eval('.chart canvas', (canvas) => {
+      const c = canvas as Canvas;
+      const rect = c.getBoundingClientRect();
+      const ratio = c.height / rect.height;
+      // Below the plot area (uPlot's .u-over): the x axis, its ticks and labels.
+      const top = Math.ceil((document.querySelector('.chart .u-over')!.getBoundingClientRect().bottom - rect.top) * ratio) + 1;
+      const { data } = c.getContext('2d').getImageData(0, top, c.width, c.height - top);
+      let right = -1;
+      for (let i = 3; i < data.length; i += 4) if (data[i]! > 0) right = Math.max(right, ((i - 3) / 4) % c.width);
+      // The rightmost inked column's distance from the canvas's right edge, in CSS pixels.
+      return { margin: (c.width - 1 - right) / ratio, found: right >= 0 };
+    });
+    expect(ink.found).toBe(true);
+    expect(ink.margin).toBeGreaterThanOrEqual(2);
+  }
 
   it('lists actions and devices, and shows the config with secrets masked and a checker', async () => {
     const page = await signIn(admin.token);
@@ -220,6 +313,19 @@ describePeer('dashboard in Chromium', ['chromium'], () => {
       throw err;
     });
     await page.waitForSelector('.action .progress');
+    // Meanwhile the lab marks the servers the action holds with an hourglass drawn in SVG, not
+    // the emoji (a missing-glyph box where no emoji font is installed).
+    await page.click('header nav a:has-text("Lab")');
+    await page.waitForSelector('a.node-link g svg[data-icon=hourglass]');
+    const nodeText = await page.locator('svg.graph').textContent();
+    expect(nodeText).not.toMatch(/\p{Emoji_Presentation}/u);
+    expect(await page.locator('.server-list').textContent()).not.toMatch(/\p{Emoji_Presentation}/u);
+    await shot(page, 'graph-action');
+    // Back on Sequence, the running action, its plan and its progress are there again.
+    await page.click('header nav a:has-text("Sequence")');
+    await page.waitForSelector('.action[data-status=running] .progress');
+    await page.waitForSelector('.plan .chip[data-event=started], .plan .chip[data-event=done]');
+    expect(await page.isChecked('input[name=target][value="storage-1"]')).toBe(true);
     await shot(page, 'sequence');
     await page.click('button:has-text("Cancel action")');
     await page.waitForSelector('.action[data-status=cancelled]', { timeout: 20_000 });

@@ -1,6 +1,8 @@
 /**
  * Power over time from the logger plugin (`logger.query`): per device (outlets summed) or per
- * outlet of one device; watts, amps or energy; the last hour, day or week. Drawn with uPlot.
+ * outlet of one device; watts, amps or energy; the last hour, day or week. Drawn with uPlot, as
+ * wide as the card's inside (the legend wraps within it, the last time label has room), watts
+ * and amps from 0 (a flat 180 W line is not drawn as a swing).
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
 import uPlot from 'uplot';
@@ -39,6 +41,7 @@ export function ChartsView() {
   const [series, setSeries] = useState<Series[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const box = useRef<HTMLDivElement>(null);
+  const plot = useRef<HTMLDivElement>(null);
 
   useEffect(() => {
     let stale = false;
@@ -60,7 +63,9 @@ export function ChartsView() {
   }, [range, device]);
 
   useEffect(() => {
-    if (!box.current || !series) return;
+    const card = box.current;
+    const into = plot.current;
+    if (!card || !into || !series) return;
     const shown = series.filter((s) => s.points.some((p) => p[metric] !== null));
     const times = [...new Set(shown.flatMap((s) => s.points.map((p) => p.t)))].sort((a, b) => a - b);
     const data: uPlot.AlignedData = [
@@ -70,20 +75,31 @@ export function ChartsView() {
         return times.map((t) => at.get(t) ?? null);
       }),
     ];
+    // The inside of the card (its padding excluded): a plot as wide as the card's box would
+    // overflow it by the padding, pushing the last time label and the legend out.
+    const width = (): number => Math.max(200, into.clientWidth);
     const chart = new uPlot(
       {
-        width: Math.max(320, box.current.clientWidth),
+        width: width(),
         height: 320,
+        // Room on the right for half of the last time label, which is centred on the plot's edge.
+        padding: [null, 32, null, null],
         series: [{}, ...shown.map((s, i) => ({ label: s.outlet === null ? s.device : `${s.device}/${s.outlet}`, stroke: COLOURS[i % COLOURS.length]!, width: 2, spanGaps: false }))],
         axes: [{}, { label: METRICS.find(([m]) => m === metric)![1], size: 60 }],
-        scales: { x: { time: true } },
+        scales: {
+          x: { time: true },
+          // Watts and amps start at 0; energy is a counter, drawn around its values.
+          ...(metric !== 'energyWh' && { y: { range: (_u: uPlot, min: number | null, max: number | null) => uPlot.rangeNum(Math.min(0, min ?? 0), Math.max(0, max ?? 0), 0.1, true) } }),
+        },
+        hooks: { setScale: [(u, key) => void (key === 'y' && (card.dataset.yMin = String(u.scales.y!.min)))] },
       },
       data,
-      box.current,
+      into,
     );
-    box.current.dataset.points = String(times.length);
-    box.current.dataset.series = String(shown.length);
-    const onResize = (): void => chart.setSize({ width: Math.max(320, box.current!.clientWidth), height: 320 });
+    card.dataset.points = String(times.length);
+    card.dataset.series = String(shown.length);
+    card.dataset.yMin = String(chart.scales.y!.min);
+    const onResize = (): void => chart.setSize({ width: width(), height: 320 });
     addEventListener('resize', onResize);
     return () => (removeEventListener('resize', onResize), chart.destroy());
   }, [series, metric]);
@@ -115,7 +131,9 @@ export function ChartsView() {
       {error && <p class="error">{error}</p>}
       {series && series.length === 0 && <p class="meta">Nothing recorded in this range yet; the logger samples every log_resolution.</p>}
       {metered.length === 0 && <p class="meta">No device reports metering: states are recorded, but there is no power to draw.</p>}
-      <div class="chart" ref={box} />
+      <div class="chart" ref={box}>
+        <div class="chart-plot" ref={plot} />
+      </div>
     </section>
   );
 }

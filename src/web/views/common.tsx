@@ -47,6 +47,22 @@ export function Confirm(props: { title: string; children: ComponentChildren; con
   );
 }
 
+/**
+ * An hourglass drawn with two paths, for "an action holds this server": it needs no font (the
+ * emoji ⏳ is a missing-glyph box where no emoji font is installed). Usable in HTML and, with
+ * `x`/`y`, inside another SVG (the graph's nodes).
+ */
+export function Hourglass({ size = 14, x, y, title }: { size?: number; x?: number; y?: number; title?: string }) {
+  return (
+    <svg class="icon hourglass" data-icon="hourglass" width={size} height={size} x={x} y={y} viewBox="0 0 16 16" aria-hidden={title ? undefined : 'true'} role={title ? 'img' : undefined}>
+      {title && <title>{title}</title>}
+      <path d="M3 1.5h10M3 14.5h10" class="frame" />
+      <path d="M4.5 1.5c0 3.2 3.5 4.6 3.5 6.5s-3.5 3.3-3.5 6.5M11.5 1.5c0 3.2-3.5 4.6-3.5 6.5s3.5 3.3 3.5 6.5" class="glass" />
+      <path d="M5.8 13.6c.4-1.6 1.5-2.3 2.2-2.8.7.5 1.8 1.2 2.2 2.8z M6.4 4.6h3.2c-.4.9-1 1.4-1.6 1.9-.6-.5-1.2-1-1.6-1.9z" class="sand" />
+    </svg>
+  );
+}
+
 export const formatMs = (ms: number | undefined | null): string => (ms == null ? '–' : ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`);
 
 /** One action, live: status, progress of a sequence, its steps; cancel while it runs (operators). */

@@ -1,13 +1,15 @@
 /**
  * The lab at a glance: the dependency graph laid out by dagre (dependencies above the servers
  * that need them), each server coloured by its state, with badges for an unreachable device, a
- * relay whose state is assumed, and a running action. Click a server for its detail.
+ * relay whose state is assumed, and a running action (an hourglass drawn in SVG: no emoji font
+ * needed). Click a server for its detail.
  */
 import dagre from '@dagrejs/dagre';
 import { useMemo } from 'preact/hooks';
 import type { ServerStatus } from '../../core/model.js';
 import { LEGEND, STATE_STYLE } from '../states.js';
 import { useStore } from '../store.js';
+import { Hourglass } from './common.js';
 
 const W = 176;
 const H = 58;
@@ -29,12 +31,12 @@ export function layout(nodes: readonly string[], edges: readonly { from: string;
   };
 }
 
+/** The text badges of a server; a running action is the hourglass icon, drawn apart. */
 function badges(s: ServerStatus, unreachable: ReadonlySet<string>): string[] {
   const out: string[] = [];
   const down = [...new Set(s.outlets.filter((o) => unreachable.has(o.device)).map((o) => o.device))];
   if (down.length) out.push(`⚠ ${down.join(', ')} unreachable`);
   if (s.outlets.some((o) => o.readBack === 'assumed')) out.push('assumed state');
-  if (s.actionId) out.push('⏳ action');
   return out;
 }
 
@@ -75,6 +77,7 @@ export function GraphView() {
                   <text x="10" y="38" class="state">
                     {STATE_STYLE[state].label}
                   </text>
+                  {s?.actionId && <Hourglass x={W - 24} y={8} size={16} title={`action ${s.actionId} running`} />}
                   {b.length > 0 && (
                     <text x="10" y="52" class="badge">
                       {b.join(' · ')}
@@ -95,7 +98,14 @@ export function GraphView() {
                 <a href={`#/server/${encodeURIComponent(n)}`}>
                   <span class={`pill ${STATE_STYLE[s.state].cls}`}>{STATE_STYLE[s.state].label}</span> {n}
                 </a>{' '}
-                <small class="meta">{badges(s, unreachable).join(' · ') || s.reason}</small>
+                <small class="meta">
+                  {s.actionId && (
+                    <>
+                      <Hourglass /> action running{' · '}
+                    </>
+                  )}
+                  {badges(s, unreachable).join(' · ') || s.reason}
+                </small>
               </li>
             )
           );

@@ -1,23 +1,30 @@
 /**
  * Sequences: all on / all off, or chosen servers with what they need (on) or what needs them
  * (off). The plan comes first (waves, order, expected time); once running, every server shows
- * where it is, wave by wave, live from the action's progress events; cancel stops it.
+ * where it is, wave by wave, live from the action's progress events; cancel stops it. The
+ * choices, the plan and the running action live in the store, so leaving the tab and coming back
+ * shows the progress again; with none of its own (a reload, a sequence started elsewhere), the
+ * view shows the sequence that is running, if any.
  */
 import { useState } from 'preact/hooks';
 import type { ActionRecord, Plan } from '../../core/model.js';
 import { api } from '../api.js';
 import { STATE_STYLE } from '../states.js';
-import { can, useStore } from '../store.js';
+import { can, setSequence, useStore } from '../store.js';
 import { ActionPanel, Confirm, formatMs } from './common.js';
 
 export function SequenceView() {
   const st = useStore();
-  const [kind, setKind] = useState<'on' | 'off'>('on');
-  const [picked, setPicked] = useState<string[]>([]);
-  const [plan, setPlan] = useState<Plan | null>(null);
+  const { kind, picked, plan, actionId } = st.sequence;
+  const setKind = (k: 'on' | 'off'): void => setSequence({ kind: k });
+  const setPicked = (p: readonly string[]): void => setSequence({ picked: p });
+  const setPlan = (p: Plan | null): void => setSequence({ plan: p });
+  const setActionId = (id: string | null): void => setSequence({ actionId: id });
   const [asking, setAsking] = useState(false);
-  const [actionId, setActionId] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
+  // A sequence running without this view having started it (a reload, the CLI, another browser).
+  const running = actionId ? undefined : st.actions.find((a) => a.status === 'running' && !a.force && (a.kind === 'on' || a.kind === 'off'));
+  const shown = actionId ?? running?.id ?? null;
   const operator = can(st.me, 'operator');
   const all = picked.length === 0;
   const query = `action=${kind}&${all ? 'all=true' : `targets=${picked.map(encodeURIComponent).join(',')}`}`;
@@ -107,7 +114,7 @@ export function SequenceView() {
           </p>
         </Confirm>
       )}
-      {actionId && <ActionPanel id={actionId} canCancel={operator} />}
+      {shown && <ActionPanel id={shown} canCancel={operator} />}
     </section>
   );
 }
