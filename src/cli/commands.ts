@@ -76,6 +76,8 @@ commands:
   action ID                    one action with its steps
   watch [--types a,b]          live events
   config check [DIR]           validate a config directory (no daemon needed)
+  import-ockle OCKLE_ETC_DIR [--out DIR]   translate an Ockle installation into a new config directory
+                               (default ./ockle-config); prints what it translated and what it could not
   token new NAME --role viewer|operator|admin   make an API token
   daemon [--config DIR]        run the gateway in the foreground
   version
@@ -101,6 +103,7 @@ const OPTIONS = {
   types: { type: 'string' },
   role: { type: 'string' },
   dir: { type: 'string' },
+  out: { type: 'string' },
   list: { type: 'boolean', default: false },
   dot: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
@@ -535,6 +538,10 @@ export async function main(argv: string[], io: Io): Promise<number> {
           process.off('SIGINT', onInt);
         }
         return 0;
+      }
+      case 'import-ockle': {
+        const { importOckleCommand } = await import('../import/cli.js');
+        return await importOckleCommand(rest, v.out, io);
       }
       case 'config': {
         if (rest[0] !== 'check') return usage('the config command is `ockle config check [DIR]`');
