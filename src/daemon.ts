@@ -25,6 +25,7 @@ import { checkConfig, type Config } from './config/load.js';
 import { API_INFO_FILE, LOCAL_TOKEN_FILE, type ApiInfo } from './config/paths.js';
 import { EventBus } from './core/event-bus.js';
 import { ActionJournal } from './core/journal.js';
+import { Maintenance } from './core/maintenance.js';
 import type { OckleEvents } from './core/model.js';
 import type { KeepAlive } from './core/sequence.js';
 import { Runtime, type LabSpec } from './core/runtime.js';
@@ -149,7 +150,9 @@ export class Daemon {
       this.log.warn({ actionId: a.id, kind: a.kind, targets: a.targets }, 'action was interrupted by the previous stop');
     // 2. Drivers and the real states: read, never written.
     this.#world = buildWorld(this.#env(config), config);
-    this.#runtime = new Runtime({ journal: this.#journal, events: this.events, log: this.log, version: packageVersion() }, this.#spec(this.#world));
+    const maintenance = new Maintenance(config.stateDir);
+    for (const [server, p] of maintenance.paused) this.log.info({ server, by: p.by, at: p.at, reason: p.reason }, 'server still paused for maintenance');
+    this.#runtime = new Runtime({ journal: this.#journal, events: this.events, log: this.log, version: packageVersion(), maintenance }, this.#spec(this.#world));
     await bringUp(this.#runtime.lab, { monitor: this.#opts.monitor !== false });
     // 3. Faces last: nobody can ask for an action before the states are known.
     await this.#startApi(config);

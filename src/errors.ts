@@ -97,6 +97,16 @@ export const ERROR_CODES = {
     fix: 'Bring the named device back (`ockle devices` shows why it is unreachable), then run the action again; `--force` switches the readable outlets alone.',
     status: 409,
   },
+  OCKLE_SERVER_PAUSED: {
+    meaning: 'An automatic action (asked by a plugin: keep-alive, a power policy, a timer) named a server an operator paused for maintenance; nothing was switched.',
+    fix: '`ockle resume SERVER` when the maintenance is over; operators can still act on a paused server.',
+    status: 409,
+  },
+  OCKLE_STATE_UNWRITABLE: {
+    meaning: 'A pause or resume could not be recorded in the state directory (full, or not writable), so it was not applied.',
+    fix: 'Free space in the state directory or fix its permissions, then retry.',
+    status: 507,
+  },
   OCKLE_JOURNAL_UNWRITABLE: {
     meaning: 'The action journal cannot be written (the state directory is full, or failing), so no new action is accepted: an action that cannot be recorded is not run.',
     fix: 'Free space in the state directory (`df -h` on it); ockle accepts actions again as soon as it can write, without a restart.',

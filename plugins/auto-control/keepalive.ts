@@ -18,7 +18,7 @@ export function createKeepAlive(o: { request: (req: ActionRequest) => ActionReco
     tested(run: TestRun): void {
       const limit = run.policy.keepaliveFailures;
       if (limit === null) return;
-      if (!run.shouldBeUp || run.held || run.tests.some((t) => t.result === 'NOT_RUN') || run.tests.every((t) => t.result === 'PASSED')) {
+      if (!run.shouldBeUp || run.held || run.paused || run.tests.some((t) => t.result === 'NOT_RUN') || run.tests.every((t) => t.result === 'PASSED')) {
         failed.delete(run.server);
         return;
       }

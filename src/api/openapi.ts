@@ -25,6 +25,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
         ActionBody: schemas.actionBody,
         MultiActionBody: schemas.multiActionBody,
         OutletActionBody: schemas.outletActionBody,
+        MaintenanceBody: schemas.maintenanceBody,
       },
     },
     security: [{ bearer: [] }],
@@ -37,6 +38,13 @@ export function openApiDocument(version: string): Record<string, unknown> {
           summary: 'Switch one server on/off/cycle (operator); force switches its outlets directly',
           requestBody: { content: { 'application/json': { schema: ref('ActionBody') } } },
           responses: { '202': json({ type: 'object' }, 'Accepted; the body holds the action record'), '409': json(ref('Error'), 'Busy, or no sequencer'), ...errors },
+        },
+      },
+      '/api/maintenance': {
+        post: {
+          summary: 'Pause servers for maintenance, or resume them (operator): a paused server gets no keep-alive restart and no automatic action until resumed; kept across restarts',
+          requestBody: { content: { 'application/json': { schema: ref('MaintenanceBody') } } },
+          responses: { '200': json({ type: 'object' }, 'The servers whose pause changed, and every paused server'), ...errors },
         },
       },
       '/api/servers/{name}/tests': {

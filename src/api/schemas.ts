@@ -35,7 +35,19 @@ const outletActionBody = {
     reason: actionBody.properties.reason,
   },
 } as const;
-export const schemas = { actionBody, multiActionBody, outletActionBody };
+/** Pause or resume servers for maintenance. */
+const maintenanceBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['action'],
+  properties: {
+    action: { type: 'string', enum: ['pause', 'resume'] },
+    targets: multiActionBody.properties.targets,
+    all: { type: 'boolean' },
+    reason: actionBody.properties.reason,
+  },
+} as const;
+export const schemas = { actionBody, multiActionBody, outletActionBody, maintenanceBody };
 
 type Compilers = Required<NonNullable<NonNullable<FastifyServerOptions['schemaController']>['compilersFactory']>>;
 /** What @fastify/ajv-compiler and @fastify/fast-json-stringify-compiler build: schemas and options in, a per-route compiler out. */

@@ -124,7 +124,7 @@ export interface ApiOptions {
 export { EVENT_NAMES };
 const CLIENTS = ['cli', 'web', 'api'] as const;
 
-const { actionBody, multiActionBody, outletActionBody } = schemas;
+const { actionBody, multiActionBody, outletActionBody, maintenanceBody } = schemas;
 
 function sendError(reply: FastifyReply, e: OckleError): FastifyReply {
   if (e.code === 'OCKLE_AUTH_REQUIRED') void reply.header('www-authenticate', 'Bearer');
@@ -311,6 +311,23 @@ export function createApi(gateway: Gateway, opts: ApiOptions): FastifyInstance {
     { onRequest: need('operator'), schema: { body: actionBody } },
     async (req, reply) =>
       reply.code(202).send(startAction(req, req.body.action, [req.params.name], req.body.force, req.body.reason, req.body.queue)),
+  );
+  // Maintenance: pause or resume servers (no keep-alive, no automatic action meanwhile).
+  app.post<{ Body: { action: 'pause' | 'resume'; targets?: string[]; all?: boolean; reason?: string } }>(
+    '/api/maintenance',
+    { onRequest: need('operator'), schema: { body: maintenanceBody } },
+    async (req) => {
+      const { action, targets, all, reason } = req.body;
+      if ((all === true) === (targets !== undefined))
+        throw new OckleError('OCKLE_REQUEST_INVALID', 'body needs either "targets" or "all": true, not both', { hint: 'Name the servers in targets, or set all.' });
+      const who = principals.get(req)!;
+      const header = req.headers['x-ockle-client'];
+      const origin = `${header === undefined || !(CLIENTS as readonly string[]).includes(String(header)) ? 'api' : String(header)}:${who.name}`;
+      const which = all ? 'all' : targets!;
+      const changed = action === 'pause' ? gateway.pause(which, origin, reason ?? '') : gateway.resume(which);
+      opts.log.info({ origin, action, targets: which, changed, reason }, action === 'pause' ? 'servers paused for maintenance' : 'servers resumed from maintenance');
+      return { changed, paused: gateway.servers().filter((s) => s.paused).map((s) => ({ server: s.name, ...s.paused! })) };
+    },
   );
   // A server's tests, now (probes only: nothing is switched).
   app.post<{ Params: { name: string } }>('/api/servers/:name/tests', { onRequest: need('operator') }, async (req) => {

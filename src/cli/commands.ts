@@ -45,6 +45,9 @@ commands:
   status                       servers with state and reason
   tree [--dot]                 the dependency graph (--dot: Graphviz DOT, coloured by state)
   test SERVER [TEST]           run a server's tests now: result and latency of each (exit 1 if one fails)
+  pause SERVER…|--all [--reason TEXT]   maintenance: no keep-alive restart and no automatic action
+                               (plugins) for these servers until resumed; operators still can act
+  resume SERVER…|--all         end the maintenance
   devices                      devices and their outlets
   plugins                      available plugins: state, where they run, bundled or installed
   plugins show NAME            one plugin: state, version, file, and its settings (type, value, default, help)
@@ -227,7 +230,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
             s.name,
             paint(STATE_COLOUR[s.state] ?? '31', s.state),
             s.outlets.map((o) => `${o.device}:${o.outlet}=${o.power}${o.readBack === 'assumed' ? '?' : ''}`).join(' ') || '-',
-            s.reason + (s.actionId ? ` [${s.actionId}]` : ''),
+            s.reason + (s.actionId ? ` [${s.actionId}]` : '') + (s.paused ? ` ${paint('33', `[paused by ${s.paused.by}${s.paused.reason ? `: ${s.paused.reason}` : ''}]`)}` : ''),
           ]);
         out(table(rows));
         return 0;
@@ -243,6 +246,21 @@ export async function main(argv: string[], io: Io): Promise<number> {
           out(`${n} ${paint(STATE_COLOUR[state.get(n)!] ?? '31', `(${state.get(n)})`)}\n`);
           d.forEach((x, i) => out(`  ${i === d.length - 1 ? '└─' : '├─'} needs ${x}\n`));
         }
+        return 0;
+      }
+      case 'pause':
+      case 'resume': {
+        if (rest.length === 0 && !v.all) return usage(`${cmd} needs at least one SERVER, or --all`);
+        if (rest.length > 0 && v.all) return usage(`${cmd}: name servers or give --all, not both`);
+        const r = await client().request<{ changed: string[]; paused: { server: string; by: string; at: string; reason: string }[] }>('POST', '/api/maintenance', {
+          action: cmd,
+          ...(v.all ? { all: true } : { targets: rest }),
+          ...(cmd === 'pause' && { reason: v.reason ?? '' }),
+        });
+        if (v.json) return json(r), 0;
+        const verb = cmd === 'pause' ? 'paused' : 'resumed';
+        out(r.changed.length > 0 ? `${verb}: ${r.changed.join(', ')}\n` : `nothing to do: ${cmd === 'pause' ? 'already paused' : 'not paused'}\n`);
+        out(r.paused.length > 0 ? `in maintenance (no keep-alive, no automatic action): ${r.paused.map((p) => p.server).join(', ')}\n` : 'no server is paused\n');
         return 0;
       }
       case 'test': {

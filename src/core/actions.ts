@@ -27,6 +27,8 @@ import { Switcher } from './switching.js';
 
 export interface ActionsOptions {
   readonly state: LabState;
+  /** Whether an operator paused a server for maintenance (automatic actions are refused for it). */
+  readonly paused?: (server: string) => boolean;
   readonly journal: ActionJournal;
   readonly events: EventBus<OckleEvents>;
   readonly log: Logger;
@@ -51,6 +53,7 @@ export class Actions {
   /** Boot time per server, learned from the journal's `up` steps (newest wins). */
   readonly #learnedBoot = new Map<string, number>();
   readonly #ops: ServerOps;
+  readonly #paused: (server: string) => boolean;
   #sequencer: Sequencer | null = null;
   #closed = false;
   /** device/outlet → the outlet action switching it. */
@@ -61,6 +64,7 @@ export class Actions {
     this.#journal = o.journal;
     this.#events = o.events;
     this.#log = o.log;
+    this.#paused = o.paused ?? (() => false);
     this.#switcher = new Switcher(o.state, (id, step) => this.step(id, step), o.confirmIntervalMs);
     for (const a of this.#journal.list({ limit: 1000 }))
       for (const st of a.steps)
@@ -107,6 +111,14 @@ export class Actions {
 
   request(req: ActionRequest): ActionRecord {
     if (this.#closed) throw new OperationAbortedError('the daemon is stopping; no new actions are accepted');
+    if (req.origin.startsWith('plugin:')) {
+      // An automatic action (keep-alive, a power policy) never touches a server in maintenance.
+      const paused = req.targets.filter((t) => this.#paused(t));
+      if (paused.length > 0)
+        throw new OckleError('OCKLE_SERVER_PAUSED', `${paused.join(', ')} ${paused.length === 1 ? 'is' : 'are'} paused for maintenance: ${req.origin} may not act on ${paused.length === 1 ? 'it' : 'them'}`, {
+          hint: `\`ockle resume ${paused[0]}\` when the maintenance is over.`,
+        });
+    }
     if (req.outlets) return this.#requestOutlets(req, req.outlets);
     if (req.targets.length === 0) throw new RequestValidationError('an action needs at least one target server');
     const targets = [...new Set(req.targets)];

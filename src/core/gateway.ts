@@ -62,6 +62,14 @@ export interface Gateway {
    * answers with its status. Never switches anything. @throws UnknownServerError
    */
   test(server: string): Promise<ServerStatus>;
+  /**
+   * Pauses servers for maintenance ('all': every server): no keep-alive restart and no automatic
+   * action (one a plugin asks) until resumed; operators may still act. Kept across restarts.
+   * Answers the servers whose pause changed. @throws UnknownServerError, OCKLE_STATE_UNWRITABLE
+   */
+  pause(targets: readonly string[] | 'all', origin: string, reason: string): readonly string[];
+  /** Ends the maintenance of servers ('all': every paused one); answers those that were paused. */
+  resume(targets: readonly string[] | 'all'): readonly string[];
   /** Problems (errors and warnings) of the loaded configuration, for `config check` faces. */
   configProblems(): readonly ConfigProblem[];
 }

@@ -115,6 +115,8 @@ export interface ServerStatus {
   readonly dependents: readonly string[];
   /** The running action that holds this server, if any. */
   readonly actionId: string | null;
+  /** Paused for maintenance (no keep-alive, no automatic action) by whom, when and why; null when not. */
+  readonly paused: { readonly by: string; readonly at: string; readonly reason: string } | null;
 }
 export interface DeviceOutletStatus {
   readonly outlet: number;

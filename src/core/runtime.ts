@@ -9,6 +9,7 @@
 import type { Logger } from 'pino';
 import type { ConfigProblem } from '../errors.js';
 import { Actions } from './actions.js';
+import { Maintenance } from './maintenance.js';
 import type { EventBus } from './event-bus.js';
 import type { ActionQuery, Gateway, Health } from './gateway.js';
 import type { ActionJournal } from './journal.js';
@@ -32,6 +33,8 @@ export interface RuntimeOptions {
   readonly confirmIntervalMs?: number;
   /** The clock of durations and deadlines (default: monotonic). */
   readonly now?: () => number;
+  /** Servers paused for maintenance (default: in memory only). */
+  readonly maintenance?: Maintenance;
 }
 
 /** What one configuration is made of, as the composition root built it. */
@@ -57,6 +60,7 @@ export class Lab {
     // clock: a wall clock stepped by NTP must never end a boot wait early or stretch it. Times
     // shown to people (lastPollAt, test results, events) are wall-clock times.
     const now = o.now ?? monotonicNow;
+    this.#paused = (n) => o.maintenance?.get(n) != null;
     this.problems = spec.configProblems ?? [];
     this.state = new LabState({
       devices: spec.devices,
@@ -67,13 +71,16 @@ export class Lab {
       history: o.journal.list({ limit: 1000 }),
       ...(spec.carry && { carry: spec.carry }),
     });
-    this.actions = new Actions({ state: this.state, journal: o.journal, events: o.events, log: o.log, confirmIntervalMs: o.confirmIntervalMs ?? 250 });
+    const maintenance = o.maintenance;
+    this.actions = new Actions({ state: this.state, ...(maintenance && { paused: (n: string) => maintenance.get(n) !== null }), journal: o.journal, events: o.events, log: o.log, confirmIntervalMs: o.confirmIntervalMs ?? 250 });
     const seq = spec.sequencer ?? null;
     this.actions.setSequencer(seq);
     const keep = spec.keepAlive;
     // Keep-alive restarts through the sequencer: without one it has nothing to ask.
     if (keep && seq) this.state.onTested = (slot) => slot.s.policy.keepaliveFailures !== null && keep.tested(this.#testRun(slot));
   }
+
+  readonly #paused: (server: string) => boolean;
 
   #testRun(slot: ServerSlot) {
     const last = slot.last;
@@ -83,6 +90,7 @@ export class Lab {
       tests: slot.s.tests.map((t, i) => ({ name: t.name, result: slot.tests[i]!.result })),
       shouldBeUp: last?.phase === 'finished' && last.result === 'ok' && last.kind !== 'off',
       held: slot.actionId !== null,
+      paused: this.#paused(slot.s.name),
       outlets: () => this.state.outletsState(slot.s),
     };
   }
@@ -99,9 +107,12 @@ export class Lab {
 export class Runtime implements Gateway {
   readonly events: EventBus<OckleEvents>;
   readonly #o: RuntimeOptions;
+  readonly #maintenance: Maintenance;
   #lab: Lab;
 
   constructor(o: RuntimeOptions, spec: LabSpec) {
+    this.#maintenance = o.maintenance ?? new Maintenance(null);
+    o = { ...o, maintenance: this.#maintenance };
     this.#o = o;
     this.events = o.events;
     this.#lab = new Lab(o, spec);
@@ -145,10 +156,27 @@ export class Runtime implements Gateway {
   }
   servers(): readonly ServerStatus[] {
     const state = this.#lab.state;
-    return state.tree.order().map((n) => serverView(state, n));
+    return state.tree.order().map((n) => serverView(state, n, this.#maintenance.get(n)));
   }
   server(name: string): ServerStatus {
-    return serverView(this.#lab.state, name);
+    return serverView(this.#lab.state, name, this.#maintenance.get(name));
+  }
+
+  /**
+   * Pauses servers for maintenance (all of them with 'all'): no keep-alive restart, no automatic
+   * action, until resumed; kept across restarts. Answers the servers whose pause changed.
+   */
+  pause(targets: readonly string[] | 'all', origin: string, reason: string): readonly string[] {
+    return this.#maintenance.pause(this.#names(targets), origin, reason);
+  }
+  resume(targets: readonly string[] | 'all'): readonly string[] {
+    return targets === 'all' ? this.#maintenance.resume([...this.#maintenance.paused.keys()]) : this.#maintenance.resume(this.#names(targets));
+  }
+  #names(targets: readonly string[] | 'all'): string[] {
+    const state = this.#lab.state;
+    if (targets === 'all') return [...state.tree.order()];
+    for (const t of targets) if (!state.servers.has(t)) throw new UnknownServerError(t, [...state.servers.keys()]);
+    return [...new Set(targets)];
   }
   tree(): TreeView {
     return treeView(this.#lab.state);
@@ -179,7 +207,7 @@ export class Runtime implements Gateway {
     const slot = state.servers.get(name);
     if (!slot) throw new UnknownServerError(name, [...state.servers.keys()]);
     await state.runTests(slot);
-    return serverView(state, name);
+    return serverView(state, name, this.#maintenance.get(name));
   }
 
   /**

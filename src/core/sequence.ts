@@ -107,6 +107,8 @@ export interface TestRun {
   readonly shouldBeUp: boolean;
   /** An action holds it now. */
   readonly held: boolean;
+  /** An operator paused it for maintenance: no keep-alive restart. */
+  readonly paused: boolean;
   /** Its outlets as last read (no new read is made). */
   outlets(): OutletsRead;
 }

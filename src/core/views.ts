@@ -6,7 +6,7 @@ import { UnknownServerError } from '../errors.js';
 import type { DeviceStatus, ServerStatus, TreeView } from './model.js';
 import type { LabState } from './state.js';
 
-export function serverView(state: LabState, name: string): ServerStatus {
+export function serverView(state: LabState, name: string, paused: ServerStatus['paused'] = null): ServerStatus {
   const slot = state.servers.get(name);
   if (!slot) throw new UnknownServerError(name, [...state.servers.keys()]);
   const s = slot.s;
@@ -28,6 +28,7 @@ export function serverView(state: LabState, name: string): ServerStatus {
     dependencies: state.tree.dependencies(name),
     dependents: state.tree.dependents(name),
     actionId: slot.actionId,
+    paused,
   };
 }
 

@@ -12,6 +12,7 @@ const run = (result: 'PASSED' | 'FAILED' | 'NOT_RUN', over: Partial<TestRun> = {
   tests: [{ name: 'http', result }],
   shouldBeUp: true,
   held: false,
+  paused: false,
   outlets: () => outlets,
   ...over,
 });
@@ -36,8 +37,8 @@ describe('keep-alive strategy', () => {
     expect(asked).toHaveLength(1); // counting starts again
   });
 
-  it('starts counting again after a pass, while held by an action, or when not brought up by ockle', () => {
-    for (const reset of [run('PASSED'), run('FAILED', { held: true }), run('FAILED', { shouldBeUp: false }), run('NOT_RUN')]) {
+  it('starts counting again after a pass, while held by an action, while paused for maintenance, or when not brought up by ockle', () => {
+    for (const reset of [run('PASSED'), run('FAILED', { held: true }), run('FAILED', { paused: true }), run('FAILED', { shouldBeUp: false }), run('NOT_RUN')]) {
       const { k, asked } = keeper();
       k.tested(run('FAILED'));
       k.tested(run('FAILED'));

@@ -21,6 +21,7 @@ const server = (name: string, state: ServerStatus['state'], outlets: [string, nu
   dependencies: [],
   dependents: [],
   actionId: null,
+  paused: null,
 });
 const devices: DeviceStatus[] = [
   {
