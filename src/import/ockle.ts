@@ -54,7 +54,7 @@ export const SECRET = '[secret]';
 /** Where Ockle's SSH trust came from has no path ockle can know: the system-wide known_hosts. */
 export const SSH_KNOWN_HOSTS = '/etc/ssh/ssh_known_hosts';
 
-const SECRET_KEY = /pass|secret|community|token|credential|private/i;
+const SECRET_KEY = /pass|secret|community|token|credential|private|apikey|auth/i;
 /** A value as the report may show it: secrets (by their key's name) masked. */
 const shown = (key: string, value: string): string => (SECRET_KEY.test(key) ? SECRET : value === '' ? '""' : value);
 /** A database URL with any password masked (postgresql://user:[secret]@host/db). */
