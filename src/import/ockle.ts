@@ -467,7 +467,8 @@ export function translateOckle(input: ReadonlyMap<string, string>): ImportResult
     const ockleName = stemOf(file);
     return { file, ockleName, name: serverNames.take(ockleName, 'server'), sections: parse(file) };
   });
-  const byOckleName = new Map(parsedServers.map((s) => [s.ockleName, s.name]));
+  // Only servers that are carried can be depended on.
+  const byOckleName = new Map(parsedServers.filter((s) => s.sections.some((x) => x.name === 'server')).map((s) => [s.ockleName, s.name]));
   const servers: Server[] = [];
   const owners = new Map<string, string>();
   for (const ps of parsedServers) {

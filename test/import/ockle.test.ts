@@ -209,13 +209,17 @@ describe('translateOckle (pure: text in, files and report out)', () => {
       new Map([
         ['outlets/apc.ini', '[pdu]\ntype = APC\npdu_ip = 10.0.0.9\n'],
         ['testers/http.ini', '[tester]\ntype = HTTP\n'],
-        ['servers/s.ini', '[server]\noutlets = ["p"]\ntests = ["t"]\ndependencies = []\n\n[p]\npdu = apc\nsocket = 1\n\n[t]\ntester = http\n'],
+        ['servers/s.ini', '[server]\noutlets = ["p"]\ntests = ["t"]\ndependencies = ["broken"]\n\n[p]\npdu = apc\nsocket = 1\n\n[t]\ntester = http\n'],
+        ['servers/broken.ini', '[sever]\noutlets = []\n'],
       ]),
     );
     const lost = text(r, 'not-carried');
     expect(lost).toContain('outlets/apc.ini: PDU type "APC" has no ockle translation');
     expect(lost).toContain('servers/s.ini [p] pdu = apc: Ockle PDU type "APC" has no ockle translation: outlet left out');
     expect(lost).toContain('servers/s.ini [t] (tester http, HTTP): tester type "HTTP" has no ockle translation');
+    expect(lost).toContain('servers/broken.ini: no [server] section (Ockle could not load it): not carried');
+    expect(lost).toContain('servers/s.ini [server] dependencies: "broken" is no server in servers/: left out');
+    expect(r.files.has('servers/broken.ini')).toBe(false);
     expect((await check(r)).errors).toEqual([]);
   });
 });
