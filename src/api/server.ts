@@ -489,7 +489,9 @@ export function createApi(gateway: Gateway, opts: ApiOptions): FastifyInstance {
       schema: { querystring: { type: 'object', additionalProperties: false, properties: { types: { type: 'string', maxLength: 500 } } } },
     },
     async (req, reply) => {
-      const filter = eventFilter(req.query.types);
+      // Unless asked for by name, device.metered is left out: a metering poll every few seconds
+      // per device would drown the changes a watcher is looking for.
+      const filter = eventFilter(req.query.types) ?? DEFAULT_EVENTS;
       reply.hijack();
       const res = reply.raw;
       res.writeHead(200, {
@@ -501,7 +503,7 @@ export function createApi(gateway: Gateway, opts: ApiOptions): FastifyInstance {
       res.write('retry: 2000\n\n');
       let id = 0;
       const off = gateway.events.onAny((name, payload) => {
-        if (filter && !filter.has(name)) return;
+        if (!filter.has(name)) return;
         res.write(`event: ${name}\nid: ${++id}\ndata: ${JSON.stringify(payload)}\n\n`);
       });
       const keepalive = setInterval(() => res.write(': keepalive\n\n'), opts.keepaliveMs ?? 15_000);
@@ -526,8 +528,11 @@ export function createApi(gateway: Gateway, opts: ApiOptions): FastifyInstance {
   return app;
 }
 
+/** What an SSE client without `?types=` gets: every event but device.metered. */
+export const DEFAULT_EVENTS: ReadonlySet<PluginEventName> = new Set(EVENT_NAMES.filter((e) => e !== 'device.metered'));
+
 /**
- * The events an SSE client asked for with `?types=a,b` (null: all).
+ * The events an SSE client asked for with `?types=a,b` (null: none named, DEFAULT_EVENTS).
  * @throws OckleError OCKLE_REQUEST_INVALID naming the first name that is no event
  */
 export function eventFilter(types: string | undefined): ReadonlySet<PluginEventName> | null {

@@ -4,6 +4,8 @@
  * never go into a URL). The token lives in sessionStorage, or localStorage when the user asks to
  * be remembered on this device.
  */
+import type { EventName } from '../core/model.js';
+
 const KEY = 'ockle.token';
 
 export class ApiError extends Error {
@@ -52,6 +54,27 @@ export async function api<T>(method: 'GET' | 'POST', path: string, body?: unknow
   return data as T;
 }
 
+/**
+ * The events the dashboard follows: all of them, device.metered included (the stream leaves it
+ * out unless asked for by name; the Devices view shows live readings). `satisfies` keeps the list
+ * in step with the daemon's events: a name missing or unknown does not compile.
+ */
+const FOLLOWED = {
+  'server.changed': true,
+  'outlet.changed': true,
+  'test.changed': true,
+  'device.unreachable': true,
+  'device.reachable': true,
+  'device.metered': true,
+  'action.started': true,
+  'action.progressed': true,
+  'action.progress': true,
+  'action.finished': true,
+  'config.reloaded': true,
+  'plugin.changed': true,
+} as const satisfies Record<EventName, true>;
+const EVENTS_URL = `/api/events?types=${Object.keys(FOLLOWED).join(',')}`;
+
 export interface StreamEvent {
   readonly event: string;
   readonly data: unknown;
@@ -65,7 +88,7 @@ export async function streamEvents(onEvent: (e: StreamEvent) => void, onOpen: ()
   let pause = 500;
   while (!signal.aborted) {
     try {
-      const res = await fetch('/api/events', { headers: { ...(token && { authorization: `Bearer ${token}` }), accept: 'text/event-stream' }, signal });
+      const res = await fetch(EVENTS_URL, { headers: { ...(token && { authorization: `Bearer ${token}` }), accept: 'text/event-stream' }, signal });
       if (res.status === 401) return unauthorized();
       if (!res.ok || !res.body) throw new Error(`event stream: HTTP ${res.status}`);
       pause = 500;
