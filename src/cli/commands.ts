@@ -31,6 +31,7 @@ async function configTools(): Promise<{ checkConfig: typeof CheckConfig; drivers
 }
 import { Client, resolveClient } from './client.js';
 import { progress, summary } from './progress.js';
+import { formatEvent, watchTypes } from './watch.js';
 
 export interface Io {
   readonly stdout: { write(s: string): unknown; isTTY?: boolean };
@@ -77,7 +78,8 @@ commands:
   plan on|off SERVER…|--all    what on/off would do, without touching anything
   actions [--limit N] [--server S]   the action journal
   action ID                    one action with its steps
-  watch [--types a,b]          live events
+  watch [--types a,b] [--metered]   live events, a readable line each (JSON lines with --json);
+                               device.metered only with --metered or named in --types
   config check [DIR]           validate a config directory (no daemon needed)
   import-ockle OCKLE_ETC_DIR [--out DIR]   translate an Ockle installation into a new config directory
                                (default ./ockle-config); prints what it translated and what it could not
@@ -104,6 +106,7 @@ const OPTIONS = {
   limit: { type: 'string' },
   server: { type: 'string' },
   types: { type: 'string' },
+  metered: { type: 'boolean', default: false },
   role: { type: 'string' },
   dir: { type: 'string' },
   out: { type: 'string' },
@@ -549,8 +552,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
         const onInt = (): void => ac.abort();
         process.once('SIGINT', onInt);
         try {
-          for await (const e of client().events(v.types, ac.signal)) {
-            out(v.json ? JSON.stringify(e) + '\n' : `${new Date().toISOString().slice(11, 23)} ${e.event} ${JSON.stringify(e.data)}\n`);
+          for await (const e of client().events(watchTypes(v.types, v.metered), ac.signal)) {
+            out((v.json ? JSON.stringify(e) : formatEvent(e, new Date(), paint, (s) => paint(STATE_COLOUR[s as OpState] ?? (s.includes('FAIL') ? '31' : undefined), s))) + '\n');
           }
         } finally {
           process.off('SIGINT', onInt);
