@@ -76,7 +76,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
         get: {
           summary: 'Server-Sent Events of every state change and action (viewer); ?types=a,b',
           description: `Events (the plugin contract's, src/plugin-host/contract.ts): ${EVENT_NAMES.map((e) => `${e}: ${EVENTS[e]}`).join('; ')}.`,
-          parameters: [{ name: 'types', in: 'query', required: false, description: `Comma-separated event names to receive (default: all): ${EVENT_NAMES.join(', ')}`, schema: { type: 'string', maxLength: 500 } }],
+          parameters: [{ name: 'types', in: 'query', required: false, description: `Comma-separated event names to receive (default: every event but device.metered, which a client names to get): ${EVENT_NAMES.join(', ')}`, schema: { type: 'string', maxLength: 500 } }],
           responses: { '200': { description: 'text/event-stream' }, ...errors },
         },
       },
