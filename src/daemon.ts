@@ -153,9 +153,12 @@ export class Daemon {
     const maintenance = new Maintenance(config.stateDir);
     for (const [server, p] of maintenance.paused) this.log.info({ server, by: p.by, at: p.at, reason: p.reason }, 'server still paused for maintenance');
     this.#runtime = new Runtime({ journal: this.#journal, events: this.events, log: this.log, version: packageVersion(), maintenance }, this.#spec(this.#world));
-    await bringUp(this.#runtime.lab, { monitor: this.#opts.monitor !== false });
-    // 3. Faces last: nobody can ask for an action before the states are known.
-    await this.#startApi(config);
+    const adopted = bringUp(this.#runtime.lab, { monitor: this.#opts.monitor !== false });
+    // 3. Faces last: nobody can ask for an action before the states are known. The API is built
+    // while the first reads are on the wire (its routes and plugins), and listens only after.
+    const built = this.#buildApi(config);
+    await Promise.all([adopted, built]);
+    await this.#listen(config);
     // Worker plugins last: their threads load while the API already answers.
     await this.#startPlugins(config);
     this.log.info(
@@ -264,7 +267,7 @@ export class Daemon {
     };
   }
 
-  async #startApi(config: Config): Promise<void> {
+  async #buildApi(config: Config): Promise<void> {
     const auth = (this.#auth = new Auth({ tokens: config.tokens, anonymousRole: config.api.anonymous_role }));
     if (config.api.local_token) auth.addLocalToken('local', await localTokenHash(join(config.stateDir, LOCAL_TOKEN_FILE)));
     this.#api = createApi(this.#runtime, {
@@ -288,9 +291,13 @@ export class Daemon {
         setEnabled: (name, enabled) => setPluginEnabled(this.#pluginAdmin(), name, enabled),
       },
     });
+    await this.#api.ready();
+  }
+
+  async #listen(config: Config): Promise<void> {
     const port = this.#opts.port ?? config.api.port;
-    await this.#api.listen({ host: config.api.listen, port });
-    const addr = this.#api.server.address();
+    await this.#api!.listen({ host: config.api.listen, port });
+    const addr = this.#api!.server.address();
     const actualPort = typeof addr === 'object' && addr ? addr.port : port;
     const host = config.api.listen.includes(':') ? `[${config.api.listen}]` : config.api.listen;
     this.#url = `http://${host}:${actualPort}`;

@@ -55,10 +55,16 @@ async function lab(): Promise<{ a: TestAgent; b: TestAgent; d: Daemon; dir: stri
 
 const states = (d: Daemon): string => d.gateway.servers().map((s) => `${s.name}:${s.state}`).join(' ');
 
+/** Every enabled worker plugin has started (they start in parallel, in any order). */
+async function allPluginsRunning(d: Daemon): Promise<void> {
+  for (let i = 0; i < 400 && !d.plugins().every((p) => p.state === 'running' || p.state === 'disabled'); i++) await new Promise((r) => setTimeout(r, 25));
+  expect(d.plugins().filter((p) => p.state !== 'running' && p.state !== 'disabled')).toEqual([]);
+}
+
 describe('reload', () => {
   it('changing no device: nothing is read again, no server flickers to UNKNOWN, no plugin restarts', async () => {
     const { a, b, d, dir } = await lab();
-    await d.events.once('plugin.changed', (e) => e.plugin === 'metrics' && e.state === 'running');
+    await allPluginsRunning(d);
     const before = states(d);
     expect(before).toBe('db-1:UNKNOWN spare:OFF web-1:OK');
     const seen: string[] = [];
@@ -81,7 +87,7 @@ describe('reload', () => {
 
   it('changing one device reads that one alone; a changed plugin setting restarts that plugin alone', async () => {
     const { a, b, d, dir } = await lab();
-    await d.events.once('plugin.changed', (e) => e.plugin === 'metrics' && e.state === 'running');
+    await allPluginsRunning(d);
     const plugins: string[] = [];
     d.events.on('plugin.changed', (e) => plugins.push(`${e.plugin}:${e.state}`));
     const reqA = a.requests;
