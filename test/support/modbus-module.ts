@@ -55,14 +55,22 @@ export async function modbusModule(o: {
     close: async () => {},
   };
   let inProgress = 0;
+  // One request for several coils (FC 1 of 2+ coils) reaches this vector as one getCoil call per
+  // coil, all made in the same synchronous loop of modbus-serial's handler: those are one
+  // transaction, served together, and count once towards `peak`.
+  let transaction: Promise<void> | null = null;
   const gate = async (): Promise<void> => {
     m.requests++;
     if (m.silent) return new Promise<void>(() => {});
     if (m.exception !== null) throw Object.assign(new Error('exception'), { modbusErrorCode: m.exception });
     if (!o.serveMs) return;
+    if (transaction) return transaction;
     m.peak = Math.max(m.peak, ++inProgress);
-    await new Promise((r) => setTimeout(r, o.serveMs));
-    inProgress--;
+    const t = (transaction = new Promise<void>((r) => setTimeout(r, o.serveMs)).then(() => void inProgress--));
+    queueMicrotask(() => {
+      if (transaction === t) transaction = null;
+    });
+    return t;
   };
   const at = (addr: number): number => {
     if (addr < 0 || addr >= o.relays) throw Object.assign(new Error('bad address'), { modbusErrorCode: 2 });
