@@ -1,4 +1,5 @@
 /** Waits `ms`; rejects with OperationAbortedError as soon as `signal` aborts. */
+import { onAbort as whenAborted } from './abort.js';
 import { OperationAbortedError } from './errors.js';
 
 /** The longest wait one Node timer holds; longer ones fire after 1 ms, so they are sliced. */
@@ -9,21 +10,22 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     if (signal?.aborted) return reject(new OperationAbortedError());
     let left = Math.max(0, ms);
     let t: NodeJS.Timeout;
-    const onAbort = (): void => {
-      clearTimeout(t);
-      reject(new OperationAbortedError());
-    };
+    const unlink = signal
+      ? whenAborted(signal, () => {
+          clearTimeout(t);
+          reject(new OperationAbortedError());
+        })
+      : undefined;
     const arm = (): void => {
       const slice = Math.min(left, TIMER_MAX_MS);
       left -= slice;
       t = setTimeout(() => {
         if (left > 0) return arm();
-        signal?.removeEventListener('abort', onAbort);
+        unlink?.();
         resolve();
       }, slice);
     };
     arm();
-    signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
 

@@ -10,6 +10,7 @@ import {
   OperationAbortedError,
   OperationTimeoutError,
 } from '../errors.js';
+import { onAbort } from '../abort.js';
 import { sleep as wait } from '../timers.js';
 
 export interface QueueOptions {
@@ -27,24 +28,9 @@ export interface QueueOptions {
 
 type Op<T> = (signal: AbortSignal) => Promise<T>;
 
-/**
- * The operations running under each outer signal (an action's, a queue's close signal), aborted
- * together by one listener per signal. Two listeners added and removed per operation were a
- * measurable share of a large sequence's CPU.
- */
-const under = new WeakMap<AbortSignal, Set<AbortController>>();
+/** Aborts `ac` when `signal` aborts (one listener per signal for all operations: src/abort.ts). */
 function link(signal: AbortSignal, ac: AbortController): () => void {
-  let set = under.get(signal);
-  if (!set) {
-    const s = (set = new Set());
-    under.set(signal, s);
-    signal.addEventListener('abort', () => {
-      for (const c of s) c.abort(new OperationAbortedError());
-      s.clear();
-    }, { once: true });
-  }
-  set.add(ac);
-  return () => void set.delete(ac);
+  return onAbort(signal, () => ac.abort(new OperationAbortedError()));
 }
 
 
@@ -137,18 +123,17 @@ export class DeviceQueue {
     await new Promise<void>((resolve, reject) => {
       const entry = {
         start: () => {
-          signal.removeEventListener('abort', onAbort);
+          unlink();
           this.#active++;
           resolve();
         },
         fail: reject,
       };
-      const onAbort = (): void => {
+      const unlink = onAbort(signal, () => {
         const i = this.#waiting.indexOf(entry);
         if (i >= 0) this.#waiting.splice(i, 1);
         reject(new OperationAbortedError());
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
+      });
       this.#waiting.push(entry);
     });
   }

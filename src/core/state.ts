@@ -8,6 +8,7 @@
  */
 import type { Logger } from 'pino';
 import type { Power } from '../../drivers/types.js';
+import { onAbort } from '../abort.js';
 import { OperationAbortedError, toOckleError, type OckleError } from '../errors.js';
 import type { EventBus } from './event-bus.js';
 import type { ActionRecord, OckleEvents, OpState, TestState } from './model.js';
@@ -317,8 +318,7 @@ export class LabState {
       slot.s.tests.map(async (t, i) => {
         if (unpowered) return this.#setTest(slot, i, { result: 'FAILED', detail: 'no power', latencyMs: null, at: Date.now() });
         const ac = new AbortController();
-        const onAbort = (): void => ac.abort();
-        signal?.addEventListener('abort', onAbort, { once: true });
+        const unlink = signal ? onAbort(signal, () => ac.abort()) : undefined;
         const timer = setTimeout(() => ac.abort(), t.timeoutMs);
         try {
           const probe = await t.tester.probe(ac.signal);
@@ -328,7 +328,7 @@ export class LabState {
           if (!signal?.aborted && !this.#closed) this.#setTest(slot, i, { result: 'FAILED', detail, latencyMs: null, at: Date.now() });
         } finally {
           clearTimeout(timer);
-          signal?.removeEventListener('abort', onAbort);
+          unlink?.();
         }
       }),
     )
