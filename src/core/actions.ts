@@ -24,6 +24,7 @@ import type { Sequencer, ServerOps } from './sequence.js';
 import { createServerOps } from './server-ops.js';
 import type { LabState } from './state.js';
 import { Switcher } from './switching.js';
+import { resolveOutlets } from './outlet-refs.js';
 
 export interface ActionsOptions {
   readonly state: LabState;
@@ -353,18 +354,8 @@ export class Actions {
    * held meanwhile, and an outlet action on a server a sequence holds is refused, naming it.
    */
   #requestOutlets(req: ActionRequest, refs: readonly OutletRef[]): ActionRecord {
-    if (refs.length === 0) throw new RequestValidationError('an outlet action needs at least one outlet');
     if (req.targets.length > 0) throw new RequestValidationError('an outlet action names outlets, not servers', { hint: 'Leave targets empty, or act on the servers instead.' });
-    const items = [...new Map(refs.map((r) => [`${r.device}/${r.outlet}`, r])).values()].map((r) => {
-      const dev = this.#state.devices.get(r.device);
-      if (!dev) throw new OckleError('OCKLE_NOT_FOUND', `no device "${r.device}"`, { hint: `Devices: ${[...this.#state.devices.keys()].join(', ')}.` });
-      const count = dev.d.device.outletCount;
-      if (!Number.isInteger(r.outlet) || r.outlet < 1 || (count > 0 && r.outlet > count))
-        throw new RequestValidationError(`${r.device} has no outlet ${r.outlet}`, { hint: count > 0 ? `Its outlets are 1–${count}.` : 'Its outlet count is not known yet (not read).' });
-      if (req.kind === 'reset' && !dev.d.device.caps.reset) throw new RequestValidationError(`${r.device} cannot reset a machine`, { hint: 'Use cycle instead; reset is for ipmi and redfish devices.' });
-      const b = this.#state.bindings.get(r.device)?.get(r.outlet);
-      return { server: b?.server, o: { name: b?.section ?? `outlet ${r.outlet}`, device: r.device, outlet: r.outlet } };
-    });
+    const items = resolveOutlets(this.#state, refs, req.kind);
     const owners = [...new Set(items.flatMap((i) => (i.server === undefined ? [] : [i.server])))];
     for (const n of owners) {
       const held = this.#slot(n).actionId;
