@@ -177,6 +177,33 @@ describePeer('dashboard in Chromium', ['chromium'], () => {
     await page.close();
   });
 
+  it('switches one outlet from the Devices view after naming what it powers, and pauses a server for maintenance', async () => {
+    const page = await signIn(operator.token);
+    await page.goto(daemon.url + '/#/devices');
+    const bound = daemon.gateway.devices().find((d) => d.id === 'pdu-b')!.outlets.find((o) => o.boundTo?.startsWith('web-2/'))!;
+    const row = page.locator(`.device[data-device=pdu-b] tr[data-outlet="pdu-b/${bound.outlet}"]`);
+    const writes = world().writes('pdu-b').count;
+    await row.locator('button[data-switch=cycle]').click();
+    const dialog = page.locator('[role=dialog]');
+    await expect(dialog.textContent()).resolves.toContain(`It powers ${bound.boundTo}`);
+    await dialog.locator('input[name=reason]').fill('outlet from the browser');
+    await dialog.locator('button:has-text("Power-cycle")').click();
+    await page.waitForFunction(() => !document.querySelector('[role=dialog]'));
+    const rec = await daemon.gateway.waitFor(daemon.gateway.actions({ limit: 1 })[0]!.id);
+    expect(rec).toMatchObject({ kind: 'cycle', force: true, outlets: [{ device: 'pdu-b', outlet: bound.outlet }], targets: ['web-2'], origin: 'web:otto', reason: 'outlet from the browser', status: 'ok' });
+    expect(world().writes('pdu-b').count).toBeGreaterThan(writes);
+    // Maintenance from the server view: shown there, and kept by the daemon.
+    await page.goto(daemon.url + '/#/server/web-2');
+    await page.click('button[data-maintenance]');
+    await page.waitForSelector('[data-paused]');
+    expect(await page.textContent('[data-paused]')).toContain('Paused for maintenance by web:otto');
+    expect(daemon.gateway.server('web-2').paused).toMatchObject({ by: 'web:otto' });
+    await page.click('button[data-maintenance]:has-text("Resume")');
+    await page.waitForFunction(() => !document.querySelector('[data-paused]'));
+    expect(daemon.gateway.server('web-2').paused).toBeNull();
+    await page.close();
+  });
+
   it('lets a viewer look but not switch', async () => {
     const page = await signIn(viewer.token);
     await page.goto(daemon.url + '/#/server/web-2');

@@ -3,11 +3,13 @@
  * server. (Plugins have their own view: plugins.tsx.)
  */
 import { ago } from '../states.js';
-import { useStore } from '../store.js';
+import { can, useStore } from '../store.js';
+import { OutletSwitch } from './outlet-switch.js';
 import { Thead } from './common.js';
 
 export function DevicesView() {
   const st = useStore();
+  const operator = can(st.me, 'operator');
   return (
     <section class="devices-view">
       <h2>Devices</h2>
@@ -24,10 +26,10 @@ export function DevicesView() {
           </p>
           {d.error && <p class="error">{d.error}</p>}
           <table>
-            <Thead cols={['#', 'Name', 'State', 'Server', 'W', 'A', 'V', 'Wh']} />
+            <Thead cols={['#', 'Name', 'State', 'Server', 'W', 'A', 'V', 'Wh', ...(operator ? [''] : [])]} />
             <tbody>
               {d.outlets.map((o) => (
-                <tr>
+                <tr data-outlet={`${d.id}/${o.outlet}`}>
                   <td>{o.outlet}</td>
                   <td>{o.name ?? ''}</td>
                   <td class={`power-${o.power}`}>{o.power}</td>
@@ -36,6 +38,11 @@ export function DevicesView() {
                   <td>{o.reading?.amps?.toFixed(2) ?? ''}</td>
                   <td>{o.reading?.volts ?? ''}</td>
                   <td>{o.reading?.energyWh?.toFixed(1) ?? ''}</td>
+                  {operator && (
+                    <td>
+                      <OutletSwitch device={d.id} outlet={o.outlet} powers={o.boundTo} />
+                    </td>
+                  )}
                 </tr>
               ))}
             </tbody>

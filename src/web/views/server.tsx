@@ -8,8 +8,9 @@ import { useState } from 'preact/hooks';
 import type { ActionKind, ActionRecord, Plan } from '../../core/model.js';
 import { api } from '../api.js';
 import { ago, STATE_STYLE } from '../states.js';
-import { can, useStore } from '../store.js';
+import { can, refresh, useStore } from '../store.js';
 import { ActionPanel, Confirm, Thead, formatMs } from './common.js';
+import { OutletSwitch } from './outlet-switch.js';
 
 type Ask = { kind: ActionKind; force: boolean; plan: Plan | null };
 
@@ -46,6 +47,12 @@ export function ServerView({ name }: { name: string }) {
         {s.name} <span class={`pill ${STATE_STYLE[s.state].cls}`}>{STATE_STYLE[s.state].label}</span>
       </h2>
       <p class="reason">{s.reason}</p>
+      {s.paused && (
+        <p class="notice" data-paused>
+          Paused for maintenance by {s.paused.by}
+          {s.paused.reason ? `: ${s.paused.reason}` : ''} ({ago(s.paused.at)}): no keep-alive restart and no automatic action until resumed.
+        </p>
+      )}
       {s.description && <p>{s.description}</p>}
       <p class="meta">
         {s.host && <>host {s.host} · </>}needs: {s.dependencies.join(', ') || 'nothing'} · needed by: {s.dependents.join(', ') || 'nothing'}
@@ -57,6 +64,16 @@ export function ServerView({ name }: { name: string }) {
           <button onClick={() => void open('cycle', false)}>Power-cycle</button>
           <button class="danger" onClick={() => void open('on', true)}>Force on</button>
           <button class="danger" onClick={() => void open('off', true)}>Force off</button>
+          <button
+            data-maintenance
+            onClick={() =>
+              void api('POST', '/api/maintenance', s.paused ? { action: 'resume', targets: [name] } : { action: 'pause', targets: [name], reason: 'from the dashboard' })
+                .then(() => refresh(['servers']))
+                .catch((err: unknown) => setError((err as Error).message))
+            }
+          >
+            {s.paused ? 'Resume' : 'Pause (maintenance)'}
+          </button>
         </div>
       ) : (
         <p class="hint">Your token may look but not switch (role {st.me?.role}); an operator token switches.</p>
@@ -101,7 +118,7 @@ export function ServerView({ name }: { name: string }) {
       {actionId && <ActionPanel id={actionId} canCancel={operator} />}
       <h3>Outlets</h3>
       <table>
-        <Thead cols={['Outlet', 'Device', 'State', 'Read-back']} />
+        <Thead cols={operator ? ['Outlet', 'Device', 'State', 'Read-back', ''] : ['Outlet', 'Device', 'State', 'Read-back']} />
         <tbody>
           {s.outlets.map((o) => {
             const d = devices.get(o.device);
@@ -113,6 +130,11 @@ export function ServerView({ name }: { name: string }) {
                 </td>
                 <td class={`power-${o.power}`}>{o.power}</td>
                 <td>{o.readBack === 'assumed' ? <span title="The board cannot report its relays: this is the last state ockle wrote.">assumed</span> : 'real'}</td>
+                {operator && (
+                  <td>
+                    <OutletSwitch device={o.device} outlet={o.outlet} powers={`${s.name} (${o.name})`} onStarted={setLastAction} />
+                  </td>
+                )}
               </tr>
             );
           })}
