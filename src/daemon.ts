@@ -21,6 +21,7 @@ import { PluginHost } from './plugin-host/host.js';
 import type { CommandRole } from './plugin-host/protocol.js';
 import { Auth } from './api/auth.js';
 import { createApi, type PluginStatus } from './api/server.js';
+import { ConfigEditor } from './config/edit/editor.js';
 import { checkConfig, type Config } from './config/load.js';
 import { API_INFO_FILE, LOCAL_TOKEN_FILE, type ApiInfo } from './config/paths.js';
 import { EventBus } from './core/event-bus.js';
@@ -267,6 +268,19 @@ export class Daemon {
     };
   }
 
+  /** Config editing for the API (src/config/edit/editor.ts): checks the whole directory with the change, then reloads. */
+  #configEditor(): ConfigEditor {
+    const plugins = pluginTemplates(this.#opts.extraPlugins);
+    return new ConfigEditor({
+      configDir: this.#opts.configDir,
+      stateDir: () => this.#world.config.stateDir,
+      views: () => this.#world.config.view,
+      check: (overrides) => checkConfig(this.#opts.configDir, { drivers: this.#registry, plugins, overrides }),
+      reload: () => this.reload(),
+      log: this.log.child({ face: 'config-edit' }),
+    });
+  }
+
   async #buildApi(config: Config): Promise<void> {
     const auth = (this.#auth = new Auth({ tokens: config.tokens, anonymousRole: config.api.anonymous_role }));
     if (config.api.local_token) auth.addLocalToken('local', await localTokenHash(join(config.stateDir, LOCAL_TOKEN_FILE)));
@@ -276,6 +290,7 @@ export class Daemon {
         view: () => ({ dir: this.#world.config.dir, files: this.#world.config.view }),
         check: async (file, text) =>
           (await checkConfig(this.#opts.configDir, { drivers: this.#registry, plugins: pluginTemplates(this.#opts.extraPlugins), overrides: new Map([[file, text]]) })).problems,
+        editor: this.#configEditor(),
       },
       log: this.log.child({ face: 'api' }),
       version: packageVersion(),

@@ -23,9 +23,14 @@ export const ERROR_CODES = {
     status: 500,
   },
   OCKLE_CONFIG_CONFLICT: {
-    meaning: 'The configuration files were changed since the daemon loaded them, so an edit by ockle (and the reload after it) would also apply changes nobody asked for here.',
-    fix: 'Reload first (`systemctl reload ockle`) to apply the edits on disk, or undo them; then try again.',
+    meaning: 'A configuration file changed since the version an edit was based on (another user or editor saved it first; the answer has its current version and what changed), or since the daemon loaded it; nothing was written.',
+    fix: 'Read the file again (`GET /api/config/files/PATH`, or reload the page), redo the change on the current version; for a plugin toggle, reload first (`systemctl reload ockle`).',
     status: 409,
+  },
+  OCKLE_CONFIG_PATH: {
+    meaning: 'A configuration edit named a path ockle does not edit: outside the config directory (`..`, an absolute path, a symbolic link leading out), not an .ini file, or not ockle.ini, devices/NAME.ini or servers/NAME.ini.',
+    fix: 'Name a file relative to the config directory: ockle.ini, devices/NAME.ini or servers/NAME.ini.',
+    status: 400,
   },
   OCKLE_TREE_CYCLE: {
     meaning: 'Server dependencies form a cycle, so no start order exists.',

@@ -26,6 +26,80 @@ export function openApiDocument(version: string): Record<string, unknown> {
         MultiActionBody: schemas.multiActionBody,
         OutletActionBody: schemas.outletActionBody,
         MaintenanceBody: schemas.maintenanceBody,
+        ConfigFileBody: schemas.configFileBody,
+        ConfigCreateBody: schemas.configCreateBody,
+        ConfigEditBody: schemas.configEditBody,
+        ConfigFile: {
+          type: 'object',
+          properties: {
+            path: { type: 'string', description: 'Relative to the config directory: ockle.ini, devices/NAME.ini or servers/NAME.ini' },
+            version: { type: 'string', description: 'sha256 of the file’s bytes (hex), or "absent" when there is no such file; name it in the next change' },
+            exists: { type: 'boolean' },
+            text: { type: 'string', description: 'The file as it is on disk, every secret value replaced by [secret] ("" when absent)' },
+          },
+        },
+        ConfigDiff: {
+          type: 'object',
+          description: 'The lines that changed, secrets masked as [secret] (at most 200 lines)',
+          properties: {
+            added: { type: 'integer' },
+            removed: { type: 'integer' },
+            lines: {
+              type: 'array',
+              items: { type: 'object', properties: { op: { type: 'string', enum: ['-', '+'], description: '- removed (line: in the old text), + added (line: in the new text)' }, line: { type: 'integer' }, text: { type: 'string' } } },
+            },
+          },
+        },
+        ConfigChange: {
+          type: 'object',
+          properties: {
+            file: { type: 'string' },
+            op: { type: 'string', enum: ['replace', 'edit', 'create', 'delete', 'undo'] },
+            changed: { type: 'boolean', description: 'False: the result equals the file; nothing was written or recorded' },
+            previous: { type: 'string', description: 'The version before the change' },
+            version: { type: 'string', description: 'The version now ("absent" after a delete)' },
+            diff: ref('ConfigDiff'),
+            reloaded: { type: 'boolean', description: 'Whether the reload that followed applied it (false: written, but the daemon runs on the previous configuration; its log says why)' },
+            id: { type: ['string', 'null'], description: 'The history entry (GET /api/config/history)' },
+            warnings: { type: 'array', description: 'Warnings of the new configuration about this file', items: { type: 'object' } },
+          },
+        },
+        ConfigInvalid: {
+          type: 'object',
+          description: 'OCKLE_CONFIG_INVALID: the whole configuration would not validate with the change; message lists each error as file:line, problems has them as objects',
+          properties: {
+            error: {
+              type: 'object',
+              properties: {
+                code: { type: 'string' },
+                message: { type: 'string' },
+                hint: { type: 'string' },
+                problems: {
+                  type: 'array',
+                  items: { type: 'object', properties: { file: { type: 'string' }, line: { type: 'integer' }, key: { type: 'string' }, message: { type: 'string' }, hint: { type: 'string' }, severity: { type: 'string', enum: ['error', 'warning'] } } },
+                },
+              },
+            },
+          },
+        },
+        ConfigConflict: {
+          type: 'object',
+          description: 'OCKLE_CONFIG_CONFLICT: the file is not at the version the change named; nothing was written',
+          properties: {
+            error: {
+              type: 'object',
+              properties: {
+                code: { type: 'string' },
+                message: { type: 'string' },
+                hint: { type: 'string' },
+                file: { type: 'string' },
+                version: { type: 'string', description: 'The file’s current version' },
+                base: { type: 'string', description: 'The version the change named' },
+                diff: { oneOf: [ref('ConfigDiff'), { type: 'null' }], description: 'What changed from the named version to the current one, when the daemon still knows the named one (it served or wrote it recently)' },
+              },
+            },
+          },
+        },
       },
     },
     security: [{ bearer: [] }],
@@ -134,6 +208,84 @@ export function openApiDocument(version: string): Record<string, unknown> {
           summary: 'Check the loaded configuration with one file replaced (body: {file, text}); changes nothing (admin)',
           requestBody: { content: { 'application/json': { schema: { type: 'object', required: ['file', 'text'], properties: { file: { type: 'string' }, text: { type: 'string' } } } } } },
           responses: { '200': json({ type: 'object', properties: { ok: { type: 'boolean' }, problems: { type: 'array' } } }), ...errors },
+        },
+      },
+      '/api/config/files/{path}': {
+        parameters: [
+          {
+            name: 'path',
+            in: 'path',
+            required: true,
+            description: 'ockle.ini, devices/NAME.ini or servers/NAME.ini, slashes as they are (e.g. /api/config/files/servers/web-1.ini). Refused with 400 OCKLE_CONFIG_PATH: .. or . segments, an absolute path, a symbolic link leading out of the config directory, a file that is not .ini, any other file',
+            schema: { type: 'string' },
+          },
+        ],
+        get: {
+          summary: 'One configuration file as text with its version; secret values read [secret] (admin). An absent file: version "absent", exists false',
+          responses: { '200': json(ref('ConfigFile')), ...errors, '400': json(ref('Error'), 'OCKLE_CONFIG_PATH') },
+        },
+        put: {
+          summary:
+            'Replace the whole file (admin): the dashboard’s editor. Body {version, text}: version is the one the text was based on ("absent" creates the file). A line whose secret value is [secret] keeps the stored value, so a file read masked and sent back loses no secret. The whole configuration is checked with the new text, the file written atomically (temporary file, fsync, rename; previous file kept as FILE.bak and in the history), the change recorded (GET /api/config/history), then the daemon reloads (only what changed restarts; nothing is switched)',
+          requestBody: { content: { 'application/json': { schema: ref('ConfigFileBody') } } },
+          responses: {
+            '200': json(ref('ConfigChange')),
+            ...errors,
+            '400': json(ref('ConfigInvalid'), 'OCKLE_CONFIG_INVALID (every problem at file:line), OCKLE_CONFIG_PATH, or OCKLE_REQUEST_INVALID (e.g. [secret] for a key with no stored value); nothing written'),
+            '409': json(ref('ConfigConflict'), 'OCKLE_CONFIG_CONFLICT: the file changed since that version (or exists, for "absent"); nothing written'),
+            '500': json(ref('Error'), 'OCKLE_CONFIG_UNWRITABLE: the directory is read-only or the write failed; nothing changed'),
+          },
+        },
+        post: {
+          summary: 'Create a file that does not exist yet, e.g. servers/NAME.ini for a new server or devices/NAME.ini for a new device (admin); body {text}. Checked, written, recorded and reloaded as PUT',
+          requestBody: { content: { 'application/json': { schema: ref('ConfigCreateBody') } } },
+          responses: {
+            '201': json(ref('ConfigChange')),
+            ...errors,
+            '400': json(ref('ConfigInvalid'), 'OCKLE_CONFIG_INVALID, OCKLE_CONFIG_PATH; nothing written'),
+            '409': json(ref('ConfigConflict'), 'The file exists already'),
+            '500': json(ref('Error'), 'OCKLE_CONFIG_UNWRITABLE; nothing changed'),
+          },
+        },
+        delete: {
+          summary:
+            'Delete a file (admin); ?version= the version it was read at. The configuration is checked without the file (a server others depend on, a device a server uses: 400 naming them); the file is renamed to FILE.bak and kept in the history; ockle.ini cannot be deleted',
+          parameters: [{ name: 'version', in: 'query', required: true, schema: { type: 'string' } }],
+          responses: {
+            '200': json(ref('ConfigChange')),
+            ...errors,
+            '400': json(ref('ConfigInvalid'), 'OCKLE_CONFIG_INVALID, OCKLE_CONFIG_PATH; nothing changed'),
+            '409': json(ref('ConfigConflict'), 'The file changed since that version'),
+            '500': json(ref('Error'), 'OCKLE_CONFIG_UNWRITABLE; nothing changed'),
+          },
+        },
+      },
+      '/api/config/edit': {
+        post: {
+          summary:
+            'Structured edits of one file (admin), applied in order, each touching only its lines (comments, order, blank lines and line ends kept): set {section, key, value} rewrites the key’s line in place, or adds it after the section’s last key, or appends the section; unset {section, key} removes its line; add-section {section} appends an empty one; remove-section {section} removes its header through its last key. A value INI would misread (; # quotes, spaces at an end) is written in double quotes; a line break is refused. Checked, written, recorded and reloaded as PUT',
+          requestBody: { content: { 'application/json': { schema: ref('ConfigEditBody') } } },
+          responses: {
+            '200': json(ref('ConfigChange')),
+            ...errors,
+            '400': json(ref('ConfigInvalid'), 'OCKLE_CONFIG_INVALID (e.g. a value out of range, an unknown key, a dependency on a missing server, a cycle: each at file:line), OCKLE_CONFIG_PATH, OCKLE_REQUEST_INVALID; nothing written'),
+            '404': json(ref('Error'), 'The file does not exist (create it first)'),
+            '409': json(ref('ConfigConflict'), 'The file changed since that version'),
+            '500': json(ref('Error'), 'OCKLE_CONFIG_UNWRITABLE; nothing changed'),
+          },
+        },
+      },
+      '/api/config/undo': {
+        post: {
+          summary:
+            'Undo the latest change made through ockle that is not undone yet (admin): the file goes back to its bytes before that change (or is deleted again, or recreated). Itself a change: refused with 409 if the file changed since, 400 if the configuration would not validate; recorded; repeated, it walks further back',
+          responses: { '200': json(ref('ConfigChange')), ...errors, '404': json(ref('Error'), 'Nothing to undo'), '409': json(ref('ConfigConflict')) },
+        },
+      },
+      '/api/config/history': {
+        get: {
+          summary: 'Changes made through ockle, newest first (admin); ?limit (default 50): id, at, who (client:token), file, op, before and after versions, diff (secrets masked), undoes',
+          responses: { '200': json({ type: 'object', properties: { changes: { type: 'array', items: { type: 'object' } } } }), ...errors },
         },
       },
       '/api/config/problems': { get: { summary: 'Warnings of the loaded configuration (admin)', responses: { '200': json({ type: 'object' }), ...errors } } },

@@ -47,7 +47,51 @@ const maintenanceBody = {
     reason: actionBody.properties.reason,
   },
 } as const;
-export const schemas = { actionBody, multiActionBody, outletActionBody, maintenanceBody };
+/** A file's version: sha256 of its bytes in hex, or `absent` for no file. */
+const configVersion = { type: 'string', pattern: '^([0-9a-f]{64}|absent)$', description: 'sha256 of the file’s bytes (hex) as GET /api/config/files/PATH answered it, or "absent" for no file' } as const;
+const configText = { type: 'string', maxLength: 256 * 1024, description: 'The whole file; a secret’s value written as [secret] keeps the stored one' } as const;
+/** PUT /api/config/files/PATH: replace the whole file. */
+const configFileBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['version', 'text'],
+  properties: { version: configVersion, text: configText },
+} as const;
+/** POST /api/config/files/PATH: create a file that does not exist. */
+const configCreateBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['text'],
+  properties: { text: configText },
+} as const;
+const iniName = { type: 'string', minLength: 1, maxLength: 100 } as const;
+/** POST /api/config/edit: structured edits of one file, applied in order. */
+const configEditBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['file', 'version', 'edits'],
+  properties: {
+    file: { type: 'string', maxLength: 200, description: 'ockle.ini, devices/NAME.ini or servers/NAME.ini' },
+    version: configVersion,
+    edits: {
+      type: 'array',
+      minItems: 1,
+      maxItems: 100,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['op', 'section'],
+        properties: {
+          op: { type: 'string', enum: ['set', 'unset', 'add-section', 'remove-section'] },
+          section: iniName,
+          key: iniName,
+          value: { type: 'string', maxLength: 4096 },
+        },
+      },
+    },
+  },
+} as const;
+export const schemas = { actionBody, multiActionBody, outletActionBody, maintenanceBody, configFileBody, configCreateBody, configEditBody };
 
 type Compilers = Required<NonNullable<NonNullable<FastifyServerOptions['schemaController']>['compilersFactory']>>;
 /** What @fastify/ajv-compiler and @fastify/fast-json-stringify-compiler build: schemas and options in, a per-route compiler out. */

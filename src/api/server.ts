@@ -8,6 +8,8 @@ import type { Logger } from 'pino';
 import type { Gateway } from '../core/gateway.js';
 import type { ActionKind, OutletRef } from '../core/model.js';
 import type { FileView } from '../config/view.js';
+import type { ConfigChange, ConfigFileText, HistoryEntry } from '../config/edit/editor.js';
+import type { Edit } from '../config/edit/text.js';
 import { OckleError, toOckleError, type ConfigProblem } from '../errors.js';
 import { EVENT_NAMES, isEventName, type PluginEventName } from '../plugin-host/contract.js';
 import type { CommandParams } from '../plugin-host/protocol.js';
@@ -89,6 +91,21 @@ export interface ConfigFace {
   view(): { readonly dir: string; readonly files: readonly FileView[] };
   /** Checks the loaded config with one file replaced by `text`, changing nothing. */
   check(file: string, text: string): Promise<readonly ConfigProblem[]>;
+  /**
+   * Editing the files (src/config/edit/editor.ts): each change names the version it is based
+   * on, is checked whole, written atomically, recorded in the history, then reloaded. `who` is
+   * `client:token-name`. Throws OCKLE_CONFIG_PATH, OCKLE_CONFIG_CONFLICT (409),
+   * OCKLE_CONFIG_INVALID (400, with the problems), OCKLE_CONFIG_UNWRITABLE, having changed nothing.
+   */
+  readonly editor?: {
+    read(path: string): Promise<ConfigFileText>;
+    replace(path: string, version: string, text: string, who: string): Promise<ConfigChange>;
+    edit(path: string, version: string, edits: readonly Edit[], who: string): Promise<ConfigChange>;
+    create(path: string, text: string, who: string): Promise<ConfigChange>;
+    remove(path: string, version: string, who: string): Promise<ConfigChange>;
+    undo(who: string): Promise<ConfigChange>;
+    history(): Promise<HistoryEntry[]>;
+  };
 }
 
 export interface ApiOptions {
@@ -124,7 +141,7 @@ export interface ApiOptions {
 export { EVENT_NAMES };
 const CLIENTS = ['cli', 'web', 'api'] as const;
 
-const { actionBody, multiActionBody, outletActionBody, maintenanceBody } = schemas;
+const { actionBody, multiActionBody, outletActionBody, maintenanceBody, configFileBody, configCreateBody, configEditBody } = schemas;
 
 function sendError(reply: FastifyReply, e: OckleError): FastifyReply {
   if (e.code === 'OCKLE_AUTH_REQUIRED') void reply.header('www-authenticate', 'Bearer');
@@ -416,6 +433,58 @@ export function createApi(gateway: Gateway, opts: ApiOptions): FastifyInstance {
       const problems = await opts.config.check(req.body.file, req.body.text);
       return { file: req.body.file, ok: !problems.some((p) => p.severity === 'error'), problems };
     },
+  );
+
+  // Config editing (admin): read a file with its version, replace, edit, create, delete, undo.
+  const editor = () => {
+    if (!opts.config?.editor) throw new OckleError('OCKLE_NOT_FOUND', 'this daemon does not edit its configuration');
+    return opts.config.editor;
+  };
+  const editorOf = (req: FastifyRequest): string => {
+    const header = req.headers['x-ockle-client'];
+    const client = header !== undefined && (CLIENTS as readonly string[]).includes(String(header)) ? String(header) : 'api';
+    return `${client}:${principals.get(req)!.name}`;
+  };
+  /** Runs a change and logs a refusal (who, what, code; never a value). */
+  const change = async (req: FastifyRequest, file: string, op: string, fn: (who: string) => Promise<ConfigChange>): Promise<ConfigChange> => {
+    const who = editorOf(req);
+    try {
+      return await fn(who);
+    } catch (err) {
+      const e = toOckleError(err);
+      opts.log.warn({ origin: who, file: file.slice(0, 200), op, code: e.code }, `config ${op} refused: nothing changed`);
+      throw err;
+    }
+  };
+  const filePath = (req: FastifyRequest): string => (req.params as { '*': string })['*'];
+  const EDIT_LIMIT = 300 * 1024;
+  app.get('/api/config/files/*', { onRequest: need('admin') }, async (req) => editor().read(filePath(req)));
+  app.put<{ Body: { version: string; text: string } }>('/api/config/files/*', { onRequest: need('admin'), bodyLimit: EDIT_LIMIT, schema: { body: configFileBody } }, async (req) =>
+    change(req, filePath(req), 'replace', (who) => editor().replace(filePath(req), req.body.version, req.body.text, who)),
+  );
+  app.post<{ Body: { text: string } }>('/api/config/files/*', { onRequest: need('admin'), bodyLimit: EDIT_LIMIT, schema: { body: configCreateBody } }, async (req, reply) =>
+    reply.code(201).send(await change(req, filePath(req), 'create', (who) => editor().create(filePath(req), req.body.text, who))),
+  );
+  app.delete<{ Querystring: { version: string } }>(
+    '/api/config/files/*',
+    {
+      onRequest: need('admin'),
+      schema: { querystring: { type: 'object', additionalProperties: false, required: ['version'], properties: { version: configFileBody.properties.version } } },
+    },
+    async (req) => change(req, filePath(req), 'delete', (who) => editor().remove(filePath(req), req.query.version, who)),
+  );
+  app.post<{ Body: { file: string; version: string; edits: Edit[] } }>('/api/config/edit', { onRequest: need('admin'), schema: { body: configEditBody } }, async (req) => {
+    for (const [i, e] of req.body.edits.entries()) {
+      if ((e.op === 'set' || e.op === 'unset') && (e as { key?: string }).key === undefined) throw new OckleError('OCKLE_REQUEST_INVALID', `body/edits/${i} (${e.op}) needs property "key"`);
+      if (e.op === 'set' && (e as { value?: string }).value === undefined) throw new OckleError('OCKLE_REQUEST_INVALID', `body/edits/${i} (set) needs property "value"`);
+    }
+    return change(req, req.body.file, 'edit', (who) => editor().edit(req.body.file, req.body.version, req.body.edits, who));
+  });
+  app.post('/api/config/undo', { onRequest: need('admin') }, async (req) => change(req, '', 'undo', (who) => editor().undo(who)));
+  app.get<{ Querystring: { limit: number } }>(
+    '/api/config/history',
+    { onRequest: need('admin'), schema: { querystring: { type: 'object', additionalProperties: false, properties: { limit: { type: 'integer', minimum: 1, maximum: 1000, default: 50 } } } } },
+    async (req) => ({ changes: (await editor().history()).reverse().slice(0, req.query.limit) }),
   );
 
   app.get('/api/plugins', { onRequest: need('viewer') }, async () => ({ plugins: opts.plugins?.list() ?? [] }));

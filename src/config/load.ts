@@ -102,9 +102,10 @@ export interface LoadOptions {
   readonly env?: NodeJS.ProcessEnv;
   /**
    * Files to read from here instead of the disk (path relative to the directory → text): an
-   * edited file checked before it is saved. A path not on disk is checked as a new file.
+   * edited file checked before it is saved. A path not on disk is checked as a new file; a
+   * path mapped to null is checked as absent (a file about to be deleted).
    */
-  readonly overrides?: ReadonlyMap<string, string>;
+  readonly overrides?: ReadonlyMap<string, string | null>;
 }
 
 class Collector {
@@ -278,7 +279,9 @@ export async function checkConfig(dirIn: string, opts: LoadOptions): Promise<{ p
   const listed = async (sub: string): Promise<string[]> => {
     const known = listedOnce.get(sub);
     if (known) return known;
-    const extra = [...(opts.overrides?.keys() ?? [])].filter((k) => k.startsWith(`${sub}/`)).map((k) => k.slice(sub.length + 1));
+    const over = [...(opts.overrides ?? [])].filter(([k]) => k.startsWith(`${sub}/`)).map(([k, t]) => [k.slice(sub.length + 1), t] as const);
+    const extra = over.filter(([, t]) => t !== null).map(([k]) => k);
+    const gone = new Set(over.filter(([, t]) => t === null).map(([k]) => k));
     const { files, code } = await listIni(join(dir, sub));
     // A directory that is missing, a file, a link loop…: a problem at file level, never an
     // internal error (and a reload that meets it keeps the running configuration).
@@ -288,7 +291,7 @@ export async function checkConfig(dirIn: string, opts: LoadOptions): Promise<{ p
       c.error(undefined, t.message, t.hint);
       problems.push(...c.problems);
     }
-    const all = [...new Set([...files, ...extra])].sort();
+    const all = [...new Set([...files, ...extra])].filter((f) => !gone.has(f)).sort();
     listedOnce.set(sub, all);
     return all;
   };
@@ -297,7 +300,9 @@ export async function checkConfig(dirIn: string, opts: LoadOptions): Promise<{ p
     collectors.push(c);
     let text: string;
     try {
-      text = opts.overrides?.get(rel) ?? (await readFile(join(dir, rel), 'utf8'));
+      const over = opts.overrides?.get(rel);
+      if (over === null) throw Object.assign(new Error(`${rel} is absent`), { code: 'ENOENT' });
+      text = over ?? (await readFile(join(dir, rel), 'utf8'));
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       const t = fsTrouble(rel, code);
