@@ -122,6 +122,11 @@ export const ERROR_CODES = {
     fix: 'Look at the action’s steps (`ockle action ID`): each failed server says why; fix it and run the action again.',
     status: 502,
   },
+  OCKLE_SHUTDOWN_NOT_CONFIRMED: {
+    meaning: 'A shutdown (controls only) was accepted by the server’s controls, but its tests still passed shutdown_timeout later: the OS did not go down. Nothing was cut.',
+    fix: 'Look at the host (a hung shutdown, an inhibitor); `ockle off SERVER` cuts the power after asking again, `--force` cuts it at once.',
+    status: 502,
+  },
   OCKLE_SEQUENCE_STOP_FAILED: {
     meaning: 'A sequenced power-off ended with servers that did not go down (their dependencies were left on).',
     fix: 'Look at the action’s steps; a server still serving after shutdown_timeout is left on when on_shutdown_timeout = fail.',

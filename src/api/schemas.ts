@@ -10,7 +10,7 @@ const actionBody = {
   additionalProperties: false,
   required: ['action'],
   properties: {
-    action: { type: 'string', enum: ['on', 'off', 'cycle', 'reset'] },
+    action: { type: 'string', enum: ['on', 'off', 'cycle', 'reset', 'shutdown'] },
     force: { type: 'boolean', default: false },
     reason: { type: 'string', maxLength: 200, default: '' },
     queue: { type: 'boolean', default: false },

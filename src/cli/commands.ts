@@ -67,6 +67,8 @@ commands:
   cycle SERVER…                restart exactly these servers: power-cycle, then boot tests
   on|off|cycle SERVER… --force switch exactly these servers' outlets now, ignoring dependencies
   reset SERVER…                warm-reset exactly these servers through their BMC (ipmi, redfish)
+  shutdown SERVER…             ask exactly these servers' OSes to shut down through their controls,
+                               confirmed by their tests failing; the power stays on
   outlet on|off|cycle DEVICE/OUTLET   switch one outlet now, whatever it powers (forced, journaled,
                                confirmed by read-back; refused while an action holds its server)
       [--reason TEXT] [--no-wait] [--timeout 5m]
@@ -395,7 +397,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
       case 'on':
       case 'off':
       case 'cycle':
-      case 'reset': {
+      case 'reset':
+      case 'shutdown': {
         if (rest.length === 0 && !v.all && !outlet) return usage(`${cmd} needs at least one SERVER, or --all`);
         if (rest.length > 0 && v.all) return usage(`${cmd}: name servers or give --all, not both`);
         const timeoutMs = v.timeout ? parseDuration(v.timeout) : 600_000;
@@ -423,7 +426,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
             ? await c.request<{ action: ActionRecord }>('POST', `/api/devices/${encodeURIComponent(outlet.device)}/outlets/${outlet.outlet}/actions`, { action: cmd, reason: v.reason ?? '' })
             : await c.request<{ action: ActionRecord }>('POST', '/api/actions', body);
           if (v['no-wait']) return v.json ? (json(action), 0) : (out(`${action.id} started\n`), 0);
-          const mode = action.force ? 'forced' : action.kind === 'reset' ? 'BMC reset' : 'sequenced';
+          const mode = action.kind === 'shutdown' ? 'OS shutdown, no power cut' : action.force ? 'forced' : action.kind === 'reset' ? 'BMC reset' : 'sequenced';
           (v.json ? io.stderr : io.stdout).write(`action ${action.id} accepted: ${what(action)} (${mode})\n`);
           const deadline = Date.now() + timeoutMs;
           let rec = action;

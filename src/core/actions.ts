@@ -18,13 +18,17 @@ import type { EventBus } from './event-bus.js';
 import type { ActionJournal } from './journal.js';
 import type { ActionRecord, ActionRequest, ActionStep, OckleEvents, OutletRef } from './model.js';
 import type { RuntimeOutlet } from './slots.js';
+import type { SwitchAction } from '../../drivers/types.js';
 import { predecessors, sequenceSet } from './plan.js';
 import { ProgressTracker } from './progress.js';
 import type { Sequencer, ServerOps } from './sequence.js';
 import { createServerOps } from './server-ops.js';
 import type { LabState } from './state.js';
 import { Switcher } from './switching.js';
-import { resolveOutlets } from './outlet-refs.js';
+import { shutdownServer, refuseShutdown } from './shutdown.js';
+import { outcome } from './outcome.js';
+import { refusePaused } from './maintenance.js';
+import { refuseHeldOutlets, resolveOutlets } from './outlet-refs.js';
 
 export interface ActionsOptions {
   readonly state: LabState;
@@ -112,15 +116,11 @@ export class Actions {
 
   request(req: ActionRequest): ActionRecord {
     if (this.#closed) throw new OperationAbortedError('the daemon is stopping; no new actions are accepted');
-    if (req.origin.startsWith('plugin:')) {
-      // An automatic action (keep-alive, a power policy) never touches a server in maintenance.
-      const paused = req.targets.filter((t) => this.#paused(t));
-      if (paused.length > 0)
-        throw new OckleError('OCKLE_SERVER_PAUSED', `${paused.join(', ')} ${paused.length === 1 ? 'is' : 'are'} paused for maintenance: ${req.origin} may not act on ${paused.length === 1 ? 'it' : 'them'}`, {
-          hint: `\`ockle resume ${paused[0]}\` when the maintenance is over.`,
-        });
+    refusePaused(req, this.#paused);
+    if (req.outlets) {
+      if (req.kind === 'shutdown') throw new RequestValidationError('a shutdown is of a server (its OS), not of an outlet');
+      return this.#requestOutlets(req, req.outlets);
     }
-    if (req.outlets) return this.#requestOutlets(req, req.outlets);
     if (req.targets.length === 0) throw new RequestValidationError('an action needs at least one target server');
     const targets = [...new Set(req.targets)];
     for (const t of targets) if (!this.#state.servers.has(t)) throw new UnknownServerError(t, [...this.#state.servers.keys()]);
@@ -136,6 +136,7 @@ export class Actions {
         });
       req = { ...req, force: true };
     }
+    if (req.kind === 'shutdown') return this.#requestShutdown({ ...req, targets, force: true });
     return req.force ? this.#requestForced({ ...req, targets }) : this.#requestSequenced({ ...req, targets });
   }
 
@@ -179,6 +180,32 @@ export class Actions {
       }
       await this.#runForced(record, targets, abort.signal);
     })();
+    return this.#track(record, abort, run);
+  }
+
+  /** Exactly the targets' OSes, through their controls; nothing is cut (src/core/shutdown.ts). */
+  #requestShutdown(req: ActionRequest): ActionRecord {
+    refuseShutdown(this.#state, req.targets);
+    for (const t of req.targets) {
+      const held = this.#slot(t).actionId;
+      if (held) throw new ActionBusyError(t, held);
+    }
+    const record = this.#begin(req);
+    for (const t of req.targets) {
+      const slot = this.#slot(t);
+      slot.actionId = record.id;
+      slot.last = { kind: 'shutdown', force: false, phase: 'running' };
+      this.#state.derive(slot);
+    }
+    const abort = new AbortController();
+    const jobs = req.targets.map((t) => () => shutdownServer(this.#ops, record.id, t, abort.signal));
+    const run = this.#settle(record, jobs, req.targets, (result) => {
+      for (const t of req.targets) {
+        const slot = this.#slot(t);
+        slot.actionId = null;
+        slot.last = { kind: 'shutdown', force: false, phase: 'finished', result };
+      }
+    });
     return this.#track(record, abort, run);
   }
 
@@ -311,12 +338,11 @@ export class Actions {
     signal: AbortSignal,
     release: (status: 'ok' | 'failed' | 'cancelled') => void,
   ): Promise<void> {
-    const kind = record.kind;
+    const kind = record.kind as SwitchAction; // outlet and forced server actions only switch
     // A forced on/off reads each outlet first: one already there is journaled, not written
     // again (a BMC host that a clean shutdown already powered off gets no "power off").
     if (kind === 'on' || kind === 'off') await this.#state.readOutlets(items.map((i) => i.o), signal).catch(() => undefined);
-    const results = await Promise.allSettled(
-      items.map(({ server, o }) => {
+    const jobs = items.map(({ server, o }) => (): Promise<void> => {
         const where = { ...(server !== undefined && { server }), device: o.device, outlet: o.outlet };
         if (this.#switcher.alreadyThere(o, kind)) {
           this.step(record.id, { ...where, op: 'already', ok: true, detail: `${o.device} outlet ${o.outlet} already reads ${kind}: not switched` });
@@ -330,16 +356,13 @@ export class Actions {
           return Promise.reject(e);
         }
         return this.#switcher.switchOutlet(record.id, server, o, kind, signal);
-      }),
-    );
-    const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => toOckleError(r.reason));
-    let status: 'ok' | 'failed' | 'cancelled' = 'ok';
-    let error: { code: string; message: string } | undefined;
-    if (failures.length > 0) {
-      status = failures.every((f) => f.code === 'OCKLE_OPERATION_ABORTED') ? 'cancelled' : 'failed';
-      const first = failures.find((f) => f.code !== 'OCKLE_OPERATION_ABORTED') ?? failures[0]!;
-      error = { code: first.code, message: failures.length === 1 ? first.message : `${first.message} (and ${failures.length - 1} more)` };
-    }
+    });
+    await this.#settle(record, jobs, owners, release);
+  }
+
+  /** Runs the jobs of an action (each may fail alone), then records the result (see #runItems). */
+  async #settle(record: ActionRecord, jobs: readonly (() => Promise<void>)[], owners: readonly string[], release: (status: 'ok' | 'failed' | 'cancelled') => void): Promise<void> {
+    const { status, error } = outcome(await Promise.allSettled(jobs.map((j) => j())));
     const finished = this.#journal.finish(record.id, status, error);
     release(status);
     for (const t of owners) this.#state.derive(this.#slot(t));
@@ -357,17 +380,7 @@ export class Actions {
     if (req.targets.length > 0) throw new RequestValidationError('an outlet action names outlets, not servers', { hint: 'Leave targets empty, or act on the servers instead.' });
     const items = resolveOutlets(this.#state, refs, req.kind);
     const owners = [...new Set(items.flatMap((i) => (i.server === undefined ? [] : [i.server])))];
-    for (const n of owners) {
-      const held = this.#slot(n).actionId;
-      if (held)
-        throw new OckleError('OCKLE_ACTION_BUSY', `${items.find((i) => i.server === n)!.o.device} outlet ${items.find((i) => i.server === n)!.o.outlet} powers server "${n}", which action ${held} holds`, {
-          hint: `Wait for ${held} to finish or cancel it (ockle cancel ${held}); switching an outlet under a running action would fight it.`,
-        });
-    }
-    for (const i of items) {
-      const held = this.#heldOutlets.get(`${i.o.device}/${i.o.outlet}`);
-      if (held) throw new OckleError('OCKLE_ACTION_BUSY', `${i.o.device} outlet ${i.o.outlet} is being switched by action ${held}`, { hint: `Wait for ${held} to finish or cancel it (ockle cancel ${held}).` });
-    }
+    refuseHeldOutlets(this.#state, items, owners, this.#heldOutlets);
     const record = this.#begin({ ...req, targets: owners, force: true, outlets: items.map((i) => ({ device: i.o.device, outlet: i.o.outlet })) });
     for (const n of owners) this.#slot(n).actionId = record.id;
     for (const i of items) this.#heldOutlets.set(`${i.o.device}/${i.o.outlet}`, record.id);
@@ -405,3 +418,4 @@ export class Actions {
     await Promise.allSettled([...this.#running.values()].map((r) => r.done));
   }
 }
+

@@ -78,3 +78,13 @@ export class Maintenance {
     }
   }
 }
+
+/** An automatic action (asked by a plugin: keep-alive, a power policy) never touches a server in maintenance. */
+export function refusePaused(req: { readonly origin: string; readonly targets: readonly string[] }, paused: (server: string) => boolean): void {
+  if (!req.origin.startsWith('plugin:')) return;
+  const held = req.targets.filter((t) => paused(t));
+  if (held.length > 0)
+    throw new OckleError('OCKLE_SERVER_PAUSED', `${held.join(', ')} ${held.length === 1 ? 'is' : 'are'} paused for maintenance: ${req.origin} may not act on ${held.length === 1 ? 'it' : 'them'}`, {
+      hint: `\`ockle resume ${held[0]}\` when the maintenance is over.`,
+    });
+}

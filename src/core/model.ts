@@ -25,7 +25,8 @@ export type OpState = (typeof OP_STATES)[number];
 /** Result of a server's test. */
 export type TestState = 'PASSED' | 'FAILED' | 'NOT_RUN';
 
-export type ActionKind = SwitchAction;
+/** What an action does: switch outlets, or (`shutdown`) ask the OS to shut down through the controls, cutting nothing. */
+export type ActionKind = SwitchAction | 'shutdown';
 export type ActionStatus = 'running' | 'ok' | 'failed' | 'cancelled' | 'interrupted';
 
 /** One step of an action, as recorded in the journal. */

@@ -63,6 +63,7 @@ export function deriveServerState(i: DeriveInput): Derived {
   const testName = (k: number): string => i.names?.tests?.[k] ?? `test ${k + 1}`;
 
   if (a?.phase === 'running') {
+    if (a.kind === 'shutdown') return { state: 'SWITCHING_OFF', reason: 'OS shutdown in progress (the power stays on)' };
     return a.kind === 'off'
       ? { state: 'SWITCHING_OFF', reason: `${a.force ? 'forced ' : ''}off in progress` }
       : { state: 'SWITCHING_ON', reason: `${a.force ? 'forced ' : ''}${a.kind} in progress` };
@@ -76,7 +77,7 @@ export function deriveServerState(i: DeriveInput): Derived {
   });
   const failedStop = (): Derived => ({
     state: last?.permanent ? 'PERMANENTLY_FAILED_TO_STOP' : 'FAILED_TO_STOP',
-    reason: `off failed${last?.permanent ? ', gave up' : ''}`,
+    reason: `${last?.kind === 'shutdown' ? 'OS shutdown' : 'off'} failed${last?.permanent ? ', gave up' : ''}`,
   });
 
   const unknownIdx = i.outlets.flatMap((p, k) => (p === 'unknown' ? [k] : []));
@@ -112,10 +113,11 @@ export function deriveServerState(i: DeriveInput): Derived {
 
   const on = i.outlets.filter((p) => p === 'on').length;
   if (on === i.outlets.length) {
-    if (failed(['off'])) return failedStop();
+    if (failed(['off', 'shutdown'])) return failedStop();
     if (last?.force && last.kind !== 'off' && last.result === 'ok') return { state: 'FORCED_ON', reason: `forced on; ${testSummary}` };
     if (failedTests.length > 0) {
       if (failed(['on', 'cycle', 'reset'])) return failedStart();
+      if (last?.kind === 'shutdown' && last.result === 'ok') return { state: 'NOT_SERVING', reason: `its OS was shut down (the power is on); ${testSummary}` };
       // Nothing is starting it and nothing failed to: say what is true, not "failed to start".
       return { state: 'NOT_SERVING', reason: `powered, but ${testSummary}; no action running` };
     }
@@ -127,7 +129,7 @@ export function deriveServerState(i: DeriveInput): Derived {
     if (failed(['on', 'cycle', 'reset'])) return failedStart();
     return { state: 'OFF', reason: `${i.outlets.length === 1 ? 'outlet' : 'all outlets'} off` };
   }
-  if (failed(['off'])) return failedStop();
+  if (failed(['off', 'shutdown'])) return failedStop();
   if (failed(['on', 'cycle', 'reset'])) return failedStart();
   const parts = i.outlets.map((p, k) => `${outletName(k)} ${p}`);
   return { state: 'UNKNOWN', reason: `partially powered: ${parts.join(', ')}` };

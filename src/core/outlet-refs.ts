@@ -21,3 +21,27 @@ export function resolveOutlets(state: LabState, refs: readonly OutletRef[], kind
     return { server: b?.server, o: { name: b?.section ?? `outlet ${r.outlet}`, device: r.device, outlet: r.outlet } };
   });
 }
+
+/**
+ * Refuses an outlet action on an outlet another action is switching, or that powers a server an
+ * action holds (switching under a running action would fight it), naming the action.
+ */
+export function refuseHeldOutlets(
+  state: LabState,
+  items: readonly { readonly server: string | undefined; readonly o: RuntimeOutlet }[],
+  owners: readonly string[],
+  heldOutlets: ReadonlyMap<string, string>,
+): void {
+  for (const n of owners) {
+    const held = state.servers.get(n)!.actionId;
+    const o = items.find((i) => i.server === n)!.o;
+    if (held)
+      throw new OckleError('OCKLE_ACTION_BUSY', `${o.device} outlet ${o.outlet} powers server "${n}", which action ${held} holds`, {
+        hint: `Wait for ${held} to finish or cancel it (ockle cancel ${held}); switching an outlet under a running action would fight it.`,
+      });
+  }
+  for (const i of items) {
+    const held = heldOutlets.get(`${i.o.device}/${i.o.outlet}`);
+    if (held) throw new OckleError('OCKLE_ACTION_BUSY', `${i.o.device} outlet ${i.o.outlet} is being switched by action ${held}`, { hint: `Wait for ${held} to finish or cancel it (ockle cancel ${held}).` });
+  }
+}

@@ -7,7 +7,7 @@
  */
 import type { Power, SwitchAction } from '../../drivers/types.js';
 import { DeviceRefusedError, toOckleError } from '../errors.js';
-import type { ActionKind, ActionStep } from './model.js';
+import type { ActionStep } from './model.js';
 import type { DeviceSlot, RuntimeOutlet } from './slots.js';
 import type { LabState } from './state.js';
 import { sleep } from '../timers.js';
@@ -37,7 +37,7 @@ export class Switcher {
   }
 
   /** Switches one outlet (of `server`, when one owns it) and confirms it; a failure is journaled and thrown. */
-  async switchOutlet(actionId: string, server: string | undefined, o: RuntimeOutlet, kind: ActionKind, signal: AbortSignal): Promise<void> {
+  async switchOutlet(actionId: string, server: string | undefined, o: RuntimeOutlet, kind: SwitchAction, signal: AbortSignal): Promise<void> {
     const slot = this.#state.devices.get(o.device)!;
     const where = { ...(server !== undefined && { server }), device: o.device, outlet: o.outlet };
     try {

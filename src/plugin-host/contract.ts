@@ -108,7 +108,7 @@ function text(p: Readonly<Record<string, unknown>>, key: string, method: string)
   return v;
 }
 
-const KINDS: readonly ActionKind[] = ['on', 'off', 'cycle', 'reset'];
+const KINDS: readonly ActionKind[] = ['on', 'off', 'cycle', 'reset', 'shutdown'];
 
 /** Every method `ctx.call` serves. */
 export const METHODS = {
