@@ -32,6 +32,7 @@ async function configTools(): Promise<{ checkConfig: typeof CheckConfig; drivers
 import { Client, resolveClient } from './client.js';
 import { progress, summary } from './progress.js';
 import { formatEvent, watchTypes } from './watch.js';
+import { CONFIG_EDIT_USAGE, CONFIG_EDIT_VERBS, configEditCommand } from '../config/edit/cli.js';
 
 export interface Io {
   readonly stdout: { write(s: string): unknown; isTTY?: boolean };
@@ -83,7 +84,7 @@ commands:
   watch [--types a,b] [--metered]   live events, a readable line each (JSON lines with --json);
                                device.metered only with --metered or named in --types
   config check [DIR]           validate a config directory (no daemon needed)
-  import-ockle OCKLE_ETC_DIR [--out DIR]   translate an Ockle installation into a new config directory
+${CONFIG_EDIT_USAGE}  import-ockle OCKLE_ETC_DIR [--out DIR]   translate an Ockle installation into a new config directory
                                (default ./ockle-config); prints what it translated and what it could not
   token new NAME --role viewer|operator|admin   make an API token
   daemon [--config DIR]        run the gateway in the foreground
@@ -115,6 +116,10 @@ const OPTIONS = {
   list: { type: 'boolean', default: false },
   dot: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
+  // ockle config add server|device
+  outlet: { type: 'string' },
+  depends: { type: 'string' },
+  type: { type: 'string' },
 } as const satisfies ParseArgsConfig['options'];
 
 const STATE_COLOUR: Partial<Record<OpState, string>> = {
@@ -568,7 +573,18 @@ export async function main(argv: string[], io: Io): Promise<number> {
         return await importOckleCommand(rest, v.out, io);
       }
       case 'config': {
-        if (rest[0] !== 'check') return usage('the config command is `ockle config check [DIR]`');
+        if ((CONFIG_EDIT_VERBS as readonly string[]).includes(rest[0] ?? '')) {
+          const c = client();
+          return await configEditCommand(rest, {
+            // Client.request sends any method as it is; its type names only the two others use.
+            request: (method, path, body) => c.request(method as 'POST', path, body),
+            out,
+            err: (s) => void io.stderr.write(s),
+            json: v.json,
+            flags: { ...(v.outlet !== undefined && { outlet: v.outlet }), ...(v.depends !== undefined && { depends: v.depends }), ...(v.type !== undefined && { type: v.type }), ...(v.limit !== undefined && { limit: v.limit }) },
+          });
+        }
+        if (rest[0] !== 'check') return usage('the config command is `ockle config check [DIR]` or `ockle config set|unset|add|rm|undo|history …`');
         const dir = rest[1] ? resolve(io.cwd, rest[1]) : configDir;
         const { checkConfig, drivers, plugins } = await configTools();
         const { problems } = await checkConfig(dir, { drivers, plugins });
