@@ -17,11 +17,10 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { access, appendFile, mkdir, readFile, realpath, rename } from 'node:fs/promises';
+import { access, appendFile, mkdir, readFile, realpath, rename, unlink, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, sep } from 'node:path';
 import type { Logger } from 'pino';
 import { ConfigError, OckleError, toOckleError, type ConfigProblem } from '../../errors.js';
-import { atomicWrite } from '../../state-files.js';
 import { writeFileAtomic } from '../ini-edit.js';
 import type { Config } from '../load.js';
 import type { FileView } from '../view.js';
@@ -126,6 +125,18 @@ function pathError(path: string, why: string): OckleError {
 
 /** ockle.ini, devices/NAME.ini, servers/NAME.ini: the files the loader reads. */
 const EDITABLE = /^(ockle\.ini|(devices|servers)\/[A-Za-z0-9][A-Za-z0-9_.-]{0,62}\.ini)$/;
+
+/** A history file written whole or not at all (mode 0600: it may hold secrets). */
+async function writePrivate(file: string, text: string): Promise<void> {
+  const tmp = `${file}.tmp-${process.pid}`;
+  try {
+    await writeFile(tmp, text, { mode: 0o600 });
+    await rename(tmp, file);
+  } catch (err) {
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
+}
 
 export function versionOf(bytes: Buffer | null): string {
   return bytes === null ? ABSENT : createHash('sha256').update(bytes).digest('hex');
@@ -316,8 +327,8 @@ export class ConfigEditor {
     const dir = this.#historyDir();
     try {
       await mkdir(join(dir, 'blobs'), { recursive: true, mode: 0o700 });
-      if (current !== null) await atomicWrite(join(dir, 'blobs', version), current, 0o600);
-      if (next !== null) await atomicWrite(join(dir, 'blobs', after), next, 0o600);
+      if (current !== null) await writePrivate(join(dir, 'blobs', version), current);
+      if (next !== null) await writePrivate(join(dir, 'blobs', after), next);
     } catch (err) {
       throw new OckleError('OCKLE_CONFIG_UNWRITABLE', `cannot record the change in ${dir} (${toOckleError(err).message}); nothing was changed`, {
         hint: 'Free space in the state directory or fix its permissions, then try again.',
