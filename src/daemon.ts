@@ -22,6 +22,7 @@ import type { CommandRole } from './plugin-host/protocol.js';
 import { Auth } from './api/auth.js';
 import { createApi, type PluginStatus } from './api/server.js';
 import { ConfigEditor } from './config/edit/editor.js';
+import { configSchema } from './api/config-schema.js';
 import { checkConfig, type Config } from './config/load.js';
 import { API_INFO_FILE, LOCAL_TOKEN_FILE, type ApiInfo } from './config/paths.js';
 import { EventBus } from './core/event-bus.js';
@@ -291,6 +292,7 @@ export class Daemon {
         check: async (file, text) =>
           (await checkConfig(this.#opts.configDir, { drivers: this.#registry, plugins: pluginTemplates(this.#opts.extraPlugins), overrides: new Map([[file, text]]) })).problems,
         editor: this.#configEditor(),
+        schema: () => configSchema(this.#registry.all(), new Map([...pluginTemplates(this.#opts.extraPlugins), ...[...this.#world.config.plugins.installed].map(([n, p]) => [n, p.config] as const)])),
       },
       log: this.log.child({ face: 'api' }),
       version: packageVersion(),

@@ -203,6 +203,13 @@ export function openApiDocument(version: string): Record<string, unknown> {
       },
       '/api/whoami': { get: { summary: 'The token’s name and role (viewer): what the dashboard may show', responses: { '200': json({ type: 'object', properties: { name: { type: 'string' }, role: { type: 'string' } } }), ...errors } } },
       '/api/config': { get: { summary: 'The loaded configuration: every file, section and key with kind, default, help and the line that sets it; secrets masked (admin)', responses: { '200': json({ type: 'object' }), ...errors } } },
+      '/api/config/schema': {
+        get: {
+          summary:
+            'The templates the dashboard’s forms are built from (admin): main (each ockle.ini section: daemon, api, servers, plugins, plugins.NAME), server ({server, outlet} keys), devices, controls, tests ({common, types: [{type, description, keys}]}); each key {key, kind, describe, help, default, required, choices?, min?, max?, secret}',
+          responses: { '200': json({ type: 'object', properties: { main: { type: 'object' }, server: { type: 'object' }, devices: { type: 'object' }, controls: { type: 'object' }, tests: { type: 'object' } } }), ...errors },
+        },
+      },
       '/api/config/check': {
         post: {
           summary: 'Check the loaded configuration with one file replaced (body: {file, text}); changes nothing (admin)',

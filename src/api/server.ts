@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { Gateway } from '../core/gateway.js';
 import type { ActionKind, OutletRef } from '../core/model.js';
 import type { FileView } from '../config/view.js';
+import type { ConfigSchema } from './config-schema.js';
 import type { ConfigChange, ConfigFileText, HistoryEntry } from '../config/edit/editor.js';
 import type { Edit } from '../config/edit/text.js';
 import { OckleError, toOckleError, type ConfigProblem } from '../errors.js';
@@ -91,6 +92,8 @@ export interface ConfigFace {
   view(): { readonly dir: string; readonly files: readonly FileView[] };
   /** Checks the loaded config with one file replaced by `text`, changing nothing. */
   check(file: string, text: string): Promise<readonly ConfigProblem[]>;
+  /** The templates the forms are built from (src/api/config-schema.ts). */
+  schema?(): ConfigSchema;
   /**
    * Editing the files (src/config/edit/editor.ts): each change names the version it is based
    * on, is checked whole, written atomically, recorded in the history, then reloaded. `who` is
@@ -410,6 +413,10 @@ export function createApi(gateway: Gateway, opts: ApiOptions): FastifyInstance {
   app.get('/api/config', { onRequest: need('admin') }, async () => {
     if (!opts.config) throw new OckleError('OCKLE_NOT_FOUND', 'this daemon does not expose its configuration');
     return opts.config.view();
+  });
+  app.get('/api/config/schema', { onRequest: need('admin') }, async () => {
+    if (!opts.config?.schema) throw new OckleError('OCKLE_NOT_FOUND', 'this daemon does not expose its configuration schema');
+    return opts.config.schema();
   });
   app.post<{ Body: { file: string; text: string } }>(
     '/api/config/check',
