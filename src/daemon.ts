@@ -279,6 +279,16 @@ export class Daemon {
       check: (overrides) => checkConfig(this.#opts.configDir, { drivers: this.#registry, plugins, overrides }),
       reload: () => this.reload(),
       log: this.log.child({ face: 'config-edit' }),
+      recorded: (e) => {
+        // In the action journal too (who, which file, the changed lines, secrets masked), so
+        // `ockle actions` and the dashboard's journal show configuration changes beside power.
+        try {
+          const lines = e.diff.lines.map((l) => `${e.file}:${l.line}: ${l.op} ${l.text}`);
+          this.#runtime.journalConfig({ origin: e.who, reason: `${e.op} ${e.file}: ${e.diff.removed} line(s) removed, ${e.diff.added} added (history ${e.id})`, lines });
+        } catch (err) {
+          this.log.error({ err: toOckleError(err).message, file: e.file }, 'the configuration change was written but could not be journaled');
+        }
+      },
     });
   }
 

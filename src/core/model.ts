@@ -25,8 +25,12 @@ export type OpState = (typeof OP_STATES)[number];
 /** Result of a server's test. */
 export type TestState = 'PASSED' | 'FAILED' | 'NOT_RUN';
 
-/** What an action does: switch outlets, or (`shutdown`) ask the OS to shut down through the controls, cutting nothing. */
-export type ActionKind = SwitchAction | 'shutdown';
+/**
+ * What an action does: switch outlets, or (`shutdown`) ask the OS to shut down through the
+ * controls, cutting nothing. `config` records a change of the configuration files (who, which
+ * file, the lines, secrets masked): journaled with the power actions, it switches nothing.
+ */
+export type ActionKind = SwitchAction | 'shutdown' | 'config';
 export type ActionStatus = 'running' | 'ok' | 'failed' | 'cancelled' | 'interrupted';
 
 /** One step of an action, as recorded in the journal. */

@@ -237,6 +237,20 @@ export class Runtime implements Gateway {
     });
   }
 
+  /**
+   * Journals a change of the configuration files beside the power actions (who, which file, why,
+   * one step per changed line, secrets already masked by the caller). It switches nothing.
+   */
+  journalConfig(c: { readonly origin: string; readonly reason: string; readonly lines: readonly string[] }): ActionRecord {
+    const journal = this.#o.journal;
+    const record = journal.start({ kind: 'config', targets: [], force: false, origin: c.origin, reason: c.reason });
+    this.events.emit('action.started', { action: record });
+    for (const detail of c.lines.slice(0, 50)) journal.step(record.id, { op: 'config', ok: true, detail });
+    const finished = journal.finish(record.id, 'ok');
+    this.events.emit('action.finished', { action: finished });
+    return finished;
+  }
+
   /** Running actions (for reload and shutdown decisions). */
   get busy(): boolean {
     return this.#lab.actions.busy;

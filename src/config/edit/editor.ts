@@ -40,6 +40,8 @@ export interface ConfigEditDeps {
   check(overrides: ReadonlyMap<string, string | null>): Promise<{ problems: ConfigProblem[]; config?: Config }>;
   /** The daemon's reload: true when the new configuration was applied. */
   reload(): Promise<boolean>;
+  /** Told of every change written (the daemon journals it with the power actions). */
+  recorded?(entry: HistoryEntry): void;
   readonly log: Logger;
 }
 
@@ -348,6 +350,7 @@ export class ConfigEditor {
     } catch (err) {
       this.deps.log.error({ err: toOckleError(err).message, file: rel }, 'the configuration change was written but could not be added to the history');
     }
+    this.deps.recorded?.(entry);
     const where = diff.lines.map((l) => `${l.op}${l.line}`).join(' ');
     this.deps.log.info(
       { who, file: rel, op, id: entry.id, before: version.slice(0, 12), after: after.slice(0, 12), added: diff.added, removed: diff.removed, ...(undoes && { undoes }) },
