@@ -513,7 +513,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
         if (v.json) return json({ actions }), 0;
         const rows = [['ID', 'WHEN', 'WHO', 'WHAT', 'RESULT', 'WHY']];
         for (const a of actions)
-          rows.push([a.id, a.requestedAt.replace('T', ' ').slice(0, 19), a.origin, `${a.force ? 'force ' : ''}${a.kind} ${a.targets.join(',')}`, a.status + (a.error ? `: ${a.error.message}` : ''), a.reason]);
+          rows.push([a.id, a.requestedAt.replace('T', ' ').slice(0, 19), a.origin, actionWhat(a), a.status + (a.error ? `: ${a.error.message}` : ''), a.reason]);
         out(table(rows));
         // What the journal itself went through: a record torn by a crash, a disk it cannot write.
         const health = await client().request<Health>('GET', '/api/health');
@@ -639,4 +639,11 @@ export function treeDot(tree: TreeView): string {
   for (const e of tree.edges) lines.push(`  ${q(e.from)} -> ${q(e.to)}; // ${e.from} needs ${e.to}`);
   lines.push('}');
   return lines.join('\n') + '\n';
+}
+
+/** What an action did, in a few words: `force off web-1`, `cycle pdu-a/3 (web-1)`, `config`. */
+function actionWhat(a: ActionRecord): string {
+  if (a.kind === 'config') return 'config';
+  if (a.outlets) return `${a.kind} ${a.outlets.map((o) => `${o.device}/${o.outlet}`).join(',')}${a.targets.length > 0 ? ` (${a.targets.join(',')})` : ''}`;
+  return `${a.force && a.kind !== 'shutdown' ? 'force ' : ''}${a.kind} ${a.targets.join(',')}`;
 }

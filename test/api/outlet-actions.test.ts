@@ -108,6 +108,9 @@ describe('outlet actions', () => {
     expect(lines.join('')).toMatch(new RegExp(`accepted: off pdu-a/${outlet} \\(powers ${server}\\) \\(forced\\)`));
     expect(world().outlet('pdu-a', outlet)).toBe('off');
     lines.length = 0;
+    expect(await main(['actions', '--limit', '1', '--config', demo.configDir], io)).toBe(0);
+    expect(lines.join('')).toContain(`off pdu-a/${outlet} (${server})`);
+    lines.length = 0;
     expect(await main(['outlet', 'off', 'pdu-a', '--config', demo.configDir], io)).toBe(2);
     expect(lines.join('')).toContain('ockle outlet on|off|cycle DEVICE/OUTLET');
   });
