@@ -14,6 +14,8 @@ export class ApiError extends Error {
     readonly code: string,
     message: string,
     readonly hint?: string,
+    /** The whole error object of the answer (a config error's `problems`, a conflict's `diff`). */
+    readonly body: Record<string, unknown> = {},
   ) {
     super(message);
   }
@@ -38,7 +40,7 @@ export const setToken = (t: string | null): void => void (token = t);
 let unauthorized: () => void = () => {};
 export const onUnauthorized = (fn: () => void): void => void (unauthorized = fn);
 
-export async function api<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+export async function api<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<T> {
   const res = await fetch(path, {
     method,
     headers: {
@@ -48,9 +50,9 @@ export async function api<T>(method: 'GET' | 'POST', path: string, body?: unknow
     },
     ...(body !== undefined && { body: JSON.stringify(body) }),
   });
-  const data = (await res.json().catch(() => ({}))) as { error?: { code: string; message: string; hint?: string } };
+  const data = (await res.json().catch(() => ({}))) as { error?: { code: string; message: string; hint?: string } & Record<string, unknown> };
   if (res.status === 401 && token) unauthorized();
-  if (!res.ok) throw new ApiError(res.status, data.error?.code ?? `HTTP_${res.status}`, data.error?.message ?? res.statusText, data.error?.hint);
+  if (!res.ok) throw new ApiError(res.status, data.error?.code ?? `HTTP_${res.status}`, data.error?.message ?? res.statusText, data.error?.hint, data.error ?? {});
   return data as T;
 }
 

@@ -9,6 +9,7 @@ import type { FileView } from '../../config/view.js';
 import type { ConfigProblem } from '../../errors.js';
 import { api } from '../api.js';
 import { Thead } from './common.js';
+import { LabEditor } from './config-edit.js';
 
 /** The file as INI text again, from what was set in it (comments are not kept by the loader). */
 function asIni(f: FileView): string {
@@ -24,9 +25,10 @@ export function ConfigView() {
   const [text, setText] = useState('');
   const [checked, setChecked] = useState<{ ok: boolean; problems: ConfigProblem[] } | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const [loads, setLoads] = useState(0);
   useEffect(() => {
     api<{ dir: string; files: FileView[] }>('GET', '/api/config').then(setView, (err: unknown) => setError((err as Error).message));
-  }, []);
+  }, [loads]);
   const f = view?.files.find((x) => x.file === file);
   // The text follows the chosen file at once, in the same render as the choice (an effect ran
   // a frame later and could overwrite what was typed in between).
@@ -51,9 +53,10 @@ export function ConfigView() {
   if (!view) return <p>Loading the configuration…</p>;
   return (
     <section class="config-view">
+      <LabEditor view={view.files} onChanged={() => setLoads((n) => n + 1)} />
       <h2>Configuration</h2>
       <p class="meta">
-        Loaded from <code>{view.dir}</code>. Secrets are never shown. Edit the files on the gateway, then reload (<code>systemctl reload ockle</code>).
+        Loaded from <code>{view.dir}</code>. Secrets are never shown. Edit the servers and devices above, or the files on the gateway, then reload (<code>systemctl reload ockle</code>).
       </p>
       <div class="config-grid">
         <nav class="files" aria-label="Files">
