@@ -22,7 +22,8 @@ const SECRET = '[secret]';
 const SERVER_OWN = new Set(['outlets', 'tests', 'controls', 'dependencies']);
 
 type Kind = 'server' | 'device';
-type Role = 'server' | 'outlet' | 'test' | 'control' | 'device';
+/** `other`: a section no list of [server] names; kept as it is. */
+type Role = 'server' | 'outlet' | 'test' | 'control' | 'device' | 'other';
 interface Sec {
   readonly name: string;
   readonly role: Role;
@@ -57,7 +58,7 @@ function readSections(kind: Kind, text: string): Sec[] {
     if (kind === 'device') return 'device';
     if (name === 'server') return 'server';
     const list = (k: string): string[] => splitList(main?.keys.get(k)?.value);
-    return list('outlets').includes(name) ? 'outlet' : list('controls').includes(name) ? 'control' : 'test';
+    return list('outlets').includes(name) ? 'outlet' : list('controls').includes(name) ? 'control' : list('tests').includes(name) ? 'test' : 'other';
   };
   return ini.sections.map((s) => ({ name: s.name, role: roleOf(s.name), values: Object.fromEntries([...s.keys.values()].map((k) => [k.key, k.value])) }));
 }
@@ -68,6 +69,7 @@ function keysOf(schema: ConfigSchema, role: Role, type: string | undefined): rea
   if (role === 'server') return schema.server.server;
   if (role === 'outlet') return schema.server.outlet;
   if (role === 'device') return typed(schema.devices);
+  if (role === 'other') return [];
   return typed(role === 'test' ? schema.tests : schema.controls);
 }
 const typesOf = (schema: ConfigSchema, role: Role): readonly SchemaType[] =>
