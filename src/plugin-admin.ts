@@ -14,7 +14,7 @@ import { readFile, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PluginDetail, PluginSettingInfo, PluginStatus, PluginToggle } from './api/server.js';
 import { fingerprint } from './config/fingerprint.js';
-import { setListKey, writeFileAtomic } from './config/ini-edit.js';
+import { serialized, setListKey, writeFileAtomic } from './config/ini-edit.js';
 import type { Config } from './config/load.js';
 import type { Template } from './config/types.js';
 import { ConfigError, OckleError, toOckleError, type ConfigProblem } from './errors.js';
@@ -115,17 +115,6 @@ export async function showPlugin(deps: PluginAdminDeps, name: string): Promise<P
   return detail(disk, fresh, deps);
 }
 
-/** One change at a time per config directory: two enables at once would edit the same line. */
-const queues = new Map<string, Promise<unknown>>();
-function serialized<T>(key: string, fn: () => Promise<T>): Promise<T> {
-  const run = (queues.get(key) ?? Promise.resolve()).then(fn, fn);
-  const tail = run.catch(() => undefined);
-  queues.set(key, tail);
-  void tail.then(() => {
-    if (queues.get(key) === tail) queues.delete(key);
-  });
-  return run;
-}
 
 /** Waits (a little) for a plugin that was just started or stopped to settle, so the answer says how it went. */
 async function settled(deps: PluginAdminDeps, name: string, ms: number, disk: Config): Promise<PluginStatus> {

@@ -30,7 +30,7 @@ function splitLines(text: string): Line[] {
 }
 
 /** What `ini` treats as a quoted value (no inline comment is looked for in one). */
-function isQuoted(v: string): boolean {
+export function isQuoted(v: string): boolean {
   return v.length >= 2 && ((v.startsWith('"') && v.endsWith('"')) || (v.startsWith("'") && v.endsWith("'")));
 }
 
@@ -38,7 +38,7 @@ function isQuoted(v: string): boolean {
  * Where the inline comment of a value starts (the index of its whitespace before `;`/`#`), or
  * -1: the first `;` or `#` not escaped by a backslash, as `ini.unsafe` reads it.
  */
-function commentStart(rest: string): number {
+export function commentStart(rest: string): number {
   if (isQuoted(rest.trim())) return -1;
   let esc = false;
   for (let i = 0; i < rest.length; i++) {
@@ -185,4 +185,19 @@ export async function writeFileAtomic(file: string, text: string): Promise<{ bac
     // e.g. EISDIR/EPERM on some filesystems: the data itself is synced
   }
   return { backup: exists ? backup : null };
+}
+
+/**
+ * One change at a time per config directory, whoever makes it (a config edit, a plugin enable):
+ * two at once would read the same version of a file and write over each other.
+ */
+const queues = new Map<string, Promise<unknown>>();
+export function serialized<T>(configDir: string, fn: () => Promise<T>): Promise<T> {
+  const run = (queues.get(configDir) ?? Promise.resolve()).then(fn, fn);
+  const tail = run.catch(() => undefined);
+  queues.set(configDir, tail);
+  void tail.then(() => {
+    if (queues.get(configDir) === tail) queues.delete(configDir);
+  });
+  return run;
 }

@@ -21,7 +21,7 @@ import { access, appendFile, mkdir, readFile, realpath, rename, unlink, writeFil
 import { dirname, isAbsolute, join, relative, sep } from 'node:path';
 import type { Logger } from 'pino';
 import { ConfigError, OckleError, toOckleError, type ConfigProblem } from '../../errors.js';
-import { writeFileAtomic } from '../ini-edit.js';
+import { serialized, writeFileAtomic } from '../ini-edit.js';
 import type { Config } from '../load.js';
 import type { FileView } from '../view.js';
 import { applyEdits, diffLines, maskText, restoreSecrets, secretPredicate, type DiffSummary, type Edit, type IsSecret } from './text.js';
@@ -146,17 +146,6 @@ export function versionOf(bytes: Buffer | null): string {
 
 const inside = (root: string, p: string): boolean => p === root || p.startsWith(root.endsWith(sep) ? root : root + sep);
 
-/** One change at a time per config directory. */
-const queues = new Map<string, Promise<unknown>>();
-function serialized<T>(key: string, fn: () => Promise<T>): Promise<T> {
-  const run = (queues.get(key) ?? Promise.resolve()).then(fn, fn);
-  const tail = run.catch(() => undefined);
-  queues.set(key, tail);
-  void tail.then(() => {
-    if (queues.get(key) === tail) queues.delete(key);
-  });
-  return run;
-}
 
 export class ConfigEditor {
   /** Texts of versions recently served or written, to show what changed since one (bounded). */

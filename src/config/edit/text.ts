@@ -9,6 +9,7 @@
  */
 import ini from 'ini';
 import { OckleError } from '../../errors.js';
+import { commentStart } from '../ini-edit.js';
 
 /** A section header as ini-lines.ts reads it (on the trimmed line). */
 const SECTION = /^\[([^\]]*)\]\s*(?:[;#].*)?$/;
@@ -55,28 +56,6 @@ function annotate(lines: readonly Line[]): { section: string | undefined; parsed
   });
 }
 
-function isQuoted(v: string): boolean {
-  return v.length >= 2 && ((v.startsWith('"') && v.endsWith('"')) || (v.startsWith("'") && v.endsWith("'")));
-}
-
-/** Where the inline comment of the text after `=` starts (with its leading spaces), or -1. */
-function commentStart(rest: string): number {
-  if (isQuoted(rest.trim())) return -1;
-  let esc = false;
-  for (let i = 0; i < rest.length; i++) {
-    const c = rest[i]!;
-    if (esc) esc = false;
-    else if (c === '\\') esc = true;
-    else if (c === ';' || c === '#') {
-      let j = i;
-      while (j > 0 && /\s/.test(rest[j - 1]!)) j--;
-      return j;
-    }
-  }
-  return -1;
-}
-
-/** A key line split: `prefix` (up to and with `=`), the spacing, the value as written, the inline comment. */
 function splitKeyLine(content: string, eq: number): { prefix: string; gap: string; raw: string; comment: string } {
   const prefix = content.slice(0, eq + 1);
   const rest = content.slice(eq + 1);
