@@ -116,7 +116,7 @@ export function dependentsOf(tree: TreeView, name: string): Set<string> {
 }
 
 /** One input per key, chosen by the key's kind; the help below it. */
-function Field({ k, value, stored, onChange, types }: { k: SchemaKey; value: string | undefined; stored: boolean; onChange: (v: string | undefined) => void; types?: readonly SchemaType[] }) {
+export function Field({ k, value, stored, onChange, types, note }: { k: SchemaKey; value: string | undefined; stored: boolean; onChange: (v: string | undefined) => void; types?: readonly SchemaType[]; note?: string }) {
   const [id] = useState(() => `f-${Math.random().toString(36).slice(2, 9)}`);
   const set = (e: Event): void => onChange((e.target as HTMLInputElement).value);
   let input;
@@ -179,6 +179,7 @@ function Field({ k, value, stored, onChange, types }: { k: SchemaKey; value: str
       <label for={id}>
         <code>{k.key}</code>
         {k.required && <b class="req"> required</b>}
+        {note && <em class="note"> {note}</em>}
       </label>
       {input}
       <small class="help">
@@ -227,9 +228,9 @@ export function Problems({ problems }: { problems: readonly ConfigProblem[] }) {
   );
 }
 
-type Outcome = { kind: 'conflict'; message: string; diff: DiffSummary | null } | { kind: 'invalid'; message: string; problems: readonly ConfigProblem[] } | { kind: 'error'; message: string };
+export type Outcome = { kind: 'conflict'; message: string; diff: DiffSummary | null } | { kind: 'invalid'; message: string; problems: readonly ConfigProblem[] } | { kind: 'error'; message: string };
 
-function outcomeOf(err: unknown): Outcome {
+export function outcomeOf(err: unknown): Outcome {
   if (err instanceof ApiError && err.status === 409) return { kind: 'conflict', message: err.message, diff: (err.body.diff as DiffSummary | null | undefined) ?? null };
   if (err instanceof ApiError && err.code === 'OCKLE_CONFIG_INVALID') return { kind: 'invalid', message: err.message, problems: (err.body.problems as ConfigProblem[] | undefined) ?? [] };
   return { kind: 'error', message: err instanceof ApiError && err.hint ? `${err.message} — ${err.hint}` : (err as Error).message };
@@ -537,7 +538,7 @@ export function FileForm({
   );
 }
 
-function Result({ outcome, onReload }: { outcome: Outcome; onReload: () => void }) {
+export function Result({ outcome, onReload }: { outcome: Outcome; onReload: () => void }) {
   if (outcome.kind === 'conflict')
     return (
       <div class="conflict" role="alert" data-outcome="conflict">
@@ -578,7 +579,7 @@ function Result({ outcome, onReload }: { outcome: Outcome; onReload: () => void 
 export function LabEditor({ view, onChanged }: { view: readonly FileView[]; onChanged: () => void }) {
   const [schema, setSchema] = useState<ConfigSchema | null>(null);
   const [tree, setTree] = useState<TreeView | null>(null);
-  const [editing, setEditing] = useState<{ kind: Kind; name: string | null } | null>(null);
+  const [editing, setEditing] = useState<{ kind: Kind | 'main'; name: string | null } | null>(null);
   const [message, setMessage] = useState('');
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
@@ -589,7 +590,7 @@ export function LabEditor({ view, onChanged }: { view: readonly FileView[]; onCh
   }, [view]);
   if (error) return <p class="error">{error}</p>;
   if (!schema || !tree) return <p>Loading the schema…</p>;
-  const open = (e: { kind: Kind; name: string | null }): void => {
+  const open = (e: { kind: Kind | 'main'; name: string | null }): void => {
     setMessage('');
     setEditing(e);
   };
@@ -622,11 +623,27 @@ export function LabEditor({ view, onChanged }: { view: readonly FileView[]; onCh
       )}
       <div class="editor-grid">
         <nav>
+          <div class="edit-list" data-list="main">
+            <h3>Settings</h3>
+            <button type="button" class={`link${editing?.kind === 'main' ? ' active' : ''}`} data-edit="main" onClick={() => open({ kind: 'main', name: null })}>
+              ockle.ini
+            </button>
+          </div>
           {list('server')}
           {list('device')}
         </nav>
         <div>
-          {editing ? (
+          {editing?.kind === 'main' ? (
+            <MainForm
+              key="main"
+              schema={schema}
+              onDone={(m) => {
+                setEditing(null);
+                setMessage(m);
+                if (m) onChanged();
+              }}
+            />
+          ) : editing ? (
             <FileForm
               key={`${editing.kind}:${editing.name ?? ''}`}
               kind={editing.kind}
@@ -641,9 +658,131 @@ export function LabEditor({ view, onChanged }: { view: readonly FileView[]; onCh
               }}
             />
           ) : (
-            <p class="meta">Choose a server or a device to edit, or make a new one.</p>
+            <p class="meta">Choose a server or a device to edit, or make a new one; or the settings of ockle.ini (the daemon, the API, server defaults, plugins).</p>
           )}
         </div>
+      </div>
+    </section>
+  );
+}
+
+/** Keys of ockle.ini a reload does not apply: the daemon reads them when it starts. */
+const RESTART_ONLY = new Set(['daemon.state_dir', 'api.listen', 'api.port']);
+
+/**
+ * ockle.ini as a form: one collapsible group per section the schema knows ([daemon], [api],
+ * [servers], [plugins], each known plugin's [plugins.NAME]); other sections (tokens) are left as
+ * they are. Saved as the edits of the keys that changed, against the version read when it opened;
+ * a section not in the file yet is added first.
+ */
+export function MainForm({ schema, onDone }: { schema: ConfigSchema; onDone: (message: string) => void }) {
+  const [loaded, setLoaded] = useState<Loaded | null>(null);
+  const [before, setBefore] = useState<Record<string, Record<string, string>>>({});
+  const [values, setValues] = useState<Record<string, Record<string, string>>>({});
+  const [outcome, setOutcome] = useState<Outcome | null>(null);
+  const [busy, setBusy] = useState(false);
+  const open = async (): Promise<void> => {
+    setOutcome(null);
+    try {
+      const f = await api<Loaded>('GET', '/api/config/files/ockle.ini');
+      const read = Object.fromEntries(parseIni(f.text).sections.map((s) => [s.name, Object.fromEntries([...s.keys.values()].map((k) => [k.key, k.value]))]));
+      setLoaded(f);
+      setBefore(read);
+      setValues(read);
+    } catch (err) {
+      setOutcome(outcomeOf(err));
+    }
+  };
+  useEffect(() => void open(), []);
+  const sections = Object.keys(schema.main);
+  const plugins = sections.filter((s) => s.startsWith('plugins.')).map((s) => s.slice(8));
+  // [plugins] enabled: a checkbox per known plugin (and any other name already listed).
+  const keysOf = (section: string): SchemaKey[] =>
+    schema.main[section]!.map((k) =>
+      section === 'plugins' && k.key === 'enabled' ? { ...k, kind: 'multilist', choices: [...new Set([...plugins, ...splitList(values.plugins?.enabled)])] } : k,
+    );
+  const edits = useMemo((): Edit[] => {
+    const out: Edit[] = [];
+    for (const section of sections) {
+      const b = before[section];
+      const a = values[section] ?? {};
+      const mine: Edit[] = [];
+      for (const k of schema.main[section]!) {
+        const old = b?.[k.key];
+        const v = a[k.key]?.trim();
+        if (k.secret && (v === undefined || v === '' || v === SECRET) && old !== undefined) continue;
+        if (v === undefined || v === '') {
+          if (old !== undefined) mine.push({ op: 'unset', section, key: k.key });
+        } else if (v !== old) {
+          if ((k.kind === 'list' || k.kind === 'multilist' || section === 'plugins') && splitList(v).join(',') === splitList(old).join(',')) continue;
+          mine.push({ op: 'set', section, key: k.key, value: v });
+        }
+      }
+      if (mine.length > 0 && !b) out.push({ op: 'add-section', section });
+      out.push(...mine);
+    }
+    return out;
+  }, [before, values]);
+  if (!loaded) return outcome ? <Result outcome={outcome} onReload={() => void open()} /> : <p>Reading ockle.ini…</p>;
+  const put = (section: string, key: string, v: string | undefined): void => {
+    const s = { ...values[section] };
+    if (v === undefined) delete s[key];
+    else s[key] = v;
+    setValues({ ...values, [section]: s });
+  };
+  const save = async (): Promise<void> => {
+    setBusy(true);
+    setOutcome(null);
+    try {
+      const r = await api<Change>('POST', '/api/config/edit', { file: 'ockle.ini', version: loaded.version, edits });
+      const restart = edits.some((e) => e.op !== 'add-section' && e.op !== 'remove-section' && RESTART_ONLY.has(`${e.section}.${e.key}`));
+      onDone(
+        r.changed
+          ? `${r.file} saved (+${r.diff.added} −${r.diff.removed} lines)${r.reloaded ? ', reloaded' : ', but the reload did not apply it (see the daemon’s log)'}${restart ? '; some of it applies at the next restart' : ''}`
+          : `${r.file}: nothing changed`,
+      );
+    } catch (err) {
+      setOutcome(outcomeOf(err));
+      setBusy(false);
+    }
+  };
+  return (
+    <section class="file-form" data-form="main" data-file="ockle.ini">
+      <h3>
+        Edit ockle.ini <small class="meta">version {loaded.version.slice(0, 8)}</small>
+      </h3>
+      <p class="meta">The daemon, the API, the defaults of every server, and the plugins. Token sections are not shown here and stay as they are.</p>
+      {sections.map((section) => (
+        <details class="sub-section" data-main-section={section} open={section === 'plugins'}>
+          <summary>
+            [{section}] <span class="meta">{before[section] ? '' : 'not in the file yet'}</span>
+          </summary>
+          <div class="fields">
+            {keysOf(section).map((k) => (
+              <Field
+                k={k}
+                value={values[section]?.[k.key]}
+                stored={before[section]?.[k.key] !== undefined}
+                onChange={(v) => put(section, k.key, v)}
+                note={RESTART_ONLY.has(`${section}.${k.key}`) ? 'applies at the next restart' : undefined}
+              />
+            ))}
+          </div>
+        </details>
+      ))}
+      <div class="preview" data-preview>
+        <p class="meta">
+          {edits.length === 0 ? 'No change yet.' : `${edits.length} edit${edits.length === 1 ? '' : 's'}: ${edits.map((e) => (e.op === 'set' || e.op === 'unset' ? `${e.op} [${e.section}] ${e.key}` : `${e.op} [${e.section}]`)).join('; ')}`}
+        </p>
+      </div>
+      {outcome && <Result outcome={outcome} onReload={() => void open()} />}
+      <div class="buttons">
+        <button type="button" class="primary" data-save disabled={busy || edits.length === 0} onClick={() => void save()}>
+          Save
+        </button>
+        <button type="button" onClick={() => onDone('')} disabled={busy}>
+          Cancel
+        </button>
       </div>
     </section>
   );
