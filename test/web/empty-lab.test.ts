@@ -6,7 +6,7 @@
  * plugin setting in the ockle.ini form, auto-control enabled in the Plugins view. Then the
  * directory passes `config check`, the daemon knows the three servers with their dependencies,
  * the Lab graph shows them, and a sequenced `on` of web brings all three up, in order.
- * PNGs go to test-artifacts/empty-lab/.
+ * PNGs go to test-artifacts/empty-lab/ (docs/screenshots/ockle-ini-form.png is a copy of ockle-ini-form.png).
  */
 import { mkdirSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -138,6 +138,7 @@ describePeer('building a lab from an empty config in the dashboard alone (Chromi
       'add-section [servers]; set [servers] test_interval; add-section [plugins.auto-control]; set [plugins.auto-control] max_parallel',
     );
     await shot('ockle-ini');
+    await page.locator('[data-form=main]').screenshot({ path: join(SHOTS, 'ockle-ini-form.png') });
     await saved(/ockle\.ini saved .*reloaded/);
     const ini = await readFile(join(configDir, 'ockle.ini'), 'utf8');
     expect(ini).toMatch(/^\[plugins\.auto-control\]\nmax_parallel = 4$/m);
