@@ -4,7 +4,7 @@
  * outlets, dependencies, cycles), reports every problem at once with file:line and a fix,
  * and returns a deeply frozen Config.
  */
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { isIPv4, isIPv6 } from 'node:net';
@@ -284,8 +284,15 @@ export async function checkConfig(dirIn: string, opts: LoadOptions): Promise<{ p
     const gone = new Set(over.filter(([, t]) => t === null).map(([k]) => k));
     const { files, code } = await listIni(join(dir, sub));
     // A directory that is missing, a file, a link loop…: a problem at file level, never an
-    // internal error (and a reload that meets it keeps the running configuration).
-    if (code) {
+    // internal error (and a reload that meets it keeps the running configuration). Both
+    // devices/ and servers/ missing is a lab not built yet (ockle.ini alone, to be built from
+    // the dashboard or `ockle config add`): said, not refused. One of them missing beside the
+    // other is a mistake (a folder moved away), and a reload must not forget the lab for it.
+    if (code === 'ENOENT' && !existsSync(join(dir, 'devices')) && !existsSync(join(dir, 'servers'))) {
+      const c = new Collector(`${sub}/`);
+      c.warn(undefined, `${sub}/ does not exist: no ${sub === 'devices' ? 'devices' : 'servers'} yet`, `Create ${sub}/NAME.ini files (or add them from the dashboard or with \`ockle config add\`).`);
+      problems.push(...c.problems);
+    } else if (code) {
       const c = new Collector(`${sub}/`);
       const t = fsTrouble(`${sub}/`, code);
       c.error(undefined, t.message, t.hint);

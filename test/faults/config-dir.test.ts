@@ -89,3 +89,15 @@ describe('a reload whose new world cannot be built', () => {
     expect(daemon.gateway.devices().find((d) => d.id === 'pdu-b')!.reachable).toBe(true);
   });
 });
+
+describe('a lab not built yet', () => {
+  it('ockle.ini alone (no devices/ nor servers/) is an empty lab, said as a warning, not refused', async () => {
+    demo = await demoConfig();
+    await rm(join(demo.configDir, 'devices'), { recursive: true });
+    await rm(join(demo.configDir, 'servers'), { recursive: true });
+    const r = await checkConfig(demo.configDir, { drivers: defaultRegistry(), plugins: builtinPluginTemplates });
+    expect(r.problems.filter((p) => p.severity === 'error')).toEqual([]);
+    expect(r.problems.map(formatProblem)).toEqual(expect.arrayContaining([expect.stringMatching(/^devices\/: warning: devices\/ does not exist: no devices yet/), expect.stringMatching(/^servers\/: warning: servers\/ does not exist: no servers yet/)]));
+    expect(r.config!.servers).toEqual([]);
+  });
+});

@@ -310,7 +310,12 @@ export class ConfigEditor {
     const after = versionOf(next === null ? null : Buffer.from(next, 'utf8'));
     // The config directory must take the file before anything is recorded.
     try {
-      await access(dirname(abs), constants.W_OK);
+      // A devices/ or servers/ not made yet (a lab built from ockle.ini alone): the config
+      // directory must take it.
+      await access(dirname(abs), constants.W_OK).catch(async (err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT' && rel.includes('/')) return access(dirname(dirname(abs)), constants.W_OK);
+        throw err;
+      });
     } catch (err) {
       throw new OckleError('OCKLE_CONFIG_UNWRITABLE', `cannot write ${rel}: ${dirname(rel) === '.' ? 'the config directory' : `${dirname(rel)}/`} is not writable (${(err as NodeJS.ErrnoException).code ?? toOckleError(err).message}); nothing was changed`);
     }
@@ -327,7 +332,12 @@ export class ConfigEditor {
     }
     try {
       if (next === null) await rename(abs, `${abs}.bak`);
-      else await writeFileAtomic(abs, next);
+      else {
+        // The first server or device of a lab started from ockle.ini alone makes both folders
+        // (the loader takes one of them missing beside the other for a folder moved away).
+        if (rel.includes('/')) for (const sub of ['devices', 'servers']) await mkdir(join(dirname(dirname(abs)), sub), { recursive: true, mode: 0o755 });
+        await writeFileAtomic(abs, next);
+      }
     } catch (err) {
       throw new OckleError('OCKLE_CONFIG_UNWRITABLE', `cannot write ${rel}: ${(err as Error).message}; nothing was changed`);
     }
