@@ -180,6 +180,28 @@ describePeer('config editing in the dashboard (Chromium)', ['chromium'], () => {
     await page.close();
   }, 60_000);
 
+  it('two browsers editing one server at once: the first save lands, the second is shown as changed elsewhere and writes nothing', async () => {
+    const a = await signIn(admin.token);
+    const b = await signIn(admin.token);
+    for (const page of [a, b]) {
+      await configTab(page);
+      await page.click('[data-edit="server:web-2"]');
+      await page.waitForSelector('[data-form=server] [data-key=description] input');
+    }
+    await a.fill('[data-form=server] [data-key=description] input', 'from browser A');
+    await b.fill('[data-form=server] [data-key=description] input', 'from browser B');
+    await a.click('[data-save]');
+    await a.waitForSelector('[data-saved]');
+    const afterA = await demo.read('servers/web-2.ini');
+    expect(afterA).toContain('description = from browser A');
+    await b.click('[data-save]');
+    await b.waitForSelector('[data-outcome=conflict]');
+    expect(await b.textContent('[data-outcome=conflict]')).toContain('Changed elsewhere');
+    expect(await demo.read('servers/web-2.ini')).toBe(afterA); // B wrote nothing
+    await a.close();
+    await b.close();
+  }, 60_000);
+
   it('refuses an outlet out of range at file:line, changing nothing', async () => {
     const before = await demo.read('servers/web-2.ini');
     const line = before.split('\n').findIndex((l) => l.startsWith('outlet =')) + 1;
