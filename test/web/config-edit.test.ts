@@ -11,6 +11,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { SimWorld } from '../../drivers/sim/world.js';
 import { generateToken } from '../../src/api/auth.js';
 import { Daemon } from '../../src/daemon.js';
 import { silentLogger } from '../../src/log.js';
@@ -138,6 +139,34 @@ describePeer('config editing in the dashboard (Chromium)', ['chromium'], () => {
     // The list is read again after the message shows: wait for it rather than race it.
     await page.waitForSelector('[data-edit="server:nas"]', { state: 'detached' });
     expect(page.errors).toEqual([]);
+    await page.close();
+  }, 60_000);
+
+  it('creates a device from the form (its type’s keys), the daemon reads it after the reload, then deletes it; no outlet is written', async () => {
+    const page = await signIn(admin.token);
+    await configTab(page);
+    const writes = (): number => ['pdu-a', 'pdu-b', 'relay-1'].reduce((n, id) => n + daemon.shared<SimWorld>('sim-world')!.writes(id).count, 0);
+    const before = writes();
+    await page.click('[data-new=device]');
+    await page.fill('input[name=name]', 'spare-pdu');
+    expect(await page.inputValue('[data-form=device] [data-key=type] select')).toBe('sim');
+    await page.fill('[data-form=device] [data-key=outlets] input', '4');
+    await page.waitForSelector('[data-dry-run=ok]');
+    await page.click('[data-save]');
+    await page.waitForSelector('[data-saved]');
+    expect(await demo.read('devices/spare-pdu.ini')).toMatch(/^type = sim$/m);
+    for (let i = 0; i < 100 && !daemon.gateway.devices().some((d) => d.id === 'spare-pdu'); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(daemon.gateway.devices().find((d) => d.id === 'spare-pdu')).toMatchObject({ outletCount: 4 });
+    await page.waitForSelector('[data-edit="device:spare-pdu"]');
+    await page.click('[data-edit="device:spare-pdu"]');
+    await page.waitForSelector('[data-form=device][data-file="devices/spare-pdu.ini"]');
+    await page.click('[data-delete]');
+    await page.click('[data-delete-confirm]');
+    await page.waitForSelector('[data-saved]:has-text("deleted")');
+    await expect(demo.read('devices/spare-pdu.ini')).rejects.toThrow(/ENOENT/);
+    for (let i = 0; i < 100 && daemon.gateway.devices().some((d) => d.id === 'spare-pdu'); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(daemon.gateway.devices().some((d) => d.id === 'spare-pdu')).toBe(false);
+    expect(writes()).toBe(before);
     await page.close();
   }, 60_000);
 
