@@ -91,7 +91,7 @@ describe('translateOckle (pure: text in, files and report out)', () => {
 
     const raritan = r.files.get('devices/raritan1.ini')!;
     expect(raritan.text).toContain('type = snmp-pdu\n');
-    expect(raritan.text).toContain('host = 192.168.0.1\n');
+    expect(raritan.text).toContain('host = 127.0.0.1\n');
     expect(raritan.text).toContain('profile = raritan-px1\n');
     // Secrets are written as values (quoted where `;` would start a comment), never reported.
     expect(raritan.text).toContain('community = r3ad-Community\n');
@@ -101,7 +101,7 @@ describe('translateOckle (pure: text in, files and report out)', () => {
 
     const web = r.files.get('servers/web-server.ini')!;
     expect(web.text).toContain('description = Web Server: Front end\n');
-    expect(web.text).toContain('host = 192.168.0.20\n');
+    expect(web.text).toContain('host = 127.0.0.20\n');
     expect(web.text).toContain('dependencies = db\n');
     expect(web.text).toContain('[shutdown]\ntype = ssh\ndescription = Clean shutdown over SSH\nuser = root\npassword = "pa ss#word"\n');
     expect(web.text).toContain('known_hosts = /etc/ssh/ssh_known_hosts\nconnect_timeout = 21s\n');
@@ -207,7 +207,7 @@ describe('translateOckle (pure: text in, files and report out)', () => {
   it('leaves out what it cannot translate: an unknown PDU type and the outlets on it, an unknown tester', async () => {
     const r = translateOckle(
       new Map([
-        ['outlets/apc.ini', '[pdu]\ntype = APC\npdu_ip = 10.0.0.9\n'],
+        ['outlets/apc.ini', '[pdu]\ntype = APC\npdu_ip = 127.0.0.9\n'],
         ['testers/http.ini', '[tester]\ntype = HTTP\n'],
         ['servers/s.ini', '[server]\noutlets = ["p"]\ntests = ["t"]\ndependencies = ["broken"]\n\n[p]\npdu = apc\nsocket = 1\n\n[t]\ntester = http\n'],
         ['servers/broken.ini', '[sever]\noutlets = []\n'],
