@@ -143,8 +143,60 @@ export interface DriverContext {
   shared<T>(key: string, init: () => T): T;
 }
 
-export type DriverKind = 'outlet' | 'controller' | 'tester';
-type Made<K extends DriverKind> = K extends 'outlet' ? OutletDevice : K extends 'controller' ? Controller : Tester;
+/**
+ * Where a UPS's output comes from, as ockle reads it. `unknown`: the source did not answer (or
+ * answered nothing usable): never taken for a power cut.
+ */
+export type UpsPower = 'mains' | 'battery' | 'bypass' | 'off' | 'unknown';
+
+/** One reading of a UPS. Absent fields are not reported by the UPS. */
+export interface UpsReading {
+  readonly power: UpsPower;
+  /** The UPS itself says its battery is low (NUT `LB`, UPS-MIB batteryLow/depleted). */
+  readonly lowBattery: boolean;
+  /** The primary asked every monitor to shut down now (NUT `FSD`). */
+  readonly forcedShutdown: boolean;
+  /** Battery charge, percent. */
+  readonly chargePct?: number;
+  /** Estimated runtime on battery at the present load, seconds. */
+  readonly runtimeS?: number;
+  /** Output load, percent of the UPS's capacity. */
+  readonly loadPct?: number;
+  readonly inputVolts?: number;
+  /** How long the UPS says it has been on battery (UPS-MIB upsSecondsOnBattery). */
+  readonly onBatteryS?: number;
+  /** The status words as the UPS gave them (NUT: `OB DISCHRG LB`; UPS-MIB: mapped to the same words). */
+  readonly flags: readonly string[];
+  /** Alarms the UPS reports (UPS-MIB upsAlarmsPresent; NUT `ups.alarm`), in words. */
+  readonly alarms: readonly string[];
+}
+
+/**
+ * A UPS (NUT's upsd, a UPS-MIB agent, a simulation): what feeds the lab, read, never driven,
+ * except the one optional `forcedShutdown()` of a NUT primary.
+ *
+ * Lifecycle: `open()` once (connect and log in; throws when the UPS cannot be reached or the
+ * credentials are refused), `read()` at each poll, `close()`.
+ */
+export interface UpsSource {
+  readonly id: string;
+  /** @throws DeviceUnreachableError, DeviceReplyError (credentials refused, unknown UPS) */
+  open(signal: AbortSignal): Promise<void>;
+  /** One reading. @throws DeviceUnreachableError, DeviceReplyError, OperationAbortedError */
+  read(signal: AbortSignal): Promise<UpsReading>;
+  /**
+   * Tells the UPS's other monitors to shut down now (NUT `FSD`: the primary upsmon then cuts
+   * the UPS once every secondary has logged out). Present only where the source can do it.
+   */
+  forcedShutdown?(signal: AbortSignal): Promise<void>;
+  /** Static facts after `open()` (model, firmware, the NUT UPS name, the SNMP sysObjectID). */
+  info?(): DeviceInfo;
+  /** Logs out and releases the connection (a NUT secondary logging out lets the primary go on). Idempotent. */
+  close(): Promise<void>;
+}
+
+export type DriverKind = 'outlet' | 'controller' | 'tester' | 'ups';
+type Made<K extends DriverKind> = K extends 'outlet' ? OutletDevice : K extends 'controller' ? Controller : K extends 'ups' ? UpsSource : Tester;
 
 /** A problem between keys of one section that no single key's template can express. */
 export interface SpecProblem {
