@@ -249,7 +249,7 @@ export class Daemon {
       if (broken !== undefined) return { name, description, where: 'worker' as const, state: enabled.includes(name) ? 'failed' : 'disabled', lastError: broken, bugs: 0 };
       if (!enabled.includes(name)) return { name, description, where, state: 'disabled', lastError: null, bugs: 0 };
       return h
-        ? { name, description, where, state: h.state, lastError: h.lastError, bugs: h.bugs }
+        ? { name, description, where, state: h.state, lastError: h.lastError, bugs: h.bugs, ...(h.status && { status: h.status }) }
         : { name, description, where, state: 'running', lastError: null, bugs: 0 };
     });
   }

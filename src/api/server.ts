@@ -28,6 +28,8 @@ export interface PluginStatus {
   readonly bugs: number;
   /** Where it comes from: shipped with ockle, or installed beside it (docs/plugins.md). */
   readonly source?: 'bundled' | 'installed';
+  /** What a running worker plugin last reported of itself (`ctx.status`): the mqtt plugin's connection, say. */
+  readonly status?: Readonly<Record<string, string | number | boolean | null>>;
 }
 
 /** One setting of a plugin's template, and its value (`ockle plugins show NAME`). */

@@ -10,7 +10,7 @@
  * not compile. To add a method: add an entry to `METHODS`; its parameter and result types follow.
  */
 import type { Gateway } from '../core/gateway.js';
-import type { ActionKind, ActionRecord, DeviceStatus, EventName, OckleEvents, ServerStatus, TreeView } from '../core/model.js';
+import type { ActionKind, ActionRecord, DeviceStatus, EventName, OckleEvents, OutletRef, ServerStatus, TreeView } from '../core/model.js';
 import { OckleError, RequestValidationError } from '../errors.js';
 import type { CommandRole } from './protocol.js';
 
@@ -109,6 +109,21 @@ function text(p: Readonly<Record<string, unknown>>, key: string, method: string)
 }
 
 const KINDS: readonly ActionKind[] = ['on', 'off', 'cycle', 'reset', 'shutdown'];
+/** A user a plugin acts for (`by`): the origin becomes `PLUGIN:BY`, e.g. `mqtt:alice`. */
+const BY = /^[A-Za-z0-9._@-]{1,64}$/;
+/** Origins the daemon's faces write; no plugin may act for a user under one of these names. */
+const RESERVED_ORIGINS: ReadonlySet<string> = new Set(['api', 'cli', 'web', 'daemon', 'plugin', 'config', 'ups', 'schedule']);
+
+interface RequestActionParams {
+  readonly kind: ActionKind;
+  readonly targets: readonly string[];
+  readonly force?: boolean;
+  readonly reason?: string;
+  /** Switch exactly these outlets (targets empty; always forced), as `ockle outlet` does. */
+  readonly outlets?: readonly OutletRef[];
+  /** The user the plugin authenticated and acts for: journaled as `PLUGIN:BY` instead of `plugin:PLUGIN`. */
+  readonly by?: string;
+}
 
 /** Every method `ctx.call` serves. */
 export const METHODS = {
@@ -138,16 +153,34 @@ export const METHODS = {
   }),
   'request-action': method({
     role: 'operator',
-    params: '`{kind: on/off/cycle/reset, targets: [...], force?, reason?}`',
-    result: 'the action record (journaled with origin `plugin:NAME`)',
-    parse: (p, m): { readonly kind: ActionKind; readonly targets: readonly string[]; readonly force?: boolean; readonly reason?: string } => {
+    params: '`{kind: on/off/cycle/reset, targets: [...], force?, reason?, outlets?: [{device, outlet}], by?}`',
+    result: 'the action record (journaled with origin `plugin:NAME`, or `NAME:BY` when the plugin acts for a user it authenticated, as mqtt does)',
+    parse: (p, m): RequestActionParams => {
       const kind = KINDS.find((k) => k === p.kind);
       if (!kind) throw new RequestValidationError(`${m}: kind must be on, off, cycle or reset`);
       const targets = p.targets;
       if (!Array.isArray(targets) || !targets.every((t): t is string => typeof t === 'string')) throw new RequestValidationError(`${m}: targets must be a list of server names`);
-      return { kind, targets, force: p.force === true, ...(typeof p.reason === 'string' && { reason: p.reason }) };
+      const outlets = p.outlets;
+      if (outlets !== undefined && !(Array.isArray(outlets) && outlets.every((o) => typeof o === 'object' && o !== null && typeof (o as OutletRef).device === 'string' && Number.isSafeInteger((o as OutletRef).outlet))))
+        throw new RequestValidationError(`${m}: outlets must be a list of {device, outlet}`);
+      const by = p.by;
+      if (by !== undefined && !(typeof by === 'string' && BY.test(by))) throw new RequestValidationError(`${m}: by must be a user name of 1 to 64 letters, digits and . _ @ -`);
+      return {
+        kind,
+        targets,
+        force: p.force === true,
+        ...(typeof p.reason === 'string' && { reason: p.reason }),
+        ...(outlets !== undefined && { outlets: (outlets as OutletRef[]).map((o) => ({ device: o.device, outlet: o.outlet })) }),
+        ...(by !== undefined && { by }),
+      };
     },
-    run: (g, p, plugin): ActionRecord => g.request({ kind: p.kind, targets: p.targets, force: p.force === true, origin: `plugin:${plugin}`, reason: p.reason ?? '' }),
+    run: (g, p, plugin): ActionRecord => {
+      // `by` lets a plugin that authenticates users (mqtt) journal who asked; a plugin named like
+      // a face could otherwise write `api:admin` into the journal.
+      if (p.by !== undefined && RESERVED_ORIGINS.has(plugin))
+        throw new OckleError('OCKLE_AUTH_FORBIDDEN', `plugin ${plugin} may not act for a user: "${plugin}:" is an origin of ockle's own`, { hint: 'Rename the plugin, or leave out by.' });
+      return g.request({ kind: p.kind, targets: p.targets, force: p.force === true, origin: p.by ? `${plugin}:${p.by}` : `plugin:${plugin}`, reason: p.reason ?? '', ...(p.outlets && { outlets: p.outlets }) });
+    },
   }),
 } as const;
 

@@ -14,7 +14,7 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { Secret } from '../config/types.js';
 import { OckleError, toOckleError, type ErrorCode } from '../errors.js';
-import { LIMITS, paramsProblem, parseWorkerMessage, type CommandParams, type CommandRole, type HostMessage } from './protocol.js';
+import { LIMITS, paramsProblem, parseWorkerMessage, type CommandParams, type CommandRole, type HostMessage, type PluginStatusFields } from './protocol.js';
 
 export type PluginState = 'starting' | 'running' | 'stopping' | 'stopped' | 'backoff' | 'failed';
 
@@ -94,6 +94,8 @@ export class PluginHost {
   /** Malformed messages and handler failures seen (for tests and `ockle plugins`). */
   bugs = 0;
   lastError: string | null = null;
+  /** What the plugin last reported with `ctx.status` (cleared when its worker ends). */
+  status: PluginStatusFields | null = null;
 
   constructor(o: PluginHostOptions) {
     this.#o = {
@@ -232,6 +234,9 @@ export class PluginHost {
         if (m.phase === 'start') this.#crash(w, `start failed: ${m.message}`);
         else this.#o.log.warn({ plugin: this.#o.name, phase: m.phase, err: m.message }, `plugin ${this.#o.name} threw in ${m.phase} (its bug; it keeps running)`);
         break;
+      case 'status':
+        this.status = m.status;
+        break;
       case 'command': {
         const name = `${this.#o.name}.${m.command}`;
         this.#commands.set(name, { name, plugin: this.#o.name, description: m.description.slice(0, 500), role: m.role, ...(m.params && { params: m.params }) });
@@ -298,6 +303,7 @@ export class PluginHost {
     this.#watchdog = null;
     for (const off of this.#unsubscribe.splice(0)) off();
     this.#commands.clear();
+    this.status = null;
     for (const [id, p] of this.#invokes) {
       clearTimeout(p.timer);
       p.reject(this.#unavailable());

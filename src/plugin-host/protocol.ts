@@ -16,6 +16,21 @@ export type HostMessage =
   /** Runs one of the plugin's registered commands; answered by exactly one `command-result` with the same id. */
   | { readonly v: 1; readonly type: 'invoke'; readonly id: number; readonly command: string; readonly params: unknown };
 
+/** A plugin's own status: a few named values (`{connection: 'connected', lastError: null}`). */
+export type PluginStatusFields = Readonly<Record<string, string | number | boolean | null>>;
+
+/** Why `status` is not a valid PluginStatusFields (at most 16 fields, texts of at most 500 characters), or null. */
+export function statusProblem(status: unknown): string | null {
+  if (typeof status !== 'object' || status === null || Array.isArray(status)) return 'status must be an object of named values';
+  const entries = Object.entries(status);
+  if (entries.length > 16) return `status has ${entries.length} fields (at most 16)`;
+  for (const [k, v] of entries) {
+    if (!PARAM_NAME.test(k)) return `status field "${k}": a name is a letter, then letters, digits, _ and - (at most 40)`;
+    if (!(v === null || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v)) || (typeof v === 'string' && v.length <= 500))) return `status field "${k}": a string (at most 500 characters), a finite number, a boolean or null`;
+  }
+  return null;
+}
+
 /** Who may run a registered command through the API (the token's role). */
 export type CommandRole = 'viewer' | 'operator' | 'admin';
 
@@ -44,6 +59,8 @@ export type WorkerMessage =
   | { readonly v: 1; readonly type: 'subscribe'; readonly events: readonly string[] }
   | { readonly v: 1; readonly type: 'request'; readonly id: number; readonly method: string; readonly params: unknown }
   | { readonly v: 1; readonly type: 'failed'; readonly phase: 'start' | 'stop' | 'event'; readonly message: string }
+  /** What the plugin is doing (`ctx.status`): shown with its state in `GET /api/plugins` and `ockle plugins`. */
+  | { readonly v: 1; readonly type: 'status'; readonly status: PluginStatusFields }
   /** `params`: the arguments it takes (absent: any JSON object). */
   | { readonly v: 1; readonly type: 'command'; readonly command: string; readonly description: string; readonly role: CommandRole; readonly params?: CommandParams }
   | { readonly v: 1; readonly type: 'command-result'; readonly id: number; readonly ok: true; readonly result: unknown }
@@ -136,6 +153,10 @@ export function parseWorkerMessage(m: unknown): { ok: true; msg: WorkerMessage }
       return Number.isSafeInteger(o.id) && typeof o.method === 'string' ? { ok: true, msg: o as WorkerMessage } : { ok: false, why: 'request needs a numeric id and a method' };
     case 'failed':
       return ['start', 'stop', 'event'].includes(o.phase as string) && typeof o.message === 'string' ? { ok: true, msg: o as WorkerMessage } : { ok: false, why: 'failed needs phase and message' };
+    case 'status': {
+      const bad = statusProblem(o.status);
+      return bad === null ? { ok: true, msg: o as WorkerMessage } : { ok: false, why: bad };
+    }
     case 'command': {
       if (!(typeof o.command === 'string' && COMMAND_NAME.test(o.command) && typeof o.description === 'string' && ROLES.has(o.role as string)))
         return { ok: false, why: 'command needs a name (lower case, digits, dashes; at most 40), a description and a role (viewer|operator|admin)' };

@@ -12,7 +12,7 @@
  *   await plugin.stop?.('test');
  */
 import { admitCall, type PluginCallArgs, type PluginEventName, type PluginEventPayload, type PluginMethodName, type PluginMethodResult } from './contract.js';
-import { COMMAND_NAME, paramSchemaProblem, paramsProblem, type CommandParams, type CommandRole } from './protocol.js';
+import { COMMAND_NAME, paramSchemaProblem, paramsProblem, statusProblem, type CommandParams, type CommandRole, type PluginStatusFields } from './protocol.js';
 import type { PluginContext } from './types.js';
 
 export interface TestLog {
@@ -33,6 +33,8 @@ export interface TestContext {
   invoke(command: string, params?: unknown): Promise<unknown>;
   readonly commands: ReadonlyMap<string, { readonly description: string; readonly role: CommandRole; readonly params?: CommandParams }>;
   readonly logs: TestLog[];
+  /** What the plugin last reported with `ctx.status`, or null. */
+  readonly status: () => PluginStatusFields | null;
   /** Every `ctx.call` the plugin made (also those refused). */
   readonly calls: { readonly method: string; readonly params: unknown }[];
 }
@@ -51,6 +53,7 @@ export function testContext(o: {
   const commands = new Map<string, { description: string; role: CommandRole; params?: CommandParams; handler: (p: unknown) => unknown }>();
   const logs: TestLog[] = [];
   const calls: { method: string; params: unknown }[] = [];
+  let status: PluginStatusFields | null = null;
   const log = (level: TestLog['level']) => (msg: string, data?: Record<string, unknown>) => void logs.push({ level, msg, ...(data && { data }) });
   const answer = async (method: string, params: unknown): Promise<unknown> => {
     calls.push({ method, params });
@@ -75,6 +78,11 @@ export function testContext(o: {
       set.add(f);
       return () => set.delete(f);
     },
+    status: (fields) => {
+      const bad = statusProblem(fields);
+      if (bad !== null) throw new TypeError(`ctx.status: ${bad}`);
+      status = structuredClone(fields);
+    },
     command: (command, opts, handler) => {
       if (!COMMAND_NAME.test(command)) throw new TypeError(`command name "${command}": use lower case letters, digits and dashes (at most 40)`);
       if (commands.has(command)) throw new TypeError(`command "${command}" is already registered`);
@@ -97,6 +105,7 @@ export function testContext(o: {
     },
     commands,
     logs,
+    status: () => status,
     calls,
   };
 }

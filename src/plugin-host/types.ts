@@ -1,8 +1,8 @@
 /** What a worker plugin module exports, and the `ctx` it is given (typed from contract.ts). */
 import type { PluginCallArgs, PluginEventName, PluginEventPayload, PluginMethodName, PluginMethodResult } from './contract.js';
-import type { CommandParams, CommandRole } from './protocol.js';
+import type { CommandParams, CommandRole, PluginStatusFields } from './protocol.js';
 
-export type { CommandParam, CommandParams, CommandParamType, CommandRole } from './protocol.js';
+export type { CommandParam, CommandParams, CommandParamType, CommandRole, PluginStatusFields } from './protocol.js';
 export type { PluginCallArgs, PluginEventName, PluginEventPayload, PluginMethodName, PluginMethodParams, PluginMethodResult } from './contract.js';
 
 /** The version of the plugin API (this file's PluginContext and PluginModule, and the manifest): see src/config/plugin-manifest.ts. */
@@ -26,6 +26,13 @@ interface ContextBase {
    * `/api/commands` show them. Without `params` the handler gets any JSON object.
    */
   command(name: string, opts: { readonly description: string; readonly role?: CommandRole; readonly params?: CommandParams }, handler: (params: unknown) => unknown): void;
+  /**
+   * Reports what the plugin is doing, a few named values (`{connection: 'connected',
+   * lastError: null}`), shown with its state in `GET /api/plugins` and `ockle plugins` until the
+   * next report or until its worker ends. At most 16 fields; texts of at most 500 characters.
+   * Never put a secret in it. @throws TypeError for anything else
+   */
+  status(fields: PluginStatusFields): void;
   /** A directory of the plugin's own under the daemon's state_dir (created before start). */
   readonly dataDir: string;
 }

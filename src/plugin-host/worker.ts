@@ -6,7 +6,7 @@
 import { serialize } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { PluginCallArgs, PluginMethodName, PluginMethodResult } from './contract.js';
-import { COMMAND_NAME, LIMITS, paramSchemaProblem, type HostMessage, type WorkerMessage } from './protocol.js';
+import { COMMAND_NAME, LIMITS, paramSchemaProblem, statusProblem, type HostMessage, type WorkerMessage } from './protocol.js';
 import type { PluginContext, PluginModule } from './types.js';
 
 const port = parentPort!;
@@ -102,6 +102,11 @@ function makeCtx(name: string, config: Readonly<Record<string, unknown>>, dataDi
       return request(method, params[0]) as Promise<PluginMethodResult<M>>;
     },
     on: (event, fn) => subscribe(event, fn as (payload: unknown) => void),
+    status: (fields) => {
+      const bad = statusProblem(fields);
+      if (bad !== null) throw new TypeError(`ctx.status: ${bad}`);
+      send({ type: 'status', status: { ...fields } });
+    },
     command: (command, opts, handler) => {
       if (!COMMAND_NAME.test(command)) throw new TypeError(`command name "${command}": use lower case letters, digits and dashes (at most 40)`);
       if (commands.has(command)) throw new TypeError(`command "${command}" is already registered`);
