@@ -1,0 +1,151 @@
+/**
+ * `powerman`: every plug a powermand serves (any of the PDUs and BMCs powerman's device scripts
+ * drive) as an ockle outlet, over powermand's client protocol (`client.ts`).
+ *
+ * Outlet N is the N-th node of `nodes =`, or, without it, the N-th node powermand lists
+ * (`nodes`, in its host-list order). The node names become the outlets' names. A poll reads
+ * every plug with one `status` query (host-range expansion on, so each node is a `303 NODE:
+ * on|off|unknown` line); a switch is one `on|off|cycle|reset NODE`, which powermand answers
+ * only once its device script ran; the core then confirms it by reading back.
+ */
+import { bool, duration, int, list, str, type Infer } from '../../src/config/types.js';
+import { DeviceRefusedError, UnknownOutletError } from '../../src/errors.js';
+import { defineDriver, type DeviceInfo, type OutletCaps, type OutletDevice, type Power, type SwitchAction } from '../types.js';
+import { PowermanClient, type PmReply } from './client.js';
+
+export const powermanTemplate = {
+  host: str({ default: '127.0.0.1', help: 'Address of powermand (its `listen` line in powerman.conf).' }),
+  port: int({ min: 1, max: 65535, default: 10101, help: 'TCP port of powermand.' }),
+  nodes: list({
+    help: 'powerman node names in outlet order (outlet 1 is the first). Without it, every node powermand lists, in its order: set it so that a node added to powerman.conf does not renumber the outlets.',
+  }),
+  reset: bool({ default: false, help: 'The devices behind these nodes support powerman’s `reset` (a warm reset, e.g. through a BMC).' }),
+  request_timeout: duration({
+    min: 100,
+    max: 600_000,
+    default: 30_000,
+    help: 'How long one command waits for powermand’s answer; powermand answers a switch after its device script ran, so allow a cycle’s delay. Keep `timeout` at least as long.',
+  }),
+};
+type Spec = Infer<typeof powermanTemplate>;
+
+const POWER: Readonly<Record<string, Power>> = { on: 'on', off: 'off', unknown: 'unknown' };
+
+export class PowermanOutlets implements OutletDevice {
+  readonly #spec: Spec;
+  readonly #client: PowermanClient;
+  #nodes: readonly string[];
+  #devices: string[] = [];
+
+  constructor(
+    readonly id: string,
+    spec: Spec,
+  ) {
+    this.#spec = spec;
+    this.#nodes = spec.nodes ?? [];
+    this.#client = new PowermanClient(id, spec.host, spec.port, spec.request_timeout);
+  }
+
+  get caps(): OutletCaps {
+    // powermand cycles every device (its script's cycle, or off, delay, on), so a cycle is one command.
+    return { cycle: true, reset: this.#spec.reset, metering: false, bulkRead: true, readBack: 'real', maxConcurrency: 1 };
+  }
+
+  get outletCount(): number {
+    return this.#nodes.length;
+  }
+
+  /** Commands sent to powermand so far (tests count round trips with it). */
+  get commands(): number {
+    return this.#client.commands;
+  }
+
+  async open(signal: AbortSignal): Promise<void> {
+    const listed = await this.#query('nodes', signal);
+    const names = listed.info.filter((i) => i.code === 307).map((i) => i.text.trim());
+    if (this.#spec.nodes) {
+      const unknown = this.#spec.nodes.filter((n) => !names.includes(n));
+      if (unknown.length > 0)
+        throw new DeviceRefusedError(this.id, `${this.id}: powermand has no node ${unknown.map((n) => `"${n}"`).join(', ')} (it has ${names.length > 0 ? names.join(', ') : 'none'})`, {
+          hint: 'Correct nodes = to names from `pm -l`, or add the node to powerman.conf.',
+        });
+    } else this.#nodes = Object.freeze(names);
+    const devs = await this.#query('device', signal);
+    this.#devices = devs.info
+      .filter((i) => i.code === 304)
+      .map((i) => {
+        const m = /^(\S+): state=(\S+).* type=(\S+)/.exec(i.text);
+        return m ? `${m[1]} (${m[3]}, ${m[2]})` : i.text;
+      });
+  }
+
+  /** A query; a command powermand does not know is a reply error, the rest is the caller's. */
+  async #query(command: string, signal: AbortSignal): Promise<PmReply> {
+    const r = await this.#client.request(command, signal);
+    if (r.code === 201 || r.code === 202) throw this.#client.failure(command, r);
+    return r;
+  }
+
+  #node(outlet: number): string {
+    const n = this.#nodes[outlet - 1];
+    if (!Number.isInteger(outlet) || n === undefined) throw new UnknownOutletError(this.id, outlet, this.#nodes.length);
+    return n;
+  }
+
+  async read(outlets: readonly number[], signal: AbortSignal): Promise<ReadonlyMap<number, Power>> {
+    if (this.#nodes.length === 0 && outlets.length > 0) await this.open(signal);
+    const wanted = outlets.map((o) => this.#node(o));
+    if (outlets.length === 0) return new Map();
+    // Every node in one query; a few of many by name.
+    const command = outlets.length === this.#nodes.length || outlets.length > 8 ? 'status' : `status ${wanted.join(',')}`;
+    const r = await this.#query(command, signal);
+    // 211: some device did not answer; its nodes read unknown, the others are true.
+    if (r.code !== 103 && r.code !== 211) throw this.#refusal(command, r);
+    const seen = new Map<string, Power>();
+    for (const i of r.info) {
+      if (i.code !== 303) continue;
+      const m = /^(.+): (\S+)$/.exec(i.text);
+      if (m) seen.set(m[1]!, POWER[m[2]!] ?? 'unknown');
+    }
+    return new Map(outlets.map((o, k) => [o, seen.get(wanted[k]!) ?? 'unknown']));
+  }
+
+  async switch(outlet: number, action: SwitchAction, signal: AbortSignal): Promise<void> {
+    const node = this.#node(outlet);
+    if (action === 'reset' && !this.#spec.reset)
+      throw new DeviceRefusedError(this.id, `${this.id}: reset is not enabled for this powerman device; nothing was sent`, { hint: 'Set reset = true when the devices behind these nodes support it.' });
+    const command = `${action} ${node}`;
+    const r = await this.#client.request(command, signal);
+    if (r.code !== 102) throw this.#refusal(command, r);
+  }
+
+  #refusal(command: string, r: PmReply): Error {
+    if (r.code === 209)
+      return new DeviceRefusedError(this.id, `${this.id}: powermand has no such node in "${command}" (${r.text})`, { hint: 'The node left powerman.conf: correct nodes = (see `pm -l`); nothing was switched.' });
+    if (r.code === 213)
+      return new DeviceRefusedError(this.id, `${this.id}: the power controller behind "${command}" cannot do that (${r.text})`, { hint: 'Its powerman device script has no such action; nothing was switched.' });
+    return this.#client.failure(command, r);
+  }
+
+  info(): DeviceInfo {
+    return {
+      model: `powerman ${this.#client.version || '?'}`,
+      outletNames: new Map(this.#nodes.map((n, i) => [i + 1, n])),
+      details: { server: `${this.#spec.host}:${this.#spec.port}`, devices: this.#devices.join(', ') || '?' },
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.#client.close();
+  }
+}
+
+export const powermanDriver = defineDriver({
+  kind: 'outlet',
+  type: 'powerman',
+  description: 'The plugs of a powermand (powerman’s daemon: dozens of PDUs and BMCs) over its TCP client protocol, one outlet per node.',
+  template: powermanTemplate,
+  outletCount: (spec) => spec.nodes?.length,
+  check: (spec) => (spec.nodes && spec.nodes.length === 0 ? [{ key: 'nodes', message: 'nodes is empty', hint: 'List node names, or remove the key to use every node powermand has.' }] : []),
+  create: (spec, ctx) => new PowermanOutlets(ctx.id, spec),
+});

@@ -1,0 +1,124 @@
+/**
+ * The powerman device against Debian's powermand driving its vpcd virtual power controller
+ * (test/support/powerman.ts), cross-checked with `pm`, powerman's own client. The writes are
+ * counted where they land: the commands vpcd received.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { powermanDriver, type PowermanOutlets } from '../../drivers/powerman/index.js';
+import type { SpecOf } from '../../drivers/types.js';
+import { makeDriverContext } from '../support/driver-context.js';
+import { describePeer } from '../support/peers.js';
+import { startPowermand, type Powermand } from '../support/powerman.js';
+import { describeOutletDevice } from './outlet-contract.js';
+
+type Spec = SpecOf<typeof powermanDriver>;
+const sig = (): AbortSignal => new AbortController().signal;
+const spec = (p: Powermand, over: Partial<Spec> = {}): Spec => ({ host: p.host, port: p.port, nodes: undefined, reset: false, request_timeout: 10_000, ...over });
+const make = (p: Powermand, over: Partial<Spec> = {}): PowermanOutlets => powermanDriver.create(spec(p, over), makeDriverContext({ id: 'pm-1' })) as PowermanOutlets;
+
+describePeer('powerman against Debian powermand + vpcd', ['powermand', 'vpcd', 'pm'], () => {
+  let p: Powermand;
+  const open: PowermanOutlets[] = [];
+  beforeAll(async () => {
+    p = await startPowermand();
+  }, 20_000);
+  afterAll(async () => {
+    await p?.close();
+  });
+  afterEach(async () => {
+    for (const d of open.splice(0)) await d.close();
+  });
+  const device = (over: Partial<Spec> = {}): PowermanOutlets => {
+    const d = make(p, over);
+    open.push(d);
+    return d;
+  };
+
+  it('discovers the nodes as named outlets and reads all of them in one query, as pm -q does', async () => {
+    const d = device();
+    await d.open(sig());
+    expect(d.outletCount).toBe(16);
+    expect([...d.info().outletNames!.values()]).toEqual(p.nodes);
+    expect(d.info()).toMatchObject({ model: expect.stringMatching(/^powerman \d/), details: { devices: 'vpc0 (vpc, connected)' } });
+    const before = d.commands;
+    const all = Array.from({ length: 16 }, (_, i) => i + 1);
+    const got = await d.read(all, sig());
+    expect(d.commands - before).toBe(1);
+    for (const n of all) expect(got.get(n)).toBe(await p.pmQuery(p.nodes[n - 1]!));
+    expect(await p.writes()).toEqual([]);
+  });
+
+  it('switches one plug on, off and cycles it; pm -q agrees and vpcd saw exactly those commands', async () => {
+    const d = device({ nodes: ['t5', 't6', 't7'] });
+    await d.open(sig());
+    expect(d.outletCount).toBe(3);
+    const w0 = (await p.writes()).length;
+    await d.switch(2, 'on', sig()); // t6
+    expect(await p.pmQuery('t6')).toBe('on');
+    expect((await d.read([1, 2, 3], sig())).get(2)).toBe('on');
+    expect(await p.pmQuery('t5')).toBe('off');
+    await d.switch(2, 'cycle', sig());
+    expect(await p.pmQuery('t6')).toBe('on');
+    await d.switch(2, 'off', sig());
+    expect(await p.pmQuery('t6')).toBe('off');
+    expect((await d.read([2], sig())).get(2)).toBe('off');
+    // vpc.dev's cycle script is "off", a delay, "on": the controller sees both.
+    expect((await p.writes()).slice(w0)).toEqual(['on 6', 'off 6', 'on 6', 'off 6']);
+  });
+
+  it('a switch made with pm is what ockle reads next', async () => {
+    const d = device({ nodes: ['t9'] });
+    await d.open(sig());
+    expect((await d.read([1], sig())).get(1)).toBe('off');
+    expect((await p.pm(['-1', 't9'])).code).toBe(0);
+    expect((await d.read([1], sig())).get(1)).toBe('on');
+    expect((await p.pm(['-0', 't9'])).code).toBe(0);
+    expect((await d.read([1], sig())).get(1)).toBe('off');
+  });
+
+  it('a node powermand does not have is refused at open with the names it has, and nothing is sent', async () => {
+    const w0 = (await p.writes()).length;
+    const d = device({ nodes: ['t1', 'nope-3'] });
+    const err = await d.open(sig()).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'OCKLE_DEVICE_REFUSED', message: expect.stringMatching(/no node "nope-3" \(it has t0, t1/), hint: expect.stringMatching(/pm -l/) });
+    await expect(d.switch(2, 'on', sig())).rejects.toMatchObject({ code: 'OCKLE_DEVICE_REFUSED', message: expect.stringMatching(/no such node.*nope-3/) });
+    expect((await p.writes()).length).toBe(w0);
+  });
+
+  it('reset is refused before anything is sent unless enabled', async () => {
+    const d = device({ nodes: ['t2'] });
+    await d.open(sig());
+    const w0 = (await p.writes()).length;
+    expect(d.caps.reset).toBe(false);
+    await expect(d.switch(1, 'reset', sig())).rejects.toMatchObject({ code: 'OCKLE_DEVICE_REFUSED', message: expect.stringMatching(/reset is not enabled/) });
+    expect((await p.writes()).length).toBe(w0);
+  });
+
+  it('powermand stopped: reads fail as unreachable, nothing is switched; it reconnects once powermand is back', async () => {
+    const d = device({ nodes: ['t3'] });
+    await d.open(sig());
+    expect((await d.read([1], sig())).get(1)).toBe('off');
+    await p.stop();
+    await expect(d.read([1], sig())).rejects.toMatchObject({ code: 'OCKLE_DEVICE_UNREACHABLE', message: expect.stringMatching(/connection (closed|refused)/), hint: expect.stringMatching(/powermand runs/) });
+    await expect(d.switch(1, 'on', sig())).rejects.toMatchObject({ code: 'OCKLE_DEVICE_UNREACHABLE' });
+    await p.start();
+    expect((await d.read([1], sig())).get(1)).toBe('off');
+    expect(await p.pmQuery('t3')).toBe('off');
+    expect(await p.writes()).toEqual([]);
+  });
+
+  describe('contract', () => {
+    describeOutletDevice('powerman (powermand + vpcd)', async () => {
+      const pd = await startPowermand();
+      // Outlet 1 starts on, as the contract's off-then-on expects to change something.
+      await pd.pm(['-1', 't0']);
+      const w0 = (await pd.writes()).length;
+      const d = make(pd, { nodes: ['t0', 't1'] });
+      return {
+        device: d,
+        peer: { power: (n) => pd.pmQuery(`t${n - 1}`), writes: async () => (await pd.writes()).length - w0 },
+        close: () => pd.close(),
+      };
+    });
+  });
+});
