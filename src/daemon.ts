@@ -21,6 +21,7 @@ import { PluginHost } from './plugin-host/host.js';
 import type { CommandRole } from './plugin-host/protocol.js';
 import { Auth } from './api/auth.js';
 import { createApi, type PluginStatus } from './api/server.js';
+import { PduDaemonFace } from './faces/pdudaemon.js';
 import { ConfigEditor } from './config/edit/editor.js';
 import { configSchema } from './api/config-schema.js';
 import { checkConfig, type Config } from './config/load.js';
@@ -89,6 +90,8 @@ export class Daemon {
   /** The bundled worker plugins and the test's extra ones; installed plugins come with each config. */
   readonly #bundledWorkers: ReadonlyMap<string, WorkerPlugin>;
   #api: FastifyInstance | null = null;
+  /** The PDUDaemon-compatible face ([pdudaemon]); it listens only when enabled. */
+  #pdudaemon: PduDaemonFace | null = null;
   #auth: Auth | null = null;
   #url = '';
   #reloading: Promise<boolean> | null = null;
@@ -113,6 +116,10 @@ export class Daemon {
   /** The loaded configuration (frozen). */
   get config(): Config {
     return this.#world.config;
+  }
+  /** The PDUDaemon face's base URL while it listens, else null. */
+  get pdudaemonUrl(): string | null {
+    return this.#pdudaemon?.url ?? null;
   }
   /** The API's base URL, e.g. `http://127.0.0.1:8420`. */
   get url(): string {
@@ -161,6 +168,12 @@ export class Daemon {
     const built = this.#buildApi(config);
     await Promise.all([adopted, built]);
     await this.#listen(config);
+    this.#pdudaemon = new PduDaemonFace({
+      gateway: this.#runtime,
+      log: this.log.child({ face: 'pdudaemon' }),
+      identify: (token) => (/^\S+$/.test(token) ? (this.#auth?.identify(`Bearer ${token}`) ?? null) : null),
+    });
+    await this.#pdudaemon.configure(config.pdudaemon);
     // Worker plugins last: their threads load while the API already answers.
     await this.#startPlugins(config);
     this.log.info(
@@ -403,6 +416,11 @@ export class Daemon {
     await this.#startPlugins(effective, plugins);
     // Tokens apply at once: one removed from ockle.ini stops working now, not at the next restart.
     this.#auth?.setTokens(effective.tokens, effective.api.anonymous_role);
+    // The PDUDaemon face follows [pdudaemon] at once (it moves if listen/port changed); one that
+    // cannot listen is reported and stays closed, the rest of the reload stands.
+    await this.#pdudaemon?.configure(effective.pdudaemon).catch((err: unknown) =>
+      this.log.error({ err: toOckleError(err).message }, 'pdudaemon face could not listen after the reload'),
+    );
     const message =
       needRestart.length === 0 ? 'configuration reloaded' : `configuration reloaded; ${needRestart.join(', ')} apply at the next restart`;
     this.log.info({ servers: this.#world.servers.length, devices: this.#world.devices.length }, message);
@@ -416,6 +434,7 @@ export class Daemon {
       await this.#reloading;
       await this.#reloadAgain;
       await this.#stopPlugins('daemon stopping');
+      await this.#pdudaemon?.close();
       await this.#api?.close();
       await this.#runtime.close();
       await closeWorld(this.#world);

@@ -91,8 +91,8 @@ describe('layering', () => {
     expect(violations(shipped, (t) => t.startsWith('tools/'))).toEqual([]);
   });
 
-  it('faces reach drivers only through the registry and the types', () => {
-    const faces = [...files('src/api'), ...files('src/cli'), ...files('src/web')];
+  it('faces (api, cli, web, the PDUDaemon face) reach drivers only through the registry and the types', () => {
+    const faces = [...files('src/api'), ...files('src/cli'), ...files('src/web'), ...files('src/faces')];
     expect(faces.some((f) => f.endsWith('.tsx'))).toBe(true); // the dashboard's views are read too
     expect(violations(faces, (t) => t.startsWith('drivers/') && !FACE_MAY_IMPORT.has(t))).toEqual([]);
   });

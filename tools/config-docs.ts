@@ -37,6 +37,8 @@ export function renderConfigDocs(
     table(s.daemonTemplate),
     '### [api]',
     table(s.apiTemplate),
+    '### [pdudaemon]: the PDUDaemon-compatible face (LAVA, labgrid; docs/integrations.md)',
+    table(s.pdudaemonTemplate),
     '### [servers]: defaults for every server',
     table(s.serverDefaultsTemplate),
     '### [plugins]',

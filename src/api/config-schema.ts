@@ -5,7 +5,7 @@
  * driver's), controls and tests (common keys and each type's). No value, only the schema.
  */
 import type { DriverKind } from '../../drivers/types.js';
-import { apiTemplate, controlCommonTemplate, daemonTemplate, deviceCommonTemplate, outletTemplate, pluginsTemplate, serverDefaultsTemplate, serverTemplate, testCommonTemplate } from '../config/schema.js';
+import { apiTemplate, controlCommonTemplate, daemonTemplate, deviceCommonTemplate, outletTemplate, pdudaemonTemplate, pluginsTemplate, serverDefaultsTemplate, serverTemplate, testCommonTemplate } from '../config/schema.js';
 import type { KeyKind, Template } from '../config/types.js';
 
 export interface SchemaKey {
@@ -66,6 +66,7 @@ export function configSchema(drivers: readonly { kind: DriverKind; type: string;
       api: templateKeys(apiTemplate),
       servers: templateKeys(serverDefaultsTemplate),
       plugins: templateKeys(pluginsTemplate),
+      pdudaemon: templateKeys(pdudaemonTemplate),
       ...Object.fromEntries([...plugins].sort(([a], [b]) => a.localeCompare(b)).map(([n, t]) => [`plugins.${n}`, templateKeys(t)])),
     },
     server: { server: templateKeys(serverTemplate), outlet: templateKeys(outletTemplate) },

@@ -26,6 +26,7 @@ import {
   NAME_HELP,
   NAME_PATTERN,
   outletTemplate,
+  pdudaemonTemplate,
   pluginsTemplate,
   serverDefaultsTemplate,
   serverTemplate,
@@ -74,6 +75,8 @@ export interface Config {
   readonly daemon: Infer<typeof daemonTemplate>;
   readonly api: Infer<typeof apiTemplate>;
   readonly serverDefaults: Infer<typeof serverDefaultsTemplate>;
+  /** The PDUDaemon-compatible face (src/faces/pdudaemon.ts). */
+  readonly pdudaemon: Infer<typeof pdudaemonTemplate>;
   readonly plugins: {
     readonly enabled: readonly string[];
     readonly settings: ReadonlyMap<string, Readonly<Record<string, unknown>>>;
@@ -337,6 +340,7 @@ export async function checkConfig(dirIn: string, opts: LoadOptions): Promise<{ p
   const daemon = validate(mc, sec('daemon'), daemonTemplate);
   const api = validate(mc, sec('api'), apiTemplate);
   const serverDefaults = validate(mc, sec('servers'), serverDefaultsTemplate);
+  const pdudaemon = validate(mc, sec('pdudaemon'), pdudaemonTemplate);
   const pluginsSec = validate(mc, sec('plugins'), pluginsTemplate);
   const builtinPlugins = opts.plugins ?? new Map<string, Template>();
   // Plugins installed beside ockle: found by reading their package.json, never by running them.
@@ -364,7 +368,7 @@ export async function checkConfig(dirIn: string, opts: LoadOptions): Promise<{ p
   }
   const pluginSettings = new Map<string, Readonly<Record<string, unknown>>>();
   const tokens: TokenConfig[] = [];
-  const KNOWN_MAIN = ['daemon', 'api', 'servers', 'plugins'];
+  const KNOWN_MAIN = ['daemon', 'api', 'servers', 'plugins', 'pdudaemon'];
   for (const s of main?.sections ?? []) {
     if (KNOWN_MAIN.includes(s.name)) continue;
     if (s.name.startsWith('plugins.')) {
@@ -420,10 +424,25 @@ export async function checkConfig(dirIn: string, opts: LoadOptions): Promise<{ p
     if (kind === 'other')
       mc.error(line, `state_dir = ${daemon.state_dir || stateDir} is not a directory`, 'Point state_dir at a directory ockle may create and write (e.g. /var/lib/ockle).', 'state_dir');
   }
-  // ── ports: the API and every enabled plugin that listens ──
+  {
+    // The PDUDaemon face: its address, and each allowed client address or CIDR block.
+    const keys = sec('pdudaemon').keys;
+    const listenAt = keys.get('listen')?.line;
+    if (listenAt !== undefined && !plausibleHost(pdudaemon.listen))
+      mc.error(listenAt, `listen = ${pdudaemon.listen} is not an IP address or a host name`, 'Use 127.0.0.1 (this machine only) or an address of this machine.', 'listen');
+    const allowAt = keys.get('allow')?.line;
+    for (const a of pdudaemon.allow ?? []) {
+      const [ip, bits, ...rest] = a.split('/');
+      const max = isIP(ip ?? '') === 4 ? 32 : 128;
+      if (isIP(ip ?? '') === 0 || rest.length > 0 || (bits !== undefined && !(/^\d+$/.test(bits) && Number(bits) <= max)))
+        mc.error(allowAt, `allow: "${a}" is not an IP address or a CIDR block`, 'List addresses like 127.0.0.1 or ::1, or blocks like 10.0.0.0/24.', 'allow');
+    }
+  }
+  // ── ports: the API, the PDUDaemon face and every enabled plugin that listens ──
   const enabledLine = sec('plugins').keys.get('enabled')?.line;
   checkPorts(mc, [
     { label: '[api]', section: sec('api'), template: apiTemplate, values: api },
+    ...(pdudaemon.enabled ? [{ label: '[pdudaemon]', section: sec('pdudaemon'), template: pdudaemonTemplate, values: pdudaemon }] : []),
     ...enabled.flatMap((name) => {
       const template = knownPlugins.get(name);
       const section = main?.sections.find((x) => x.name === `plugins.${name}`);
@@ -619,6 +638,7 @@ export async function checkConfig(dirIn: string, opts: LoadOptions): Promise<{ p
     daemon,
     api,
     serverDefaults,
+    pdudaemon,
     view: collectors.map((c) => ({ file: c.file, sections: [...c.views.values()].sort((a, b) => a.line - b.line) })),
     plugins: { enabled, installed: discovery.plugins, broken, settings: pluginSettings, startTimeoutMs: pluginsSec.start_timeout, hangTimeoutMs: pluginsSec.hang_timeout, stopTimeoutMs: pluginsSec.stop_timeout, maxMemoryMb: pluginsSec.max_memory },
     tokens,

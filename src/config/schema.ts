@@ -24,6 +24,30 @@ export const apiTemplate = {
   anonymous_role: select({ choices: ['none', 'viewer'], default: 'none', help: 'Role of requests without a token: none (refused) or viewer (read-only).' }),
 } satisfies Template;
 
+/**
+ * The PDUDaemon-compatible face (src/faces/pdudaemon.ts): its own listener, so LAVA and labgrid
+ * keep the URL they already send. Applied on a reload (the listener moves if listen/port change).
+ */
+export const pdudaemonTemplate = {
+  enabled: bool({ default: false, help: 'Serve PDUDaemon’s HTTP API (GET /power/control/{on,off,reboot}?hostname=DEVICE&port=N) for LAVA and labgrid (docs/integrations.md).' }),
+  listen: str({ default: '127.0.0.1', help: 'Address the PDUDaemon face binds to.' }),
+  port: listenPort({ addressKey: 'listen', default: 16421, help: 'TCP port of the PDUDaemon face (16421 is PDUDaemon’s own default; 0: any free port).' }),
+  allow: list({
+    default: ['127.0.0.1', '::1'],
+    help: 'Client addresses served, each an IP address or a CIDR block (10.0.0.0/24); anyone else gets 403. PDUDaemon itself has no access control.',
+  }),
+  require_token: bool({
+    default: false,
+    help: 'Refuse requests without token=TOKEN in the query (an ockle token of role operator or admin). The token then travels in the URL: see docs/integrations.md for the risk.',
+  }),
+  servers_hostname: str({
+    default: 'ockle',
+    pattern: NAME_PATTERN,
+    patternHelp: NAME_HELP,
+    help: 'hostname= value that names ockle itself: port= is then a server, switched by a sequenced action (with its dependencies) instead of one outlet.',
+  }),
+} satisfies Template;
+
 export const serverDefaultsTemplate = {
   max_attempts: int({ min: 1, max: 20, default: 3, help: 'Power-on attempts (with a power cycle between them) before a server is PERMANENTLY_FAILED_TO_START.' }),
   boot_timeout: duration({ min: 1000, default: 300_000, help: 'How long a server may take from power-on until all its tests pass.' }),
