@@ -4,10 +4,10 @@
  * limit); a switch is one SET, sent once, which the core then confirms by reading back.
  */
 import { duration, int, list, secret, select, str, type Infer } from '../../src/config/types.js';
-import { DeviceReplyError, OperationAbortedError, UnknownOutletError } from '../../src/errors.js';
+import { DeviceReplyError, OperationAbortedError, SnmpError, UnknownOutletError } from '../../src/errors.js';
 import { defineDriver, type DeviceInfo, type DriverContext, type OutletDevice, type Power, type Reading, type SwitchAction } from '../types.js';
 import { SnmpClient, type SnmpValue } from './client.js';
-import type { OutletValue, Profile } from './profile.js';
+import { scalarOid, type Metric, type OutletValue, type Profile } from './profile.js';
 import { candidates, PROFILE_NAMES, profileByName } from './profiles/index.js';
 
 const OID = /^\.?\d+(\.\d+)+$/;
@@ -86,6 +86,8 @@ export class SnmpPdu implements OutletDevice {
   #unit: number;
   #count: number;
   #info: DeviceInfo = {};
+  /** The profile's metering fields this PDU answers, found by `open()` (empty: no metering). */
+  #metering: readonly (readonly [keyof Reading, Metric])[] = [];
   readonly #oidCache = new Map<number, readonly [string, string | undefined]>();
 
   constructor(
@@ -119,7 +121,7 @@ export class SnmpPdu implements OutletDevice {
   get caps(): OutletDevice['caps'] {
     return {
       cycle: this.#profile ? this.#profile.control.cycle !== undefined : true,
-      metering: this.#profile?.metering !== undefined,
+      metering: this.#metering.length > 0,
       bulkRead: true,
       readBack: 'real',
       maxConcurrency: 4,
@@ -186,17 +188,55 @@ export class SnmpPdu implements OutletDevice {
       }
       if (names.size > 0) break;
     }
-    const scalars = [p.model, p.firmwareVersion].filter((x): x is string => x !== undefined);
-    const facts = scalars.length > 0 ? await this.#client.get(scalars, signal) : new Map<string, SnmpValue>();
-    const model = (p.model && text(facts.get(p.model))) || text(sys.get(SYS_DESCR));
-    const firmware = p.firmwareVersion && text(facts.get(p.firmwareVersion));
+    const modelOid = p.model && scalarOid(p.model, this.#unit);
+    const firmwareOid = p.firmwareVersion && scalarOid(p.firmwareVersion, this.#unit);
+    const scalars = [modelOid, firmwareOid].filter((x): x is string => !!x);
+    const facts = await this.#getOptional(scalars, signal);
+    // The model is the PDU's own model object only: sysDescr describes the management card or
+    // its OS (APC's NMC banner, "Ubuntu 16.04.4 LTS …" on a Tripp Lite), so it stays a detail.
+    const model = modelOid && text(facts.get(modelOid))?.trim();
+    const firmware = firmwareOid && text(facts.get(firmwareOid))?.trim();
+    const sysDescr = text(sys.get(SYS_DESCR))?.trim();
+    this.#metering = await this.#probeMetering(signal);
     this.#info = {
       ...(model && { model }),
       ...(firmware && { firmware }),
       outletNames: names,
-      details: { profile: p.name, mib: p.mib, unit: String(this.#unit), ...(sysObjectId && { sysObjectID: sysObjectId }) },
+      details: {
+        profile: p.name,
+        mib: p.mib,
+        unit: String(this.#unit),
+        ...(sysObjectId && { sysObjectID: sysObjectId }),
+        ...(sysDescr && { sysDescr }),
+        ...(this.#metering.length > 0 && { metering: this.#metering.map(([k]) => k).join(', ') }),
+      },
     };
     this.#ctx.log.info({ device: this.id, profile: p.name, outlets: this.#count, sysObjectId }, 'SNMP PDU opened');
+  }
+
+  /**
+   * The metering fields the PDU answers for its first outlet, in one GET. A family's profile
+   * names its metering columns, but a switched-only model of it (an AP7902B beside the AP8641)
+   * has none: without this probe it would show metering that is never there.
+   */
+  async #probeMetering(signal: AbortSignal): Promise<(readonly [keyof Reading, Metric])[]> {
+    const m = this.#profile!.metering;
+    if (!m) return [];
+    const fields = Object.entries(m) as [keyof Reading, Metric][];
+    const got = await this.#getOptional(fields.map(([, f]) => this.#oid(f.oid, 1, f.suffix)), signal);
+    return fields.filter(([, f]) => num(got.get(this.#oid(f.oid, 1, f.suffix))) !== undefined);
+  }
+
+  /**
+   * A GET of objects the PDU may lack: absent ones read as missing. SNMPv1 answers noSuchName
+   * for a GET of one missing object, which the client reports as an error.
+   */
+  async #getOptional(oids: readonly string[], signal: AbortSignal): Promise<Map<string, SnmpValue>> {
+    if (oids.length === 0) return new Map();
+    return this.#client.get(oids, signal).catch((err: unknown) => {
+      if (err instanceof SnmpError && err.snmpStatus === 'noSuchName') return new Map<string, SnmpValue>();
+      throw err;
+    });
   }
 
   async #detectCount(signal: AbortSignal): Promise<number | undefined> {
@@ -275,11 +315,10 @@ export class SnmpPdu implements OutletDevice {
   }
 
   get meter(): OutletDevice['meter'] {
-    const m = this.#profile?.metering;
-    if (!m) return undefined;
+    const fields = this.#metering;
+    if (fields.length === 0) return undefined;
     return async (outlets, signal) => {
       this.#check(outlets);
-      const fields = Object.entries(m) as [keyof Reading, { oid: string; scale: number; suffix?: string }][];
       const oids = outlets.flatMap((n) => fields.map(([, f]) => this.#oid(f.oid, n, f.suffix)));
       const got = await this.#client.get(oids, signal);
       const out = new Map<number, Reading>();
@@ -287,7 +326,8 @@ export class SnmpPdu implements OutletDevice {
         const r: Record<string, number> = {};
         for (const [k, f] of fields) {
           const v = num(got.get(this.#oid(f.oid, n, f.suffix)));
-          if (v !== undefined) r[k] = Math.round(v * f.scale * 1000) / 1000;
+          // Negative: "not measured" (Sentry4, HPE answer -1); no load meters below zero.
+          if (v !== undefined && v >= 0) r[k] = Math.round(v * f.scale * 1000) / 1000;
         }
         out.set(n, r);
       }

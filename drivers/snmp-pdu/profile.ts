@@ -14,7 +14,12 @@ export interface Command {
   readonly value: number;
 }
 
-/** A metering column: reading × scale = the unit named by the field (A, W, Wh, V). */
+/**
+ * A metering column: reading × scale = the unit named by the field (A, W, Wh, V). The scale
+ * comes from the MIB's UNITS or DESCRIPTION text (cited beside each profile's columns): PDUs
+ * count energy in Wh, tenths of kWh or kWh, so a wrong scale is off by 10× or more, not by a
+ * rounding. A negative reading is "not measured" (Sentry4 and HPE answer -1), never a value.
+ */
 export interface Metric {
   readonly oid: string;
   readonly scale: number;
@@ -44,9 +49,20 @@ export interface Profile {
   readonly outletCount?: string;
   /** Name columns, tried in order (the first that answers). */
   readonly names?: readonly string[];
+  /**
+   * Per-outlet metering columns. One family spans metered and switched-only models (an AP8641
+   * meters each outlet, an AP7902B does not), so `open()` keeps the fields the PDU answers for
+   * its first outlet; a PDU that answers none has no metering.
+   */
   readonly metering?: { readonly amps?: Metric; readonly watts?: Metric; readonly energyWh?: Metric; readonly volts?: Metric };
-  /** Scalars (full OIDs) for `ockle devices probe` and the device info. */
+  /**
+   * The PDU's own model object (rPDUIdentModelNumber, tlpDeviceModel, pdu2Model…), a full OID
+   * in which `{unit}` stands for the unit. It is the model shown: sysDescr names the management
+   * card or its operating system (a Tripp Lite answers "Ubuntu 16.04.4 LTS …"), so sysDescr is
+   * only kept as a detail.
+   */
   readonly model?: string;
+  /** The firmware version object, written as `model` is. */
   readonly firmwareVersion?: string;
 }
 
@@ -57,3 +73,6 @@ export const E = '1.3.6.1.4.1';
 export const byOutlet = (n: number): string => `${n}`;
 /** Unit then outlet (`.U.N`). */
 export const byUnit = (n: number, unit: number): string => `${unit}.${n}`;
+
+/** A `model` / `firmwareVersion` OID with its `{unit}` filled in. */
+export const scalarOid = (oid: string, unit: number): string => oid.replace('{unit}', String(unit));

@@ -1,4 +1,5 @@
 import { byOutlet, E, type Profile } from '../profile.js';
+import { apcRpdu2Metering } from './apc-rpdu2.js';
 
 /**
  * APC Switched Rack PDU, PowerNet-MIB rPDU group (rPDUOutletControl / rPDUOutletStatus).
@@ -8,7 +9,7 @@ import { byOutlet, E, type Profile } from '../profile.js';
 export const apcRpdu: Profile = {
   name: 'apc-rpdu',
   title: 'APC Switched Rack PDU (PowerNet-MIB rPDU)',
-  mib: 'PowerNet-MIB: rPDUOutletStatusOutletState, rPDUOutletStatusCommandPending, rPDUOutletControlOutletCommand, rPDUOutletDevNumCntrlOutlets, rPDUOutletStatusOutletName',
+  mib: 'PowerNet-MIB: rPDUOutletStatusOutletState, rPDUOutletStatusCommandPending, rPDUOutletControlOutletCommand, rPDUOutletDevNumCntrlOutlets, rPDUOutletStatusOutletName, rPDU2OutletMeteredStatusCurrent/Power/Energy, rPDUIdentModelNumber, rPDUIdentFirmwareRevision',
   firmware: 'All AOS versions of AP78xx/79xx; AP86xx/89xx and AP7902B (AOS 6.x) answer it as well as rPDU2.',
   sysObjectIds: [`${E}.318.1.3.4.5`, `${E}.318.1.3.4.6`, `${E}.318.1.3.4.7`, `${E}.318.1.3.4.8`, `${E}.318.1.3.4.9`],
   instance: byOutlet,
@@ -25,6 +26,9 @@ export const apcRpdu: Profile = {
   },
   outletCount: `${E}.318.1.1.12.3.1.4.0`,
   names: [`${E}.318.1.1.12.3.5.1.1.2`],
+  // rPDU2OutletMeteredStatus, served beside this group by the same card (apc-rpdu2.ts)
+  metering: apcRpdu2Metering,
+  // rPDUIdentModelNumber, rPDUIdentFirmwareRevision
   model: `${E}.318.1.1.12.1.5.0`,
   firmwareVersion: `${E}.318.1.1.12.1.3.0`,
 };

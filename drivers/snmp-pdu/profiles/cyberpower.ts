@@ -4,7 +4,7 @@ import { byOutlet, E, type Profile } from '../profile.js';
 export const cyberpower: Profile = {
   name: 'cyberpower',
   title: 'CyberPower ePDU (CPS-MIB ePDUOutlet)',
-  mib: 'CPS-MIB: ePDUOutletStatusOutletState, ePDUOutletControlOutletCommand, ePDUOutletControlOutletName, ePDUOutletStatusLoad',
+  mib: 'CPS-MIB: ePDUOutletStatusOutletState, ePDUOutletControlOutletCommand, ePDUOutletControlOutletName, ePDUOutletStatusLoad, ePDUIdentModelNumber, ePDUIdentFirmwareRev',
   sysObjectIds: [`${E}.3808.1.1`],
   instance: byOutlet,
   defaultUnit: 1,
@@ -19,4 +19,7 @@ export const cyberpower: Profile = {
   names: [`${E}.3808.1.1.3.3.3.1.1.2`, `${E}.3808.1.1.3.3.5.1.1.2`],
   // ePDUOutletStatusLoad: tenths of amps
   metering: { amps: { oid: `${E}.3808.1.1.3.3.5.1.1.7`, scale: 0.1 } },
+  // ePDUIdentModelNumber, ePDUIdentFirmwareRev
+  model: `${E}.3808.1.1.3.1.5.0`,
+  firmwareVersion: `${E}.3808.1.1.3.1.3.0`,
 };

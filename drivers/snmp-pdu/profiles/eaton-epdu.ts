@@ -9,7 +9,7 @@ import { byUnit, E, type Profile } from '../profile.js';
 export const eatonEpdu: Profile = {
   name: 'eaton-epdu',
   title: 'Eaton ePDU G2/G3 (EATON-EPDU-MIB)',
-  mib: 'EATON-EPDU-MIB: outletControlStatus, outletControlOffCmd, outletControlOnCmd, outletControlRebootCmd, outletName, outletCurrent, outletVoltage, outletWatts, outletWh',
+  mib: 'EATON-EPDU-MIB: outletControlStatus, outletControlOffCmd, outletControlOnCmd, outletControlRebootCmd, outletName, outletCurrent, outletVoltage, outletWatts, outletWh, productName, firmwareVersion',
   firmware: 'G2/G3 network modules; the older Managed ePDU "Revelation" (sysObjectID .534.6.6.6) uses another MIB and is not this profile.',
   sysObjectIds: [`${E}.534.6.6.7`],
   instance: byUnit,
@@ -28,4 +28,7 @@ export const eatonEpdu: Profile = {
     watts: { oid: `${E}.534.6.6.7.6.5.1.3`, scale: 1 }, // outletWatts, W
     energyWh: { oid: `${E}.534.6.6.7.6.5.1.4`, scale: 1 }, // outletWh, Wh
   },
+  // unitTable productName, firmwareVersion (as NUT's eaton-pdu-marlin reads them), by unit
+  model: `${E}.534.6.6.7.1.2.1.2.{unit}`,
+  firmwareVersion: `${E}.534.6.6.7.1.2.1.5.{unit}`,
 };

@@ -7,7 +7,7 @@ import { byUnit, E, type Profile } from '../profile.js';
 export const raritanPx2: Profile = {
   name: 'raritan-px2',
   title: 'Raritan PX2/PX3 (PDU2-MIB)',
-  mib: 'PDU2-MIB: outletSwitchingState, switchingOperation, outletName, outletLabel, measurementsOutletSensorValue',
+  mib: 'PDU2-MIB: outletSwitchingState, switchingOperation, outletName, outletLabel, measurementsOutletSensorValue, pduModel, boardFirmwareVersion',
   firmware: 'PX2/PX3/PX4 firmware 2.x and later; PX1 answers PDU-MIB (raritan-px1).',
   sysObjectIds: [`${E}.13742.6`],
   instance: byUnit,
@@ -29,4 +29,7 @@ export const raritanPx2: Profile = {
     watts: { oid: `${E}.13742.6.5.4.3.1.4`, scale: 1, suffix: '5' },
     energyWh: { oid: `${E}.13742.6.5.4.3.1.4`, scale: 1, suffix: '8' },
   },
+  // pduModel (nameplateTable, by PDU id); boardFirmwareVersion of the main controller (.P.1.1)
+  model: `${E}.13742.6.3.2.1.1.3.{unit}`,
+  firmwareVersion: `${E}.13742.6.3.2.3.1.6.{unit}.1.1`,
 };

@@ -8,7 +8,7 @@ import { byUnit, E, type Profile } from '../profile.js';
 export const tripplite: Profile = {
   name: 'tripplite',
   title: 'Tripp Lite PDU (TRIPPLITE-PRODUCTS tlpPduOutlet)',
-  mib: 'TRIPPLITE-PRODUCTS: tlpPduOutletState, tlpPduOutletCommand, tlpPduOutletName',
+  mib: 'TRIPPLITE-PRODUCTS: tlpPduOutletState, tlpPduOutletCommand, tlpPduOutletName, tlpPduOutletVoltage, tlpPduOutletCurrent, tlpPduOutletPower, tlpDeviceModel',
   firmware: 'WEBCARDLX with PowerAlert ≤ 15.4; PowerAlert 15.5 serves the same table under .850.1.1.3.4 (tripplite-pa15).',
   sysObjectIds: [`${E}.850.1.1.1`, `${E}.850`],
   instance: byUnit,
@@ -22,6 +22,17 @@ export const tripplite: Profile = {
     cycle: { oid: `${E}.850.1.1.3.2.3.3.1.1.6`, value: 3 },
   },
   names: [`${E}.850.1.1.3.2.3.3.1.1.2`],
+  // tlpPduOutletTable columns 7-9. TRIPPLITE-PRODUCTS UNITS: tlpPduOutletVoltage "0.1 Volts",
+  // tlpPduOutletCurrent "0.01 Amps", tlpPduOutletPower "Watts"; a receptacle that does not
+  // measure answers noSuchName. The table has no per-outlet energy. No recording backs these
+  // columns yet: they follow the MIB text only.
+  metering: {
+    volts: { oid: `${E}.850.1.1.3.2.3.3.1.1.7`, scale: 0.1 },
+    amps: { oid: `${E}.850.1.1.3.2.3.3.1.1.8`, scale: 0.01 },
+    watts: { oid: `${E}.850.1.1.3.2.3.3.1.1.9`, scale: 1 },
+  },
+  // tlpDeviceModel (tlpDeviceTable, by device): the model, where sysDescr names the card's OS
+  model: `${E}.850.1.1.1.2.1.5.{unit}`,
 };
 
 /** The same table as served by PowerAlert 15.5 and later (seen on a PDUMH20ATNET). */
@@ -37,4 +48,9 @@ export const tripplitePa15: Profile = {
     cycle: { oid: `${E}.850.1.1.3.4.3.3.1.1.6`, value: 3 },
   },
   names: [`${E}.850.1.1.3.4.3.3.1.1.2`],
+  metering: {
+    volts: { oid: `${E}.850.1.1.3.4.3.3.1.1.7`, scale: 0.1 },
+    amps: { oid: `${E}.850.1.1.3.4.3.3.1.1.8`, scale: 0.01 },
+    watts: { oid: `${E}.850.1.1.3.4.3.3.1.1.9`, scale: 1 },
+  },
 };
