@@ -179,7 +179,7 @@ export class TasmotaPlug implements OutletDevice {
 export const tasmotaDriver = defineDriver({
   kind: 'outlet',
   type: 'tasmota',
-  description: 'A Tasmota plug or relay board over its HTTP command API (Power<N>, Status 11, energy from Status 10).',
+  description: 'A Tasmota plug or relay board over its HTTP command API (PowerN ON|OFF, Status 11; energy from Status 10).',
   template: tasmotaTemplate,
   outletCount: (spec) => spec.outlets,
   create: (spec, ctx) => new TasmotaPlug(ctx.id, spec),
