@@ -28,6 +28,7 @@ import { benchRelays } from './relays.js';
 import { benchIpmi } from './ipmi.js';
 import { benchPlugins } from './plugins.js';
 import { benchWeb } from './web.js';
+import { benchPduDaemon } from './pdudaemon.js';
 import { benchMemory, unitEnvironment } from './memory.js';
 
 interface Result {
@@ -232,7 +233,7 @@ async function benchJournal(): Promise<void> {
   report({ name: 'journal: start+step+finish', unit: 'ms', ockle, baseline, baselineName: '3 raw appends + 2 fdatasync' });
 }
 
-const BENCHES = ['foundation', 'sequence', 'snmp', 'relays', 'ipmi', 'plugins', 'web', 'memory'];
+const BENCHES = ['foundation', 'sequence', 'snmp', 'relays', 'ipmi', 'plugins', 'web', 'memory', 'pdudaemon'];
 const args = process.argv.slice(2);
 const oneCore = args.includes('--one-core');
 const only = args.find((a) => !a.startsWith('--'));
@@ -263,6 +264,7 @@ if (only === undefined || only === 'ipmi') await benchIpmi();
 if (only === undefined || only === 'plugins') await benchPlugins(report);
 if (only === undefined || only === 'web') await benchWeb(report);
 if (only === undefined || only === 'memory') await benchMemory(report);
+if (only === undefined || only === 'pdudaemon') await benchPduDaemon(report);
 if (RESULTS_FILE) writeFileSync(RESULTS_FILE, JSON.stringify(results));
 else if (oneCore) await runOnOneCore();
 

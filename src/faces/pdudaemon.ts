@@ -233,7 +233,7 @@ export class PduDaemonFace {
     };
     if (command === 'reboot' && target.kind === 'outlet') {
       const off = await act('off', 'off');
-      await sleep(delayS * 1000, signal);
+      if (delayS > 0) await sleep(delayS * 1000, signal);
       const on = await act('on', 'on');
       return [off.id, on.id];
     }
