@@ -5,6 +5,10 @@ import { commandControllerDriver } from './host/controllers.js';
 import { ipmiDriver, ipmiSoftDriver } from './ipmi/index.js';
 import { commandTesterDriver, httpTesterDriver, pingTesterDriver, tcpTesterDriver } from './host/testers.js';
 import { modbusRelayDriver } from './modbus-relay/index.js';
+import { powermanDriver } from './powerman/index.js';
+import { shellyDriver } from './shelly/index.js';
+import { tasmotaDriver } from './tasmota/index.js';
+import { wolDriver } from './wol/index.js';
 import { redfishDriver, redfishGracefulDriver } from './redfish/index.js';
 import { serialRelayDriver } from './serial-relay/index.js';
 import { snmpPduDriver } from './snmp-pdu/index.js';
@@ -23,6 +27,10 @@ export const builtinDrivers: readonly DriverDefinition[] = [
   ipmiSoftDriver,
   redfishDriver,
   redfishGracefulDriver,
+  powermanDriver,
+  tasmotaDriver,
+  shellyDriver,
+  wolDriver,
   sshControllerDriver,
   commandControllerDriver,
   tcpTesterDriver,
