@@ -48,6 +48,9 @@ export const tripplitePa15: Profile = {
     cycle: { oid: `${E}.850.1.1.3.4.3.3.1.1.6`, value: 3 },
   },
   names: [`${E}.850.1.1.3.4.3.3.1.1.2`],
+  // .850.1.1.3.4 is tlpAts in TRIPPLITE-PRODUCTS (the PDUMH20ATNET is an ATS PDU), and
+  // tlpAtsOutletEntry has the layout of tlpPduOutletEntry: tlpAtsOutletVoltage (7) "0.1 Volts",
+  // tlpAtsOutletCurrent (8) "0.01 Amps", tlpAtsOutletPower (9) "Watts"; no per-outlet energy.
   metering: {
     volts: { oid: `${E}.850.1.1.3.4.3.3.1.1.7`, scale: 0.1 },
     amps: { oid: `${E}.850.1.1.3.4.3.3.1.1.8`, scale: 0.01 },
