@@ -5,6 +5,7 @@ import { commandControllerDriver } from './host/controllers.js';
 import { ipmiDriver, ipmiSoftDriver } from './ipmi/index.js';
 import { commandTesterDriver, httpTesterDriver, pingTesterDriver, tcpTesterDriver } from './host/testers.js';
 import { modbusRelayDriver } from './modbus-relay/index.js';
+import { nutDriver } from './nut/index.js';
 import { powermanDriver } from './powerman/index.js';
 import { shellyDriver } from './shelly/index.js';
 import { tasmotaDriver } from './tasmota/index.js';
@@ -37,4 +38,5 @@ export const builtinDrivers: readonly DriverDefinition[] = [
   httpTesterDriver,
   pingTesterDriver,
   commandTesterDriver,
+  nutDriver,
 ];
