@@ -96,8 +96,8 @@ export class PowermanOutlets implements OutletDevice {
     if (this.#nodes.length === 0 && outlets.length > 0) await this.open(signal);
     const wanted = outlets.map((o) => this.#node(o));
     if (outlets.length === 0) return new Map();
-    // Every node in one query; a few of many by name.
-    const command = outlets.length === this.#nodes.length || outlets.length > 8 ? 'status' : `status ${wanted.join(',')}`;
+    // Every node: one `status`; some: by name (powermand then asks only their controllers).
+    const command = new Set(wanted).size === this.#nodes.length ? 'status' : `status ${[...new Set(wanted)].join(',')}`;
     const r = await this.#query(command, signal);
     // 211: some device did not answer; its nodes read unknown, the others are true.
     if (r.code !== 103 && r.code !== 211) throw this.#refusal(command, r);
@@ -111,6 +111,7 @@ export class PowermanOutlets implements OutletDevice {
   }
 
   async switch(outlet: number, action: SwitchAction, signal: AbortSignal): Promise<void> {
+    if (this.#nodes.length === 0) await this.open(signal);
     const node = this.#node(outlet);
     if (action === 'reset' && !this.#spec.reset)
       throw new DeviceRefusedError(this.id, `${this.id}: reset is not enabled for this powerman device; nothing was sent`, { hint: 'Set reset = true when the devices behind these nodes support it.' });

@@ -107,6 +107,22 @@ describePeer('powerman against Debian powermand + vpcd', ['powermand', 'vpcd', '
     expect(await p.writes()).toEqual([]);
   });
 
+  it('a power controller behind powermand that is down: its plugs read unknown, the others true; a switch on it fails with powermand\'s reason', async () => {
+    const pd = await startPowermand({ deadDevice: true });
+    const d = make(pd, { nodes: ['t1', 'd0', 'd1'] });
+    try {
+      await d.open(sig());
+      expect(d.info().details).toMatchObject({ devices: expect.stringMatching(/dead0 \(vpc, disconnected\)/) });
+      const got = await d.read([1, 2, 3], sig());
+      expect([...got.values()]).toEqual([await pd.pmQuery('t1'), 'unknown', 'unknown']);
+      await expect(d.switch(3, 'on', sig())).rejects.toMatchObject({ code: 'OCKLE_DEVICE_REPLY', message: expect.stringMatching(/"on d1" answered 210 .*dead0/) });
+      expect(await pd.writes()).toEqual([]);
+    } finally {
+      await d.close();
+      await pd.close();
+    }
+  }, 30_000);
+
   describe('contract', () => {
     describeOutletDevice('powerman (powermand + vpcd)', async () => {
       const pd = await startPowermand();

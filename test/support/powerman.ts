@@ -56,7 +56,11 @@ async function listening(port: number, deadline: number): Promise<void> {
   }
 }
 
-export async function startPowermand(): Promise<Powermand> {
+/**
+ * `deadDevice`: a second controller, `dead0` (nodes d0, d1), that powermand is told to reach on a
+ * loopback port where nothing listens: its plugs read unknown, as behind a PDU that is down.
+ */
+export async function startPowermand(o: { deadDevice?: boolean } = {}): Promise<Powermand> {
   const dir = await mkdtemp(join(tmpdir(), 'ockle-powerman-'));
   const port = await freeTcpPort();
   const vpcd = which('vpcd') ?? 'vpcd';
@@ -69,7 +73,14 @@ export async function startPowermand(): Promise<Powermand> {
   await chmod(wrapper, 0o755);
   await writeFile(
     join(dir, 'powerman.conf'),
-    [`include "${dev}"`, `listen "127.0.0.1:${port}"`, `device "vpc0" "vpc" "${wrapper} |&"`, 'node "t[0-15]" "vpc0" "[0-15]"', ''].join('\n'),
+    [
+      `include "${dev}"`,
+      `listen "127.0.0.1:${port}"`,
+      `device "vpc0" "vpc" "${wrapper} |&"`,
+      'node "t[0-15]" "vpc0" "[0-15]"',
+      ...(o.deadDevice ? [`device "dead0" "vpc" "127.0.0.1:${await freeTcpPort()}"`, 'node "d[0-1]" "dead0" "[0-1]"'] : []),
+      '',
+    ].join('\n'),
   );
   let child: ChildProcess | null = null;
   let stderr = '';
