@@ -9,6 +9,7 @@ import { PLUGIN_API_VERSION, type CommandRole } from '../src/plugin-host/types.j
 import * as autoControl from './auto-control/index.js';
 import * as logger from './logger/index.js';
 import * as metrics from './metrics/index.js';
+import * as mqtt from './mqtt/index.js';
 import * as timerExample from './timer-example/index.js';
 
 export interface PluginManifest {
@@ -27,7 +28,7 @@ export interface PluginManifest {
   readonly worker?: string;
 }
 
-export const manifests: readonly PluginManifest[] = [autoControl, logger, metrics, timerExample];
+export const manifests: readonly PluginManifest[] = [autoControl, logger, metrics, mqtt, timerExample];
 
 for (const m of manifests)
   if (m.apiVersion !== PLUGIN_API_VERSION) throw new Error(`plugin ${m.name} is written for plugin API ${m.apiVersion}; this ockle has ${PLUGIN_API_VERSION}`);

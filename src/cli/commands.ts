@@ -61,6 +61,8 @@ commands:
   cmd [--list] [NAME [JSON]]   list the commands plugins registered, with their arguments, or run one
                                with JSON params
                                (e.g. ockle cmd logger.query '{"last":"1h"}')
+  PLUGIN COMMAND [JSON]        the same as \`ockle cmd PLUGIN.COMMAND [JSON]\` for a running plugin's command
+                               (e.g. ockle mqtt status)
   devices probe DEVICE         ask one device directly (no daemon) what it is: model, profile,
                                outlets, names, states, metering; never switches
   on|off SERVER…|--all         switch in dependency order: on brings up what they need,
@@ -604,13 +606,34 @@ export async function main(argv: string[], io: Io): Promise<number> {
         out(`token (give it to its user; it is not stored anywhere):\n  ${t.token}\n\nadd to ockle.ini, then reload (systemctl reload ockle):\n[token.${name}]\nrole = ${v.role}\nsha256 = ${t.sha256}\n`);
         return 0;
       }
+      case 'api': {
+        if (rest[0] !== 'fingerprint' || rest.length > 1) return usage('the api command is `ockle api fingerprint`');
+        const { apiFingerprint } = await import('./fingerprint.js');
+        const c = apiFingerprint(configDir, io.env);
+        if (v.json) return json(c), 0;
+        out(`${c.fingerprint}\n  SHA-256 of ${c.file}, valid until ${c.validTo}, for ${c.names.join(', ') || 'no subjectAltName'}\n`);
+        return 0;
+      }
       case 'daemon': {
         const { runDaemon } = await import('../run-daemon.js');
         await runDaemon({ configDir });
         return typeof process.exitCode === 'number' ? process.exitCode : 0;
       }
-      default:
+      default: {
+        // `ockle PLUGIN COMMAND [JSON]`: a running plugin's command (`ockle mqtt status`), asked
+        // of the daemon only when the word is no command of ockle's own.
+        if (/^[a-z][a-z0-9-]{0,39}$/.test(cmd) && rest.length >= 1 && rest.length <= 2) {
+          const name = `${cmd}.${rest[0]}`;
+          const { commands } = await client().request<{ commands: CommandInfo[] }>('GET', '/api/commands');
+          if (commands.some((c) => c.name === name)) {
+            // The same words and options, with `PLUGIN COMMAND` read as `cmd PLUGIN.COMMAND`.
+            const i = argv.indexOf(cmd);
+            const j = argv.indexOf(rest[0]!, i + 1);
+            return main([...argv.slice(0, i), 'cmd', name, ...argv.slice(i + 1, j), ...argv.slice(j + 1)], io);
+          }
+        }
         return usage(`unknown command "${cmd}"`);
+      }
     }
   } catch (err) {
     const e = toOckleError(err);

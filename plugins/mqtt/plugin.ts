@@ -1,0 +1,346 @@
+/**
+ * mqtt, the worker side. One MQTT client (mqtt.js) per gateway:
+ * - connects with a will (availability offline, retained), a persistent session (clean off) and
+ *   QoS 1 command subscriptions, so commands sent while the gateway is away are kept by the broker;
+ *   reconnects with a doubling wait (reconnect_min … reconnect_max);
+ * - publishes the lab's state retained, on change only: every daemon event schedules one
+ *   re-read, and only topics whose payload changed are published; on every (re)connect it first
+ *   learns what the broker holds retained for this gateway, clears what the lab no longer has
+ *   (states and Home Assistant configs: removal messages), and publishes everything (resync);
+ * - accepts commands from users its `roles` name operator, journaled as `mqtt:USER`, and
+ *   answers each on its v5 response topic (with the correlation data) or on …/reply. A retained
+ *   command is never run: it would switch again on every reconnect.
+ * What it is doing shows in `GET /api/plugins` (ctx.status) and `ockle mqtt status`.
+ */
+import { readFileSync } from 'node:fs';
+import { connect, type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
+import type { ActionRecord, DeviceStatus, ServerStatus } from '../../src/core/model.js';
+import type { PluginContext } from '../../src/plugin-host/types.js';
+import { packageVersion } from '../../src/version.js';
+import { discoveryMessages, isDiscoveryTopic } from './discovery.js';
+import { availabilityTopic, base, commandFilters, fallbackReplyTopic, isStateTopic, parseCommand, responseTopicAllowed, stateMessages, type Command, type Names } from './topics.js';
+
+interface Settings {
+  readonly names: Names;
+  readonly broker: string;
+  readonly haPrefix: string;
+  readonly homeassistant: boolean;
+  readonly outletSwitches: boolean;
+  readonly maxPayload: number;
+  readonly roles: ReadonlyMap<string, string>;
+  readonly sharedUser: string;
+  readonly reconnectMin: number;
+  readonly reconnectMax: number;
+}
+
+/** `alice=operator, bob=viewer` → user → role. @throws Error naming a bad entry */
+export function parseRoles(entries: readonly string[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const e of entries) {
+    const m = /^([A-Za-z0-9._@-]{1,64})=(viewer|operator|admin)$/.exec(e);
+    if (!m) throw new Error(`[plugins.mqtt] roles: "${e}" is not USER=viewer|operator|admin (a user is 1 to 64 letters, digits and . _ @ -)`);
+    out.set(m[1]!, m[2]!);
+  }
+  return out;
+}
+
+interface Pending {
+  readonly topic: string;
+  readonly correlation?: Buffer;
+  readonly requestId: string | null;
+}
+
+let client: MqttClient | null = null;
+let stopped = false;
+
+export async function start(ctx: PluginContext): Promise<void> {
+  stopped = false;
+  const c = ctx.config;
+  const s: Settings = {
+    names: { prefix: String(c.prefix), gateway: String(c.gateway) },
+    broker: String(c.broker),
+    haPrefix: String(c.homeassistant_prefix),
+    homeassistant: c.homeassistant === true,
+    outletSwitches: c.outlet_switches === true,
+    maxPayload: Number(c.max_payload),
+    roles: parseRoles(c.roles as readonly string[]),
+    sharedUser: String(c.shared_topic_user),
+    reconnectMin: Number(c.reconnect_min),
+    reconnectMax: Number(c.reconnect_max),
+  };
+  if (s.sharedUser && !s.roles.has(s.sharedUser)) ctx.log.warn('shared_topic_user is not in roles: commands on the plain topics will be refused', { user: s.sharedUser });
+  const version = packageVersion();
+
+  // What the dashboard and `ockle mqtt status` show; never a secret.
+  const stats = { connection: 'connecting', lastError: null as string | null, connectedAt: null as string | null, connects: 0, published: 0, commands: 0, refused: 0, lastResyncMs: null as number | null };
+  const report = (): void =>
+    ctx.status({ broker: s.broker, gateway: s.names.gateway, connection: stats.connection, lastError: stats.lastError, connectedAt: stats.connectedAt, connects: stats.connects, published: stats.published, commands: stats.commands, refused: stats.refused, lastResyncMs: stats.lastResyncMs });
+  report();
+
+  const tls: Partial<IClientOptions> = {};
+  for (const [key, opt] of [['ca_file', 'ca'], ['cert_file', 'cert'], ['key_file', 'key']] as const) {
+    const file = String(c[key] ?? '');
+    if (!file) continue;
+    try {
+      tls[opt] = readFileSync(file);
+    } catch (err) {
+      throw new Error(`[plugins.mqtt] ${key} = ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}; give a readable PEM file`);
+    }
+  }
+  const v5 = c.protocol === '5';
+  const will = availabilityTopic(s.names);
+  const mq = connect(s.broker, {
+    clientId: String(c.client_id) || `ockle-${s.names.gateway}`,
+    ...(c.username ? { username: String(c.username) } : {}),
+    ...(typeof c.password === 'string' && { password: c.password }),
+    protocolVersion: v5 ? 5 : 4,
+    clean: false,
+    ...(v5 && { properties: { sessionExpiryInterval: 86_400 } }),
+    keepalive: Math.round(Number(c.keepalive) / 1000),
+    reconnectPeriod: s.reconnectMin,
+    connectTimeout: 10_000,
+    will: { topic: will, payload: Buffer.from('offline'), qos: 1, retain: true },
+    ...tls,
+  });
+  client = mq;
+
+  // ---- state out ------------------------------------------------------------------------
+  /** What the broker holds from us, as far as we know: topic → payload. */
+  const published = new Map<string, string>();
+  let lab: { servers: readonly ServerStatus[]; devices: readonly DeviceStatus[] } | null = null;
+  let refreshing: Promise<void> | null = null;
+  let again = false;
+  let online = false;
+
+  const publish = (topic: string, payload: string): Promise<void> =>
+    mq.publishAsync(topic, payload, { qos: 1, retain: true }).then(
+      () => void stats.published++,
+      (err: unknown) => {
+        // The topic is unknown to the broker now: publish it again at the next change or resync.
+        published.delete(topic);
+        throw err;
+      },
+    );
+
+  /** Publishes what differs between the lab and `published`; clears what the lab no longer has. */
+  const sync = async (): Promise<void> => {
+    if (!lab || !online) return;
+    const want = stateMessages(s.names, lab.servers, lab.devices);
+    if (s.homeassistant) for (const [t, p] of discoveryMessages(s.names, { haPrefix: s.haPrefix, outletSwitches: s.outletSwitches, version }, lab.servers, lab.devices)) want.set(t, p);
+    const sends: Promise<void>[] = [];
+    for (const [topic, payload] of want)
+      if (published.get(topic) !== payload) {
+        published.set(topic, payload);
+        sends.push(publish(topic, payload));
+      }
+    for (const topic of [...published.keys()])
+      if (!want.has(topic)) {
+        published.delete(topic);
+        // An empty retained message deletes the retained one: the state, or the HA entity.
+        sends.push(mq.publishAsync(topic, '', { qos: 1, retain: true }).then(() => void stats.published++));
+      }
+    const results = await Promise.allSettled(sends);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  };
+
+  /** Re-reads the lab and syncs; events during a run make one more run, never a pile of them. */
+  const refresh = (): Promise<void> => {
+    if (refreshing) {
+      again = true;
+      return refreshing;
+    }
+    refreshing = (async () => {
+      do {
+        again = false;
+        try {
+          const [servers, devices] = await Promise.all([ctx.call('servers'), ctx.call('devices')]);
+          lab = { servers, devices };
+          await sync();
+        } catch (err) {
+          if (!stopped) {
+            stats.lastError = `publishing: ${(err as Error).message}`;
+            report();
+          }
+        }
+      } while (again && !stopped);
+      refreshing = null;
+    })();
+    return refreshing;
+  };
+  for (const e of ['server.changed', 'outlet.changed', 'test.changed', 'device.metered', 'device.reachable', 'device.unreachable', 'config.reloaded', 'action.started'] as const) ctx.on(e, () => void refresh());
+
+  /**
+   * On every connect: learn what the broker holds retained for this gateway (states, HA
+   * configs), so that those the lab no longer has are cleared; then publish everything.
+   * Retained messages are delivered right after the subscription, before a message published
+   * after it, so a marker of our own ends the inventory.
+   */
+  const resync = async (): Promise<void> => {
+    const t0 = performance.now();
+    const filters = [`${base(s.names)}/+/+/state`, `${base(s.names)}/outlet/+/+/state`, ...(s.homeassistant ? [`${s.haPrefix}/+/ockle_${s.names.gateway.replace(/[^A-Za-z0-9_-]/g, '_')}/+/config`] : [])];
+    const marker = `${base(s.names)}/resync`;
+    const token = `${process.pid}-${Date.now()}-${Math.random()}`;
+    const found = new Map<string, string>();
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => done(new Error('the broker did not return the resync marker within 10 s')), 10_000);
+      const onMessage = (topic: string, payload: Buffer, packet: IPublishPacket): void => {
+        if (topic === marker && payload.toString() === token) return done();
+        if (packet.retain && payload.length > 0 && (isStateTopic(s.names, topic) || isDiscoveryTopic(s.names, s.haPrefix, topic))) found.set(topic, payload.toString());
+      };
+      const done = (err?: Error): void => {
+        clearTimeout(timer);
+        mq.off('message', onMessage);
+        if (err) reject(err);
+        else resolve();
+      };
+      mq.on('message', onMessage);
+      mq.subscribeAsync([...filters, marker], { qos: 1 })
+        .then(() => mq.publishAsync(marker, token, { qos: 1 }))
+        .catch((err: unknown) => done(err as Error));
+    });
+    await mq.unsubscribeAsync([...filters, marker]);
+    // Everything is published again (the lab may have changed while we were away); what the
+    // broker holds and the lab does not is cleared by the diff.
+    published.clear();
+    for (const t of found.keys()) published.set(t, '\u0000stale');
+    await refresh();
+    stats.lastResyncMs = Math.round(performance.now() - t0);
+  };
+
+  let wait = s.reconnectMin;
+  mq.on('connect', () => {
+    wait = s.reconnectMin;
+    mq.options.reconnectPeriod = wait;
+    stats.connection = 'connected';
+    stats.connectedAt = new Date().toISOString();
+    stats.connects++;
+    report();
+    ctx.log.info('connected to the MQTT broker', { broker: s.broker, gateway: s.names.gateway });
+    void (async () => {
+      try {
+        online = false;
+        await mq.subscribeAsync(commandFilters(s.names), { qos: 1 });
+        await mq.publishAsync(will, 'online', { qos: 1, retain: true });
+        online = true;
+        await resync();
+        report();
+      } catch (err) {
+        if (stopped) return;
+        stats.lastError = `after connecting: ${(err as Error).message}`;
+        report();
+      }
+    })();
+  });
+  mq.on('close', () => {
+    online = false;
+    if (stopped) return;
+    if (stats.connection === 'connected') ctx.log.warn('lost the MQTT broker; reconnecting', { broker: s.broker });
+    stats.connection = 'reconnecting';
+    // mqtt.js waits a fixed reconnectPeriod; doubling it here makes the backoff.
+    mq.options.reconnectPeriod = wait;
+    wait = Math.min(s.reconnectMax, wait * 2);
+    report();
+  });
+  mq.on('error', (err) => {
+    // Connection refused, bad credentials, TLS: mqtt.js keeps reconnecting; say why.
+    stats.lastError = err.message;
+    report();
+    ctx.log.warn('MQTT error', { broker: s.broker, err: err.message });
+  });
+
+  // ---- commands in ----------------------------------------------------------------------
+  const pending = new Map<string, Pending>();
+  /** Request ids seen lately (QoS 1 may deliver twice): user + id → action id. */
+  const seen = new Map<string, string>();
+
+  const reply = (to: Pending, body: Record<string, unknown>): void => {
+    const payload = JSON.stringify({ request_id: to.requestId, ...body });
+    mq.publishAsync(to.topic, payload, { qos: 1, ...(to.correlation && { properties: { correlationData: to.correlation } }) }).catch((err: unknown) => ctx.log.warn('a reply could not be published', { topic: to.topic, err: (err as Error).message }));
+  };
+
+  const run = async (topic: string, cmd: Command, to: Pending): Promise<void> => {
+    const user = cmd.user ?? s.sharedUser;
+    const refused = (code: string, message: string): void => {
+      stats.refused++;
+      report();
+      ctx.log.warn('MQTT command refused', { topic, user: user || null, code, message });
+      reply(to, { ok: false, status: 'refused', error: { code, message } });
+    };
+    if (!user) return refused('OCKLE_AUTH_FORBIDDEN', `commands on ${topic} are not accepted: set [plugins.mqtt] shared_topic_user, or send on ${base(s.names)}/user/USER/…/set`);
+    const role = s.roles.get(user);
+    if (role !== 'operator' && role !== 'admin') return refused('OCKLE_AUTH_FORBIDDEN', `MQTT user ${user} ${role ? `has role ${role}` : 'has no role'}; switching needs operator ([plugins.mqtt] roles)`);
+    const key = cmd.requestId ? `${user}\u0000${cmd.requestId}` : null;
+    if (key && seen.has(key)) return reply(to, { ok: true, status: 'duplicate', action_id: seen.get(key) });
+    const reason = cmd.reason ?? `MQTT ${topic}`;
+    try {
+      const rec: ActionRecord = await ctx.call('request-action', 'server' in cmd.target ? { kind: cmd.action, targets: [cmd.target.server], reason, by: user } : { kind: cmd.action, targets: [], outlets: [cmd.target], reason, by: user });
+      stats.commands++;
+      report();
+      if (key) {
+        seen.set(key, rec.id);
+        if (seen.size > 1000) seen.delete(seen.keys().next().value!);
+      }
+      if (rec.status === 'running') pending.set(rec.id, to);
+      reply(to, { ok: true, status: rec.status === 'running' ? 'accepted' : rec.status, action_id: rec.id });
+    } catch (err) {
+      const e = err as { code?: string; message: string };
+      refused(e.code ?? 'OCKLE_COMMAND_FAILED', e.message);
+    }
+  };
+
+  ctx.on('action.finished', ({ action }) => {
+    const to = pending.get(action.id);
+    if (!to) return;
+    pending.delete(action.id);
+    reply(to, { ok: action.status === 'ok', status: action.status, action_id: action.id, ...(action.error && { error: action.error }) });
+  });
+
+  mq.on('message', (topic, payload, packet) => {
+    if (!topic.endsWith('/set')) return;
+    const props = packet.properties;
+    const rt = props?.responseTopic;
+    const to: Pending = {
+      topic: rt && responseTopicAllowed(s.names, s.haPrefix, rt) ? rt : fallbackReplyTopic(topic),
+      ...(props?.correlationData && { correlation: Buffer.from(props.correlationData) }),
+      requestId: null,
+    };
+    if (packet.retain) {
+      // Delivered because it is retained (at subscribe time): a command someone left on the
+      // broker, not one sent now. Running it would switch again on every reconnect.
+      stats.refused++;
+      report();
+      return reply(to, { ok: false, status: 'refused', error: { code: 'OCKLE_REQUEST_INVALID', message: `a retained command on ${topic} is never run; publish commands without the retain flag` } });
+    }
+    const parsed = parseCommand(s.names, topic, payload, s.maxPayload);
+    if (!parsed.ok) {
+      stats.refused++;
+      report();
+      ctx.log.warn('MQTT command refused', { topic, code: parsed.code, message: parsed.message });
+      return reply({ ...to, requestId: parsed.requestId }, { ok: false, status: 'refused', error: { code: parsed.code, message: parsed.message } });
+    }
+    void run(topic, parsed.command, { ...to, requestId: parsed.command.requestId });
+  });
+
+  ctx.command('status', { description: 'The MQTT connection: broker, state, last error, counters.', role: 'viewer' }, () => ({
+    broker: s.broker,
+    gateway: s.names.gateway,
+    topics: base(s.names),
+    ...stats,
+    retainedTopics: published.size,
+    pendingReplies: pending.size,
+  }));
+}
+
+export async function stop(): Promise<void> {
+  stopped = true;
+  const mq = client;
+  client = null;
+  if (!mq) return;
+  // A clean goodbye: the gateway says offline itself (the will is for a crash), then leaves.
+  if (mq.connected) {
+    const topic = (mq.options.will as { topic?: string } | undefined)?.topic;
+    if (topic) await Promise.race([mq.publishAsync(topic, 'offline', { qos: 1, retain: true }).catch(() => undefined), new Promise((r) => setTimeout(r, 1000))]);
+  }
+  await mq.endAsync(!mq.connected);
+}

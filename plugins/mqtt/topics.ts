@@ -1,0 +1,173 @@
+/**
+ * The mqtt plugin's topics and payloads, pure (the tests and the benchmark use them directly):
+ * the retained state a lab publishes, and the parsing of a command. Layout, under
+ * PREFIX/GATEWAY (docs/mqtt.md):
+ *
+ *   availability                          online | offline (retained; offline is the will)
+ *   server/NAME/state                     {state, reason, serving, power, outlets, …} (retained)
+ *   outlet/DEVICE/N/state                 {power, server, watts, amps, volts, energy_wh} (retained)
+ *   device/DEVICE/state                   {reachable, error, watts} (retained)
+ *   server/NAME/set, outlet/DEVICE/N/set  commands acting as shared_topic_user
+ *   user/USER/server/NAME/set, user/USER/outlet/DEVICE/N/set   commands of USER
+ *   …/reply                               replies when the command gave no response topic
+ */
+import type { DeviceStatus, ServerStatus } from '../../src/core/model.js';
+
+export interface Names {
+  readonly prefix: string;
+  readonly gateway: string;
+}
+
+export const base = (n: Names): string => `${n.prefix}/${n.gateway}`;
+export const availabilityTopic = (n: Names): string => `${base(n)}/availability`;
+export const serverTopic = (n: Names, server: string): string => `${base(n)}/server/${server}/state`;
+export const outletTopic = (n: Names, device: string, outlet: number): string => `${base(n)}/outlet/${device}/${outlet}/state`;
+export const deviceTopic = (n: Names, device: string): string => `${base(n)}/device/${device}/state`;
+export const serverSetTopic = (n: Names, server: string): string => `${base(n)}/server/${server}/set`;
+export const outletSetTopic = (n: Names, device: string, outlet: number): string => `${base(n)}/outlet/${device}/${outlet}/set`;
+
+/** The subscriptions that carry commands (QoS 1, kept by the broker while the gateway is away). */
+export const commandFilters = (n: Names): string[] => [
+  `${base(n)}/server/+/set`,
+  `${base(n)}/outlet/+/+/set`,
+  `${base(n)}/user/+/server/+/set`,
+  `${base(n)}/user/+/outlet/+/+/set`,
+];
+
+/** Whether `topic` is one of the retained state topics this gateway owns (for removal of stale ones). */
+export function isStateTopic(n: Names, topic: string): boolean {
+  const rest = topic.startsWith(`${base(n)}/`) ? topic.slice(base(n).length + 1).split('/') : [];
+  return (rest.length === 3 && (rest[0] === 'server' || rest[0] === 'device') && rest[2] === 'state') || (rest.length === 4 && rest[0] === 'outlet' && rest[3] === 'state');
+}
+
+/** Whether a server is serving: its tests pass (OK), the state dependents wait for. */
+export const serving = (s: ServerStatus): boolean => s.state === 'OK';
+
+/** One word for a server's outlets: on, off (all alike), mixed, or unknown (one unread). */
+export function serverPower(s: ServerStatus): 'on' | 'off' | 'mixed' | 'unknown' {
+  if (s.outlets.length === 0 || s.outlets.some((o) => o.power === 'unknown' || o.power === 'switching')) return 'unknown';
+  if (s.outlets.every((o) => o.power === 'on')) return 'on';
+  return s.outlets.every((o) => o.power === 'off') ? 'off' : 'mixed';
+}
+
+/**
+ * Every retained state message of the lab: topic → payload. Readings are JSON numbers. No
+ * timestamp in a payload: the same state is the same bytes, so an unchanged state is never
+ * published again.
+ */
+export function stateMessages(n: Names, servers: readonly ServerStatus[], devices: readonly DeviceStatus[]): Map<string, string> {
+  const out = new Map<string, string>();
+  const boundTo = new Map<string, string>();
+  for (const s of servers) {
+    for (const o of s.outlets) boundTo.set(`${o.device}/${o.outlet}`, s.name);
+    out.set(
+      serverTopic(n, s.name),
+      JSON.stringify({
+        state: s.state,
+        reason: s.reason,
+        serving: serving(s),
+        power: serverPower(s),
+        outlets: s.outlets.map((o) => ({ device: o.device, outlet: o.outlet, power: o.power })),
+        tests: s.tests.map((t) => ({ name: t.name, result: t.result })),
+        dependencies: s.dependencies,
+        action_id: s.actionId,
+        paused: s.paused !== null,
+      }),
+    );
+  }
+  for (const d of devices) {
+    let watts: number | undefined;
+    for (const o of d.outlets) {
+      const r = o.reading;
+      if (typeof r?.watts === 'number') watts = (watts ?? 0) + r.watts;
+      out.set(
+        outletTopic(n, d.id, o.outlet),
+        JSON.stringify({
+          power: o.power,
+          server: boundTo.get(`${d.id}/${o.outlet}`) ?? null,
+          ...(typeof r?.watts === 'number' && { watts: r.watts }),
+          ...(typeof r?.amps === 'number' && { amps: r.amps }),
+          ...(typeof r?.volts === 'number' && { volts: r.volts }),
+          ...(typeof r?.energyWh === 'number' && { energy_wh: r.energyWh }),
+        }),
+      );
+    }
+    out.set(deviceTopic(n, d.id), JSON.stringify({ reachable: d.reachable, error: d.error, read_back: d.readBack, ...(watts !== undefined && { watts: Math.round(watts * 1000) / 1000 }) }));
+  }
+  return out;
+}
+
+/** A command as the topic and payload say it; who sent it is decided by the caller (roles). */
+export interface Command {
+  readonly action: 'on' | 'off' | 'cycle';
+  /** The user the topic names (user/USER/…), or null for the plain topics. */
+  readonly user: string | null;
+  readonly target: { readonly server: string } | { readonly device: string; readonly outlet: number };
+  readonly reason: string | null;
+  readonly requestId: string | null;
+}
+
+export type Parsed = { readonly ok: true; readonly command: Command } | { readonly ok: false; readonly code: string; readonly message: string; readonly requestId: string | null };
+
+const ACTIONS = new Set(['on', 'off', 'cycle']);
+const refuse = (message: string, requestId: string | null = null, code = 'OCKLE_REQUEST_INVALID'): Parsed => ({ ok: false, code, message, requestId });
+
+/**
+ * Parses one command: its topic (one of `commandFilters`) and payload, which is `on`, `off`,
+ * `cycle` (any case: Home Assistant sends ON and OFF) or JSON
+ * `{"action": "on", "reason": "…", "request_id": "…"}`. A payload over `maxBytes` is refused
+ * unread.
+ */
+export function parseCommand(n: Names, topic: string, payload: Buffer, maxBytes: number): Parsed {
+  const levels = topic.startsWith(`${base(n)}/`) ? topic.slice(base(n).length + 1).split('/') : [];
+  let user: string | null = null;
+  if (levels[0] === 'user') {
+    user = levels[1] ?? null;
+    levels.splice(0, 2);
+  }
+  let target: Command['target'];
+  if (levels.length === 3 && levels[0] === 'server' && levels[2] === 'set') target = { server: levels[1]! };
+  else if (levels.length === 4 && levels[0] === 'outlet' && levels[3] === 'set' && /^[1-9]\d{0,3}$/.test(levels[2]!)) target = { device: levels[1]!, outlet: Number(levels[2]) };
+  else return refuse(`topic ${topic} is not a command topic of gateway ${n.gateway}`);
+  if (payload.length > maxBytes) return refuse(`the command is ${payload.length} bytes; at most ${maxBytes} are read (max_payload)`);
+  const text = payload.toString('utf8').trim();
+  let action: string;
+  let reason: string | null = null;
+  let requestId: string | null = null;
+  if (text.startsWith('{')) {
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch (err) {
+      return refuse(`the command is not valid JSON (${(err as Error).message}); send on, off, cycle or {"action":"on","reason":"…","request_id":"…"}`);
+    }
+    const b = body as Record<string, unknown>;
+    if (typeof b.request_id === 'string' && b.request_id.length <= 128) requestId = b.request_id;
+    else if (b.request_id !== undefined) return refuse('request_id must be a string of at most 128 characters');
+    if (typeof b.action !== 'string') return refuse('the JSON command needs "action": "on", "off" or "cycle"', requestId);
+    action = b.action.toLowerCase();
+    if (b.reason !== undefined) {
+      if (typeof b.reason !== 'string' || b.reason.length > 500) return refuse('reason must be a string of at most 500 characters', requestId);
+      reason = b.reason;
+    }
+    const extra = Object.keys(b).filter((k) => !['action', 'reason', 'request_id'].includes(k));
+    if (extra.length > 0) return refuse(`unknown field "${extra[0]}" (action, reason and request_id are known)`, requestId);
+  } else action = text.toLowerCase();
+  if (!ACTIONS.has(action)) return refuse(`"${action.slice(0, 40)}" is not a command: on, off or cycle`, requestId);
+  return { ok: true, command: { action: action as Command['action'], user, target, reason, requestId } };
+}
+
+/** The reply topic of a command that gave no (acceptable) response topic: …/set → …/reply. */
+export const fallbackReplyTopic = (commandTopic: string): string => commandTopic.replace(/\/set$/, '/reply');
+
+/**
+ * Whether a v5 response topic may be published to: no wildcard, and nothing this gateway owns
+ * but replies, nor Home Assistant's discovery tree (a command must not make the gateway
+ * overwrite its own state or an entity's config).
+ */
+export function responseTopicAllowed(n: Names, haPrefix: string, topic: string): boolean {
+  if (topic === '' || topic.includes('+') || topic.includes('#') || topic.includes('\0')) return false;
+  if (topic.startsWith(`${haPrefix}/`)) return false;
+  if (topic.startsWith(`${n.prefix}/`)) return topic.endsWith('/reply');
+  return true;
+}

@@ -1,0 +1,244 @@
+/**
+ * The mqtt plugin in the real daemon against Debian's mosquitto (test/support/mosquitto.ts),
+ * with mosquitto_pub and mosquitto_sub as independent clients:
+ * - retained state out (availability, servers, outlets, devices) and Home Assistant discovery;
+ *   a change published once, when it happens;
+ * - commands in: MQTT v5 response topic and correlation data, the v3.1.1 reply topic, the
+ *   Home Assistant switch on the shared topic, an outlet; journaled as mqtt:USER, writes counted
+ *   at the simulated PDU;
+ * - bad input refused with a reply, nothing switched: malformed JSON, unknown server, a viewer,
+ *   a user without a role, a 1 MB payload; a command left retained is never run;
+ * - a server removed from the configuration is removed from the broker and from Home Assistant;
+ * - the broker stopped and started: the status says so, and the state is resynchronised;
+ * - the gateway SIGKILLed: its will says offline.
+ */
+import { spawn } from 'node:child_process';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { SimWorld } from '../../drivers/sim/world.js';
+import type { PluginStatus } from '../../src/api/server.js';
+import { main } from '../../src/cli/commands.js';
+import { Daemon } from '../../src/daemon.js';
+import { silentLogger } from '../../src/log.js';
+import { REPO } from '../support/demo.js';
+import { makeLab, type Lab } from '../support/lab.js';
+import { MQTT_USERS, startMosquitto, type Mosquitto, type Received } from '../support/mosquitto.js';
+import { describePeer } from '../support/peers.js';
+import { checkDiscovery } from '../support/ha-discovery-schema.js';
+
+const until = async (cond: () => boolean | Promise<boolean>, what: string, ms = 15_000): Promise<void> => {
+  const t0 = Date.now();
+  while (!(await cond())) {
+    if (Date.now() - t0 > ms) throw new Error(`never happened: ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+};
+const json = (m: Received): Record<string, unknown> => JSON.parse(m.payload) as Record<string, unknown>;
+
+/** The [plugins.mqtt] section of a gateway on `broker`'s password listener. */
+const mqttIni = (broker: Mosquitto, gateway: string, user: 'gw' | 'gw-b', extra = ''): string =>
+  `\n[plugins.mqtt]\nbroker = mqtt://127.0.0.1:${broker.ports.auth}\ngateway = ${gateway}\nusername = ${user}\npassword = ${MQTT_USERS[user]}\n` +
+  `roles = alice=operator, homeassistant=operator, mallory=viewer\nshared_topic_user = homeassistant\nreconnect_min = 100ms\nreconnect_max = 1s\nkeepalive = 5s\n${extra}`;
+
+async function mqttLab(broker: Mosquitto, gateway: string, user: 'gw' | 'gw-b'): Promise<Lab> {
+  const lab = await makeLab({ 'storage-1': {}, 'web-1': { deps: ['storage-1'] }, spare: {} });
+  const ini = join(lab.configDir, 'ockle.ini');
+  const text = (await readFile(ini, 'utf8')).replace('enabled = auto-control', 'enabled = auto-control, mqtt');
+  await writeFile(ini, text + mqttIni(broker, gateway, user));
+  return lab;
+}
+
+describePeer('mqtt plugin against Debian mosquitto', ['mosquitto', 'mosquitto_pub', 'mosquitto_sub', 'mosquitto_passwd', 'openssl'], () => {
+  let broker: Mosquitto;
+  let lab: Lab;
+  let daemon: Daemon;
+  const status = (): PluginStatus['status'] => daemon.plugins().find((p) => p.name === 'mqtt')?.status;
+  const writes = (): number => daemon.shared<SimWorld>('sim-world')!.writes('pdu-1').count;
+  const actions = () => daemon.gateway.actions({ limit: 100 });
+
+  beforeAll(async () => {
+    broker = await startMosquitto();
+    lab = await mqttLab(broker, 'gw-a', 'gw');
+    daemon = await Daemon.start({ configDir: lab.configDir, log: silentLogger() });
+    await until(() => status()?.connection === 'connected' && status()?.lastResyncMs !== null, 'the plugin connected and resynchronised');
+  }, 60_000);
+  afterAll(async () => {
+    await daemon?.stop();
+    await lab?.cleanup();
+    await broker?.close();
+  });
+
+  it('publishes availability and every server, outlet and device state retained, and says so in /api/plugins', async () => {
+    const sub = await broker.sub({ topics: ['ockle/gw-a/#'], user: 'alice' });
+    const online = await sub.next((m) => m.topic === 'ockle/gw-a/availability');
+    expect(online).toMatchObject({ payload: 'online', retained: true });
+    const web = json(await sub.next((m) => m.topic === 'ockle/gw-a/server/web-1/state'));
+    expect(web).toMatchObject({ state: 'OFF', serving: false, power: 'off', dependencies: ['storage-1'], outlets: [{ device: 'pdu-1', outlet: 2, power: 'off' }] });
+    const outlet = json(await sub.next((m) => m.topic === 'ockle/gw-a/outlet/pdu-1/2/state'));
+    expect(outlet).toMatchObject({ power: 'off', server: 'web-1' });
+    const device = json(await sub.next((m) => m.topic === 'ockle/gw-a/device/pdu-1/state'));
+    expect(device).toMatchObject({ reachable: true, error: null });
+    await sub.close();
+    expect(status()).toMatchObject({ connection: 'connected', broker: `mqtt://127.0.0.1:${broker.ports.auth}`, gateway: 'gw-a', lastError: null });
+    expect(JSON.stringify(daemon.plugins())).not.toContain(MQTT_USERS.gw);
+  });
+
+  it('announces servers, outlets and meters to Home Assistant with payloads its schema accepts', async () => {
+    const sub = await broker.sub({ topics: ['homeassistant/#'], user: 'homeassistant' });
+    await sub.next((m) => m.topic === 'homeassistant/switch/ockle_gw-a/server_web-1/config');
+    await sub.next((m) => /outlet_1_energy\/config$/.test(m.topic), { what: 'a metered outlet' });
+    const configs = sub.messages.filter((m) => m.payload !== '');
+    const components = new Set(configs.map((m) => m.topic.split('/')[1]));
+    expect([...components].sort()).toEqual(['binary_sensor', 'sensor', 'switch']);
+    for (const m of configs) expect(checkDiscovery(m.topic, json(m)), m.topic).toEqual([]);
+    const serving = json(configs.find((m) => m.topic.endsWith('/server_web-1_serving/config'))!);
+    expect(serving).toMatchObject({ device_class: 'running', state_topic: 'ockle/gw-a/server/web-1/state', availability: [{ topic: 'ockle/gw-a/availability' }] });
+    await sub.close();
+  });
+
+  it('runs a v5 command, replies on its response topic with its correlation data, and journals mqtt:alice', async () => {
+    const replies = await broker.sub({ topics: ['ockle/gw-a/user/alice/r1/reply'], user: 'alice' });
+    const states = await broker.sub({ topics: ['ockle/gw-a/server/storage-1/state'], user: 'alice', retained: false });
+    const w0 = writes();
+    const sent = await broker.pub({ topic: 'ockle/gw-a/user/alice/server/storage-1/set', message: JSON.stringify({ action: 'on', reason: 'disk check', request_id: 'r-1' }), user: 'alice', responseTopic: 'ockle/gw-a/user/alice/r1/reply', correlation: 'corr-42' });
+    expect(sent.code).toBe(0);
+    const accepted = await replies.next(() => true);
+    expect(accepted.correlation).toBe('corr-42');
+    expect(json(accepted)).toMatchObject({ ok: true, status: 'accepted', request_id: 'r-1' });
+    const finished = await replies.next((m) => json(m).status !== 'accepted');
+    expect(json(finished)).toMatchObject({ ok: true, status: 'ok', request_id: 'r-1', action_id: json(accepted).action_id });
+    expect(finished.correlation).toBe('corr-42');
+    const a = daemon.gateway.action(String(json(accepted).action_id));
+    expect(a).toMatchObject({ origin: 'mqtt:alice', reason: 'disk check', kind: 'on', targets: ['storage-1'] });
+    expect(writes() - w0).toBe(1);
+    await states.next((m) => json(m).state === 'OK', { what: 'storage-1 OK' });
+    // On change only: every state message differs from the one before it.
+    const payloads = states.messages.map((m) => m.payload);
+    expect(payloads.length).toBeGreaterThan(0);
+    payloads.forEach((p, i) => i > 0 && expect(p).not.toBe(payloads[i - 1]));
+    await replies.close();
+    await states.close();
+  });
+
+  it('answers a 3.1.1 command on the fallback reply topic', async () => {
+    const replies = await broker.sub({ topics: ['ockle/gw-a/user/alice/server/spare/reply'], user: 'alice', v5: false });
+    const before = actions().length;
+    await broker.pub({ topic: 'ockle/gw-a/user/alice/server/spare/set', message: 'on', user: 'alice', v5: false });
+    const r = json(await replies.next(() => true));
+    expect(r).toMatchObject({ ok: true, status: 'accepted', request_id: null });
+    expect(actions().length).toBe(before + 1);
+    expect(actions()[0]).toMatchObject({ origin: 'mqtt:alice', targets: ['spare'], reason: 'MQTT ockle/gw-a/user/alice/server/spare/set' });
+    await replies.close();
+  });
+
+  it('turns a server on from the Home Assistant switch (ON on the shared topic), journaled as mqtt:homeassistant', async () => {
+    const replies = await broker.sub({ topics: ['ockle/gw-a/server/web-1/reply'], user: 'alice' });
+    await broker.pub({ topic: 'ockle/gw-a/server/web-1/set', message: 'ON', user: 'homeassistant' });
+    const r = json(await replies.next((m) => json(m).status === 'ok', { what: 'web-1 on finished' }));
+    expect(daemon.gateway.action(String(r.action_id))).toMatchObject({ origin: 'mqtt:homeassistant', kind: 'on', targets: ['web-1'], status: 'ok' });
+    expect(daemon.gateway.server('web-1').state).toBe('OK');
+    await replies.close();
+  });
+
+  it('switches one outlet from its outlet topic (forced), one write', async () => {
+    const replies = await broker.sub({ topics: ['ockle/gw-a/user/alice/outlet/pdu-1/3/reply'], user: 'alice' });
+    const w0 = writes();
+    await broker.pub({ topic: 'ockle/gw-a/user/alice/outlet/pdu-1/3/set', message: '{"action":"off","request_id":"o-1"}', user: 'alice' });
+    const r = json(await replies.next((m) => json(m).status === 'ok', { what: 'outlet off finished' }));
+    expect(daemon.gateway.action(String(r.action_id))).toMatchObject({ origin: 'mqtt:alice', kind: 'off', outlets: [{ device: 'pdu-1', outlet: 3 }] });
+    expect(writes() - w0).toBe(1);
+    await replies.close();
+  });
+
+  it('refuses bad input with a reply and switches nothing: malformed JSON, unknown server, 1 MB, a viewer, a user without a role', async () => {
+    const replies = await broker.sub({ topics: ['ockle/gw-a/user/+/server/+/reply'], user: 'alice' });
+    const mine = await broker.sub({ topics: ['ockle/gw-a/user/mallory/#'], user: 'mallory' });
+    const w0 = writes();
+    const a0 = actions().length;
+    const big = join(broker.dir, 'big.json');
+    await writeFile(big, JSON.stringify({ action: 'on', reason: 'x'.repeat(1024 * 1024) }));
+    const cases: [string, Promise<unknown>, string, RegExp][] = [
+      ['malformed', broker.pub({ topic: 'ockle/gw-a/user/alice/server/web-1/set', message: '{"action": "off",', user: 'alice' }), 'ockle/gw-a/user/alice/server/web-1/reply', /not valid JSON/],
+      ['unknown server', broker.pub({ topic: 'ockle/gw-a/user/alice/server/nope-9/set', message: 'off', user: 'alice' }), 'ockle/gw-a/user/alice/server/nope-9/reply', /nope-9/],
+      ['1 MB', broker.pub({ topic: 'ockle/gw-a/user/alice/server/storage-1/set', file: big, user: 'alice' }), 'ockle/gw-a/user/alice/server/storage-1/reply', /at most 4096/],
+    ];
+    for (const [what, sent, topic, message] of cases) {
+      await sent;
+      const r = json(await replies.next((m) => m.topic === topic && json(m).ok === false, { what }));
+      expect(r, what).toMatchObject({ ok: false, status: 'refused', error: { message: expect.stringMatching(message) as string } });
+    }
+    await broker.pub({ topic: 'ockle/gw-a/user/mallory/server/web-1/set', message: 'off', user: 'mallory' });
+    const denied = json(await mine.next((m) => m.topic === 'ockle/gw-a/user/mallory/server/web-1/reply'));
+    expect(denied).toMatchObject({ ok: false, error: { code: 'OCKLE_AUTH_FORBIDDEN', message: expect.stringMatching(/mallory has role viewer/) as string } });
+    await broker.pub({ topic: 'ockle/gw-a/user/gw-c/server/web-1/set', message: 'off', user: 'gw-c' });
+    const nobody = json(await replies.next((m) => m.topic === 'ockle/gw-a/user/gw-c/server/web-1/reply'));
+    expect(nobody).toMatchObject({ ok: false, error: { code: 'OCKLE_AUTH_FORBIDDEN', message: expect.stringMatching(/gw-c has no role/) as string } });
+    expect(writes()).toBe(w0);
+    expect(actions().length).toBe(a0);
+    await replies.close();
+    await mine.close();
+  });
+
+  it('removes a server taken out of the configuration from the broker and from Home Assistant', async () => {
+    const ha = await broker.sub({ topics: ['homeassistant/+/ockle_gw-a/+/config', 'ockle/gw-a/server/spare/state'], user: 'homeassistant' });
+    await ha.next((m) => m.topic === 'homeassistant/switch/ockle_gw-a/server_spare/config');
+    const from = ha.messages.length;
+    await rm(join(lab.configDir, 'servers', 'spare.ini'));
+    expect(await daemon.reload()).toBe(true);
+    for (const t of ['homeassistant/switch/ockle_gw-a/server_spare/config', 'homeassistant/binary_sensor/ockle_gw-a/server_spare_serving/config', 'ockle/gw-a/server/spare/state'])
+      await ha.next((m) => m.topic === t && m.payload === '', { from, what: `removal of ${t}` });
+    await ha.close();
+    // A new subscriber finds nothing retained for it.
+    const fresh = await broker.sub({ topics: ['ockle/gw-a/server/+/state'], user: 'alice' });
+    await fresh.next((m) => m.topic === 'ockle/gw-a/server/web-1/state');
+    expect(fresh.messages.map((m) => m.topic)).not.toContain('ockle/gw-a/server/spare/state');
+    await fresh.close();
+  });
+
+  it('says when the broker is gone, and resynchronises what changed meanwhile when it is back', async () => {
+    const connects = Number(status()?.connects);
+    await broker.stop();
+    await until(() => status()?.connection === 'reconnecting' && status()?.lastError !== null, 'status reconnecting with an error');
+    // A change while the broker is away: storage-1's outlet switched off by the API face.
+    const a = daemon.gateway.request({ kind: 'off', targets: [], outlets: [{ device: 'pdu-1', outlet: 3 }], force: true, origin: 'api:test', reason: 'while offline' });
+    await until(() => daemon.gateway.action(a.id).status !== 'running', 'the outlet action finished');
+    await broker.start();
+    await until(() => Number(status()?.connects) === connects + 1 && status()?.lastResyncMs !== null && status()?.connection === 'connected', 'reconnected');
+    const sub = await broker.sub({ topics: ['ockle/gw-a/outlet/pdu-1/3/state', 'ockle/gw-a/availability'], user: 'alice' });
+    await sub.next((m) => m.topic === 'ockle/gw-a/availability' && m.payload === 'online');
+    await sub.next((m) => m.topic.endsWith('/3/state') && json(m).power === 'off', { what: 'outlet 3 off after the resync' });
+    await sub.close();
+    let out = '';
+    const io = { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (out += s) }, env: {}, cwd: lab.configDir };
+    expect(await main(['mqtt', 'status', '--config', lab.configDir], io)).toBe(0);
+    expect(JSON.parse(out)).toMatchObject({ connection: 'connected', gateway: 'gw-a', connects: connects + 1 });
+    expect(out).not.toContain(MQTT_USERS.gw);
+  });
+
+  it('refuses a command left retained on the broker, and publishes the will (offline, retained) when the gateway is SIGKILLed', async () => {
+    const lab2 = await mqttLab(broker, 'gw-b', 'gw-b');
+    const sub = await broker.sub({ topics: ['ockle/gw-b/availability'], user: 'alice' });
+    // A command someone left retained reaches gw-b when it subscribes: refused, never run.
+    const replies = await broker.sub({ topics: ['ockle/gw-b/user/alice/server/web-1/reply'], user: 'alice' });
+    await broker.pub({ topic: 'ockle/gw-b/user/alice/server/web-1/set', message: 'on', user: 'alice', retain: true });
+    const child = spawn(process.execPath, [join(REPO, 'dist', 'src', 'cli', 'main.js'), 'daemon', '--config', lab2.configDir], { stdio: 'ignore' });
+    try {
+      await sub.next((m) => m.payload === 'online', { timeoutMs: 30_000, what: 'gw-b online' });
+      expect(json(await replies.next(() => true))).toMatchObject({ ok: false, status: 'refused', error: { message: expect.stringMatching(/retained command .* is never run/) as string } });
+      await broker.pub({ topic: 'ockle/gw-b/user/alice/server/web-1/set', message: '', user: 'alice', retain: true });
+      await replies.close();
+      const from = sub.messages.length;
+      child.kill('SIGKILL');
+      const off = await sub.next((m) => m.payload === 'offline', { from, what: 'gw-b offline (its will)' });
+      expect(off.payload).toBe('offline');
+      const late = await broker.sub({ topics: ['ockle/gw-b/availability'], user: 'alice' });
+      expect(await late.next(() => true)).toMatchObject({ payload: 'offline', retained: true });
+      await late.close();
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await sub.close();
+      await lab2.cleanup();
+    }
+  }, 60_000);
+});
