@@ -76,7 +76,7 @@ export class WakeOnLan implements OutletDevice {
     this.#check([outlet]);
     if (signal.aborted) throw new OperationAbortedError();
     if (action !== 'on')
-      throw new DeviceRefusedError(this.id, `${this.id}: Wake-on-LAN can only switch a machine on, not ${action} it; nothing was sent`, {
+      throw new DeviceRefusedError(this.id, `${this.id}: Wake-on-LAN can only switch a machine on; "${action}" is refused and nothing was sent`, {
         hint: 'A machine woken by LAN goes down through its server’s controls (ssh, ipmi-soft, command): `ockle off SERVER` runs them.',
       });
     await this.#send(signal);

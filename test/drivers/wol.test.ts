@@ -4,9 +4,14 @@
  * these tests goes to any broadcast address.
  */
 import { createSocket, type Socket } from 'node:dgram';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { magicPacket, wolDriver, type WakeOnLan } from '../../drivers/wol/index.js';
 import type { SpecOf } from '../../drivers/types.js';
+import { Daemon } from '../../src/daemon.js';
+import { silentLogger } from '../../src/log.js';
 import { makeDriverContext } from '../support/driver-context.js';
 import { describeOutletDevice } from './outlet-contract.js';
 
@@ -106,7 +111,7 @@ describe('wol against a sleeping machine on 127.0.0.1', () => {
     for (const action of ['off', 'cycle', 'reset'] as const)
       await expect(d.switch(1, action, sig())).rejects.toMatchObject({
         code: 'OCKLE_DEVICE_REFUSED',
-        message: `wake-1: Wake-on-LAN can only switch a machine on, not ${action} it; nothing was sent`,
+        message: `wake-1: Wake-on-LAN can only switch a machine on; "${action}" is refused and nothing was sent`,
         hint: expect.stringMatching(/controls/),
       });
     expect(await m.packets()).toEqual([]);
@@ -137,5 +142,52 @@ describe('wol against a sleeping machine on 127.0.0.1', () => {
       },
       { onOnly: true },
     );
+  });
+});
+
+describe('wol under the daemon', () => {
+  let root: string | undefined;
+  let daemon: Daemon | undefined;
+  let m: SleepingMachine | undefined;
+  afterEach(async () => {
+    await daemon?.stop();
+    daemon = undefined;
+    await m?.close();
+    m = undefined;
+    if (root) await rm(root, { recursive: true, force: true });
+    root = undefined;
+  });
+
+  it('start and restart send nothing; "on" is a journaled action that wakes the machine; "off" fails with the reason, sending nothing', async () => {
+    m = await sleepingMachine(MAC);
+    root = await mkdtemp(join(tmpdir(), 'ockle-wol-lab-'));
+    const dir = join(root, 'config');
+    await mkdir(join(dir, 'devices'), { recursive: true });
+    await mkdir(join(dir, 'servers'), { recursive: true });
+    await writeFile(join(dir, 'ockle.ini'), '[daemon]\nstate_dir = ../state\nlog_level = warn\n[api]\nport = 0\n');
+    await writeFile(join(dir, 'devices', 'wake.ini'), `[device]\ntype = wol\nmac = ${MAC}\nbroadcast = 127.0.0.1\nport = ${m.port}\nconfirm_timeout = 1s\n`);
+    await writeFile(join(dir, 'servers', 'desk.ini'), '[server]\noutlets = power\n[power]\ndevice = wake\noutlet = 1\n');
+
+    daemon = await Daemon.start({ configDir: dir, log: silentLogger(), monitor: false });
+    const gw = daemon.gateway;
+    expect(await m.packets()).toEqual([]);
+    expect(gw.server('desk').outlets[0]).toMatchObject({ power: 'unknown', readBack: 'assumed' });
+
+    const on = await gw.waitFor(gw.request({ kind: 'on', targets: ['desk'], force: true, origin: 'api:test', reason: 'wake the desk machine' }).id);
+    expect(on).toMatchObject({ status: 'ok', origin: 'api:test', reason: 'wake the desk machine' });
+    expect(on.steps.map((x) => x.op)).toEqual(expect.arrayContaining(['switch', 'confirm']));
+    expect(await m.packets()).toHaveLength(3);
+    expect(await m.power()).toBe('on');
+    expect(gw.server('desk').outlets[0]).toMatchObject({ power: 'on', readBack: 'assumed' });
+
+    const off = await gw.waitFor(gw.request({ kind: 'off', targets: ['desk'], force: true, origin: 'api:test', reason: 'try off' }).id);
+    expect(off.status).toBe('failed');
+    expect(off.error).toEqual({ code: 'OCKLE_DEVICE_REFUSED', message: 'wake: Wake-on-LAN can only switch a machine on; "off" is refused and nothing was sent' });
+    expect(await m.packets()).toHaveLength(3);
+
+    await daemon.stop();
+    daemon = await Daemon.start({ configDir: dir, log: silentLogger(), monitor: false });
+    expect(await m.packets()).toHaveLength(3);
+    expect(daemon.gateway.server('desk').outlets[0]).toMatchObject({ power: 'unknown', readBack: 'assumed' });
   });
 });
