@@ -22,7 +22,9 @@ export const raritanPx2: Profile = {
   },
   names: [`${E}.13742.6.3.5.3.1.3`, `${E}.13742.6.3.5.3.1.2`],
   // measurementsOutletSensorValue .P.N.sensorType: rmsCurrent (1), rmsVoltage (4), activePower (5),
-  // activeEnergy (8). Scales are the usual outletSensorDecimalDigits (3 for current, 0 for the rest).
+  // activeEnergy (8). Scales are the usual outletSensorDecimalDigits (3 for current, 0 for the rest);
+  // in the recorded PDU2 unit, outletSensorUnits (amp, volt, watt, wattHour: so energy is Wh) and
+  // outletSensorDecimalDigits agree with them on every outlet (snmp-recordings-metering.test.ts).
   metering: {
     amps: { oid: `${E}.13742.6.5.4.3.1.4`, scale: 0.001, suffix: '1' },
     volts: { oid: `${E}.13742.6.5.4.3.1.4`, scale: 1, suffix: '4' },
