@@ -18,6 +18,9 @@ const PACKAGE_OF: Readonly<Record<string, string>> = {
   ping: 'iputils-ping',
   ipmi_sim: 'openipmi',
   ipmipower: 'freeipmi-tools',
+  upsd: 'nut-server',
+  upsc: 'nut-client',
+  upsmon: 'nut-client',
 };
 
 /** Where `binary` is on $PATH (an executable file, no shell involved), or null. */
