@@ -10,7 +10,8 @@
  *   a user without a role, a 1 MB payload; a command left retained is never run;
  * - a server removed from the configuration is removed from the broker and from Home Assistant;
  * - the broker stopped and started: the status says so, and the state is resynchronised;
- * - the gateway SIGKILLed: its will says offline.
+ * - the gateway SIGKILLed: its will says offline;
+ * - mqtts:// with the test CA connects; with another CA it is refused, and the status says why.
  */
 import { spawn } from 'node:child_process';
 import { readFile, rm, writeFile } from 'node:fs/promises';
@@ -21,6 +22,8 @@ import type { PluginStatus } from '../../src/api/server.js';
 import { main } from '../../src/cli/commands.js';
 import { Daemon } from '../../src/daemon.js';
 import { silentLogger } from '../../src/log.js';
+import { testContext } from '../../src/plugin-host/testing.js';
+import * as plugin from '../../plugins/mqtt/plugin.js';
 import { REPO } from '../support/demo.js';
 import { makeLab, type Lab } from '../support/lab.js';
 import { MQTT_USERS, startMosquitto, type Mosquitto, type Received } from '../support/mosquitto.js';
@@ -241,4 +244,62 @@ describePeer('mqtt plugin against Debian mosquitto', ['mosquitto', 'mosquitto_pu
       await lab2.cleanup();
     }
   }, 60_000);
+});
+
+describePeer('mqtt plugin over TLS (mosquitto with a test CA)', ['mosquitto', 'mosquitto_pub', 'mosquitto_sub', 'mosquitto_passwd', 'openssl'], () => {
+  let broker: Mosquitto;
+  beforeAll(async () => {
+    broker = await startMosquitto();
+  }, 60_000);
+  afterAll(async () => {
+    await broker?.close();
+  });
+  const settings = (ca: string) => ({
+    broker: `mqtts://127.0.0.1:${broker.ports.tls}`,
+    gateway: 'gw-tls',
+    prefix: 'ockle',
+    username: 'gw',
+    password: MQTT_USERS.gw,
+    client_id: '',
+    protocol: '5',
+    keepalive: 5000,
+    reconnect_min: 100,
+    reconnect_max: 1000,
+    ca_file: ca,
+    cert_file: '',
+    key_file: '',
+    roles: [],
+    shared_topic_user: '',
+    max_payload: 4096,
+    homeassistant: false,
+    homeassistant_prefix: 'homeassistant',
+    outlet_switches: true,
+  });
+  const answer = async (m: string): Promise<unknown> => (m === 'servers' || m === 'devices' ? [] : null);
+
+  it('connects with mqtts:// and the CA that signed the broker, and publishes over it', async () => {
+    const sub = await broker.sub({ topics: ['ockle/gw-tls/availability'], user: 'alice' });
+    const t = testContext({ name: 'mqtt', config: settings(broker.caFile), call: answer });
+    await plugin.start(t.ctx);
+    try {
+      await sub.next((m) => m.payload === 'online', { what: 'online over TLS' });
+      await until(() => t.status()?.connection === 'connected', 'status connected');
+      expect(t.status()).toMatchObject({ lastError: null, broker: `mqtts://127.0.0.1:${broker.ports.tls}` });
+    } finally {
+      await plugin.stop();
+      await sub.close();
+    }
+  });
+
+  it('refuses a broker whose certificate another CA signed, and says why in its status', async () => {
+    const t = testContext({ name: 'mqtt', config: settings(broker.otherCaFile), call: answer });
+    await plugin.start(t.ctx);
+    try {
+      await until(() => typeof t.status()?.lastError === 'string', 'a TLS error in the status');
+      expect(t.status()).toMatchObject({ connection: expect.not.stringMatching(/^connected$/) as string, lastError: expect.stringMatching(/certificate|self.signed|verify/i) as string });
+      expect(JSON.stringify(t.status())).not.toContain(MQTT_USERS.gw);
+    } finally {
+      await plugin.stop();
+    }
+  });
 });
