@@ -277,14 +277,19 @@ describePeer('nut driver against Debian upsd + dummy-ups', ['upsd', 'upsc', 'ups
     const secondary = make();
     const misconfigured = make({ mode: 'primary' });
     const primary = make({ mode: 'primary', username: p.user, password: new Secret(p.password) });
+    // upsd logs every FSD it accepts: "Client USER@ADDR set FSD on UPS [NAME]".
+    const fsds = (): string[] => nut.upsdLog().split('\n').filter((l) => /set FSD on UPS/.test(l));
+    const before = fsds().length;
     try {
       await secondary.open(sig());
       expect(secondary.forcedShutdown).toBeUndefined();
       await expect(misconfigured.open(sig())).rejects.toMatchObject({ nutCode: 'ACCESS-DENIED', message: expect.stringMatching(/PRIMARY/) });
       expect((await nut.upsc()).get('ups.status')).not.toMatch(/FSD/);
+      expect(fsds()).toHaveLength(before);
       await primary.open(sig());
       await primary.forcedShutdown!(sig());
       expect((await nut.upsc()).get('ups.status')!.split(' ')).toContain('FSD');
+      expect(fsds().slice(before)).toEqual([expect.stringContaining(`Client ${p.user}@127.0.0.1 set FSD on UPS [${nut.ups}]`)]);
       expect(await secondary.read(sig())).toMatchObject({ forcedShutdown: true, power: 'mains' });
       expect(s.password).not.toBe(p.password);
     } finally {
@@ -315,6 +320,9 @@ describePeer('nut driver against Debian upsd + dummy-ups', ['upsd', 'upsc', 'ups
       const shutdownAt = await upsmon.waitShutdown();
       expect(shutdownAt).toBeGreaterThanOrEqual(loggingOut);
       expect(upsmon.output()).not.toMatch(/Host sync timer expired/);
+      // The one FSD upsd saw came from upsmon, none from ockle's secondary.
+      expect(nut.upsdLog().split('\n').filter((l) => /set FSD on UPS/.test(l)).at(-1)).toContain(`Client ${NUT_USERS.upsmon.user}@`);
+      expect(nut.upsdLog()).not.toMatch(new RegExp(`Client ${NUT_USERS.secondary.user}@\\S+ set FSD`));
     } finally {
       await ups.close();
       await upsmon.stop();
