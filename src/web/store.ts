@@ -20,6 +20,8 @@ export interface PluginInfo {
   readonly lastError: string | null;
   /** Bundled with ockle, or installed beside it. */
   readonly source?: 'bundled' | 'installed';
+  /** What a running plugin reports of itself (`ctx.status`), e.g. the mqtt plugin's connection and last error. */
+  readonly status?: Readonly<Record<string, string | number | boolean | null>>;
 }
 
 /**

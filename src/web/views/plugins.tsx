@@ -95,7 +95,17 @@ function Row({ p, admin, onError }: { p: PluginInfo; admin: boolean; onError: (m
         <td class="meta">{p.source ?? ''}</td>
         <td>{p.where}</td>
         <td class={p.state === 'running' ? 'status-ok' : p.state === 'failed' || p.state === 'backoff' ? 'status-failed' : 'meta'}>{p.state}</td>
-        <td>{p.lastError ?? p.description ?? ''}</td>
+        <td>
+          {p.lastError ?? p.description ?? ''}
+          {p.status && (
+            <div class="meta" data-plugin-status>
+              {Object.entries(p.status)
+                .filter(([, v]) => v !== null && v !== '')
+                .map(([k, v]) => `${k}: ${String(v)}`)
+                .join(' · ')}
+            </div>
+          )}
+        </td>
         <td class="buttons">
           <button class="link" aria-expanded={open} onClick={() => setOpen(!open)}>
             Settings
