@@ -3,12 +3,19 @@
  * Tasmota's command documentation): reads, switches counted at the plug, metering, the web
  * password (a secret that must not leak into errors), and faults injected at the plug.
  */
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { tasmotaDriver, type TasmotaPlug } from '../../drivers/tasmota/index.js';
 import type { SpecOf } from '../../drivers/types.js';
+import { LOCAL_TOKEN_FILE } from '../../src/config/paths.js';
 import { Secret } from '../../src/config/types.js';
+import { Daemon } from '../../src/daemon.js';
+import { createLogger } from '../../src/log.js';
 import { makeDriverContext } from '../support/driver-context.js';
-import { startTasmota, type TasmotaPlugPeer } from '../support/smart-plugs.js';
+import { startShelly, startTasmota, type ShellyPeer, type TasmotaPlugPeer } from '../support/smart-plugs.js';
 import { describeOutletDevice } from './outlet-contract.js';
 
 type Spec = SpecOf<typeof tasmotaDriver>;
@@ -129,5 +136,68 @@ describe('tasmota against the Tasmota test plug', () => {
       const d = device(p);
       return { device: d, peer: { power: (n) => (p.relays[n - 1]?.power ? 'on' : 'off'), writes: () => p.writes.length }, close: () => p.close() };
     });
+  });
+});
+
+describe('smart-plug passwords under the daemon', () => {
+  let root: string | undefined;
+  let daemon: Daemon | undefined;
+  const plugs: { close(): Promise<void> }[] = [];
+  afterEach(async () => {
+    await daemon?.stop();
+    daemon = undefined;
+    for (const p of plugs.splice(0)) await p.close();
+    if (root) await rm(root, { recursive: true, force: true });
+    root = undefined;
+  });
+
+  it('the Tasmota and Shelly passwords reach no log line and no API reply, through start, a switch, a refused login and stop', async () => {
+    const SHELLY_PW = 'shelly-daemon-Pw-5521';
+    const WRONG = 'tasmota-wrong-Pw-0042';
+    const t: TasmotaPlugPeer = await startTasmota({ password: PASSWORD });
+    const bad: TasmotaPlugPeer = await startTasmota({ password: PASSWORD });
+    const sh: ShellyPeer = await startShelly({ password: SHELLY_PW });
+    plugs.push(t, bad, sh);
+    root = await mkdtemp(join(tmpdir(), 'ockle-plugs-lab-'));
+    const dir = join(root, 'config');
+    await mkdir(join(dir, 'devices'), { recursive: true });
+    await mkdir(join(dir, 'servers'), { recursive: true });
+    await writeFile(join(dir, 'ockle.ini'), '[daemon]\nstate_dir = ../state\nlog_level = trace\n[api]\nport = 0\n');
+    await writeFile(join(dir, 'devices', 'plug-t.ini'), `[device]\ntype = tasmota\nhost = 127.0.0.1\nport = ${t.port}\npassword = ${PASSWORD}\n`);
+    await writeFile(join(dir, 'devices', 'plug-bad.ini'), `[device]\ntype = tasmota\nhost = 127.0.0.1\nport = ${bad.port}\noutlets = 1\npassword = ${WRONG}\nretries = 0\n`);
+    await writeFile(join(dir, 'devices', 'plug-s.ini'), `[device]\ntype = shelly\nhost = 127.0.0.1\nport = ${sh.port}\npassword = ${SHELLY_PW}\n`);
+    for (const [server, device] of [['lamp', 'plug-t'], ['nas', 'plug-bad'], ['fan', 'plug-s']])
+      await writeFile(join(dir, 'servers', `${server}.ini`), `[server]\noutlets = power\n[power]\ndevice = ${device}\noutlet = 1\n`);
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        lines.push(chunk.toString());
+        cb();
+      },
+    });
+    daemon = await Daemon.start({ configDir: dir, log: createLogger({ level: 'trace', destination: sink }), monitor: false });
+    const gw = daemon.gateway;
+    expect(t.writes).toEqual([]);
+    expect(sh.writes).toEqual([]);
+    const off = await gw.waitFor(gw.request({ kind: 'off', targets: ['lamp', 'fan'], force: true, origin: 'api:test', reason: 'secret test' }).id);
+    expect(off.status).toBe('ok');
+    expect(t.writes).toEqual(['1 OFF']);
+    expect(sh.writes).toEqual(['0 off']);
+    const refused = await gw.waitFor(gw.request({ kind: 'off', targets: ['nas'], force: true, origin: 'api:test', reason: 'secret test' }).id);
+    expect(refused.status).toBe('failed');
+    expect(bad.writes).toEqual([]);
+    const token = (await readFile(join(root, 'state', LOCAL_TOKEN_FILE), 'utf8')).trim();
+    const bodies: string[] = [JSON.stringify(off), JSON.stringify(refused)];
+    for (const path of ['/api/devices', '/api/servers', '/api/actions', '/api/config/problems']) {
+      const res = await fetch(`${daemon.url}${path}`, { headers: { authorization: `Bearer ${token}` } });
+      expect(res.status, path).toBe(200);
+      bodies.push(await res.text());
+    }
+    await daemon.stop();
+    daemon = undefined;
+    const everything = lines.join('') + bodies.join('');
+    expect(everything).toContain('plug-bad');
+    expect(everything).toMatch(/web password was refused/);
+    for (const pw of [PASSWORD, encodeURIComponent(PASSWORD), SHELLY_PW, WRONG]) expect(everything).not.toContain(pw);
   });
 });
