@@ -173,7 +173,13 @@ export class Daemon {
       log: this.log.child({ face: 'pdudaemon' }),
       identify: (token) => (/^\S+$/.test(token) ? (this.#auth?.identify(`Bearer ${token}`) ?? null) : null),
     });
-    await this.#pdudaemon.configure(config.pdudaemon);
+    try {
+      await this.#pdudaemon.configure(config.pdudaemon);
+    } catch (err) {
+      // Nothing may stay open behind a start that failed (the API listens already).
+      await this.stop();
+      throw err;
+    }
     // Worker plugins last: their threads load while the API already answers.
     await this.#startPlugins(config);
     this.log.info(

@@ -21,7 +21,7 @@ import { BlockList, isIP, type AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Gateway } from '../core/gateway.js';
 import type { ActionKind, ActionRecord } from '../core/model.js';
-import { toOckleError } from '../errors.js';
+import { OckleError, toOckleError } from '../errors.js';
 import { sleep } from '../timers.js';
 import { commandOf, firstValue, readPduRequest, type PduCommand, type PduTarget } from './pdudaemon-request.js';
 
@@ -118,9 +118,19 @@ export class PduDaemonFace {
     if (!settings.enabled) return;
     const server = createServer((req, res) => void this.#handle(req, res));
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
+      const failed = (err: NodeJS.ErrnoException): void => {
+        const where = `${settings.listen}:${settings.port}`;
+        const why = err.code === 'EADDRINUSE' ? `${where} is in use` : err.code === 'EACCES' ? `${where} needs privileges ockle does not have` : `${where}: ${err.message}`;
+        reject(
+          new OckleError('OCKLE_CONFIG_INVALID', `[pdudaemon] cannot listen: ${why}`, {
+            hint: 'Set [pdudaemon] port to a free port (PDUDaemon itself may still run on 16421: stop it, or pick another port and point the clients at it).',
+            cause: err,
+          }),
+        );
+      };
+      server.once('error', failed);
       server.listen(settings.port, settings.listen, () => {
-        server.off('error', reject);
+        server.off('error', failed);
         resolve();
       });
     });

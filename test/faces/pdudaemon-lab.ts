@@ -9,24 +9,25 @@ import { join } from 'node:path';
 
 export interface PduLab {
   readonly configDir: string;
-  /** Rewrites ockle.ini with other `[pdudaemon]` lines (for a reload). */
-  setPduDaemon(lines: string): Promise<void>;
+  /** Rewrites ockle.ini with other `[pdudaemon]` lines (for a reload); null: no section. */
+  setPduDaemon(lines: string | null): Promise<void>;
   cleanup(): Promise<void>;
 }
 
-export async function makePduLab(o: { pdudaemon: string; tokens?: string; switchLatency?: string }): Promise<PduLab> {
+/** `pdudaemon`: the lines of its section (null: no section); `apiPort`: [api] port (default 0, a free one). */
+export async function makePduLab(o: { pdudaemon: string | null; tokens?: string; switchLatency?: string; apiPort?: number }): Promise<PduLab> {
   const root = await mkdtemp(join(tmpdir(), 'ockle-pdulab-'));
   const configDir = join(root, 'config');
   await mkdir(join(configDir, 'devices'), { recursive: true });
   await mkdir(join(configDir, 'servers'), { recursive: true });
-  const ini = (pdudaemon: string): string =>
+  const ini = (pdudaemon: string | null): string =>
     [
       '[daemon]',
       'state_dir = ../state',
       'log_level = warn',
       '',
       '[api]',
-      'port = 0',
+      `port = ${o.apiPort ?? 0}`,
       '',
       '[servers]',
       'boot_timeout = 3s',
@@ -36,11 +37,14 @@ export async function makePduLab(o: { pdudaemon: string; tokens?: string; switch
       '[plugins]',
       'enabled = auto-control',
       '',
-      '[pdudaemon]',
-      ...(/^enabled\b/m.test(pdudaemon) ? [] : ['enabled = true']),
-      'listen = 127.0.0.1',
-      'port = 0',
-      pdudaemon,
+      // No section at all for null; otherwise enabled on 127.0.0.1 at a free port, unless the lines say otherwise.
+      ...(pdudaemon === null
+        ? []
+        : [
+            '[pdudaemon]',
+            ...Object.entries({ enabled: 'true', listen: '127.0.0.1', port: '0' }).flatMap(([k, v]) => (new RegExp(`^${k}\\b`, 'm').test(pdudaemon) ? [] : [`${k} = ${v}`])),
+            pdudaemon,
+          ]),
       '',
       o.tokens ?? '',
     ].join('\n');
