@@ -5,7 +5,7 @@
  * Outlet N is the N-th node of `nodes =`, or, without it, the N-th node powermand lists
  * (`nodes`, in its host-list order). The node names become the outlets' names. A poll reads
  * every plug with one `status` query (host-range expansion on, so each node is a `303 NODE:
- * on|off|unknown` line); a switch is one `on|off|cycle|reset NODE`, which powermand answers
+ * on|off|unknown` line); a switch is one `on|off|reset NODE`, which powermand answers
  * only once its device script ran; the core then confirms it by reading back.
  */
 import { bool, duration, int, list, str, type Infer } from '../../src/config/types.js';
@@ -23,8 +23,8 @@ export const powermanTemplate = {
   request_timeout: duration({
     min: 100,
     max: 600_000,
-    default: 30_000,
-    help: 'How long one command waits for powermand’s answer; powermand answers a switch after its device script ran, so allow a cycle’s delay. Keep `timeout` at least as long.',
+    default: 10_000,
+    help: 'How long one command waits for powermand’s answer (it answers a switch once its device script ran). The device’s `timeout` bounds each operation too: raise both for a slow controller.',
   }),
 };
 type Spec = Infer<typeof powermanTemplate>;
@@ -47,8 +47,9 @@ export class PowermanOutlets implements OutletDevice {
   }
 
   get caps(): OutletCaps {
-    // powermand cycles every device (its script's cycle, or off, delay, on), so a cycle is one command.
-    return { cycle: true, reset: this.#spec.reset, metering: false, bulkRead: true, readBack: 'real', maxConcurrency: 1 };
+    // powermand answers `cycle` only once the whole cycle is over, so the off phase could not be
+    // seen by a read: the core's cycle (off, confirmed, cycle_delay, on, confirmed) is used instead.
+    return { cycle: false, reset: this.#spec.reset, metering: false, bulkRead: true, readBack: 'real', maxConcurrency: 1 };
   }
 
   get outletCount(): number {
@@ -113,6 +114,8 @@ export class PowermanOutlets implements OutletDevice {
   async switch(outlet: number, action: SwitchAction, signal: AbortSignal): Promise<void> {
     if (this.#nodes.length === 0) await this.open(signal);
     const node = this.#node(outlet);
+    if (action === 'cycle')
+      throw new DeviceRefusedError(this.id, `${this.id}: cycle is switched as off, then on, by the gateway; nothing was sent`, { hint: 'caps.cycle is false for powerman devices.' });
     if (action === 'reset' && !this.#spec.reset)
       throw new DeviceRefusedError(this.id, `${this.id}: reset is not enabled for this powerman device; nothing was sent`, { hint: 'Set reset = true when the devices behind these nodes support it.' });
     const command = `${action} ${node}`;
