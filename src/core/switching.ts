@@ -40,10 +40,15 @@ export class Switcher {
   async switchOutlet(actionId: string, server: string | undefined, o: RuntimeOutlet, kind: SwitchAction, signal: AbortSignal): Promise<void> {
     const slot = this.#state.devices.get(o.device)!;
     const where = { ...(server !== undefined && { server }), device: o.device, outlet: o.outlet };
+    let sent = false;
+    const written = (): void => {
+      sent = true;
+    };
     try {
       if (kind === 'cycle' && !slot.d.device.caps.cycle) {
         // Emulated cycle: off, confirmed, a pause for the PSU to drain, then on.
         await this.#write(actionId, slot, o.outlet, 'off', signal);
+        written();
         await this.#confirm(actionId, slot, o.outlet, 'off', signal);
         this.#step(actionId, { ...where, op: 'wait', ok: true, detail: `off for ${slot.d.cycleDelayMs} ms (emulated cycle)` });
         await sleep(slot.d.cycleDelayMs, signal);
@@ -51,6 +56,7 @@ export class Switcher {
         await this.#confirm(actionId, slot, o.outlet, 'on', signal);
       } else {
         await this.#write(actionId, slot, o.outlet, kind, signal);
+        written();
         // A reset keeps the power on: no off phase to wait for, as a cycle has.
         await this.#confirm(actionId, slot, o.outlet, kind === 'off' ? 'off' : 'on', signal, kind === 'cycle');
       }
@@ -62,6 +68,14 @@ export class Switcher {
         this.#state.deviceFailed(slot, e.message);
         this.#state.deriveBound(o.device, o.outlet);
       }
+      // Cancelled after the write landed: the confirm was cut short, so the outlet is read once
+      // more on its own (not under the cancelled signal). Its state follows what it reads, not
+      // the last poll: a cancelled power-on leaves an outlet that is on, and says so.
+      if (sent && e.code === 'OCKLE_OPERATION_ABORTED' && !this.#state.closed)
+        void this.#state
+          .readOutlets([o], AbortSignal.timeout(slot.d.confirmTimeoutMs))
+          .then(() => this.#state.deriveBound(o.device, o.outlet))
+          .catch(() => undefined);
       this.#step(actionId, { ...where, op: 'error', ok: false, detail: e.message });
       throw e;
     }
