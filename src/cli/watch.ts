@@ -60,6 +60,13 @@ const LINES: Line = {
   },
   'config.reloaded': (d, p) => (d.ok ? `config reloaded${d.message ? `: ${d.message}` : ''}` : `config ${p('31', 'reload failed')}: ${d.message}`),
   'plugin.changed': (d, p) => `plugin ${d.plugin} ${p(d.state === 'running' ? '32' : d.state === 'failed' || d.state === 'backoff' ? '31' : undefined, d.state)}${d.detail ? ` (${d.detail})` : ''}`,
+  'ups.changed': (d, p) => {
+    const u = d.ups;
+    const facts = [u.chargePct !== null && `${u.chargePct} %`, u.runtimeS !== null && `${Math.round(u.runtimeS / 60)} min`, u.loadPct !== null && `load ${u.loadPct} %`].filter(Boolean).join(', ');
+    const power = p(u.power === 'mains' ? '32' : u.power === 'unknown' ? '33' : '31', u.power === 'battery' ? 'on battery' : u.power);
+    return `ups ${u.name} ${power}${u.lowBattery ? ` ${p('31', 'LOW BATTERY')}` : ''}${facts ? ` (${facts})` : ''}${u.error ? `: ${u.error}` : ''}`;
+  },
+  'ups.stage': (d, p) => `ups ${d.ups} ${d.stage} ${p(d.status === 'ok' ? '32' : d.status === 'failed' ? '31' : d.status === 'cancelled' ? '33' : undefined, d.status)}${d.detail ? `: ${d.detail}` : ''}${d.actionId ? ` (action ${d.actionId})` : ''}`,
 };
 
 /**

@@ -307,6 +307,7 @@ export class ActionJournal {
       kind: req.kind,
       targets: [...req.targets],
       ...(req.outlets && { outlets: req.outlets.map((o) => ({ device: o.device, outlet: o.outlet })) }),
+      ...(req.event && { event: { ...req.event, ...(req.event.wasOn && { wasOn: [...req.event.wasOn] }) } }),
       force: req.force,
       origin: req.origin,
       reason: req.reason,

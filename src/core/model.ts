@@ -29,8 +29,10 @@ export type TestState = 'PASSED' | 'FAILED' | 'NOT_RUN';
  * What an action does: switch outlets, or (`shutdown`) ask the OS to shut down through the
  * controls, cutting nothing. `config` records a change of the configuration files (who, which
  * file, the lines, secrets masked): journaled with the power actions, it switches nothing.
+ * `ups` records where a UPS event stands (a power cut began, mains came back, the event ended),
+ * with the servers that were on before it: it switches nothing either.
  */
-export type ActionKind = SwitchAction | 'shutdown' | 'config';
+export type ActionKind = SwitchAction | 'shutdown' | 'config' | 'ups';
 export type ActionStatus = 'running' | 'ok' | 'failed' | 'cancelled' | 'interrupted';
 
 /** One step of an action, as recorded in the journal. */
@@ -58,6 +60,24 @@ export interface OutletRef {
   readonly outlet: number;
 }
 
+/**
+ * The power event an action belongs to (a UPS policy's stages): which source, which event and
+ * cut, which stage. The journal is the event's memory: a daemon restarted mid-event reads it
+ * back to know which stages ran and which servers to bring back.
+ */
+export interface ActionEvent {
+  /** `ups:NAME`. */
+  readonly source: string;
+  /** Event id: from the first cut until mains is back and the restore ran. */
+  readonly id: string;
+  /** 1 for the first cut of the event; mains failing again during the restore starts cut 2… */
+  readonly cut: number;
+  /** `start`, `tier-1`…, `low-battery`, `fsd`, `restore`, `end`. */
+  readonly stage: string;
+  /** Servers on when the event began (the `start` record): what the restore brings back. */
+  readonly wasOn?: readonly string[];
+}
+
 export interface ActionRecord {
   readonly id: string;
   readonly kind: ActionKind;
@@ -74,6 +94,8 @@ export interface ActionRecord {
   readonly status: ActionStatus;
   readonly error?: { readonly code: string; readonly message: string };
   readonly steps: readonly ActionStep[];
+  /** A stage of a power event (UPS policy). */
+  readonly event?: ActionEvent;
 }
 
 /** What a face asks for. */
@@ -87,6 +109,8 @@ export interface ActionRequest {
   readonly queue?: boolean;
   /** An outlet action: switch exactly these outlets (targets must be empty; always forced). */
   readonly outlets?: readonly OutletRef[];
+  /** A stage of a power event (UPS policy), journaled with the action. */
+  readonly event?: ActionEvent;
 }
 
 export interface OutletStatus {
@@ -190,6 +214,46 @@ export interface OckleEvents {
   'config.reloaded': { ok: boolean; message: string };
   /** A worker plugin changed state (starting, running, backoff, failed, stopping, stopped). */
   'plugin.changed': { plugin: string; state: string; detail: string };
+  /** A UPS reading changed (power, flags, charge, runtime, load: every poll that differs). */
+  'ups.changed': { ups: UpsStatus };
+  /** A UPS policy moved: an event began, a stage started or ended, mains came back, the event ended. */
+  'ups.stage': { ups: string; event: string | null; stage: string; status: 'started' | 'ok' | 'failed' | 'cancelled' | 'skipped' | 'waiting' | 'info'; detail: string; actionId: string | null };
+}
+
+/** The policy stage a UPS is in. */
+export type UpsStage = 'normal' | 'unknown' | 'on-battery' | 'shedding' | 'low-battery' | 'waiting-for-mains' | 'restoring';
+
+/** A UPS as the faces see it: the source's last reading and where its policy stands. */
+export interface UpsStatus {
+  readonly name: string;
+  readonly type: string;
+  readonly description: string;
+  /** mains, battery, bypass, off; unknown: the source does not answer (never taken for a cut). */
+  readonly power: 'mains' | 'battery' | 'bypass' | 'off' | 'unknown';
+  readonly lowBattery: boolean;
+  readonly forcedShutdown: boolean;
+  readonly chargePct: number | null;
+  readonly runtimeS: number | null;
+  readonly loadPct: number | null;
+  readonly inputVolts: number | null;
+  readonly flags: readonly string[];
+  /** The UPS's own alarms, and ockle's (`source silent: …`). */
+  readonly alarms: readonly string[];
+  /** Why the source does not answer, null when it does. */
+  readonly error: string | null;
+  /** ISO time of the last answer, null before the first. */
+  readonly lastReadAt: string | null;
+  /** ISO time the power became what it is (on battery since…). */
+  readonly powerSince: string | null;
+  readonly stage: UpsStage;
+  /** The stage in words: `on battery for 12 s; tier 1 in 18 s`. */
+  readonly detail: string;
+  /** The open power event, if any. */
+  readonly event: { readonly id: string; readonly cut: number; readonly startedAt: string; readonly wasOn: readonly string[]; readonly done: readonly string[] } | null;
+  /** The running stage action, if any. */
+  readonly actionId: string | null;
+  /** Servers this UPS feeds (its policy acts on these only). */
+  readonly servers: readonly string[];
 }
 
 /**

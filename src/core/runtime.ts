@@ -13,7 +13,7 @@ import { Maintenance } from './maintenance.js';
 import type { EventBus } from './event-bus.js';
 import type { ActionQuery, Gateway, Health } from './gateway.js';
 import type { ActionJournal } from './journal.js';
-import type { ActionRecord, ActionRequest, DeviceStatus, OckleEvents, Plan, ServerStatus, TreeView } from './model.js';
+import type { ActionEvent, ActionRecord, ActionRequest, DeviceStatus, OckleEvents, Plan, ServerStatus, TreeView } from './model.js';
 import { planSequence } from './plan.js';
 import type { KeepAlive, Sequencer } from './sequence.js';
 import type { RuntimeCarry, RuntimeDevice, RuntimeServer, ServerSlot } from './slots.js';
@@ -247,6 +247,20 @@ export class Runtime implements Gateway {
     this.events.emit('action.started', { action: record });
     for (const detail of c.lines.slice(0, 50)) journal.step(record.id, { op: 'config', ok: true, detail });
     const finished = journal.finish(record.id, 'ok');
+    this.events.emit('action.finished', { action: finished });
+    return finished;
+  }
+
+  /**
+   * Journals a record that switches nothing: where a power event stands (kind `ups`: a cut
+   * began, mains came back, the event ended, FSD was sent), with its servers and steps.
+   */
+  journalNote(n: { readonly kind: 'ups'; readonly origin: string; readonly reason: string; readonly targets: readonly string[]; readonly event: ActionEvent; readonly steps?: readonly string[]; readonly status?: 'ok' | 'failed' }): ActionRecord {
+    const journal = this.#o.journal;
+    const record = journal.start({ kind: n.kind, targets: n.targets, force: false, origin: n.origin, reason: n.reason, event: n.event });
+    this.events.emit('action.started', { action: record });
+    for (const detail of n.steps ?? []) journal.step(record.id, { op: 'ups', ok: n.status !== 'failed', detail });
+    const finished = journal.finish(record.id, n.status ?? 'ok');
     this.events.emit('action.finished', { action: finished });
     return finished;
   }

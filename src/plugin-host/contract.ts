@@ -39,6 +39,8 @@ export const EVENTS = {
   'action.finished': 'an action ended (action: its final record)',
   'config.reloaded': 'a configuration reload ended (ok, message)',
   'plugin.changed': 'a worker plugin changed state (plugin, state, detail)',
+  'ups.changed': 'a UPS reading changed: power, charge, runtime, load, stage (ups: its status)',
+  'ups.stage': 'a UPS policy moved: event began, stage started or ended, mains back (ups, event, stage, status, detail, actionId)',
 } as const satisfies { readonly [E in PluginEventName]: string };
 
 /** Every event name, in the table's order. (Sound: `satisfies` above admits no other key.) */
