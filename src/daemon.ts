@@ -9,6 +9,7 @@
  */
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Server as TlsServer } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { defaultRegistry, type DriverRegistry } from '../drivers/registry.js';
@@ -21,6 +22,9 @@ import { PluginHost } from './plugin-host/host.js';
 import type { CommandRole } from './plugin-host/protocol.js';
 import { Auth } from './api/auth.js';
 import { createApi, type PluginStatus } from './api/server.js';
+import { ApiGuard } from './api/guard.js';
+import { apiCertificate, FINGERPRINT_FILE } from './api/tls.js';
+import { isLoopback, tlsMode } from './config/api-exposure.js';
 import { PduDaemonFace } from './faces/pdudaemon.js';
 import { ConfigEditor } from './config/edit/editor.js';
 import { configSchema } from './api/config-schema.js';
@@ -93,6 +97,7 @@ export class Daemon {
   /** The PDUDaemon-compatible face ([pdudaemon]); it listens only when enabled. */
   #pdudaemon: PduDaemonFace | null = null;
   #auth: Auth | null = null;
+  #guard: ApiGuard | null = null;
   #url = '';
   #reloading: Promise<boolean> | null = null;
   /** The one reload that follows the current one (see reload()). */
@@ -314,8 +319,13 @@ export class Daemon {
   async #buildApi(config: Config): Promise<void> {
     const auth = (this.#auth = new Auth({ tokens: config.tokens, anonymousRole: config.api.anonymous_role }));
     if (config.api.local_token) auth.addLocalToken('local', await localTokenHash(join(config.stateDir, LOCAL_TOKEN_FILE)));
+    const cert = await this.#certificate(config);
+    this.#guard = new ApiGuard(config.api, this.log.child({ face: 'api' }));
     this.#api = createApi(this.#runtime, {
       auth,
+      guard: this.#guard,
+      ...(cert && { https: cert }),
+      ...(config.api.redirect_port !== undefined && { redirectPort: config.api.redirect_port }),
       config: {
         view: () => ({ dir: this.#world.config.dir, files: this.#world.config.view }),
         check: async (file, text) =>
@@ -346,7 +356,9 @@ export class Daemon {
     const addr = this.#api!.server.address();
     const actualPort = typeof addr === 'object' && addr ? addr.port : port;
     const host = config.api.listen.includes(':') ? `[${config.api.listen}]` : config.api.listen;
-    this.#url = `http://${host}:${actualPort}`;
+    this.#url = `${tlsMode(config.api) === 'off' ? 'http' : 'https'}://${host}:${actualPort}`;
+    if (tlsMode(config.api) === 'off' && !isLoopback(config.api.listen))
+      this.log.warn({ listen: config.api.listen }, `the API serves plain HTTP on ${config.api.listen} (allow_plaintext = true): tokens cross the network in clear text; set tls = auto in [api] (docs/security.md)`);
     const info: ApiInfo = { url: this.#url, pid: process.pid };
     await atomicWrite(join(config.stateDir, API_INFO_FILE), JSON.stringify(info) + '\n', 0o644);
   }
@@ -382,7 +394,36 @@ export class Daemon {
     return this.#reloading;
   }
 
+  /**
+   * The API's certificate (tls = auto: made on the first start), its fingerprint published beside
+   * the local token for the CLI; null for plain HTTP. On SIGHUP it is read again and swapped in
+   * for new connections; a certificate that cannot be read leaves the running one.
+   */
+  async #certificate(config: Config, reload = false): Promise<{ cert: string; key: string } | null> {
+    try {
+      const cert = await apiCertificate(config.api, config.dir, config.stateDir);
+      if (!cert) return null;
+      await atomicWrite(join(config.stateDir, FINGERPRINT_FILE), cert.fingerprint + '\n', 0o644);
+      if (cert.generated) this.log.info({ fingerprint: cert.fingerprint, names: cert.names }, `made a self-signed certificate for the API; check this SHA-256 fingerprint once in the browser: ${cert.fingerprint}`);
+      else if (!reload) this.log.info({ fingerprint: cert.fingerprint }, `API certificate SHA-256 fingerprint: ${cert.fingerprint}`);
+      if (cert.missing?.length) this.log.warn({ missing: cert.missing }, `the API certificate does not name ${cert.missing.join(', ')}; remove its files from ${config.stateDir} and restart to make one that does (the fingerprint changes)`);
+      if (reload) {
+        (this.#api!.server as unknown as TlsServer).setSecureContext({ cert: cert.cert, key: cert.key, minVersion: 'TLSv1.2' });
+        this.log.info({ fingerprint: cert.fingerprint }, 'API certificate read again (SIGHUP)');
+      }
+      return cert;
+    } catch (err) {
+      if (!reload) throw err;
+      const e = toOckleError(err);
+      this.log.error({ code: e.code, hint: e.hint }, `API certificate not reloaded: ${e.message}; still serving the previous one`);
+      return null;
+    }
+  }
+
   async #reload(): Promise<boolean> {
+    // The certificate first, whatever becomes of the rest: a renewed certificate is a SIGHUP's
+    // most common reason, and it does not depend on the configuration validating.
+    if (tlsMode(this.#world.config.api) !== 'off') await this.#certificate(this.#world.config, true);
     const { problems, config } = await checkConfig(this.#opts.configDir, { drivers: this.#registry, plugins: pluginTemplates(this.#opts.extraPlugins) });
     if (!config) {
       const errors = problems.filter((p) => p.severity === 'error');
@@ -422,6 +463,7 @@ export class Daemon {
     await this.#startPlugins(effective, plugins);
     // Tokens apply at once: one removed from ockle.ini stops working now, not at the next restart.
     this.#auth?.setTokens(effective.tokens, effective.api.anonymous_role);
+    this.#guard?.configure({ ...effective.api, listen: old.config.api.listen });
     // The PDUDaemon face follows [pdudaemon] at once (it moves if listen/port changed); one that
     // cannot listen is reported and stays closed, the rest of the reload stands.
     await this.#pdudaemon?.configure(effective.pdudaemon).catch((err: unknown) =>

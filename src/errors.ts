@@ -167,6 +167,26 @@ export const ERROR_CODES = {
     fix: 'Use a token with the role named in the message (viewer < operator < admin).',
     status: 403,
   },
+  OCKLE_AUTH_THROTTLED: {
+    meaning: 'Too many failed authentications came from this address within [api] auth_window; its further failures are refused for the rest of the window (a valid token still works).',
+    fix: 'Wait the seconds of Retry-After, and find the client sending a wrong or revoked token (the daemon log names its address).',
+    status: 429,
+  },
+  OCKLE_API_HOST: {
+    meaning: 'The request’s Host header names a host this gateway does not answer to (a guard against DNS rebinding).',
+    fix: 'Reach the API by loopback, its address, or a name in [api] names (add the name you use, then reload).',
+    status: 421,
+  },
+  OCKLE_API_CROSS_SITE: {
+    meaning: 'A request that changes state carried neither Content-Type: application/json nor an X-Ockle-Client header, as a page on another site could send it.',
+    fix: 'Send Content-Type: application/json (also with no body) or X-Ockle-Client: api.',
+    status: 403,
+  },
+  OCKLE_TLS_UNTRUSTED: {
+    meaning: 'The CLI reached an HTTPS API whose certificate is neither trusted by the system nor the one pinned by fingerprint.',
+    fix: 'Compare `ockle api fingerprint` on the gateway with the fingerprint in the message; if the certificate changed on purpose, store the new one (OCKLE_FINGERPRINT or the api-cert.sha256 file beside the token).',
+    status: 502,
+  },
   OCKLE_NOT_FOUND: {
     meaning: 'No such API route or object.',
     fix: 'Check the URL; the API description lists every route.',

@@ -84,3 +84,9 @@ export class Auth {
     return found;
   }
 }
+
+/** Why a request that presented no usable token failed, for the log and the metrics (never the token). */
+export function authFailureReason(header: string | undefined): 'no token' | 'invalid token' | 'malformed header' {
+  if (!header) return 'no token';
+  return /^Bearer\s+\S+\s*$/i.test(header) ? 'invalid token' : 'malformed header';
+}

@@ -7,8 +7,10 @@ const json = (schema: unknown, description = 'OK') => ({ description, content: {
 const errors = {
   '400': json(ref('Error'), 'Bad request: the message names the field'),
   '401': json(ref('Error'), 'No or invalid bearer token'),
-  '403': json(ref('Error'), 'The token’s role is too low'),
+  '403': json(ref('Error'), 'The token’s role is too low, or a state change without Content-Type: application/json or X-Ockle-Client (OCKLE_API_CROSS_SITE)'),
   '404': json(ref('Error'), 'No such server, action or route'),
+  '421': json(ref('Error'), 'The Host header names a host this gateway does not answer to ([api] names)'),
+  '429': json(ref('Error'), 'Too many failed authentications from this address; see Retry-After (a valid token is not throttled)'),
 };
 
 export function openApiDocument(version: string): Record<string, unknown> {
@@ -105,6 +107,12 @@ export function openApiDocument(version: string): Record<string, unknown> {
     security: [{ bearer: [] }],
     paths: {
       '/api/health': { get: { summary: 'Liveness and degraded devices (no auth)', security: [], responses: { '200': json({ type: 'object' }) } } },
+      '/api/metrics': {
+        get: {
+          summary: 'The API’s own counters in the Prometheus text format (viewer): failed authentications by reason, those answered 429, addresses throttled now',
+          responses: { '200': { description: 'OK', content: { 'text/plain': { schema: { type: 'string' } } } }, ...errors },
+        },
+      },
       '/api/servers': { get: { summary: 'Every server with state, reason, outlets, tests (viewer)', responses: { '200': json({ type: 'object' }), ...errors } } },
       '/api/servers/{name}': { get: { summary: 'One server (viewer)', responses: { '200': json({ type: 'object' }), ...errors } } },
       '/api/servers/{name}/actions': {

@@ -4,6 +4,7 @@
  * every error answers `{error: {code, message, hint}}`.
  */
 import { fastify, LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { Gateway } from '../core/gateway.js';
 import type { ActionKind, OutletRef } from '../core/model.js';
@@ -14,7 +15,9 @@ import type { Edit } from '../config/edit/text.js';
 import { OckleError, toOckleError, type ConfigProblem } from '../errors.js';
 import { EVENT_NAMES, isEventName, type PluginEventName } from '../plugin-host/contract.js';
 import type { CommandParams } from '../plugin-host/protocol.js';
-import type { Auth, Principal, Role } from './auth.js';
+import { authFailureReason, type Auth, type Principal, type Role } from './auth.js';
+import { API_HEADERS, checkNotCrossSite, type ApiGuard } from './guard.js';
+import { startRedirect } from './redirect.js';
 import { lazyCompilers, schemas } from './schemas.js';
 import { serveDashboard } from './web.js';
 
@@ -140,6 +143,12 @@ export interface ApiOptions {
   readonly compileSchemasAfterMs?: number;
   /** Interval of SSE keep-alive comments (default 15 s). */
   readonly keepaliveMs?: number;
+  /** Host allow-list and failed-authentication throttle (src/api/guard.ts); absent: any Host, no throttle (unit tests). */
+  readonly guard?: ApiGuard;
+  /** Serve HTTPS with this certificate; `server.setSecureContext` swaps it on SIGHUP. */
+  readonly https?: { readonly cert: string; readonly key: string };
+  /** With https: a plain HTTP port on the same address that only redirects to HTTPS. */
+  readonly redirectPort?: number;
 }
 
 /** The events of the SSE stream (and their `?types=` names): the plugin contract's table. */
@@ -150,6 +159,8 @@ const { actionBody, multiActionBody, outletActionBody, maintenanceBody, configFi
 
 function sendError(reply: FastifyReply, e: OckleError): FastifyReply {
   if (e.code === 'OCKLE_AUTH_REQUIRED') void reply.header('www-authenticate', 'Bearer');
+  const retryAfter = (e as { retryAfter?: number }).retryAfter;
+  if (retryAfter !== undefined) void reply.header('retry-after', String(retryAfter));
   return reply.code(e.status).send({ error: e.toJSON() });
 }
 
@@ -196,12 +207,15 @@ function parseJsonBody(_req: FastifyRequest, body: string, done: (err: Error | n
 export function createApi(gateway: Gateway, opts: ApiOptions): FastifyInstance {
   const compilers = lazyCompilers();
   const app = fastify({
+    ...(opts.https && { https: { cert: opts.https.cert, key: opts.https.key, minVersion: 'TLSv1.2' as const } }),
     loggerInstance: opts.log as unknown as FastifyBaseLogger,
     // Requests are not logged one by one (a dashboard polls); writes get their own info line.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT,
     // Errors fastify raises before a route runs (a URL that cannot be decoded…): the API's shape.
-    frameworkErrors: (err, _req, reply) => {
+    frameworkErrors: (err, req, reply) => {
+      // Before routing, so the onSend hook below does not see it: the API's headers here.
+      if (req.url.startsWith('/api/')) void reply.headers(API_HEADERS);
       void sendError(reply, new OckleError('OCKLE_REQUEST_INVALID', err.code === 'FST_ERR_BAD_URL' ? `the URL cannot be decoded (${err.message})` : err.message, { hint: 'Check the URL and the request.' }));
     },
     // Requests Node's HTTP parser refuses (headers too large, a malformed request line) never
@@ -216,7 +230,7 @@ export function createApi(gateway: Gateway, opts: ApiOptions): FastifyInstance {
         }).toJSON(),
       });
       socket.end(
-        `HTTP/1.1 ${status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+        `HTTP/1.1 ${status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nContent-Type: application/json; charset=utf-8\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
       );
     },
     // SSE streams never go idle: without this a connected `ockle watch` or dashboard would hold
@@ -236,12 +250,44 @@ export function createApi(gateway: Gateway, opts: ApiOptions): FastifyInstance {
   app.removeContentTypeParser('text/plain');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, parseJsonBody);
+  // Before any route (the dashboard's too): a Host this gateway answers to, and no state change
+  // a page on another site could have sent (src/api/guard.ts).
+  app.addHook('onRequest', async (req) => {
+    opts.guard?.hosts.check(req.headers.host);
+    checkNotCrossSite(req.method, req.headers);
+  });
+  // Every /api/* reply, errors included: never cached, never sniffed.
+  app.addHook('onSend', async (req, reply) => {
+    if (req.url.startsWith('/api/')) void reply.headers(API_HEADERS);
+  });
+  if (opts.https && opts.redirectPort !== undefined) startRedirect(app, opts.redirectPort, opts.log, opts.guard);
+  if (opts.https) {
+    // forceCloseConnections reaches only connections that got as far as HTTP: one that is still
+    // in (or idle right after) its TLS handshake would hold the daemon's stop until systemd
+    // kills it. Every TCP connection is tracked and ended on close.
+    const sockets = new Set<Socket>();
+    app.server.on('connection', (socket: Socket) => {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+    });
+    app.addHook('preClose', async () => {
+      for (const socket of sockets) socket.destroy();
+    });
+  }
   const principals = new WeakMap<FastifyRequest, Principal>();
   const need =
     (role: Role | null) =>
     async (req: FastifyRequest): Promise<void> => {
       if (role === null) return;
-      principals.set(req, opts.auth.check(req.headers.authorization, role));
+      try {
+        principals.set(req, opts.auth.check(req.headers.authorization, role));
+      } catch (err) {
+        // A missing or wrong token: logged and counted per address, and 429 past the limit. A
+        // valid token with too low a role is no authentication failure.
+        if (err instanceof OckleError && err.code === 'OCKLE_AUTH_REQUIRED' && opts.guard)
+          opts.guard.throttle.failed(req.ip, authFailureReason(req.headers.authorization), `${req.method} ${req.routeOptions.url ?? ''}`);
+        throw err;
+      }
     };
 
   app.setErrorHandler((err: FastifyError, _req, reply) => {
@@ -259,6 +305,10 @@ export function createApi(gateway: Gateway, opts: ApiOptions): FastifyInstance {
   );
 
   app.get('/api/health', async () => gateway.health());
+  // The API's own counters (failed authentications), in the Prometheus text format.
+  app.get('/api/metrics', { onRequest: need('viewer') }, async (_req, reply) =>
+    reply.type('text/plain; version=0.0.4; charset=utf-8').send(opts.guard?.throttle.metrics() ?? ''),
+  );
   if (opts.web !== false) serveDashboard(app, typeof opts.web === 'string' ? opts.web : undefined);
   app.get('/api/openapi.json', async () => (await import('./openapi.js')).openApiDocument(opts.version));
   app.get('/api/servers', { onRequest: need('viewer') }, async () => ({ servers: gateway.servers() }));
@@ -574,7 +624,8 @@ export function createApi(gateway: Gateway, opts: ApiOptions): FastifyInstance {
       const res = reply.raw;
       res.writeHead(200, {
         'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-cache, no-transform',
+        'cache-control': 'no-store, no-transform',
+        'x-content-type-options': 'nosniff',
         connection: 'keep-alive',
         'x-accel-buffering': 'no',
       });

@@ -2,20 +2,38 @@
  * How the CLI finds and talks to the daemon: URL and token from flags, environment, or the
  * config directory (its state dir holds the daemon's api.json and local token). Tokens are
  * never taken from argv.
+ *
+ * Over HTTPS the daemon's certificate is trusted when the system trusts it for the URL's host,
+ * or when its SHA-256 fingerprint is the one pinned: $OCKLE_FINGERPRINT, or the api-cert.sha256
+ * file beside the token (the daemon writes it into its state dir). Verification is never turned
+ * off: a certificate that is neither is refused before a byte of the request (or the token) is
+ * sent.
  */
+import type { IncomingMessage } from 'node:http';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { isIP } from 'node:net';
+import { dirname, join } from 'node:path';
+import type { TLSSocket } from 'node:tls';
 import ini from 'ini';
 import { API_INFO_FILE, LOCAL_TOKEN_FILE, resolveStateDir, type ApiInfo } from '../config/paths.js';
 import { OckleError, type ErrorCode } from '../errors.js';
+import { FINGERPRINT_FILE } from '../api/tls.js';
 
 export interface ClientSettings {
   readonly url: string;
   readonly token: string | undefined;
+  /** The pinned SHA-256 fingerprint of the API's certificate, `AB:CD:…` (upper case, colons). */
+  readonly fingerprint?: string | undefined;
+}
+
+/** A fingerprint as written by hand or by openssl (any case, with or without colons) in the form Node reports it. */
+export function normalizeFingerprint(s: string): string | undefined {
+  const hex = s.trim().replace(/^sha256( fingerprint)?=/i, '').replace(/:/g, '').toUpperCase();
+  return /^[0-9A-F]{64}$/.test(hex) ? hex.replace(/(..)(?!$)/g, '$1:') : undefined;
 }
 
 export function resolveClient(o: { configDir: string; url?: string; tokenFile?: string; env: NodeJS.ProcessEnv }): ClientSettings {
-  let main: { daemon?: { state_dir?: string }; api?: { listen?: string; port?: string | number } } = {};
+  let main: { daemon?: { state_dir?: string }; api?: { listen?: string; port?: string | number; tls?: string; tls_cert?: string } } = {};
   try {
     main = ini.decode(readFileSync(join(o.configDir, 'ockle.ini'), 'utf8')) as typeof main;
   } catch {
@@ -28,7 +46,8 @@ export function resolveClient(o: { configDir: string; url?: string; tokenFile?: 
       url = (JSON.parse(readFileSync(join(stateDir, API_INFO_FILE), 'utf8')) as ApiInfo).url;
     } catch {
       const host = String(main.api?.listen ?? '127.0.0.1');
-      url = `http://${host.includes(':') ? `[${host}]` : host}:${String(main.api?.port ?? 8420)}`;
+      const tls = (main.api?.tls ?? (main.api?.tls_cert ? 'files' : 'off')) !== 'off';
+      url = `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${String(main.api?.port ?? 8420)}`;
     }
   }
   let token = o.env.OCKLE_TOKEN;
@@ -40,7 +59,18 @@ export function resolveClient(o: { configDir: string; url?: string; tokenFile?: 
       if (o.tokenFile) throw new OckleError('OCKLE_REQUEST_INVALID', `cannot read token file ${o.tokenFile} (${(err as NodeJS.ErrnoException).code})`);
     }
   }
-  return { url: url.replace(/\/$/, ''), token: token || undefined };
+  let pinned = o.env.OCKLE_FINGERPRINT;
+  if (pinned === undefined) {
+    try {
+      pinned = readFileSync(join(o.tokenFile ? dirname(o.tokenFile) : stateDir, FINGERPRINT_FILE), 'utf8');
+    } catch {
+      // none pinned: only a certificate the system trusts is accepted
+    }
+  }
+  const fingerprint = pinned === undefined ? undefined : normalizeFingerprint(pinned);
+  if (pinned !== undefined && fingerprint === undefined && o.env.OCKLE_FINGERPRINT !== undefined)
+    throw new OckleError('OCKLE_REQUEST_INVALID', 'OCKLE_FINGERPRINT is not a SHA-256 fingerprint', { hint: 'Set it to the 64 hex digits `ockle api fingerprint` prints on the gateway (colons optional).' });
+  return { url: url.replace(/\/$/, ''), token: token || undefined, ...(fingerprint && { fingerprint }) };
 }
 
 export class Client {
@@ -53,7 +83,7 @@ export class Client {
   async request<T>(method: 'GET' | 'POST', path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
     let res: { status: number; text: string };
     try {
-      res = await httpRequest(`${this.s.url}${path}`, {
+      res = await httpRequest(`${this.s.url}${path}`, this.s.fingerprint, {
         method,
         headers: {
           'x-ockle-client': 'cli',
@@ -64,7 +94,7 @@ export class Client {
         ...(signal && { signal }),
       });
     } catch (err) {
-      if (signal?.aborted) throw err;
+      if (signal?.aborted || err instanceof OckleError) throw err;
       const cause = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
       throw new OckleError('OCKLE_DAEMON_UNREACHABLE', `cannot reach the ockle daemon at ${this.s.url} (${cause}).`, {
         hint: 'Start it with `npm start` or `systemctl start ockle`, or pass --url.',
@@ -88,26 +118,34 @@ export class Client {
 
   /** Opens the SSE stream; yields `{event, data}` until the signal aborts. */
   async *events(types: string | undefined, signal: AbortSignal): AsyncGenerator<{ event: string; data: unknown }> {
-    let res: Response;
+    let res: IncomingMessage;
     try {
-      res = await fetch(`${this.s.url}/api/events${types ? `?types=${encodeURIComponent(types)}` : ''}`, {
-        headers: { 'x-ockle-client': 'cli', ...(this.s.token && { authorization: `Bearer ${this.s.token}` }) },
+      res = await open(`${this.s.url}/api/events${types ? `?types=${encodeURIComponent(types)}` : ''}`, this.s.fingerprint, {
+        method: 'GET',
+        headers: { 'x-ockle-client': 'cli', accept: 'text/event-stream', ...(this.s.token && { authorization: `Bearer ${this.s.token}` }) },
         signal,
       });
     } catch (err) {
       if (signal.aborted) return;
-      throw new OckleError('OCKLE_DAEMON_UNREACHABLE', `cannot reach the ockle daemon at ${this.s.url} (${(err as { cause?: { code?: string } }).cause?.code ?? 'error'}).`, {
+      if (err instanceof OckleError) throw err;
+      throw new OckleError('OCKLE_DAEMON_UNREACHABLE', `cannot reach the ockle daemon at ${this.s.url} (${(err as NodeJS.ErrnoException).code ?? 'error'}).`, {
         hint: 'Start it with `npm start` or `systemctl start ockle`, or pass --url.',
       });
     }
-    if (!res.ok || !res.body) {
-      const e = ((await res.json().catch(() => ({}))) as { error?: { code?: ErrorCode; message?: string } }).error;
-      throw new OckleError(e?.code ?? 'OCKLE_INTERNAL_ERROR', e?.message ?? `HTTP ${res.status}`);
+    if ((res.statusCode ?? 0) < 200 || (res.statusCode ?? 0) >= 300) {
+      const text = await readAll(res).catch(() => '');
+      let e: { code?: ErrorCode; message?: string } | undefined;
+      try {
+        e = (JSON.parse(text) as { error?: { code?: ErrorCode; message?: string } }).error;
+      } catch {
+        // not JSON: the status says enough
+      }
+      throw new OckleError(e?.code ?? 'OCKLE_INTERNAL_ERROR', e?.message ?? `HTTP ${res.statusCode}`);
     }
     const decoder = new TextDecoder();
     let buf = '';
     try {
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      for await (const chunk of res as AsyncIterable<Uint8Array>) {
         buf += decoder.decode(chunk, { stream: true });
         let i: number;
         while ((i = buf.indexOf('\n\n')) >= 0) {
@@ -132,18 +170,93 @@ export class Client {
   }
 }
 
+interface RequestOptions {
+  method: string;
+  headers: Record<string, string>;
+  body?: string;
+  signal?: AbortSignal;
+}
+
 /** A request with node:http(s); resolves with the status and the whole body as text. */
-async function httpRequest(url: string, o: { method: string; headers: Record<string, string>; body?: string; signal?: AbortSignal }): Promise<{ status: number; text: string }> {
-  const u = new URL(url);
-  const mod = u.protocol === 'https:' ? await import('node:https') : await import('node:http');
+async function httpRequest(url: string, fingerprint: string | undefined, o: RequestOptions): Promise<{ status: number; text: string }> {
+  const res = await open(url, fingerprint, o);
+  return { status: res.statusCode ?? 0, text: await readAll(res) };
+}
+
+function readAll(res: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
-    const req = mod.request(u, { method: o.method, headers: { ...o.headers, ...(o.body !== undefined && { 'content-length': String(Buffer.byteLength(o.body)) }) }, ...(o.signal && { signal: o.signal }) }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
+    const chunks: Buffer[] = [];
+    res.on('data', (c: Buffer) => chunks.push(c));
+    res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    res.on('error', reject);
+  });
+}
+
+/**
+ * Sends a request and resolves with the response as it starts. Over HTTPS the TLS connection is
+ * made and its certificate checked first (trustedSocket), then the request goes over it.
+ */
+async function open(url: string, fingerprint: string | undefined, o: RequestOptions): Promise<IncomingMessage> {
+  const u = new URL(url);
+  const http = await import('node:http');
+  const socket = u.protocol === 'https:' ? await trustedSocket(u, fingerprint, o.signal) : undefined;
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      {
+        // Host, port and path, not the URL: http.request refuses an https: URL, and the TLS
+        // socket below is already made.
+        host: u.hostname.replace(/^\[(.*)\]$/, '$1'),
+        port: u.port || (socket ? 443 : 80),
+        path: `${u.pathname}${u.search}`,
+        method: o.method,
+        headers: { ...o.headers, ...(o.body !== undefined && { 'content-length': String(Buffer.byteLength(o.body)) }) },
+        ...(o.signal && { signal: o.signal }),
+        ...(socket && { createConnection: () => socket }),
+      },
+      resolve,
+    );
+    req.on('error', (err) => {
+      socket?.destroy();
+      reject(err);
     });
-    req.on('error', reject);
     req.end(o.body);
   });
+}
+
+/**
+ * A TLS connection to `u` whose certificate the system trusts for its host, or whose SHA-256
+ * fingerprint is `pinned`. Anything else is closed before the request is written.
+ * @throws OckleError OCKLE_TLS_UNTRUSTED naming the fingerprint seen
+ */
+async function trustedSocket(u: URL, pinned: string | undefined, signal?: AbortSignal): Promise<TLSSocket> {
+  const tls = await import('node:tls');
+  const host = u.hostname.replace(/^\[(.*)\]$/, '$1');
+  const socket = tls.connect({
+    host,
+    port: Number(u.port || 443),
+    ...(isIP(host) === 0 && { servername: host }),
+    // The chain and host name are still checked (socket.authorized says how it went); the
+    // decision is taken below, before anything is written, so a pinned self-signed
+    // certificate can be accepted and nothing else.
+    rejectUnauthorized: false,
+    ALPNProtocols: ['http/1.1'],
+    ...(signal && { signal }),
+  });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('secureConnect', resolve);
+    socket.once('error', reject);
+  });
+  if (socket.authorized) return socket;
+  const seen = socket.getPeerX509Certificate()?.fingerprint256;
+  if (pinned !== undefined && seen === pinned) return socket;
+  socket.destroy();
+  throw new OckleError(
+    'OCKLE_TLS_UNTRUSTED',
+    pinned === undefined
+      ? `the API at ${u.origin} presents a certificate the system does not trust (${String(socket.authorizationError)}), SHA-256 ${seen}, and no fingerprint is pinned`
+      : `the API at ${u.origin} presents a certificate with SHA-256 ${seen}, not the pinned ${pinned}`,
+    {
+      hint: 'Run `ockle api fingerprint` on the gateway and compare. If it is the gateway’s, set OCKLE_FINGERPRINT to it (or write it to api-cert.sha256 beside your token file); if not, someone is in between.',
+    },
+  );
 }

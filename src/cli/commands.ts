@@ -89,6 +89,7 @@ commands:
 ${CONFIG_EDIT_USAGE}  import-ockle OCKLE_ETC_DIR [--out DIR]   translate an Ockle installation into a new config directory
                                (default ./ockle-config); prints what it translated and what it could not
   token new NAME --role viewer|operator|admin   make an API token
+  api fingerprint              the SHA-256 fingerprint of the API's TLS certificate (no daemon needed)
   daemon [--config DIR]        run the gateway in the foreground
   version
 
@@ -138,6 +139,7 @@ function exitCodeFor(e: OckleError): number {
   if (e.code === 'OCKLE_DAEMON_UNREACHABLE') return 4;
   if (e.code.startsWith('OCKLE_DEVICE_')) return 3;
   if (e.code === 'OCKLE_PLUGIN_UNAVAILABLE' || e.code.startsWith('OCKLE_COMMAND_')) return 5;
+  if (e.code === 'OCKLE_TLS_UNTRUSTED') return 4;
   if (['OCKLE_REQUEST_INVALID', 'OCKLE_TREE_UNKNOWN_SERVER', 'OCKLE_ACTION_UNKNOWN', 'OCKLE_CONFIG_INVALID', 'OCKLE_AUTH_REQUIRED', 'OCKLE_AUTH_FORBIDDEN', 'OCKLE_NOT_FOUND', 'OCKLE_ACTION_BUSY', 'OCKLE_ACTION_NO_SEQUENCER'].includes(e.code))
     return 2;
   return 1;

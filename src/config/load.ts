@@ -14,6 +14,7 @@ import type { DriverKind } from '../../drivers/types.js';
 import { ConfigError, type ConfigProblem } from '../errors.js';
 import { findCycle } from '../graph.js';
 import { parseIni, type IniSection } from './ini-lines.js';
+import { checkApiExposure } from './api-exposure.js';
 import { resolveStateDir } from './paths.js';
 import { discoverPlugins } from './plugin-discovery.js';
 import type { PluginPackage } from './plugin-manifest.js';
@@ -412,6 +413,7 @@ export async function checkConfig(dirIn: string, opts: LoadOptions): Promise<{ p
   const listenLine = sec('api').keys.get('listen')?.line;
   if (listenLine !== undefined && !plausibleHost(api.listen))
     mc.error(listenLine, `listen = ${api.listen} is not an IP address or a host name`, 'Use 127.0.0.1 (this machine only), ::1, an address of this machine, or 0.0.0.0 / :: (every address).', 'listen');
+  mc.problems.push(...checkApiExposure(api, dir, (k) => sec('api').keys.get(k)?.line, sec('api').line));
   {
     const stateDir = resolveStateDir(dir, daemon.state_dir, opts.env);
     const line = sec('daemon').keys.get('state_dir')?.line;

@@ -22,6 +22,24 @@ export const apiTemplate = {
   port: listenPort({ addressKey: 'listen', default: 8420, restart: true, help: 'TCP port of the HTTP API (0: any free port; the daemon publishes it in <state_dir>/api.json).' }),
   local_token: bool({ default: true, help: 'Write an admin token to <state_dir>/api-token (mode 0600) for the local `ockle` CLI.' }),
   anonymous_role: select({ choices: ['none', 'viewer'], default: 'none', help: 'Role of requests without a token: none (refused) or viewer (read-only).' }),
+  tls: select({
+    choices: ['off', 'auto', 'files'],
+    restart: true,
+    help: 'HTTPS for the API and dashboard. auto: a self-signed certificate made once in <state_dir> (`ockle api fingerprint` prints its SHA-256); files: tls_cert and tls_key; off: plain HTTP. Unset: files when tls_cert is set, else off. The files are read again on SIGHUP.',
+  }),
+  tls_cert: str({ restart: true, help: 'PEM certificate (chain) of the API, relative to the config directory or absolute.' }),
+  tls_key: str({ restart: true, help: 'PEM private key of tls_cert; it must be readable by its owner only (chmod 600).' }),
+  names: list({
+    default: [],
+    help: 'Host names and addresses clients reach the API by, besides loopback and the listen address: a request naming another Host is refused (DNS rebinding), and tls = auto puts these in its certificate.',
+  }),
+  redirect_port: listenPort({ addressKey: 'listen', restart: true, help: 'With TLS: a plain HTTP port that only redirects to the HTTPS one. Unset: none.' }),
+  allow_plaintext: bool({
+    default: false,
+    help: 'Serve plain HTTP on an address beyond loopback (tokens travel in clear text). Refused unless set; warned at every start. Prefer tls = auto.',
+  }),
+  auth_failures: int({ min: 1, max: 100_000, default: 20, help: 'Failed authentications one client address may make within auth_window; past that its further failures get 429 with Retry-After (a valid token still works).' }),
+  auth_window: duration({ min: 1000, max: 86_400_000, default: 60_000, help: 'The window auth_failures counts in.' }),
 } satisfies Template;
 
 /**

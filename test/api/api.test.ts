@@ -178,7 +178,11 @@ describe('HTTP API', () => {
   });
 
   it('rejects a body that is not JSON and an unknown client header', async () => {
-    const a = await call('/api/servers/web-1/actions', { token: operator.token, method: 'POST', body: 'action=off', headers: { 'content-type': 'text/plain' } });
+    // A text/plain POST is what a page on another site can send: refused before its body is read.
+    const cross = await call('/api/servers/web-1/actions', { token: operator.token, method: 'POST', body: 'action=off', headers: { 'content-type': 'text/plain' } });
+    expect(cross.status).toBe(403);
+    expect(((await cross.json()) as { error: { code: string } }).error.code).toBe('OCKLE_API_CROSS_SITE');
+    const a = await call('/api/servers/web-1/actions', { token: operator.token, method: 'POST', body: 'action=off', headers: { 'content-type': 'text/plain', 'x-ockle-client': 'cli' } });
     expect(a.status).toBe(415);
     const b = await call('/api/servers/web-1/actions', { token: operator.token, method: 'POST', body: '{"action":"off","force":true}', headers: { 'x-ockle-client': 'curl' } });
     expect(b.status).toBe(400);

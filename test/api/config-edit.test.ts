@@ -61,7 +61,8 @@ describe('config editing API', () => {
   const call = async (path: string, o: { token?: string; method?: string; body?: unknown } = {}): Promise<{ status: number; body: unknown; text: string }> => {
     const res = await fetch(`${daemon.url}${path}`, {
       method: o.method ?? 'GET',
-      headers: { authorization: `Bearer ${o.token ?? admin}`, ...(o.body !== undefined && { 'content-type': 'application/json' }) },
+      // X-Ockle-Client: a bodyless DELETE must say it is no cross-site form (src/api/guard.ts).
+      headers: { authorization: `Bearer ${o.token ?? admin}`, 'x-ockle-client': 'api', ...(o.body !== undefined && { 'content-type': 'application/json' }) },
       ...(o.body !== undefined && { body: JSON.stringify(o.body) }),
     });
     const text = await res.text();
@@ -172,7 +173,7 @@ describe('config editing API', () => {
     // (to a route outside /api/config/files/: 404); encoded slashes reach the editor (400).
     const raw = (path: string, method = 'GET') =>
       new Promise<{ status: number; body: unknown }>((resolve, reject) => {
-        const req = httpRequest(`${daemon.url}${path}`, { method, headers: { authorization: `Bearer ${admin}` } }, (res) => {
+        const req = httpRequest(`${daemon.url}${path}`, { method, headers: { authorization: `Bearer ${admin}`, 'x-ockle-client': 'api' } }, (res) => {
           let t = '';
           res.on('data', (c: Buffer) => (t += c.toString()));
           res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(t) as unknown }));

@@ -14,7 +14,8 @@ import { demoConfig, type DemoCopy } from '../support/demo.js';
 /** The demo's ockle.ini with the API and metrics listening where a test says. */
 async function listen(d: DemoCopy, api: { listen: string; port: number }, metrics: { listen: string; port: number | null }, extra = ''): Promise<void> {
   const text = (await d.read('ockle.ini'))
-    .replace(/^\[api\]\n(;.*\n)listen = .*\nport = .*\n/m, `[api]\n$1listen = ${api.listen}\nport = ${api.port}\n`)
+    // Clear text beyond loopback is refused unless allowed (src/config/api-exposure.ts); these tests are about ports.
+    .replace(/^\[api\]\n(;.*\n)listen = .*\nport = .*\n/m, `[api]\n$1listen = ${api.listen}\nport = ${api.port}\n${api.listen.startsWith('127.') ? '' : 'allow_plaintext = true\n'}`)
     .replace(/^\[plugins\.metrics\]\n(;.*\n)listen = .*\nport = .*\n/m, `[plugins.metrics]\n$1listen = ${metrics.listen}\n${metrics.port === null ? '' : `port = ${metrics.port}\n`}`);
   await d.write('ockle.ini', text + extra);
 }

@@ -80,7 +80,8 @@ describe('enable and disable plugins without a restart', () => {
     return ['pdu-a', 'pdu-b', 'relay-1'].reduce((n, id) => n + world.writes(id).count, 0);
   };
   const api = async (method: 'GET' | 'POST', path: string, token = admin): Promise<{ status: number; body: Record<string, unknown> }> => {
-    const res = await fetch(`${d.url}${path}`, { method, headers: { authorization: `Bearer ${token}` } });
+    // X-Ockle-Client: a bodyless POST must say it is no cross-site form (src/api/guard.ts).
+    const res = await fetch(`${d.url}${path}`, { method, headers: { authorization: `Bearer ${token}`, 'x-ockle-client': 'api' } });
     return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   };
   const cli = async (...argv: string[]): Promise<Ran> => {
