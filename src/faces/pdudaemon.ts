@@ -225,8 +225,10 @@ export class PduDaemonFace {
    */
   async #run(command: PduCommand, target: PduTarget, delayS: number, origin: string): Promise<string[]> {
     const signal = this.#stop.signal;
+    // The reason says what was asked, and the delay only where it is used (a server's reboot is its sequenced cycle).
+    const serverReboot = command === 'reboot' && target.kind === 'server';
     const reasonOf = (step: string): string =>
-      `PDUDaemon ${command}${command === 'reboot' || delayS > 0 ? ` (delay ${delayS} s)` : ''}${step ? `: ${step}` : ''}`;
+      `PDUDaemon ${command}${serverReboot ? ' (sequenced cycle)' : command === 'reboot' || delayS > 0 ? ` (delay ${delayS} s)` : ''}${step ? `: ${step}` : ''}`;
     const act = async (kind: ActionKind, step: string): Promise<ActionRecord> => {
       if (signal.aborted) throw toOckleError(signal.reason ?? new Error('the daemon is stopping'));
       const req =

@@ -191,13 +191,20 @@ describePeer('PDUDaemon face beside Debian pdudaemon', ['pdudaemon', 'curl'], ()
     expect([r.pdudaemon.status, r.pdudaemon.body]).toEqual([500, 'Invalid request\n']);
     expect([r.ockle.status, r.ockle.body]).toEqual([200, 'OK - accepted request\n']);
     const [a] = newActions(since);
-    expect(a).toMatchObject({ kind: 'off', force: false, targets: ['web-1'], origin: 'pdudaemon:127.0.0.1', status: 'ok' });
+    expect(a).toMatchObject({ kind: 'off', force: false, targets: ['web-1'], origin: 'pdudaemon:127.0.0.1', status: 'ok', reason: 'PDUDaemon off' });
     expect(a!.steps.map((s) => s.op)).toContain('shutdown');
     expect(r.ockleWrites).toEqual(['1 off']);
     const unknown = await both('/power/control/on?hostname=ockle&port=no-such-server');
     expect([unknown.ockle.status, unknown.ockle.body, unknown.ockleWrites]).toEqual([500, 'Invalid request\n', []]);
     const on = await curl(`${d.pdudaemonUrl}/power/control/on?hostname=ockle&port=web-1`);
     expect(on.status).toBe(200);
+    expect(d.gateway.server('web-1').state).toBe('OK');
+    // reboot of a server: its sequenced cycle (power-cycled, then its boot tests), delay not used.
+    const since2 = newest();
+    const from = world().writes('pdu-a').log.length;
+    expect((await curl(`${d.pdudaemonUrl}/power/control/reboot?hostname=ockle&port=web-1&delay=0`)).status).toBe(200);
+    expect(newActions(since2).map((x) => [x.kind, x.force, x.reason, x.status])).toEqual([['cycle', false, 'PDUDaemon reboot (sequenced cycle)', 'ok']]);
+    expect(simWrites('pdu-a', from)).toEqual(['1 off', '1 on']);
     expect(d.gateway.server('web-1').state).toBe('OK');
   });
 
