@@ -89,8 +89,10 @@ export class PowermanClient {
         this.#onLine?.(line);
       }
     });
+    // Only the current connection's end matters: a dropped one closes later, under a new request.
     const gone = (err: Error): void => {
-      if (this.#sock === sock) this.#sock = null;
+      if (this.#sock !== sock) return;
+      this.#sock = null;
       this.#onGone?.(err);
     };
     sock.on('error', gone);

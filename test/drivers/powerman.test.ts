@@ -111,6 +111,24 @@ describePeer('powerman against Debian powermand + vpcd', ['powermand', 'vpcd', '
     expect(await p.writes()).toEqual([]);
   });
 
+  it('powermand frozen: no answer within request_timeout is a timeout; thawed, ockle reads what powermand did', async () => {
+    const d = device({ nodes: ['t4'], request_timeout: 400 });
+    await d.open(sig());
+    const w0 = (await p.writes()).length;
+    p.pause();
+    try {
+      await expect(d.switch(1, 'on', sig())).rejects.toMatchObject({ code: 'OCKLE_DEVICE_TIMEOUT', message: expect.stringMatching(/no answer to "on t4" within 400 ms/) });
+      await expect(d.read([1], sig())).rejects.toMatchObject({ code: 'OCKLE_DEVICE_TIMEOUT' });
+    } finally {
+      p.resume();
+    }
+    // The "on" was written to the socket before powermand froze: it may run once powermand
+    // thaws, which is why the gateway re-reads after a failed write instead of repeating it.
+    const after = (await d.read([1], sig())).get(1);
+    expect(after).toBe(await p.pmQuery('t4'));
+    expect((await p.writes()).slice(w0).length).toBeLessThanOrEqual(1);
+  });
+
   it('a power controller behind powermand that is down: its plugs read unknown, the others true; a switch on it fails with powermand\'s reason', async () => {
     const pd = await startPowermand({ deadDevice: true });
     const d = make(pd, { nodes: ['t1', 'd0', 'd1'] });

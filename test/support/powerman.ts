@@ -26,6 +26,9 @@ export interface Powermand {
   pm(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }>;
   /** on/off/reset commands the vpcd controller received (a cycle is an off and an on there). */
   writes(): Promise<string[]>;
+  /** Freezes powermand (SIGSTOP): connections are accepted by the kernel and never answered. `resume()` thaws it. */
+  pause(): void;
+  resume(): void;
   /** Stops powermand (and its vpcd); `start()` brings it back on the same port, plugs all off. */
   stop(): Promise<void>;
   start(): Promise<void>;
@@ -96,6 +99,7 @@ export async function startPowermand(o: { deadDevice?: boolean } = {}): Promise<
     const c = child;
     child = null;
     if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    c.kill('SIGCONT');
     await new Promise<void>((r) => {
       c.once('exit', () => r());
       c.kill('SIGTERM');
@@ -129,6 +133,8 @@ export async function startPowermand(o: { deadDevice?: boolean } = {}): Promise<
       const text = await readFile(log, 'utf8').catch(() => '');
       return text.split(/\r?\n/).filter((l) => /^(on|off|reset) /.test(l));
     },
+    pause: () => void child?.kill('SIGSTOP'),
+    resume: () => void child?.kill('SIGCONT'),
     stop,
     start,
     async close() {
