@@ -108,6 +108,14 @@ describe('shelly against the Shelly Gen2+ test device', () => {
     expect([...(await d.read([1, 2], sig())).values()]).toEqual(['on', 'off']);
   });
 
+  it('the device gone (nothing listens) is unreachable, with a hint', async () => {
+    const p = await startShelly();
+    const d = device(p, { outlets: 1 });
+    await p.close();
+    await expect(d.read([1], sig())).rejects.toMatchObject({ code: 'OCKLE_DEVICE_UNREACHABLE', message: expect.stringMatching(/connection refused/), hint: expect.stringMatching(/host and port/) });
+    await expect(d.switch(1, 'off', sig())).rejects.toMatchObject({ code: 'OCKLE_DEVICE_UNREACHABLE' });
+  });
+
   describe('contract', () => {
     describeOutletDevice('shelly (test device, digest auth)', async () => {
       const p = await startShelly({ switches: 2, password: PASSWORD });

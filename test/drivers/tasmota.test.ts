@@ -123,6 +123,14 @@ describe('tasmota against the Tasmota test plug', () => {
     expect(p.writes).toEqual([]);
   });
 
+  it('the plug gone (nothing listens) is unreachable, with a hint', async () => {
+    const p = await startTasmota();
+    const d = device(p, { outlets: 1 });
+    await p.close();
+    await expect(d.read([1], sig())).rejects.toMatchObject({ code: 'OCKLE_DEVICE_UNREACHABLE', message: expect.stringMatching(/connection refused/), hint: expect.stringMatching(/host and port/) });
+    await expect(d.switch(1, 'off', sig())).rejects.toMatchObject({ code: 'OCKLE_DEVICE_UNREACHABLE' });
+  });
+
   it('a relay the plug does not have is refused by the plug (Command Unknown) when outlets = is wrong', async () => {
     const p = await plug({ relays: 1 });
     const d = device(p, { outlets: 2 });
