@@ -136,7 +136,7 @@ const CASES: Case[] = [
   {
     mistake: 'unknown driver type, with a suggestion and the list',
     edit: replace('devices/relay-1.ini', 'type = sim', 'type = simm'),
-    expected: 'devices/relay-1.ini:4: unknown outlet type "simm" Did you mean "sim"? Known outlet types: gpio-relay, ipmi, modbus-relay, redfish, serial-relay, sim, snmp-pdu.',
+    expected: 'devices/relay-1.ini:4: unknown outlet type "simm" Did you mean "sim"? Known outlet types: gpio-relay, ipmi, modbus-relay, powerman, redfish, serial-relay, shelly, sim, snmp-pdu, tasmota, wol.',
   },
   {
     mistake: 'duplicate key',
