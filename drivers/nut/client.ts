@@ -125,7 +125,8 @@ export class NutClient {
   #buf = '';
   #onLine: ((line: string) => void) | null = null;
   #onGone: ((err: Error) => void) | null = null;
-  #chain: Promise<unknown> = Promise.resolve();
+  /** The queue: each request runs after the previous one settled; it never rejects. */
+  #chain: Promise<void> = Promise.resolve();
   #closed = false;
   /** Requests written to upsd since the client was made (login steps included). */
   requests = 0;
@@ -154,14 +155,24 @@ export class NutClient {
    * @throws NutReplyError (ERR answers), NutUnavailableError, DeviceUnreachableError, OperationAbortedError
    */
   request(cmd: NutCommand, signal: AbortSignal): Promise<string[][]> {
-    const run = this.#chain.then(async () => {
-      if (signal.aborted) throw new OperationAbortedError(`${this.where}: ${cmd.label} aborted before it was sent`);
-      if (this.#closed) throw new OperationAbortedError(`${this.where}: the client is closed`);
-      if (!this.#sock) await this.#session(signal);
-      return this.#send(cmd, signal);
+    return new Promise<string[][]>((resolve, reject) => {
+      const aborted = (): OperationAbortedError => new OperationAbortedError(`${this.where}: ${cmd.label} aborted before it was sent`);
+      if (signal.aborted) return reject(aborted());
+      // Aborted while it waits its turn: rejected at once, and skipped when its turn comes.
+      const onAbort = (): void => reject(aborted());
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.#chain = this.#chain.then(async () => {
+        signal.removeEventListener('abort', onAbort);
+        if (signal.aborted) return;
+        try {
+          if (this.#closed) throw new OperationAbortedError(`${this.where}: the client is closed`);
+          if (!this.#sock) await this.#session(signal);
+          resolve(await this.#send(cmd, signal));
+        } catch (e) {
+          reject(e as Error);
+        }
+      });
     });
-    this.#chain = run.catch(() => undefined);
-    return run;
   }
 
   /** Connects, then USERNAME, PASSWORD, LOGIN (and PRIMARY) when a username is set. */
@@ -312,14 +323,13 @@ export class NutClient {
    * Idempotent; never throws; later requests are refused.
    */
   async close(): Promise<void> {
-    if (this.#closed) return this.#chain.then(() => undefined);
-    const last = this.#chain.then(async () => {
+    this.#chain = this.#chain.then(async () => {
+      if (this.#closed) return;
       this.#closed = true;
       if (!this.#sock) return;
       await this.#send({ words: ['LOGOUT'], label: 'LOGOUT', anyAnswer: true }, AbortSignal.timeout(Math.min(this.#o.timeoutMs, 2000))).catch(() => undefined);
       this.#drop();
     });
-    this.#chain = last.catch(() => undefined);
     await this.#chain;
   }
 }

@@ -181,11 +181,13 @@ describePeer('nut driver against Debian upsd + dummy-ups', ['upsd', 'upsc', 'ups
     const ups = make();
     try {
       await ups.open(sig());
-      // 1. upsd stops answering; a read is on the wire when it goes down.
+      // 1. upsd stops answering; a read goes on the wire; upsd dies without answering it.
       nut.pauseUpsd();
+      const sent = ups.requests;
       const pending = ups.read(sig()).catch((e: unknown) => e);
-      await nut.stopUpsd();
-      expect(await pending).toBeInstanceOf(DeviceUnreachableError);
+      while (ups.requests === sent) await new Promise((r) => setTimeout(r, 10));
+      await nut.stopUpsd('kill');
+      expect(await pending).toMatchObject({ code: 'OCKLE_DEVICE_UNREACHABLE', message: expect.stringMatching(/connection closed \(during LIST VAR/) });
       // 2. While it is down: refused, still unreachable (never a reading).
       await expect(ups.read(sig())).rejects.toMatchObject({ code: 'OCKLE_DEVICE_UNREACHABLE', message: expect.stringMatching(/connection refused/) });
       // 3. Back: the next read reconnects and logs in again (upsd lists ockle once more).
@@ -194,6 +196,7 @@ describePeer('nut driver against Debian upsd + dummy-ups', ['upsd', 'upsc', 'ups
       expect(await nut.clients()).toEqual(['127.0.0.1']);
     } finally {
       await ups.close();
+      await nut.startUpsd();
     }
   });
 
@@ -227,6 +230,34 @@ describePeer('nut driver against Debian upsd + dummy-ups', ['upsd', 'upsc', 'ups
       expect(await pending).toBeInstanceOf(OperationAbortedError);
       nut.resumeUpsd();
       expect((await ups.read(sig())).power).toBe('mains');
+    } finally {
+      nut.resumeUpsd();
+      await ups.close();
+    }
+  });
+
+  it('a read aborted while it waits its turn rejects at once, before the read on the wire settles, and is never sent', async () => {
+    const ups = make();
+    try {
+      await ups.open(sig());
+      const sent = ups.requests;
+      const order: string[] = [];
+      // 1. upsd hangs with one read on the wire; a second read waits behind it.
+      nut.pauseUpsd();
+      const first = ups.read(sig()).then(
+        (r) => (order.push('first'), r),
+        (e: unknown) => (order.push('first'), e),
+      );
+      const ac = new AbortController();
+      const second = ups.read(ac.signal).catch((e: unknown) => (order.push('second'), e));
+      // 2. The waiting one is aborted: it rejects while the first is still unanswered.
+      ac.abort();
+      expect(await second).toBeInstanceOf(OperationAbortedError);
+      // 3. upsd answers the first; the second never reached it.
+      nut.resumeUpsd();
+      expect(await first).toMatchObject({ power: 'mains' });
+      expect(order).toEqual(['second', 'first']);
+      expect(ups.requests).toBe(sent + 1);
     } finally {
       nut.resumeUpsd();
       await ups.close();

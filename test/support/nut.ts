@@ -105,7 +105,9 @@ export interface NutPeer {
   clients(): Promise<string[]>;
   /** upsd's own log lines so far (its stderr). */
   upsdLog(): string;
-  stopUpsd(): Promise<void>;
+  /** SIGTERM (upsd finishes what it is doing) or SIGKILL (it answers nothing more, like a crash). */
+  stopUpsd(how?: 'term' | 'kill'): Promise<void>;
+  /** Starts upsd again (nothing when it runs) and waits until it serves the UPS. */
   startUpsd(): Promise<void>;
   /** SIGSTOP / SIGCONT upsd: it keeps its connections and answers nothing meanwhile. */
   pauseUpsd(): void;
@@ -222,9 +224,17 @@ export async function startNut(initial: UpsVars = {}): Promise<NutPeer> {
     }
     return m;
   };
+  // upsd prepends its own FSD latch to the driver's ups.status: the driver's words are the rest.
+  const driverStatus = (v: string | undefined): string | undefined => v?.replace(/^FSD /, '');
   const matches = async (want: UpsVars): Promise<boolean> => {
     const now = await upsc().catch(() => null);
-    return now !== null && Object.entries(want).every(([k, v]) => (v === '' ? !now.has(k) || now.get(k) === '' : now.get(k) === v));
+    return (
+      now !== null &&
+      Object.entries(want).every(([k, v]) => {
+        const got = k === 'ups.status' ? driverStatus(now.get(k)) : now.get(k);
+        return v === '' ? got === undefined || got === '' : got === v;
+      })
+    );
   };
 
   let driver: Proc | null = null;
@@ -258,6 +268,7 @@ export async function startNut(initial: UpsVars = {}): Promise<NutPeer> {
       );
   };
   const startUpsd = async (): Promise<void> => {
+    if (upsd) return;
     const p = startProc(upsdProgram, [...asUser, '-F'], env, dir);
     upsd = p;
     await until(
@@ -267,10 +278,11 @@ export async function startNut(initial: UpsVars = {}): Promise<NutPeer> {
     );
     if (p.child.exitCode !== null) throw new Error(`upsd exited (${p.child.exitCode}):\n${p.output()}`);
   };
-  const stopUpsd = async (): Promise<void> => {
+  const stopUpsd = async (how: 'term' | 'kill' = 'term'): Promise<void> => {
     const p = upsd;
     upsd = null;
     if (!p) return;
+    if (how === 'kill') p.child.kill('SIGKILL');
     await p.stop();
     upsdLog += p.output();
   };
