@@ -14,7 +14,7 @@
  */
 import { duration, int, secret, str, type Infer } from '../../src/config/types.js';
 import { DeviceRefusedError, DeviceReplyError, UnknownOutletError } from '../../src/errors.js';
-import { defineDriver, type DeviceInfo, type OutletCaps, type OutletDevice, type Power, type Reading, type SwitchAction } from '../types.js';
+import { defineDriver, type DeviceInfo, type DriverContext, type OutletCaps, type OutletDevice, type Power, type Reading, type SwitchAction } from '../types.js';
 import { num, parseObject, plugRequest, type PlugTarget } from './http.js';
 
 export const tasmotaTemplate = {
@@ -50,10 +50,12 @@ export class TasmotaPlug implements OutletDevice {
   constructor(
     readonly id: string,
     spec: Spec,
+    ctx?: DriverContext,
   ) {
     this.#spec = spec;
     this.#t = { id, host: spec.host, port: spec.port, timeoutMs: spec.request_timeout };
     this.#count = spec.outlets ?? 0;
+    if (spec.password) ctx?.log.warn({ device: id }, 'Tasmota takes its web password in the URL over plain HTTP: it crosses the network in the clear; keep the plug on a trusted network');
   }
 
   get caps(): OutletCaps {
@@ -182,5 +184,5 @@ export const tasmotaDriver = defineDriver({
   description: 'A Tasmota plug or relay board over its HTTP command API (PowerN ON|OFF, Status 11; energy from Status 10).',
   template: tasmotaTemplate,
   outletCount: (spec) => spec.outlets,
-  create: (spec, ctx) => new TasmotaPlug(ctx.id, spec),
+  create: (spec, ctx) => new TasmotaPlug(ctx.id, spec, ctx),
 });

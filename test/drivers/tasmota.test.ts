@@ -206,6 +206,7 @@ describe('smart-plug passwords under the daemon', () => {
     const everything = lines.join('') + bodies.join('');
     expect(everything).toContain('plug-bad');
     expect(everything).toMatch(/web password was refused/);
+    expect(lines.join('')).toMatch(/Tasmota takes its web password in the URL over plain HTTP/);
     for (const pw of [PASSWORD, encodeURIComponent(PASSWORD), SHELLY_PW, WRONG]) expect(everything).not.toContain(pw);
   });
 });
