@@ -119,7 +119,7 @@ describePeer('nut driver against Debian upsd + dummy-ups', ['upsd', 'upsc', 'ups
     }
   });
 
-  it('maps bypass, off and alarms, and reads an unknown status word as unknown power', async () => {
+  it('maps bypass, off and alarms; an unknown status word is unknown power, a value that is no number is left out', async () => {
     const ups = make();
     try {
       await ups.open(sig());
@@ -129,9 +129,15 @@ describePeer('nut driver against Debian upsd + dummy-ups', ['upsd', 'upsc', 'ups
       expect(await ups.read(sig())).toMatchObject({ power: 'off', alarms: [] });
       await nut.set({ 'ups.status': 'WAIT' });
       expect((await ups.read(sig())).power).toBe('unknown');
+      // A value that is not a number is not reported (never NaN, never 0).
+      await nut.set({ 'ups.status': 'OB DISCHRG', 'battery.charge': 'n/a', 'battery.runtime': '12,5' });
+      const r = await ups.read(sig());
+      expect(r).toMatchObject({ power: 'battery', loadPct: 23 });
+      expect(r).not.toHaveProperty('chargePct');
+      expect(r).not.toHaveProperty('runtimeS');
     } finally {
       await ups.close();
-      await nut.set({ 'ups.status': 'OL CHRG' });
+      await nut.set({ 'ups.status': 'OL CHRG', 'battery.charge': '100', 'battery.runtime': '1980' });
     }
   });
 
