@@ -9,8 +9,9 @@
  * read-back). `hostname=<servers_hostname>&port=SERVER` runs a sequenced action on a server.
  *
  * Access: PDUDaemon has none. Here only the configured client addresses are served (default
- * loopback), and a `token=` in the query names an ockle token of role operator or above
- * (`require_token` makes one mandatory); anything else gets 403 and nothing is switched.
+ * loopback), a request a web page made a browser send is refused (its power URLs are plain GETs,
+ * which any page can trigger), and a `token=` in the query names an ockle token of role operator
+ * or above (`require_token` makes one mandatory); anything else gets 403 and nothing is switched.
  *
  * Deliberate differences from PDUDaemon (docs/integrations.md): HEAD is refused (aiohttp runs
  * the GET handler for it, so a link checker would switch power); bad input is refused before
@@ -160,6 +161,15 @@ export class PduDaemonFace {
     // 1. Who: an allowed address first (before the path is even read), then the token.
     if (!this.#allow.check(client, isIP(client) === 6 ? 'ipv6' : 'ipv4')) {
       this.#log.warn({ client }, 'pdudaemon request refused: client address not in [pdudaemon] allow');
+      return send(403, FORBIDDEN_BODY);
+    }
+    // A browser's request: a page anywhere (or a DNS-rebound name) could make the browser of an
+    // allowed machine GET a power URL, since an <img> needs no CORS. LAVA, labgrid and curl send
+    // neither header; a browser sends Sec-Fetch-Site (none only for a URL typed by its user) and,
+    // for scripts, Origin.
+    const site = req.headers['sec-fetch-site'];
+    if (req.headers.origin !== undefined || (site !== undefined && site !== 'none')) {
+      this.#log.warn({ client, origin: req.headers.origin, site }, 'pdudaemon request refused: sent by a web page (Origin or Sec-Fetch-Site)');
       return send(403, FORBIDDEN_BODY);
     }
     const url = new URL(req.url ?? '/', 'http://pdudaemon');

@@ -170,6 +170,19 @@ describePeer('PDUDaemon face beside Debian pdudaemon', ['pdudaemon', 'curl'], ()
     expect(logLines.join('')).toContain('client address not in [pdudaemon] allow');
   });
 
+  it('refuses what a web page makes a browser send (Origin, Sec-Fetch-Site), nothing switched; a URL typed by hand passes', async () => {
+    const url = `${d.pdudaemonUrl}/power/control/off?hostname=pdu-a&port=5`;
+    const before = world().writes('pdu-a').count;
+    // An <img> or fetch() on another site, and a DNS-rebound name (same-origin for the browser).
+    for (const headers of [['Sec-Fetch-Site: cross-site'], ['Sec-Fetch-Site: same-origin'], ['Origin: http://localhost:3000'], ['Sec-Fetch-Site: same-site', 'Origin: null']]) {
+      const { stdout } = await run('curl', ['-s', '-o', '-', '-w', ' %{http_code}', ...headers.flatMap((h) => ['-H', h]), url]);
+      expect({ headers, reply: stdout }).toEqual({ headers, reply: '403: Forbidden 403' });
+    }
+    expect(world().writes('pdu-a').count).toBe(before);
+    const { stdout } = await run('curl', ['-s', '-o', '-', '-w', ' %{http_code}', '-H', 'Sec-Fetch-Site: none', `${d.pdudaemonUrl}/power/control/on?hostname=pdu-a&port=5`]);
+    expect(stdout).toBe('OK - accepted request\n 200');
+  });
+
   it('takes a token in the query as an ockle token of role operator, journaled under its name, never logged', async () => {
     const base = `${d.pdudaemonUrl}/power/control/off?hostname=pdu-a&port=8`;
     const before = world().writes('pdu-a').count;
