@@ -29,6 +29,7 @@ import { benchIpmi } from './ipmi.js';
 import { benchPlugins } from './plugins.js';
 import { benchWeb } from './web.js';
 import { benchPduDaemon } from './pdudaemon.js';
+import { benchMqtt } from './mqtt.js';
 import { benchMemory, unitEnvironment } from './memory.js';
 
 interface Result {
@@ -233,7 +234,7 @@ async function benchJournal(): Promise<void> {
   report({ name: 'journal: start+step+finish', unit: 'ms', ockle, baseline, baselineName: '3 raw appends + 2 fdatasync' });
 }
 
-const BENCHES = ['foundation', 'sequence', 'snmp', 'relays', 'ipmi', 'plugins', 'web', 'memory', 'pdudaemon'];
+const BENCHES = ['foundation', 'sequence', 'snmp', 'relays', 'ipmi', 'plugins', 'web', 'memory', 'pdudaemon', 'mqtt'];
 const args = process.argv.slice(2);
 const oneCore = args.includes('--one-core');
 const only = args.find((a) => !a.startsWith('--'));
@@ -265,6 +266,7 @@ if (only === undefined || only === 'plugins') await benchPlugins(report);
 if (only === undefined || only === 'web') await benchWeb(report);
 if (only === undefined || only === 'memory') await benchMemory(report);
 if (only === undefined || only === 'pdudaemon') await benchPduDaemon(report);
+if (only === undefined || only === 'mqtt') await benchMqtt(report);
 if (RESULTS_FILE) writeFileSync(RESULTS_FILE, JSON.stringify(results));
 else if (oneCore) await runOnOneCore();
 

@@ -44,6 +44,11 @@ export function parseRoles(entries: readonly string[]): Map<string, string> {
   return out;
 }
 
+interface Lab {
+  readonly servers: readonly ServerStatus[];
+  readonly devices: readonly DeviceStatus[];
+}
+
 interface Pending {
   readonly topic: string;
   readonly correlation?: Buffer;
@@ -107,44 +112,81 @@ export async function start(ctx: PluginContext): Promise<void> {
   // ---- state out ------------------------------------------------------------------------
   /** What the broker holds from us, as far as we know: topic → payload. */
   const published = new Map<string, string>();
-  let lab: { servers: readonly ServerStatus[]; devices: readonly DeviceStatus[] } | null = null;
+  let lab: Lab | null = null;
   let refreshing: Promise<void> | null = null;
   let again = false;
   let online = false;
 
+  /** Sends one retained message; a failure forgets the topic (sent again at the next change or resync) and is told in the status. */
   const publish = (topic: string, payload: string): Promise<void> =>
     mq.publishAsync(topic, payload, { qos: 1, retain: true }).then(
       () => void stats.published++,
       (err: unknown) => {
-        // The topic is unknown to the broker now: publish it again at the next change or resync.
-        published.delete(topic);
-        throw err;
+        if (payload !== '') published.delete(topic);
+        if (!stopped) {
+          stats.lastError = `publishing ${topic}: ${(err as Error).message}`;
+          report();
+        }
       },
     );
 
-  /** Publishes what differs between the lab and `published`; clears what the lab no longer has. */
-  const sync = async (): Promise<void> => {
+  /** Home Assistant configs depend on the lab's shape only: made again by a full re-read, not per event. */
+  let discovery = new Map<string, string>();
+  /** Acknowledgements of the last sync's messages (a resync waits for them). */
+  let acked: Promise<unknown> = Promise.resolve();
+
+  /**
+   * Publishes what differs between the lab and `published`, and clears (empty retained
+   * message: the state, or the HA entity) what the lab no longer has. Synchronous up to the
+   * sends: mqtt.js keeps their order on the connection, and nothing waits for the broker's
+   * acknowledgements before the next change goes out.
+   */
+  const sync = (full: boolean): void => {
     if (!lab || !online) return;
+    if (full && s.homeassistant) discovery = discoveryMessages(s.names, { haPrefix: s.haPrefix, outletSwitches: s.outletSwitches, version }, lab.servers, lab.devices);
     const want = stateMessages(s.names, lab.servers, lab.devices);
-    if (s.homeassistant) for (const [t, p] of discoveryMessages(s.names, { haPrefix: s.haPrefix, outletSwitches: s.outletSwitches, version }, lab.servers, lab.devices)) want.set(t, p);
+    for (const [t, p] of discovery) want.set(t, p);
     const sends: Promise<void>[] = [];
     for (const [topic, payload] of want)
       if (published.get(topic) !== payload) {
         published.set(topic, payload);
         sends.push(publish(topic, payload));
       }
-    for (const topic of [...published.keys()])
-      if (!want.has(topic)) {
-        published.delete(topic);
-        // An empty retained message deletes the retained one: the state, or the HA entity.
-        sends.push(mq.publishAsync(topic, '', { qos: 1, retain: true }).then(() => void stats.published++));
-      }
-    const results = await Promise.allSettled(sends);
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) throw failed.reason;
+    if (full)
+      for (const topic of [...published.keys()])
+        if (!want.has(topic)) {
+          published.delete(topic);
+          sends.push(publish(topic, ''));
+        }
+    if (sends.length > 0) acked = Promise.all(sends);
   };
 
-  /** Re-reads the lab and syncs; events during a run make one more run, never a pile of them. */
+  /**
+   * An event changes the cached lab at once and what changed goes out (no round trip to the
+   * daemon first: that is the latency other gateways wait on); a full re-read follows.
+   */
+  const patch = (fn: (l: Lab) => Lab): void => {
+    if (lab) {
+      lab = fn(lab);
+      sync(false);
+    }
+    void refresh();
+  };
+  const outletsPower = (device: string, outlet: number, power: DeviceStatus['outlets'][number]['power']) => (l: Lab): Lab => ({
+    servers: l.servers.map((sv) => (sv.outlets.some((o) => o.device === device && o.outlet === outlet) ? { ...sv, outlets: sv.outlets.map((o) => (o.device === device && o.outlet === outlet ? { ...o, power } : o)) } : sv)),
+    devices: l.devices.map((d) => (d.id === device ? { ...d, outlets: d.outlets.map((o) => (o.outlet === outlet ? { ...o, power } : o)) } : d)),
+  });
+  const device = (id: string, fn: (d: DeviceStatus) => DeviceStatus) => (l: Lab): Lab => ({ ...l, devices: l.devices.map((d) => (d.id === id ? fn(d) : d)) });
+  const server = (name: string, fn: (sv: ServerStatus) => ServerStatus) => (l: Lab): Lab => ({ ...l, servers: l.servers.map((sv) => (sv.name === name ? fn(sv) : sv)) });
+  ctx.on('outlet.changed', (e) => patch(outletsPower(e.device, e.outlet, e.power)));
+  ctx.on('server.changed', (e) => patch(server(e.server, (sv) => ({ ...sv, state: e.state, reason: e.reason }))));
+  ctx.on('test.changed', (e) => patch(server(e.server, (sv) => ({ ...sv, tests: sv.tests.map((t) => (t.name === e.test ? { ...t, result: e.result } : t)) }))));
+  ctx.on('device.metered', (e) => patch(device(e.device, (d) => ({ ...d, outlets: d.outlets.map((o) => (e.readings[o.outlet] ? { ...o, reading: e.readings[o.outlet]! } : o)) }))));
+  ctx.on('device.reachable', (e) => patch(device(e.device, (d) => ({ ...d, reachable: true, error: null }))));
+  ctx.on('device.unreachable', (e) => patch(device(e.device, (d) => ({ ...d, reachable: false, error: e.message }))));
+  for (const e of ['config.reloaded', 'action.started', 'action.finished'] as const) ctx.on(e, () => void refresh());
+
+  /** Re-reads the lab and syncs it whole; events during a run make one more run, never a pile of them. */
   const refresh = (): Promise<void> => {
     if (refreshing) {
       again = true;
@@ -156,10 +198,10 @@ export async function start(ctx: PluginContext): Promise<void> {
         try {
           const [servers, devices] = await Promise.all([ctx.call('servers'), ctx.call('devices')]);
           lab = { servers, devices };
-          await sync();
+          sync(true);
         } catch (err) {
           if (!stopped) {
-            stats.lastError = `publishing: ${(err as Error).message}`;
+            stats.lastError = `reading the lab: ${(err as Error).message}`;
             report();
           }
         }
@@ -168,7 +210,6 @@ export async function start(ctx: PluginContext): Promise<void> {
     })();
     return refreshing;
   };
-  for (const e of ['server.changed', 'outlet.changed', 'test.changed', 'device.metered', 'device.reachable', 'device.unreachable', 'config.reloaded', 'action.started'] as const) ctx.on(e, () => void refresh());
 
   /**
    * On every connect: learn what the broker holds retained for this gateway (states, HA
@@ -205,6 +246,7 @@ export async function start(ctx: PluginContext): Promise<void> {
     published.clear();
     for (const t of found.keys()) published.set(t, '\u0000stale');
     await refresh();
+    await acked;
     stats.lastResyncMs = Math.round(performance.now() - t0);
   };
 

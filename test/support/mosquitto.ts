@@ -71,6 +71,8 @@ export interface Received {
   readonly payload: string;
   readonly retained: boolean;
   readonly correlation: string;
+  /** performance.now() when its line was read from mosquitto_sub (benchmarks). */
+  readonly at: number;
 }
 export interface Subscription {
   readonly messages: Received[];
@@ -277,7 +279,7 @@ export async function startMosquitto(): Promise<Mosquitto> {
           buf = body.subarray(Number(len) + 1).toString('utf8');
           // retained: false drops what the broker held before (mosquitto_sub -R would drop the marker too).
           if (o.retained === false && r === '1' && topic !== marker) continue;
-          messages.push({ topic: topic!, payload, retained: r === '1', correlation: corr ?? '' });
+          messages.push({ topic: topic!, payload, retained: r === '1', correlation: corr ?? '', at: performance.now() });
           for (const w of waiters) w();
         }
       });
