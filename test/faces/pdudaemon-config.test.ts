@@ -1,7 +1,7 @@
 /**
  * `[pdudaemon]` in ockle.ini: off by default, its keys checked with file:line (addresses, CIDR
- * blocks, a port clash with the API), and a start whose face cannot listen fails with why and
- * leaves nothing open.
+ * blocks, a port clash with the API); a start whose face cannot listen fails with why and leaves
+ * nothing open; a stop switches nothing, even in the middle of a reboot.
  */
 import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
@@ -11,6 +11,7 @@ import { defaultRegistry } from '../../drivers/registry.js';
 import { builtinPluginTemplates } from '../../plugins/registry.js';
 import { checkConfig } from '../../src/config/load.js';
 import { API_INFO_FILE } from '../../src/config/paths.js';
+import type { SimWorld } from '../../drivers/sim/world.js';
 import { Daemon } from '../../src/daemon.js';
 import { silentLogger } from '../../src/log.js';
 import { makePduLab, type PduLab } from './pdudaemon-lab.js';
@@ -75,5 +76,24 @@ describe('[pdudaemon] configuration', () => {
     const d = await Daemon.start({ configDir: lab.configDir, log: silentLogger(), port: 0, monitor: false });
     expect(d.pdudaemonUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     await d.stop();
+  });
+
+  it('stopping the daemon during a reboot’s delay leaves the outlet off: the on is never sent', async () => {
+    lab = await makePduLab({ pdudaemon: '' });
+    const d = await Daemon.start({ configDir: lab.configDir, log: silentLogger(), port: 0, monitor: false });
+    const world = d.shared<SimWorld>('sim-world')!;
+    const from = world.writes('pdu-a').log.length;
+    // 1. The off is confirmed; the face now waits the 60 s delay before the on.
+    const offDone = d.events.once('action.finished', (p) => p.action.reason === 'PDUDaemon reboot (delay 60 s): off');
+    const reply = fetch(`${d.pdudaemonUrl}/power/control/reboot?hostname=pdu-a&port=2&delay=60`).then(
+      (r) => r.status,
+      () => 'no answer',
+    );
+    expect((await offDone).action.status).toBe('ok');
+    // 2. Stop: the waiting request is dropped, and nothing more is switched.
+    await d.stop();
+    expect(await reply).toBe('no answer');
+    expect(world.writes('pdu-a').log.slice(from).map((w) => `${w.outlet} ${w.action}`)).toEqual(['2 off']);
+    expect(world.outlet('pdu-a', 2)).toBe('off');
   });
 });
