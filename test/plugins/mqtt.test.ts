@@ -154,7 +154,7 @@ describePeer('mqtt plugin against Debian mosquitto', ['mosquitto', 'mosquitto_pu
     await replies.close();
   });
 
-  it('refuses bad input with a reply and switches nothing: malformed JSON, unknown server, 1 MB, a viewer, a user without a role', async () => {
+  it('refuses bad input with a reply and switches nothing: malformed JSON, unknown server, 1 MB, a viewer, a user without a role; the broker drops a spoofed topic', async () => {
     const replies = await broker.sub({ topics: ['ockle/gw-a/user/+/server/+/reply'], user: 'alice' });
     const mine = await broker.sub({ topics: ['ockle/gw-a/user/mallory/#'], user: 'mallory' });
     const w0 = writes();
@@ -174,6 +174,9 @@ describePeer('mqtt plugin against Debian mosquitto', ['mosquitto', 'mosquitto_pu
     await broker.pub({ topic: 'ockle/gw-a/user/mallory/server/web-1/set', message: 'off', user: 'mallory' });
     const denied = json(await mine.next((m) => m.topic === 'ockle/gw-a/user/mallory/server/web-1/reply'));
     expect(denied).toMatchObject({ ok: false, error: { code: 'OCKLE_AUTH_FORBIDDEN', message: expect.stringMatching(/mallory has role viewer/) as string } });
+    // Someone else's topic: the broker's ACL drops it before the gateway sees it.
+    const spoof = await broker.pub({ topic: 'ockle/gw-a/user/alice/server/web-1/set', message: 'off', user: 'mallory' });
+    expect(spoof.stderr).toMatch(/not authori[sz]ed/i);
     await broker.pub({ topic: 'ockle/gw-a/user/gw-c/server/web-1/set', message: 'off', user: 'gw-c' });
     const nobody = json(await replies.next((m) => m.topic === 'ockle/gw-a/user/gw-c/server/web-1/reply'));
     expect(nobody).toMatchObject({ ok: false, error: { code: 'OCKLE_AUTH_FORBIDDEN', message: expect.stringMatching(/gw-c has no role/) as string } });
