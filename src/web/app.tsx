@@ -21,6 +21,19 @@ const TABS = [
   ['config', 'Config'],
 ] as const;
 
+/**
+ * One part of the hash, percent-decoded; as it is when it is not valid percent-encoding
+ * (`#/server/%E0%A4%A`): decodeURIComponent throws, and a throw while rendering blanked the
+ * whole app. A bad link now shows "no such server" like any other unknown name.
+ */
+function decodePart(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return part;
+  }
+}
+
 function useHash(): string[] {
   const [hash, setHash] = useState(location.hash);
   useEffect(() => {
@@ -28,7 +41,7 @@ function useHash(): string[] {
     addEventListener('hashchange', on);
     return () => removeEventListener('hashchange', on);
   }, []);
-  const parts = hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
+  const parts = hash.replace(/^#\/?/, '').split('/').map(decodePart);
   return parts[0] ? parts : ['graph'];
 }
 

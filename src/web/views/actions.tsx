@@ -38,8 +38,12 @@ export function ActionsView() {
                 {a.force ? ' (forced)' : ''}
               </td>
               <td>{a.targets.join(', ')}</td>
-              <td>{a.origin}</td>
-              <td>{a.reason}</td>
+              <td>
+                <bdi>{a.origin}</bdi>
+              </td>
+              <td>
+                <bdi>{a.reason}</bdi>
+              </td>
               <td class={`status status-${a.status}`}>{a.status}</td>
               <td>{a.finishedAt ? formatMs(Date.parse(a.finishedAt) - Date.parse(a.requestedAt)) : '…'}</td>
             </tr>

@@ -82,7 +82,7 @@ export function ActionPanel({ id, canCancel }: { id: string; canCancel: boolean 
         {a.kind} {a.targets.join(', ')} {a.force ? '(forced)' : ''} — <span class={`status status-${a.status}`}>{a.status}</span>
       </h3>
       <p class="meta">
-        {a.origin} · {a.reason || 'no reason given'} · {new Date(a.requestedAt).toLocaleTimeString()}
+        <bdi>{a.origin}</bdi> · <bdi data-reason>{a.reason || 'no reason given'}</bdi> · <time>{new Date(a.requestedAt).toLocaleTimeString()}</time>
         {a.finishedAt && ` · took ${formatMs(Date.parse(a.finishedAt) - Date.parse(a.requestedAt))}`}
       </p>
       {a.error && <p class="error">{a.error.message}</p>}
@@ -100,7 +100,7 @@ export function ActionPanel({ id, canCancel }: { id: string; canCancel: boolean 
       <ol class="steps">
         {a.steps.slice(-40).map((s) => (
           <li class={s.ok ? 'ok' : 'bad'}>
-            <time>{new Date(s.at).toLocaleTimeString()}</time> {s.server ?? s.device ?? ''} <b>{s.op}</b> {s.detail}
+            <time>{new Date(s.at).toLocaleTimeString()}</time> {s.server ?? s.device ?? ''} <b>{s.op}</b> <bdi>{s.detail}</bdi>
             {s.ms !== undefined && <small> ({formatMs(s.ms)})</small>}
           </li>
         ))}

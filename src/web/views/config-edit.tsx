@@ -128,7 +128,7 @@ export function Field({ k, value, stored, onChange, types, note }: { k: SchemaKe
         </option>
         {types.map((t) => (
           <option value={t.type}>
-            {t.type} — {t.description}
+            {t.type} — <bdi>{t.description}</bdi>
           </option>
         ))}
       </select>

@@ -21,7 +21,7 @@ export function DevicesView() {
             {d.readBack === 'assumed' && <span class="pill st-off" title="This board cannot report its relays: states are the last ockle wrote.">assumed states</span>}
           </h3>
           <p class="meta">
-            {d.description} {d.model && `· ${d.model}`} {d.firmware && `· firmware ${d.firmware}`} · last poll {ago(d.lastPollAt)}
+            <bdi>{d.description}</bdi> {d.model && <>· <bdi>{d.model}</bdi></>} {d.firmware && <>· firmware <bdi>{d.firmware}</bdi></>} · last poll {ago(d.lastPollAt)}
             {d.lastPollMs !== null && ` in ${d.lastPollMs} ms`}
           </p>
           {d.error && <p class="error">{d.error}</p>}

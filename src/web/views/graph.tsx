@@ -104,7 +104,7 @@ export function GraphView() {
                       <Hourglass /> action running{' · '}
                     </>
                   )}
-                  {badges(s, unreachable).join(' · ') || s.reason}
+                  <bdi>{badges(s, unreachable).join(' · ') || s.reason}</bdi>
                 </small>
               </li>
             )

@@ -96,7 +96,7 @@ function Row({ p, admin, onError }: { p: PluginInfo; admin: boolean; onError: (m
         <td>{p.where}</td>
         <td class={p.state === 'running' ? 'status-ok' : p.state === 'failed' || p.state === 'backoff' ? 'status-failed' : 'meta'}>{p.state}</td>
         <td>
-          {p.lastError ?? p.description ?? ''}
+          <bdi>{p.lastError ?? p.description ?? ''}</bdi>
           {p.status && (
             <div class="meta" data-plugin-status>
               {Object.entries(p.status)

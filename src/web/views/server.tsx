@@ -46,14 +46,20 @@ export function ServerView({ name }: { name: string }) {
       <h2>
         {s.name} <span class={`pill ${STATE_STYLE[s.state].cls}`}>{STATE_STYLE[s.state].label}</span>
       </h2>
-      <p class="reason">{s.reason}</p>
+      <p class="reason">
+        <bdi>{s.reason}</bdi>
+      </p>
       {s.paused && (
         <p class="notice" data-paused>
-          Paused for maintenance by {s.paused.by}
-          {s.paused.reason ? `: ${s.paused.reason}` : ''} ({ago(s.paused.at)}): no keep-alive restart and no automatic action until resumed.
+          Paused for maintenance by <bdi>{s.paused.by}</bdi>
+          {s.paused.reason ? <>: <bdi>{s.paused.reason}</bdi></> : ''} ({ago(s.paused.at)}): no keep-alive restart and no automatic action until resumed.
         </p>
       )}
-      {s.description && <p>{s.description}</p>}
+      {s.description && (
+        <p data-description>
+          <bdi>{s.description}</bdi>
+        </p>
+      )}
       <p class="meta">
         {s.host && <>host {s.host} · </>}needs: {s.dependencies.join(', ') || 'nothing'} · needed by: {s.dependents.join(', ') || 'nothing'}
       </p>
@@ -153,7 +159,9 @@ export function ServerView({ name }: { name: string }) {
                 <td>{t.type}</td>
                 <td class={`test-${t.result}`}>{t.result}</td>
                 <td>{formatMs(t.latencyMs)}</td>
-                <td>{t.detail}</td>
+                <td>
+                  <bdi>{t.detail}</bdi>
+                </td>
                 <td>{ago(t.at)}</td>
               </tr>
             ))}
