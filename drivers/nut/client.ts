@@ -143,7 +143,7 @@ export class NutClient {
     return `${this.#o.id}: upsd at ${this.#o.host}:${this.#o.port} (UPS "${this.#o.ups}")`;
   }
 
-  /** Whether a connection is open and logged in now. */
+  /** Whether a connection is open now (logged in, once the request that opened it got past LOGIN). */
   get connected(): boolean {
     return this.#sock !== null;
   }
@@ -243,18 +243,25 @@ export class NutClient {
       }
       const rows: string[][] = [];
       let inList = false;
+      // What came back is quoted in the error, unless the command carried a secret (a peer that is
+      // not upsd may echo the line it got).
+      const carriesSecret = cmd.words.some((w) => typeof w !== 'string');
+      const unexpected = (l: string): DeviceReplyError =>
+        new DeviceReplyError(this.#o.id, `${this.where}: unexpected answer to ${cmd.label}${carriesSecret ? '' : `: ${JSON.stringify(l.slice(0, 80))}`}`, {
+          hint: 'Is this port a NUT upsd (3493)?',
+        });
       this.#onLine = (l) => {
         const words = splitWords(l);
         if (!inList && words[0] === 'ERR') return fail(this.#errorFor(words[1] ?? 'UNKNOWN', cmd.label));
         if (cmd.list === undefined) {
           if (words[0] === 'OK' || cmd.anyAnswer) return done([words]);
-          return fail(new DeviceReplyError(this.#o.id, `${this.where}: unexpected answer to ${cmd.label}: ${JSON.stringify(l.slice(0, 80))}`, { hint: 'Is this port a NUT upsd (3493)?' }));
+          return fail(unexpected(l));
         }
         const tail = words.slice(2).join(' ');
         if (!inList && words[0] === 'BEGIN' && words[1] === 'LIST' && tail === cmd.list) inList = true;
         else if (inList && words[0] === 'END' && words[1] === 'LIST' && tail === cmd.list) done(rows);
         else if (inList) rows.push(words);
-        else fail(new DeviceReplyError(this.#o.id, `${this.where}: unexpected answer to ${cmd.label}: ${JSON.stringify(l.slice(0, 80))}`, { hint: 'Is this port a NUT upsd (3493)?' }));
+        else fail(unexpected(l));
       };
       this.requests++;
       sock.write(`${line}\n`);

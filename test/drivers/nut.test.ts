@@ -3,6 +3,11 @@
  * cross-checked with `upsc` (nut-client), a primary `upsmon` for the shutdown handshake, and
  * faults injected at the peer (upsd stopped, paused, its driver gone, wrong password).
  */
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NutReplyError, NutUnavailableError, quoteWord, splitWords } from '../../drivers/nut/client.js';
 import { nutDriver, splitAlarms, type NutSpec } from '../../drivers/nut/index.js';
@@ -51,6 +56,40 @@ describe('nut driver: config checks and wire words (no peer)', () => {
     expect(splitAlarms('[Replace battery!] [Fan failure]')).toEqual(['Replace battery!', 'Fan failure']);
     expect(splitAlarms('Replace battery!')).toEqual(['Replace battery!']);
     expect(splitAlarms('')).toEqual([]);
+  });
+});
+
+describePeer('nut driver against a port that is not upsd (socat echoing what it gets)', ['socat'], () => {
+  it('an echo is an unexpected answer to USERNAME: refused with a hint, and the password is never sent', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ockle-nut-echo-'));
+    const srv = createServer();
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+    const { port } = srv.address() as { port: number };
+    await new Promise<void>((r) => srv.close(() => r()));
+    const got = join(dir, 'received');
+    // tee: what the client sends comes back to it, and is kept in a file.
+    const echo = spawn('socat', [`TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr,fork`, `SYSTEM:tee -a ${got}`], { stdio: 'ignore' });
+    const exited = new Promise((r) => echo.once('exit', r));
+    const s = NUT_USERS.secondary;
+    const ups = nutDriver.create(
+      { host: '127.0.0.1', port, ups: 'rack-ups', username: s.user, password: new Secret(s.password), mode: 'secondary', request_timeout: 2000 },
+      makeDriverContext({ id: 'ups-echo' }),
+    );
+    try {
+      let err: unknown;
+      for (let i = 0; i < 50; i++) {
+        err = await ups.open(sig()).catch((e: unknown) => e);
+        if (!(err instanceof DeviceUnreachableError)) break; // socat not listening yet
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(err).toMatchObject({ code: 'OCKLE_DEVICE_REPLY', message: expect.stringMatching(/unexpected answer to USERNAME/), hint: expect.stringMatching(/NUT upsd/) });
+      expect(await readFile(got, 'utf8')).toBe(`USERNAME ${s.user}\n`);
+    } finally {
+      await ups.close();
+      echo.kill('SIGTERM');
+      await exited;
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 
