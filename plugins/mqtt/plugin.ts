@@ -1,7 +1,9 @@
 /**
  * mqtt, the worker side. One MQTT client (mqtt.js) per gateway:
- * - connects with a will (availability offline, retained), a persistent session (clean off) and
- *   QoS 1 command subscriptions, so commands sent while the gateway is away are kept by the broker;
+ * - connects with a will (availability offline, retained), a persistent session (clean off
+ *   after the first connection of the process) and QoS 1 command subscriptions, so commands sent
+ *   during a broker or network blip are kept by the broker, and those from before a restart
+ *   are dropped;
  *   reconnects with a doubling wait (reconnect_min … reconnect_max);
  * - publishes the lab's state retained, on change only: every daemon event schedules one
  *   re-read, and only topics whose payload changed are published; on every (re)connect it first
@@ -99,7 +101,12 @@ export async function start(ctx: PluginContext): Promise<void> {
     ...(c.username ? { username: String(c.username) } : {}),
     ...(typeof c.password === 'string' && { password: c.password }),
     protocolVersion: v5 ? 5 : 4,
-    clean: false,
+    // A new session at start: commands queued for this gateway before the daemon started
+    // (while it was stopped) are dropped, never run at start. From the first connection on,
+    // the session is kept (clean off): commands sent during a broker or network blip wait
+    // for the gateway. (With 3.1.1 a clean session ends with its connection, so the first
+    // blip's commands are lost; every later one is kept.)
+    clean: true,
     ...(v5 && { properties: { sessionExpiryInterval: 86_400 } }),
     keepalive: Math.round(Number(c.keepalive) / 1000),
     reconnectPeriod: s.reconnectMin,
@@ -252,6 +259,7 @@ export async function start(ctx: PluginContext): Promise<void> {
 
   let wait = s.reconnectMin;
   mq.on('connect', () => {
+    mq.options.clean = false;
     wait = s.reconnectMin;
     mq.options.reconnectPeriod = wait;
     stats.connection = 'connected';

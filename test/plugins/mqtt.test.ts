@@ -222,6 +222,25 @@ describePeer('mqtt plugin against Debian mosquitto', ['mosquitto', 'mosquitto_pu
     expect(out).not.toContain(MQTT_USERS.gw);
   });
 
+  it('drops a command queued for the gateway while its daemon was stopped: a start switches nothing', async () => {
+    await daemon.stop();
+    // QoS 1 to the stopped gateway's persistent session: the broker queues it.
+    await broker.pub({ topic: 'ockle/gw-a/user/alice/server/web-1/set', message: 'off', user: 'alice', qos: 1 });
+    const replies = await broker.sub({ topics: ['ockle/gw-a/user/alice/server/+/reply'], user: 'alice' });
+    daemon = await Daemon.start({ configDir: lab.configDir, log: silentLogger() });
+    await until(() => status()?.connection === 'connected' && typeof status()?.lastResyncMs === 'number', 'reconnected after the restart');
+    const w0 = writes();
+    const a0 = actions().length;
+    // A fresh command: a queued one would have been delivered before it.
+    await broker.pub({ topic: 'ockle/gw-a/user/alice/server/storage-1/set', message: '{"action":"bogus"}', user: 'alice' });
+    await replies.next((m) => m.topic.endsWith('/storage-1/reply'));
+    expect(replies.messages.filter((m) => m.topic.endsWith('/web-1/reply'))).toEqual([]);
+    expect(writes()).toBe(w0);
+    expect(actions().length).toBe(a0);
+    expect(daemon.gateway.server('web-1').state).toBe('OK');
+    await replies.close();
+  }, 30_000);
+
   it('refuses a command left retained on the broker, and publishes the will (offline, retained) when the gateway is SIGKILLed', async () => {
     const lab2 = await mqttLab(broker, 'gw-b', 'gw-b');
     const sub = await broker.sub({ topics: ['ockle/gw-b/availability'], user: 'alice' });
