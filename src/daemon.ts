@@ -439,6 +439,9 @@ export class Daemon {
     const needRestart: string[] = [];
     if (config.stateDir !== old.config.stateDir) needRestart.push('[daemon] state_dir');
     if (config.api.listen !== old.config.api.listen || config.api.port !== old.config.api.port) needRestart.push('[api] listen/port');
+    // HTTP or HTTPS is chosen when the API is made: a change of it waits for a restart too (a
+    // SIGHUP still reads the running certificate's files again).
+    if ((['tls', 'tls_cert', 'tls_key', 'redirect_port'] as const).some((k) => config.api[k] !== old.config.api[k])) needRestart.push('[api] tls, tls_cert, tls_key, redirect_port');
     const effective: Config = needRestart.length === 0 ? config : { ...config, stateDir: old.config.stateDir, api: old.config.api };
     // What did not change is kept, open and known: its devices are not read again, its servers
     // keep their state and test results. Only changed or new devices start from UNKNOWN.
