@@ -14,6 +14,8 @@ import { redfishDriver, redfishGracefulDriver } from './redfish/index.js';
 import { serialRelayDriver } from './serial-relay/index.js';
 import { snmpPduDriver } from './snmp-pdu/index.js';
 import { sshControllerDriver } from './ssh/index.js';
+import { simUpsDriver } from './sim/ups.js';
+import { upsMibDriver } from './ups-mib/index.js';
 import type { DriverDefinition } from './types.js';
 
 export const builtinDrivers: readonly DriverDefinition[] = [
@@ -38,5 +40,7 @@ export const builtinDrivers: readonly DriverDefinition[] = [
   httpTesterDriver,
   pingTesterDriver,
   commandTesterDriver,
+  simUpsDriver,
+  upsMibDriver,
   nutDriver,
 ];

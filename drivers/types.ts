@@ -171,6 +171,12 @@ export interface UpsReading {
   readonly alarms: readonly string[];
 }
 
+/** What a drill changes on a simulated UPS; `silent`: it stops answering (as upsd down would). */
+export interface UpsDrill {
+  readonly power?: 'mains' | 'battery' | 'silent';
+  readonly chargePct?: number;
+}
+
 /**
  * A UPS (NUT's upsd, a UPS-MIB agent, a simulation): what feeds the lab, read, never driven,
  * except the one optional `forcedShutdown()` of a NUT primary.
@@ -191,6 +197,8 @@ export interface UpsSource {
   forcedShutdown?(signal: AbortSignal): Promise<void>;
   /** Static facts after `open()` (model, firmware, the NUT UPS name, the SNMP sysObjectID). */
   info?(): DeviceInfo;
+  /** A drill: only a simulated UPS changes what it reports (a real one has no such method). */
+  simulate?(change: UpsDrill): void;
   /** Logs out and releases the connection (a NUT secondary logging out lets the primary go on). Idempotent. */
   close(): Promise<void>;
 }

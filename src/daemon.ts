@@ -41,6 +41,7 @@ import { createLogger } from './log.js';
 import { atomicWrite, localTokenHash } from './state-files.js';
 import { packageVersion } from './version.js';
 import { setPluginEnabled, showPlugin, withSource, type PluginAdminDeps } from './plugin-admin.js';
+import { UpsService } from './ups/service.js';
 import { bringUp, buildWorld, carryOver, changedPlugins, closeWorld, keepUnchanged, type DriverEnv, type Keep, type World } from './world.js';
 
 export interface DaemonOptions {
@@ -103,6 +104,8 @@ export class Daemon {
   /** The one reload that follows the current one (see reload()). */
   #reloadAgain: Promise<boolean> | null = null;
   #stopping: Promise<void> | null = null;
+  /** Every configured UPS, watched, with its power-cut policy (src/ups). */
+  #ups!: UpsService;
 
   private constructor(opts: DaemonOptions, log: Logger) {
     this.#opts = opts;
@@ -121,6 +124,10 @@ export class Daemon {
   /** The loaded configuration (frozen). */
   get config(): Config {
     return this.#world.config;
+  }
+  /** Every configured UPS and its policy. */
+  get ups(): UpsService {
+    return this.#ups;
   }
   /** The PDUDaemon face's base URL while it listens, else null. */
   get pdudaemonUrl(): string | null {
@@ -168,10 +175,13 @@ export class Daemon {
     for (const [server, p] of maintenance.paused) this.log.info({ server, by: p.by, at: p.at, reason: p.reason }, 'server still paused for maintenance');
     this.#runtime = new Runtime({ journal: this.#journal, events: this.events, log: this.log, version: packageVersion(), maintenance }, this.#spec(this.#world));
     const adopted = bringUp(this.#runtime.lab, { monitor: this.#opts.monitor !== false });
+    this.#ups = new UpsService({ port: this.#runtime, log: this.log.child({ face: 'ups' }), monitor: this.#opts.monitor !== false });
     // 3. Faces last: nobody can ask for an action before the states are known. The API is built
     // while the first reads are on the wire (its routes and plugins), and listens only after.
     const built = this.#buildApi(config);
     await Promise.all([adopted, built]);
+    // UPSes once the states are known: a policy decides from them (a cut under way at start goes on from the journal).
+    await this.#ups.apply(this.#env(config), config);
     await this.#listen(config);
     this.#pdudaemon = new PduDaemonFace({
       gateway: this.#runtime,
@@ -335,6 +345,12 @@ export class Daemon {
       },
       log: this.log.child({ face: 'api' }),
       version: packageVersion(),
+      ups: {
+        list: () => this.#ups.list(),
+        status: (name) => this.#ups.status(name),
+        plan: (name) => this.#ups.plan(name),
+        simulate: (name, change) => this.#ups.simulate(name, change),
+      },
       plugins: {
         list: () => withSource(this.plugins(), this.#world.config),
         restart: async (name) => this.#plugins.get(name)?.restart(),
@@ -463,6 +479,7 @@ export class Daemon {
       `reload: ${keep.devices.size} device(s) kept as they are, ${fresh.size} read anew; plugins restarted: ${[...plugins].join(', ') || 'none'}`,
     );
     await bringUp(lab, { devices: fresh, servers: untested, monitor: this.#opts.monitor !== false });
+    await this.#ups.apply(this.#env(effective), effective);
     await this.#startPlugins(effective, plugins);
     // Tokens apply at once: one removed from ockle.ini stops working now, not at the next restart.
     this.#auth?.setTokens(effective.tokens, effective.api.anonymous_role);
@@ -487,6 +504,7 @@ export class Daemon {
       await this.#stopPlugins('daemon stopping');
       await this.#pdudaemon?.close();
       await this.#api?.close();
+      await this.#ups?.close();
       await this.#runtime.close();
       await closeWorld(this.#world);
       await this.#journal.close();

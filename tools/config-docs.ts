@@ -67,10 +67,18 @@ export function renderConfigDocs(
     'Each name in `tests` is a section with these keys plus its tester type’s keys:',
     '',
     table(s.testCommonTemplate),
+    '## UPS files',
+    '',
+    'config/ups/NAME.ini (optional; docs/ups.md): NAME is the UPS name. `[ups]`, the source, has these keys plus its UPS type’s keys (below):',
+    '',
+    table(s.upsCommonTemplate),
+    '`[policy]`, what a power cut does:',
+    '',
+    table(s.upsPolicyTemplate),
     '## Drivers',
     '',
   ];
-  for (const kind of ['outlet', 'controller', 'tester'] as const) {
+  for (const kind of ['outlet', 'controller', 'tester', 'ups'] as const) {
     for (const type of registry.types(kind)) {
       const d = registry.get(kind, type)!;
       parts.push(`### ${kind} \`type = ${type}\``, '', d.description, '', table(d.template));

@@ -13,6 +13,7 @@ import type { ConfigSchema } from './config-schema.js';
 import type { ConfigChange, ConfigFileText, HistoryEntry } from '../config/edit/editor.js';
 import type { Edit } from '../config/edit/text.js';
 import { OckleError, toOckleError, type ConfigProblem } from '../errors.js';
+import { upsRoutes, type UpsFace } from './ups-routes.js';
 import { EVENT_NAMES, isEventName, type PluginEventName } from '../plugin-host/contract.js';
 import type { CommandParams } from '../plugin-host/protocol.js';
 import { authFailureReason, type Auth, type Principal, type Role } from './auth.js';
@@ -149,6 +150,8 @@ export interface ApiOptions {
   readonly https?: { readonly cert: string; readonly key: string };
   /** With https: a plain HTTP port on the same address that only redirects to HTTPS. */
   readonly redirectPort?: number;
+  /** The daemon's UPSes and their power-cut policies (absent: none). */
+  readonly ups?: UpsFace;
 }
 
 /** The events of the SSE stream (and their `?types=` names): the plugin contract's table. */
@@ -312,6 +315,7 @@ export function createApi(gateway: Gateway, opts: ApiOptions): FastifyInstance {
   if (opts.web !== false) serveDashboard(app, typeof opts.web === 'string' ? opts.web : undefined);
   app.get('/api/openapi.json', async () => (await import('./openapi.js')).openApiDocument(opts.version));
   app.get('/api/servers', { onRequest: need('viewer') }, async () => ({ servers: gateway.servers() }));
+  if (opts.ups) upsRoutes(app, { ups: opts.ups, need, who: (req) => `api:${principals.get(req)?.name ?? '?'}`, log: opts.log });
   app.get<{ Params: { name: string } }>('/api/servers/:name', { onRequest: need('viewer') }, async (req) => gateway.server(req.params.name));
   app.get('/api/tree', { onRequest: need('viewer') }, async () => gateway.tree());
   app.get('/api/devices', { onRequest: need('viewer') }, async () => ({ devices: gateway.devices() }));

@@ -32,6 +32,8 @@ async function configTools(): Promise<{ checkConfig: typeof CheckConfig; drivers
 import { Client, resolveClient } from './client.js';
 import { progress, summary } from './progress.js';
 import { formatEvent, watchTypes } from './watch.js';
+import { UPS_USAGE, upsCommand, upsLine, upsPlan, type UpsCliContext } from './ups.js';
+import type { UpsStatus } from '../core/model.js';
 import { CONFIG_EDIT_USAGE, CONFIG_EDIT_VERBS, configEditCommand } from '../config/edit/cli.js';
 
 export interface Io {
@@ -81,7 +83,7 @@ commands:
                                \`ockle cancel ID\` stops it). Either way it exits 130 (SIGTERM: 143)
   cancel ID                    stop a running action (operations on the wire finish)
   plan on|off SERVER…|--all    what on/off would do, without touching anything
-  actions [--limit N] [--server S]   the action journal
+${UPS_USAGE}  actions [--limit N] [--server S]   the action journal
   action ID                    one action with its steps
   watch [--types a,b] [--metered]   live events, a readable line each (JSON lines with --json);
                                device.metered only with --metered or named in --types
@@ -123,6 +125,7 @@ const OPTIONS = {
   outlet: { type: 'string' },
   depends: { type: 'string' },
   type: { type: 'string' },
+  charge: { type: 'string' },
 } as const satisfies ParseArgsConfig['options'];
 
 const STATE_COLOUR: Partial<Record<OpState, string>> = {
@@ -229,6 +232,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     io.stderr.write(`ockle: ${msg}\n${USAGE}`);
     return 2;
   };
+  const upsCli = (): UpsCliContext => ({ client, out, json, asJson: v.json === true, paint, usage, charge: v.charge });
 
   try {
     switch (cmd) {
@@ -236,8 +240,13 @@ export async function main(argv: string[], io: Io): Promise<number> {
         out(`ockle ${packageVersion()}\n`);
         return 0;
       case 'status': {
-        const { servers } = await client().request<{ servers: ServerStatus[] }>('GET', '/api/servers');
-        if (v.json) return json({ servers }), 0;
+        const c = client();
+        // UPSes beside the servers (one more request on the same connection; none configured: no line).
+        const [{ servers }, ups] = await Promise.all([
+          c.request<{ servers: ServerStatus[] }>('GET', '/api/servers'),
+          c.request<{ ups: UpsStatus[] }>('GET', '/api/ups').then((r) => r.ups, () => [] as UpsStatus[]),
+        ]);
+        if (v.json) return json({ servers, ups }), 0;
         const rows = [['SERVER', 'STATE', 'OUTLETS', 'WHY']];
         for (const s of servers)
           rows.push([
@@ -247,8 +256,11 @@ export async function main(argv: string[], io: Io): Promise<number> {
             s.reason + (s.actionId ? ` [${s.actionId}]` : '') + (s.paused ? ` ${paint('33', `[paused by ${s.paused.by}${s.paused.reason ? `: ${s.paused.reason}` : ''}]`)}` : ''),
           ]);
         out(table(rows));
+        for (const u of ups) out(`${upsLine(u, paint)}\n`);
         return 0;
       }
+      case 'ups':
+        return await upsCommand(rest, upsCli());
       case 'tree': {
         const tree = await client().request<TreeView>('GET', '/api/tree');
         if (v.json) return json(tree), 0;
@@ -527,7 +539,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
       }
       case 'plan': {
         const [kind, ...names] = rest;
-        if (kind !== 'on' && kind !== 'off') return usage('the plan command is `ockle plan on|off SERVER…|--all`');
+        if (kind === 'ups') return names.length > 1 ? usage('the command is `ockle plan ups NAME`') : await upsPlan(names[0], upsCli());
+        if (kind !== 'on' && kind !== 'off') return usage('the plan command is `ockle plan on|off SERVER…|--all` or `ockle plan ups NAME`');
         if ((names.length === 0) === !v.all) return usage('plan needs SERVER… or --all (not both)');
         const q = v.all ? 'all=true' : `targets=${encodeURIComponent(names.join(','))}`;
         const p = await client().request<Plan>('GET', `/api/plan?action=${kind}&${q}`);
@@ -669,6 +682,9 @@ export function treeDot(tree: TreeView): string {
 /** What an action did, in a few words: `force off web-1`, `cycle pdu-a/3 (web-1)`, `config`. */
 function actionWhat(a: ActionRecord): string {
   if (a.kind === 'config') return 'config';
+  // A power event's record: `ups start (10 on)`, `ups mains-back`; its stages: `off web-2 [tier-1]`.
+  if (a.kind === 'ups') return `ups ${a.event?.stage ?? 'event'}${a.event?.stage === 'start' ? ` (${a.targets.length} on)` : ''}`;
+  const stage = a.event ? ` [${a.event.stage}]` : '';
   if (a.outlets) return `${a.kind} ${a.outlets.map((o) => `${o.device}/${o.outlet}`).join(',')}${a.targets.length > 0 ? ` (${a.targets.join(',')})` : ''}`;
-  return `${a.force && a.kind !== 'shutdown' ? 'force ' : ''}${a.kind} ${a.targets.join(',')}`;
+  return `${a.force && a.kind !== 'shutdown' ? 'force ' : ''}${a.kind} ${a.targets.join(',')}${stage}`;
 }

@@ -33,7 +33,10 @@ import {
   serverTemplate,
   testCommonTemplate,
   tokenTemplate,
+  upsCommonTemplate,
+  upsPolicyTemplate,
 } from './schema.js';
+import { checkUpsPolicy, type UpsConfig } from './ups.js';
 import { suggest, type Infer, type Template } from './types.js';
 
 export interface DeviceConfig {
@@ -64,6 +67,8 @@ export interface ServerConfig {
   readonly dependencies: readonly string[];
   /** Keep-alive restarts after this many consecutive failed test runs; null when off. */
   readonly keepaliveFailures: number | null;
+  /** The UPS shed tier of this server (1 first); null: kept on battery until the battery runs low. */
+  readonly shedPriority: number | null;
 }
 export interface TokenConfig {
   readonly name: string;
@@ -94,6 +99,8 @@ export interface Config {
   readonly tokens: readonly TokenConfig[];
   readonly devices: readonly DeviceConfig[];
   readonly servers: readonly ServerConfig[];
+  /** UPS sources and their power-cut policies (config/ups/*.ini; docs/ups.md). */
+  readonly ups: readonly UpsConfig[];
   readonly warnings: readonly ConfigProblem[];
   /** Every file, section and key as loaded, with the schema's help (secrets masked): the dashboard's config view. */
   readonly view: readonly FileView[];
@@ -280,7 +287,7 @@ export async function checkConfig(dirIn: string, opts: LoadOptions): Promise<{ p
   const problems: ConfigProblem[] = [];
   const collectors: Collector[] = [];
   const listedOnce = new Map<string, string[]>();
-  const listed = async (sub: string): Promise<string[]> => {
+  const listed = async (sub: string, optional = false): Promise<string[]> => {
     const known = listedOnce.get(sub);
     if (known) return known;
     const over = [...(opts.overrides ?? [])].filter(([k]) => k.startsWith(`${sub}/`)).map(([k, t]) => [k.slice(sub.length + 1), t] as const);
@@ -292,7 +299,9 @@ export async function checkConfig(dirIn: string, opts: LoadOptions): Promise<{ p
     // devices/ and servers/ missing is a lab not built yet (ockle.ini alone, to be built from
     // the dashboard or `ockle config add`): said, not refused. One of them missing beside the
     // other is a mistake (a folder moved away), and a reload must not forget the lab for it.
-    if (code === 'ENOENT' && !existsSync(join(dir, 'devices')) && !existsSync(join(dir, 'servers'))) {
+    if (code === 'ENOENT' && optional) {
+      // an optional folder (ups/): none is nothing configured
+    } else if (code === 'ENOENT' && !existsSync(join(dir, 'devices')) && !existsSync(join(dir, 'servers'))) {
       const c = new Collector(`${sub}/`);
       c.warn(undefined, `${sub}/ does not exist: no ${sub === 'devices' ? 'devices' : 'servers'} yet`, `Create ${sub}/NAME.ini files (or add them from the dashboard or with \`ockle config add\`).`);
       problems.push(...c.problems);
@@ -618,8 +627,28 @@ export async function checkConfig(dirIn: string, opts: LoadOptions): Promise<{ p
       tests,
       dependencies: deps,
       keepaliveFailures: v.keepalive ? v.keepalive_failures : null,
+      shedPriority: v.shed_priority ?? null,
     });
     flush(c);
+  }
+
+  // ── ups/*.ini (optional) ──
+  const ups: UpsConfig[] = [];
+  for (const f of await listed('ups', true)) {
+    const rel = `ups/${f}`;
+    const id = basename(f, '.ini');
+    const r = await read(rel);
+    if (!r) continue;
+    if (!NAME_PATTERN.test(id)) r.c.error(undefined, `UPS file name "${f}" is not ${NAME_HELP}`, 'Rename the file; the UPS name is its base name.');
+    const usec = r.sections.find((s) => s.name === 'ups');
+    if (!usec) r.c.error(1, `${rel} has no [ups] section`, 'Put the UPS source keys (type = nut, snmp or sim) under an [ups] header.');
+    const psec = r.sections.find((s) => s.name === 'policy') ?? { name: 'policy', line: usec?.line ?? 1, keys: new Map() };
+    for (const s of r.sections) if (s.name !== 'ups' && s.name !== 'policy') r.c.error(s.line, `unknown section [${s.name}] in a UPS file`, 'A UPS file has an [ups] section and a [policy] section.');
+    const t = usec ? typed(r.c, usec, 'ups', upsCommonTemplate) : undefined;
+    const policy = validate(r.c, psec, upsPolicyTemplate);
+    checkUpsPolicy(r.c, psec, policy, t, serverNames, servers);
+    if (t) ups.push({ id, file: rel, type: t.type, common: t.common as UpsConfig['common'], spec: t.spec, policy });
+    flush(r.c);
   }
 
   // ── across files: dependency cycles ──
@@ -646,6 +675,7 @@ export async function checkConfig(dirIn: string, opts: LoadOptions): Promise<{ p
     tokens,
     devices,
     servers,
+    ups,
     warnings: problems,
   });
   return { problems, config, devices };

@@ -125,6 +125,34 @@ export const serverTemplate = {
     help: 'When this server, brought up by ockle, fails its tests keepalive_failures runs in a row, auto-control power-cycles it (only it), with the max_attempts limit.',
   }),
   keepalive_failures: int({ min: 1, max: 100, default: 3, help: 'Consecutive failed test runs that trigger a keep-alive restart.' }),
+  shed_priority: int({
+    min: 1,
+    max: 9,
+    help: 'On a power cut, the UPS tier that sheds this server (1 first; docs/ups.md). Absent: kept on battery until the battery runs low.',
+  }),
+} satisfies Template;
+
+/** `[ups]` of a config/ups/NAME.ini file, besides its source type's own keys. */
+export const upsCommonTemplate = {
+  type: str({ required: true, help: 'UPS source type: nut (Network UPS Tools upsd), snmp (UPS-MIB, RFC 1628) or sim.' }),
+  description: str({ default: '', help: 'Free text shown in the API and the dashboard.' }),
+  poll_interval: duration({ min: 20, default: 5000, help: 'How often the UPS is read.' }),
+  timeout: duration({ min: 50, default: 5000, help: 'Time limit of one read; no answer makes the UPS unknown (an alarm, never a power cut).' }),
+  retries: int({ min: 0, max: 10, default: 1, help: 'Extra tries of a failed read before the UPS counts as silent.' }),
+} satisfies Template;
+
+/** `[policy]` of a UPS file: what a power cut does (docs/ups.md). */
+export const upsPolicyTemplate = {
+  servers: list({ default: [], help: 'Servers this UPS feeds; its policy acts on these only. Empty: every server.' }),
+  on_battery_delay: duration({ min: 0, default: 30_000, help: 'How long the UPS must be on battery before anything is shed: a shorter flicker does nothing.' }),
+  tier_interval: duration({ min: 0, default: 0, help: 'Pause between the end of one shed tier and the start of the next (servers carry shed_priority).' }),
+  min_runtime: duration({ min: 0, default: 300_000, help: 'Low battery: the UPS’s runtime estimate below this shuts everything down (0: not used).' }),
+  min_charge: int({ min: 0, max: 100, default: 20, help: 'Low battery: battery charge (%) below this shuts everything down (0: not used). The UPS’s own LB flag always counts.' }),
+  keep_on: list({ default: [], help: 'Servers kept on through a low battery (a network switch), with what they depend on.' }),
+  fsd: bool({ default: false, help: 'After the low-battery shutdown, tell the UPS’s other monitors to shut down now (NUT primary mode only).' }),
+  restore: bool({ default: true, help: 'When mains is back: power on exactly the servers that were on before the cut, in dependency order.' }),
+  restore_delay: duration({ min: 0, default: 60_000, help: 'How long mains must be back before the restore starts (mains that fails again meanwhile starts no restore).' }),
+  restore_min_charge: int({ min: 0, max: 100, default: 30, help: 'Battery charge (%) the restore waits for, so a second cut can still be ridden out (0: do not wait).' }),
 } satisfies Template;
 
 export const outletTemplate = {

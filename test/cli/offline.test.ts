@@ -49,7 +49,7 @@ describe('ockle CLI without a daemon', () => {
     const r = await cli('config', 'check', demo.configDir);
     expect(r.code).toBe(2);
     expect(r.err).toContain('servers/vm-1.ini:3: unknown key "descripton" in [server] Did you mean "description"?');
-    expect(r.err).toContain('servers/vm-1.ini:12: outlet 40 is beyond device "pdu-a", which has 8 outlets Use an outlet from 1 to 8.');
+    expect(r.err).toContain('servers/vm-1.ini:13: outlet 40 is beyond device "pdu-a", which has 8 outlets Use an outlet from 1 to 8.');
     expect(r.out).toContain('2 errors, 0 warnings');
   });
 

@@ -94,18 +94,18 @@ const CASES: Case[] = [
     mistake: 'unknown device, listing the defined ones',
     edit: replace('servers/web-1.ini', 'device = pdu-b', 'device = pdu-3'),
     expected:
-      'servers/web-1.ini:11: outlet "power" names device "pdu-3", which is not defined (defined: pdu-a, pdu-b, relay-1). Did you mean "pdu-a"? Add config/devices/pdu-3.ini or correct the name.',
+      'servers/web-1.ini:12: outlet "power" names device "pdu-3", which is not defined (defined: pdu-a, pdu-b, relay-1). Did you mean "pdu-a"? Add config/devices/pdu-3.ini or correct the name.',
   },
   {
     mistake: 'outlet number beyond the device',
     edit: replace('servers/vm-1.ini', 'outlet = 4', 'outlet = 12'),
-    expected: 'servers/vm-1.ini:12: outlet 12 is beyond device "pdu-a", which has 8 outlets Use an outlet from 1 to 8.',
+    expected: 'servers/vm-1.ini:13: outlet 12 is beyond device "pdu-a", which has 8 outlets Use an outlet from 1 to 8.',
   },
   {
     mistake: 'the same outlet given to two servers',
     edit: replace('servers/web-2.ini', 'outlet = 5', 'outlet = 4'),
     expected:
-      'servers/web-2.ini:12: outlet 4 of "pdu-b" is already given to server "web-1" (servers/web-1.ini:12) An outlet powers one server: correct one of the two.',
+      'servers/web-2.ini:13: outlet 4 of "pdu-b" is already given to server "web-1" (servers/web-1.ini:13) An outlet powers one server: correct one of the two.',
   },
   {
     mistake: 'dependency on an unknown server, with a suggestion',

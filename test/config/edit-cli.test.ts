@@ -36,7 +36,7 @@ describe('ockle config set|add|rm|undo|history', () => {
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(/servers\/web-1\.ini:\d+: \+ max_attempts = 5/);
     expect(r.out).toContain('reloaded');
-    expect(await demo.read('servers/web-1.ini')).toBe(before.replace('dependencies = db-1, vm-1, vm-2\n', 'dependencies = db-1, vm-1, vm-2\nmax_attempts = 5\n'));
+    expect(await demo.read('servers/web-1.ini')).toBe(before.replace('shed_priority = 2\n', 'shed_priority = 2\nmax_attempts = 5\n'));
     const t = await run('config', 'set', 'devices/pdu-a.ini:device.poll_interval', '3s');
     expect(t.code, t.err).toBe(0);
     expect(t.out).toMatch(/devices\/pdu-a\.ini:\d+: - poll_interval = 2s\n.*devices\/pdu-a\.ini:\d+: \+ poll_interval = 3s/s);

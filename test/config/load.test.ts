@@ -66,7 +66,7 @@ describe('config loader', () => {
     const { problems, config } = await checkConfig(demo.configDir, { drivers: defaultRegistry(), plugins: builtinPluginTemplates });
     expect(config).toBeDefined();
     expect(problems.map(formatProblem)).toContain(
-      'servers/vm-1.ini:22: warning: section [spare] is not used by [server] Name it in outlets, controls or tests, or remove it.',
+      'servers/vm-1.ini:23: warning: section [spare] is not used by [server] Name it in outlets, controls or tests, or remove it.',
     );
   });
 });
