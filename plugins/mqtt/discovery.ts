@@ -13,8 +13,8 @@
  * the gateway's device, outlets and meters to their PDU's device (via the gateway). Every
  * entity is available only while the gateway's availability topic says online.
  */
-import type { DeviceStatus, ServerStatus } from '../../src/core/model.js';
-import { availabilityTopic, deviceTopic, outletSetTopic, outletTopic, serverSetTopic, serverTopic, type Names } from './topics.js';
+import type { DeviceStatus, ServerStatus, UpsStatus } from '../../src/core/model.js';
+import { availabilityTopic, deviceTopic, outletSetTopic, outletTopic, serverSetTopic, serverTopic, upsTopic, type Names } from './topics.js';
 
 export interface DiscoveryOptions {
   readonly haPrefix: string;
@@ -35,7 +35,7 @@ const METERS = [
 const JSON_KEY: Record<(typeof METERS)[number]['key'], string> = { watts: 'watts', amps: 'amps', volts: 'volts', energyWh: 'energy_wh' };
 
 /** Every discovery config of the lab: topic → JSON payload. */
-export function discoveryMessages(n: Names, o: DiscoveryOptions, servers: readonly ServerStatus[], devices: readonly DeviceStatus[]): Map<string, string> {
+export function discoveryMessages(n: Names, o: DiscoveryOptions, servers: readonly ServerStatus[], devices: readonly DeviceStatus[], ups: readonly UpsStatus[] = []): Map<string, string> {
   const out = new Map<string, string>();
   const node = `ockle_${id(n.gateway)}`;
   const availability = [{ topic: availabilityTopic(n), payload_available: 'online', payload_not_available: 'offline' }];
@@ -121,6 +121,19 @@ export function discoveryMessages(n: Names, o: DiscoveryOptions, servers: readon
             device,
           });
     }
+  }
+  // Per UPS a device of its own: sensors for what it reports, and binary sensors "on battery"
+  // and "low battery" (device_class battery: on means low).
+  for (const u of ups) {
+    const uid = `ups_${id(u.name)}`;
+    const device = { identifiers: [`${node}_${uid}`], name: `UPS ${u.name}`, manufacturer: 'ockle', model: u.type, via_device: node };
+    const topic = upsTopic(n, u.name);
+    put('binary_sensor', `${uid}_on_battery`, { name: 'on battery', state_topic: topic, value_template: "{{ 'ON' if value_json.on_battery else 'OFF' }}", payload_on: 'ON', payload_off: 'OFF', icon: 'mdi:battery-alert', device });
+    put('binary_sensor', `${uid}_low_battery`, { name: 'low battery', state_topic: topic, value_template: "{{ 'ON' if value_json.low_battery else 'OFF' }}", payload_on: 'ON', payload_off: 'OFF', device_class: 'battery', device });
+    if (u.chargePct !== null) put('sensor', `${uid}_charge`, { name: 'charge', state_topic: topic, value_template: '{{ value_json.charge_pct }}', device_class: 'battery', unit_of_measurement: '%', state_class: 'measurement', device });
+    if (u.runtimeS !== null) put('sensor', `${uid}_runtime`, { name: 'runtime', state_topic: topic, value_template: '{{ value_json.runtime_s }}', device_class: 'duration', unit_of_measurement: 's', state_class: 'measurement', device });
+    if (u.loadPct !== null) put('sensor', `${uid}_load`, { name: 'load', state_topic: topic, value_template: '{{ value_json.load_pct }}', unit_of_measurement: '%', state_class: 'measurement', icon: 'mdi:gauge', device });
+    if (u.inputVolts !== null) put('sensor', `${uid}_input_voltage`, { name: 'input voltage', state_topic: topic, value_template: '{{ value_json.input_volts }}', device_class: 'voltage', unit_of_measurement: 'V', state_class: 'measurement', device });
   }
   return out;
 }

@@ -16,11 +16,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { connect, type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
-import type { ActionRecord, DeviceStatus, ServerStatus } from '../../src/core/model.js';
+import type { ActionRecord, DeviceStatus, ServerStatus, UpsStatus } from '../../src/core/model.js';
 import type { PluginContext } from '../../src/plugin-host/types.js';
 import { packageVersion } from '../../src/version.js';
 import { discoveryMessages, isDiscoveryTopic } from './discovery.js';
-import { availabilityTopic, base, commandFilters, fallbackReplyTopic, isStateTopic, parseCommand, responseTopicAllowed, stateMessages, type Command, type Names } from './topics.js';
+import { availabilityTopic, base, commandFilters, fallbackReplyTopic, isStateTopic, parseCommand, responseTopicAllowed, stateMessages, upsMessages, type Command, type Names } from './topics.js';
 
 interface Settings {
   readonly names: Names;
@@ -137,6 +137,21 @@ export async function start(ctx: PluginContext): Promise<void> {
       },
     );
 
+  /**
+   * UPSes as `ups.changed` last told them. No ctx.call lists them, so this cache is all the
+   * plugin knows: their topics are never cleared as stale (after a restart the cache is empty
+   * until each UPS reports a change, and clearing would make them flap).
+   */
+  const ups = new Map<string, UpsStatus>();
+  const isUpsTopic = (t: string): boolean => t.startsWith(`${base(s.names)}/ups/`) || /\/ups_[^/]*\/config$/.test(t);
+  /** Which readings a UPS reports decides its Home Assistant sensors. */
+  const upsShape = (u: UpsStatus | undefined): string => (u ? [u.chargePct, u.runtimeS, u.loadPct, u.inputVolts].map((x) => (x === null ? 0 : 1)).join('') : '');
+  ctx.on('ups.changed', (e) => {
+    const reshaped = upsShape(ups.get(e.ups.name)) !== upsShape(e.ups);
+    ups.set(e.ups.name, e.ups);
+    sync(reshaped);
+  });
+
   /** Home Assistant configs depend on the lab's shape only: made again by a full re-read, not per event. */
   let discovery = new Map<string, string>();
   /** Acknowledgements of the last sync's messages (a resync waits for them). */
@@ -150,8 +165,9 @@ export async function start(ctx: PluginContext): Promise<void> {
    */
   const sync = (full: boolean): void => {
     if (!lab || !online) return;
-    if (full && s.homeassistant) discovery = discoveryMessages(s.names, { haPrefix: s.haPrefix, outletSwitches: s.outletSwitches, version }, lab.servers, lab.devices);
+    if (full && s.homeassistant) discovery = discoveryMessages(s.names, { haPrefix: s.haPrefix, outletSwitches: s.outletSwitches, version }, lab.servers, lab.devices, [...ups.values()]);
     const want = stateMessages(s.names, lab.servers, lab.devices);
+    for (const [t, p] of upsMessages(s.names, [...ups.values()])) want.set(t, p);
     for (const [t, p] of discovery) want.set(t, p);
     const sends: Promise<void>[] = [];
     for (const [topic, payload] of want)
@@ -161,7 +177,7 @@ export async function start(ctx: PluginContext): Promise<void> {
       }
     if (full)
       for (const topic of [...published.keys()])
-        if (!want.has(topic)) {
+        if (!want.has(topic) && !isUpsTopic(topic)) {
           published.delete(topic);
           sends.push(publish(topic, ''));
         }
@@ -177,7 +193,8 @@ export async function start(ctx: PluginContext): Promise<void> {
       lab = fn(lab);
       sync(false);
     }
-    void refresh();
+    // After the publish above has been written, not before it.
+    setImmediate(() => void refresh());
   };
   const outletsPower = (device: string, outlet: number, power: DeviceStatus['outlets'][number]['power']) => (l: Lab): Lab => ({
     servers: l.servers.map((sv) => (sv.outlets.some((o) => o.device === device && o.outlet === outlet) ? { ...sv, outlets: sv.outlets.map((o) => (o.device === device && o.outlet === outlet ? { ...o, power } : o)) } : sv)),

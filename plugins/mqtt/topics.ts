@@ -7,11 +7,12 @@
  *   server/NAME/state                     {state, reason, serving, power, outlets, …} (retained)
  *   outlet/DEVICE/N/state                 {power, server, watts, amps, volts, energy_wh} (retained)
  *   device/DEVICE/state                   {reachable, error, watts} (retained)
+ *   ups/NAME/state                        {power, on_battery, charge_pct, runtime_s, …} (retained)
  *   server/NAME/set, outlet/DEVICE/N/set  commands acting as shared_topic_user
  *   user/USER/server/NAME/set, user/USER/outlet/DEVICE/N/set   commands of USER
  *   …/reply                               replies when the command gave no response topic
  */
-import type { DeviceStatus, ServerStatus } from '../../src/core/model.js';
+import type { DeviceStatus, ServerStatus, UpsStatus } from '../../src/core/model.js';
 
 export interface Names {
   readonly prefix: string;
@@ -23,6 +24,7 @@ export const availabilityTopic = (n: Names): string => `${base(n)}/availability`
 export const serverTopic = (n: Names, server: string): string => `${base(n)}/server/${server}/state`;
 export const outletTopic = (n: Names, device: string, outlet: number): string => `${base(n)}/outlet/${device}/${outlet}/state`;
 export const deviceTopic = (n: Names, device: string): string => `${base(n)}/device/${device}/state`;
+export const upsTopic = (n: Names, ups: string): string => `${base(n)}/ups/${ups}/state`;
 export const serverSetTopic = (n: Names, server: string): string => `${base(n)}/server/${server}/set`;
 export const outletSetTopic = (n: Names, device: string, outlet: number): string => `${base(n)}/outlet/${device}/${outlet}/set`;
 
@@ -37,7 +39,7 @@ export const commandFilters = (n: Names): string[] => [
 /** Whether `topic` is one of the retained state topics this gateway owns (for removal of stale ones). */
 export function isStateTopic(n: Names, topic: string): boolean {
   const rest = topic.startsWith(`${base(n)}/`) ? topic.slice(base(n).length + 1).split('/') : [];
-  return (rest.length === 3 && (rest[0] === 'server' || rest[0] === 'device') && rest[2] === 'state') || (rest.length === 4 && rest[0] === 'outlet' && rest[3] === 'state');
+  return (rest.length === 3 && (rest[0] === 'server' || rest[0] === 'device' || rest[0] === 'ups') && rest[2] === 'state') || (rest.length === 4 && rest[0] === 'outlet' && rest[3] === 'state');
 }
 
 /** Whether a server is serving: its tests pass (OK), the state dependents wait for. */
@@ -95,6 +97,32 @@ export function stateMessages(n: Names, servers: readonly ServerStatus[], device
     out.set(deviceTopic(n, d.id), JSON.stringify({ reachable: d.reachable, error: d.error, read_back: d.readBack, ...(watts !== undefined && { watts: Math.round(watts * 1000) / 1000 }) }));
   }
   return out;
+}
+
+/**
+ * The retained state of each UPS (from `ups.changed`): readings as JSON numbers, null where the
+ * UPS does not report them.
+ */
+export function upsMessages(n: Names, ups: readonly UpsStatus[]): Map<string, string> {
+  return new Map(
+    ups.map((u) => [
+      upsTopic(n, u.name),
+      JSON.stringify({
+        power: u.power,
+        on_battery: u.power === 'battery',
+        low_battery: u.lowBattery,
+        charge_pct: u.chargePct,
+        runtime_s: u.runtimeS,
+        load_pct: u.loadPct,
+        input_volts: u.inputVolts,
+        stage: u.stage,
+        detail: u.detail,
+        alarms: u.alarms,
+        error: u.error,
+        servers: u.servers,
+      }),
+    ]),
+  );
 }
 
 /** A command as the topic and payload say it; who sent it is decided by the caller (roles). */

@@ -6,9 +6,10 @@
 import { describe, expect, it } from 'vitest';
 import { discoveryMessages } from '../../plugins/mqtt/discovery.js';
 import { parseRoles } from '../../plugins/mqtt/plugin.js';
-import { fallbackReplyTopic, isStateTopic, parseCommand, responseTopicAllowed, stateMessages } from '../../plugins/mqtt/topics.js';
-import type { DeviceStatus, ServerStatus } from '../../src/core/model.js';
+import { fallbackReplyTopic, isStateTopic, parseCommand, responseTopicAllowed, stateMessages, upsMessages } from '../../plugins/mqtt/topics.js';
+import type { DeviceStatus, ServerStatus, UpsStatus } from '../../src/core/model.js';
 import { checkDiscovery } from '../support/ha-discovery-schema.js';
+import { UPS } from '../support/mqtt-fixtures.js';
 
 const n = { prefix: 'ockle', gateway: 'gw-a' };
 const parse = (topic: string, payload: string | Buffer, max = 4096) => parseCommand(n, topic, Buffer.isBuffer(payload) ? payload : Buffer.from(payload), max);
@@ -103,4 +104,15 @@ describe('mqtt state and discovery messages', () => {
     expect(checkDiscovery('homeassistant/binary_sensor/n/o/config', { unique_id: 'u', state_topic: 's', device, device_class: 'serving' })).toEqual([expect.stringMatching(/device_class serving/)]);
     expect(sensor({ stat_topic: 'x' })).toEqual([expect.stringMatching(/unknown key stat_topic/)]);
   });
+  it('publishes a UPS as numbers, with sensors Home Assistant accepts for what it reports', () => {
+    const u: UpsStatus = { ...UPS, chargePct: 87, runtimeS: 1260, loadPct: 31, inputVolts: null };
+    const m = upsMessages(n, [u]);
+    expect([...m.keys()]).toEqual(['ockle/gw-a/ups/rack-ups/state']);
+    expect(isStateTopic(n, 'ockle/gw-a/ups/rack-ups/state')).toBe(true);
+    expect(JSON.parse(m.get('ockle/gw-a/ups/rack-ups/state')!)).toMatchObject({ power: 'battery', on_battery: true, charge_pct: 87, runtime_s: 1260, load_pct: 31, input_volts: null });
+    const d = discoveryMessages(n, { haPrefix: 'homeassistant', outletSwitches: true, version: '' }, [], [], [u]);
+    for (const [t, p] of d) expect(checkDiscovery(t, JSON.parse(p) as Record<string, unknown>), t).toEqual([]);
+    expect([...d.keys()].map((t) => t.split('/')[3]).sort()).toEqual(['ups_rack-ups_charge', 'ups_rack-ups_load', 'ups_rack-ups_low_battery', 'ups_rack-ups_on_battery', 'ups_rack-ups_runtime']);
+  });
 });
+

@@ -29,6 +29,7 @@ import { makeLab, type Lab } from '../support/lab.js';
 import { MQTT_USERS, startMosquitto, type Mosquitto, type Received } from '../support/mosquitto.js';
 import { describePeer } from '../support/peers.js';
 import { checkDiscovery } from '../support/ha-discovery-schema.js';
+import { UPS } from '../support/mqtt-fixtures.js';
 
 const until = async (cond: () => boolean | Promise<boolean>, what: string, ms = 15_000): Promise<void> => {
   const t0 = Date.now();
@@ -184,6 +185,18 @@ describePeer('mqtt plugin against Debian mosquitto', ['mosquitto', 'mosquitto_pu
     expect(actions().length).toBe(a0);
     await replies.close();
     await mine.close();
+  });
+
+  it('publishes a UPS as ups.changed tells it (retained, numbers) with its Home Assistant sensors', async () => {
+    const sub = await broker.sub({ topics: ['ockle/gw-a/ups/+/state', 'homeassistant/+/ockle_gw-a/+/config'], user: 'homeassistant' });
+    const from = sub.messages.length;
+    daemon.events.emit('ups.changed', { ups: { ...UPS, chargePct: 64, runtimeS: 900, inputVolts: 0 } });
+    const state = json(await sub.next((m) => m.topic === 'ockle/gw-a/ups/rack-ups/state', { from }));
+    expect(state).toMatchObject({ power: 'battery', on_battery: true, charge_pct: 64, runtime_s: 900, input_volts: 0, load_pct: null });
+    const charge = await sub.next((m) => m.topic === 'homeassistant/sensor/ockle_gw-a/ups_rack-ups_charge/config', { from });
+    expect(checkDiscovery(charge.topic, json(charge))).toEqual([]);
+    expect(json(charge)).toMatchObject({ device_class: 'battery', unit_of_measurement: '%', state_topic: 'ockle/gw-a/ups/rack-ups/state' });
+    await sub.close();
   });
 
   it('removes a server taken out of the configuration from the broker and from Home Assistant', async () => {
