@@ -2,7 +2,7 @@
  * What every request to the API and the dashboard passes before its route runs:
  *
  * - its `Host` must name this gateway (loopback, the listen address, an address of this
- *   machine when it listens on all of them, its host name or a configured name). A page on
+ *   machine when it listens on all of them, its host name (and NAME.local) or a configured name). A page on
  *   attacker.example whose name is made to resolve to the gateway (DNS rebinding) sends
  *   `Host: attacker.example` and is refused with 421 before it can read anything.
  * - a request that changes state (anything but GET, HEAD, OPTIONS) must carry
@@ -11,12 +11,13 @@
  *   a cross-site form or no-cors fetch cannot switch, edit or run a plugin command, whatever
  *   `anonymous_role` is.
  */
-import { hostname, networkInterfaces } from 'node:os';
+import { networkInterfaces } from 'node:os';
 import { isIP } from 'node:net';
 import type { Logger } from 'pino';
 import { isLoopback } from '../config/api-exposure.js';
 import { OckleError } from '../errors.js';
 import { AuthThrottle } from './throttle.js';
+import { localNames } from './tls.js';
 
 /** The Host header's host part, lower case, brackets and port removed; null when it cannot be read. */
 export function hostOf(header: string | undefined): string | null {
@@ -35,7 +36,7 @@ export function hostOf(header: string | undefined): string | null {
 export class HostAllowList {
   readonly #names: ReadonlySet<string>;
   constructor(o: { listen: string; names: readonly string[] }) {
-    const names = new Set<string>(['localhost', hostname().toLowerCase()]);
+    const names = new Set<string>(localNames());
     const listen = hostOf(o.listen.includes(':') && !o.listen.startsWith('[') ? `[${o.listen}]` : o.listen) ?? '';
     if (listen === '0.0.0.0' || listen === '::' || listen === '') {
       // Listening on every address: each address of the machine is the listen address.

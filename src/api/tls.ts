@@ -34,12 +34,18 @@ export interface ApiCertificate {
   readonly generated: boolean;
 }
 
+/** localhost and this machine's name, with its mDNS name (`rack-pi.local`) when the name has no domain. */
+export function localNames(): string[] {
+  const h = hostname().toLowerCase();
+  return ['localhost', h, ...(h.includes('.') ? [] : [`${h}.local`])];
+}
+
 /**
  * What a certificate made here should name: localhost, this host's name, the listen address
  * (every address of the machine when it listens on all), and the configured `names`.
  */
 export function hostNames(listen: string, names: readonly string[]): string[] {
-  const out = ['localhost', hostname(), '127.0.0.1', '::1'];
+  const out = [...localNames(), '127.0.0.1', '::1'];
   const a = listen.replace(/^\[(.*)\]$/, '$1');
   if (a === '0.0.0.0' || a === '::' || a === '') {
     for (const list of Object.values(networkInterfaces()))

@@ -240,12 +240,17 @@ async function trustedSocket(u: URL, pinned: string | undefined, signal?: AbortS
     // certificate can be accepted and nothing else.
     rejectUnauthorized: false,
     ALPNProtocols: ['http/1.1'],
-    ...(signal && { signal }),
   });
-  await new Promise<void>((resolve, reject) => {
-    socket.once('secureConnect', resolve);
-    socket.once('error', reject);
-  });
+  const abort = (): void => void socket.destroy(new Error('aborted'));
+  signal?.addEventListener('abort', abort, { once: true });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      socket.once('secureConnect', resolve);
+      socket.once('error', reject);
+    });
+  } finally {
+    signal?.removeEventListener('abort', abort);
+  }
   if (socket.authorized) return socket;
   const seen = socket.getPeerX509Certificate()?.fingerprint256;
   if (pinned !== undefined && seen === pinned) return socket;

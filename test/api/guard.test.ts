@@ -3,6 +3,7 @@
  * (and so may serve plain HTTP without allow_plaintext, with no warning at start), how a Host
  * header is read, which state changes count as cross-site, and the fingerprints the CLI accepts.
  */
+import { hostname } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { checkNotCrossSite, hostOf, HostAllowList } from '../../src/api/guard.js';
 import { normalizeFingerprint } from '../../src/cli/client.js';
@@ -33,6 +34,9 @@ describe('API guards', () => {
     const list = new HostAllowList({ listen: '127.0.0.1', names: ['Rack.Example', '::2'] });
     for (const h of ['127.0.0.1:1', 'localhost', 'rack.example:443', '[::2]:80', 'x.localhost']) expect(list.allows(h), h).toBe(true);
     for (const h of ['attacker.example', 'rack.example.attacker.example', '127.0.0.1.nip.io', '[::3]', undefined]) expect(list.allows(h), String(h)).toBe(false);
+    // This machine's name, and its mDNS name when the name has no domain (raspberrypi.local).
+    expect(list.allows(hostname())).toBe(true);
+    if (!hostname().includes('.')) expect(list.allows(`${hostname()}.local:8420`)).toBe(true);
   });
 
   it('lets safe methods through, and a change only with a JSON content type or X-Ockle-Client', () => {
