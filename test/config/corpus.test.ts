@@ -201,7 +201,7 @@ const CASES: Case[] = [
   {
     mistake: 'unknown plugin in enabled, nothing close',
     edit: replace('ockle.ini', 'enabled = auto-control', 'enabled = auto-control, grafana'),
-    expected: 'ockle.ini:27: unknown plugin "grafana" in enabled Available plugins: auto-control, logger, metrics, timer-example.',
+    expected: 'ockle.ini:27: unknown plugin "grafana" in enabled Available plugins: auto-control, logger, metrics, mqtt, timer-example.',
   },
   {
     mistake: 'section for an unknown plugin',

@@ -221,8 +221,8 @@ describe('a worker plugin under the daemon’s bridge', () => {
 });
 
 describe('the bundled plugins', () => {
-  it('declare the least role they need: the worker plugins only read', () => {
-    expect(Object.fromEntries([...workerPlugins].map(([n, w]) => [n, w.role]))).toEqual({ logger: 'viewer', metrics: 'viewer', 'timer-example': 'viewer' });
+  it('declare the least role they need: the worker plugins only read, but mqtt, which switches for the MQTT users its roles authorise', () => {
+    expect(Object.fromEntries([...workerPlugins].map(([n, w]) => [n, w.role]))).toEqual({ logger: 'viewer', metrics: 'viewer', mqtt: 'operator', 'timer-example': 'viewer' });
     expect(manifests.find((m) => m.name === 'auto-control')?.role).toBeUndefined(); // main thread: no ctx.call
   });
 });
