@@ -49,6 +49,12 @@ describePeer('self-signed certificate read by openssl', ['openssl'], () => {
     expect(wrong.code).not.toBe(0);
   });
 
+  it('writes an IPv6 address with an IPv4 tail as the same 16 bytes', () => {
+    const c = selfSignedCertificate(['localhost', '::ffff:127.0.0.1', '::']);
+    const text = spawnSync('openssl', ['x509', '-noout', '-ext', 'subjectAltName'], { input: c.cert, encoding: 'utf8' }).stdout;
+    expect(text).toContain('IP Address:0:0:0:0:0:FFFF:7F00:1, IP Address:0:0:0:0:0:0:0:0');
+  });
+
   it('has the key it was made with, and the fingerprint openssl computes', () => {
     const pub = (args: string[]) => openssl(...args).out;
     expect(pub(['x509', '-in', join(dir, 'cert.pem'), '-noout', '-pubkey'])).toBe(pub(['pkey', '-in', join(dir, 'key.pem'), '-pubout']));
