@@ -241,7 +241,7 @@ export class Daemon {
         dataDir,
         config: (config.plugins.settings.get(name) ?? {}) as Record<string, unknown>,
         log: this.log.child({ face: 'plugin' }),
-        handle: pluginHandler(this.#runtime, name, w.role),
+        handle: pluginHandler(this.#runtime, name, w.role, { ups: () => this.#ups.list() }),
         subscribe: pluginSubscriber(this.events),
         onState: (state, detail) => this.events.emit('plugin.changed', { plugin: name, state, detail }),
         startTimeoutMs: config.plugins.startTimeoutMs,

@@ -6,7 +6,7 @@
  */
 import type { Gateway } from '../core/gateway.js';
 import { RequestValidationError } from '../errors.js';
-import { callMethod, EVENT_NAMES, isEventName, METHOD_NAMES, type Subscribe } from './contract.js';
+import { callMethod, EVENT_NAMES, isEventName, METHOD_NAMES, type DaemonViews, type Subscribe } from './contract.js';
 import type { CommandRole } from './protocol.js';
 
 /** Every method `ctx.call` serves (docs/plugins.md lists them; a test keeps the two in step). */
@@ -15,9 +15,10 @@ export const PLUGIN_METHODS = METHOD_NAMES;
 /**
  * Serves the `ctx.call`s of plugin `plugin`, which holds role `role` (its manifest's; default
  * operator): the contract's methods up to that role, refused with OCKLE_AUTH_FORBIDDEN above it.
+ * `views` serves what the gateway does not know (the UPSes); without it `ups` answers `[]`.
  */
-export function pluginHandler(gateway: Gateway, plugin: string, role: CommandRole = 'operator'): (method: string, params: unknown) => Promise<unknown> {
-  return async (method, params) => callMethod(gateway, plugin, role, method, params);
+export function pluginHandler(gateway: Gateway, plugin: string, role: CommandRole = 'operator', views?: DaemonViews): (method: string, params: unknown) => Promise<unknown> {
+  return async (method, params) => callMethod(gateway, plugin, role, method, params, views);
 }
 
 /**

@@ -10,7 +10,7 @@
  * not compile. To add a method: add an entry to `METHODS`; its parameter and result types follow.
  */
 import type { Gateway } from '../core/gateway.js';
-import type { ActionKind, ActionRecord, DeviceStatus, EventName, OckleEvents, OutletRef, ServerStatus, TreeView } from '../core/model.js';
+import type { ActionKind, ActionRecord, DeviceStatus, EventName, OckleEvents, OutletRef, ServerStatus, TreeView, UpsStatus } from '../core/model.js';
 import { OckleError, RequestValidationError } from '../errors.js';
 import type { CommandRole } from './protocol.js';
 
@@ -71,12 +71,22 @@ interface MethodSpec<P, R> {
   readonly result: string;
   /** Checks what arrived over the wire (`{}` when the plugin passed nothing). @throws RequestValidationError */
   readonly parse: (params: Readonly<Record<string, unknown>>, method: string) => P;
-  readonly run: (gateway: Gateway, params: P, plugin: string) => R;
+  readonly run: (gateway: Gateway, params: P, plugin: string, views: DaemonViews) => R;
 }
+
+/**
+ * What the daemon serves beside the gateway: the gateway does not know UPSes (the daemon's
+ * UpsService does). A caller that passes none (a test's bare gateway) serves an empty list.
+ */
+export interface DaemonViews {
+  /** Every configured UPS's status, as `GET /api/ups` gives it. */
+  readonly ups: () => readonly UpsStatus[];
+}
+const NO_VIEWS: DaemonViews = { ups: () => [] };
 
 /** A method: its spec, and `invoke`, which parses then runs (one signature for every method, so the table dispatches without a switch). */
 export interface PluginMethod<P, R> extends MethodSpec<P, R> {
-  invoke(gateway: Gateway, call: WireCall): R;
+  invoke(gateway: Gateway, call: WireCall, views?: DaemonViews): R;
   /** Parses the parameters only. @throws RequestValidationError */
   check(call: WireCall): void;
 }
@@ -90,7 +100,7 @@ interface WireCall {
 function method<P, R>(spec: MethodSpec<P, R>): PluginMethod<P, R> {
   return {
     ...spec,
-    invoke: (gateway, { method, params, plugin }) => spec.run(gateway, spec.parse(paramsObject(method, params), method), plugin),
+    invoke: (gateway, { method, params, plugin }, views = NO_VIEWS) => spec.run(gateway, spec.parse(paramsObject(method, params), method), plugin, views),
     check: ({ method, params }) => void spec.parse(paramsObject(method, params), method),
   };
 }
@@ -153,6 +163,9 @@ export const METHODS = {
     parse: (p, m): { readonly id: string } => ({ id: text(p, 'id', m) }),
     run: (g, p): ActionRecord => g.action(p.id),
   }),
+  // A plugin started after the UPS monitors (or restarted) needs the current readings, not only
+  // the next `ups.changed`: the logger samples them, the metrics plugin exports them.
+  ups: method({ role: 'viewer', params: '', result: 'every UPS’s reading and policy stage (`GET /api/ups`)', parse: none, run: (_g, _p, _plugin, v): readonly UpsStatus[] => v.ups() }),
   'request-action': method({
     role: 'operator',
     params: '`{kind: on/off/cycle/reset, targets: [...], force?, reason?, outlets?: [{device, outlet}], by?}`',
@@ -231,6 +244,6 @@ export function admitCall(plugin: string, role: CommandRole, name: string, param
  * (OCKLE_REQUEST_INVALID) or one above the role (OCKLE_AUTH_FORBIDDEN), checks the parameters
  * (OCKLE_REQUEST_INVALID), and runs it against the gateway.
  */
-export function callMethod(gateway: Gateway, plugin: string, role: CommandRole, name: string, params: unknown): PluginMethodResult<PluginMethodName> {
-  return lookup(plugin, role, name).spec.invoke(gateway, { method: name, params, plugin });
+export function callMethod(gateway: Gateway, plugin: string, role: CommandRole, name: string, params: unknown, views?: DaemonViews): PluginMethodResult<PluginMethodName> {
+  return lookup(plugin, role, name).spec.invoke(gateway, { method: name, params, plugin }, views);
 }

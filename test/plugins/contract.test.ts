@@ -11,7 +11,7 @@ import { afterEach, describe, expect, expectTypeOf, it } from 'vitest';
 import { eventFilter, EVENT_NAMES as API_EVENT_NAMES } from '../../src/api/server.js';
 import { EventBus } from '../../src/core/event-bus.js';
 import type { Gateway } from '../../src/core/gateway.js';
-import type { ActionRecord, ActionRequest, OckleEvents, ServerStatus } from '../../src/core/model.js';
+import type { ActionRecord, ActionRequest, OckleEvents, ServerStatus, UpsStatus } from '../../src/core/model.js';
 import { pluginHandler, pluginSubscriber, PLUGIN_METHODS } from '../../src/plugin-host/bridge.js';
 import {
   callMethod,
@@ -94,6 +94,7 @@ describe('the method table', () => {
       devices: 'viewer',
       actions: 'viewer',
       action: 'viewer',
+      ups: 'viewer',
       'request-action': 'operator',
     });
   });
@@ -143,6 +144,13 @@ describe('the method table', () => {
       await expect(handle(method, params), method).rejects.toMatchObject({ code: 'OCKLE_REQUEST_INVALID', message: expect.stringMatching(why) });
     await expect(handle('reboot', {})).rejects.toMatchObject({ hint: `Methods: ${METHOD_NAMES.join(', ')}.` });
     expect(requests).toHaveLength(1);
+  });
+
+  it('serves ups from the daemon’s views (the gateway knows no UPS), an empty list without them', async () => {
+    const { gateway } = fakeGateway();
+    const ups = [{ name: 'rack-ups', power: 'battery', stage: 'on-battery' }] as unknown as UpsStatus[];
+    expect(await pluginHandler(gateway, 'reader', 'viewer', { ups: () => ups })('ups', undefined)).toBe(ups);
+    expect(await pluginHandler(gateway, 'reader', 'viewer')('ups', {})).toEqual([]);
   });
 
   it('refuses a method above the plugin’s role, before it runs', async () => {
