@@ -45,7 +45,7 @@ describe('HTTP API', () => {
     daemon = await Daemon.start({ configDir: demo.configDir, log: silentLogger(), monitor: false });
     // The demo's worker plugins subscribe to events as they start: let them settle first, so
     // listener counts below are the API's own.
-    for (let i = 0; i < 500 && !daemon.plugins().every((p) => p.state === 'running'); i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 500 && !daemon.plugins().every((p) => p.state === 'running' || p.state === 'disabled'); i++) await new Promise((r) => setTimeout(r, 10));
   });
   afterAll(async () => {
     await daemon.stop();

@@ -270,7 +270,7 @@ describe('enable and disable plugins without a restart', () => {
     await refusedUnchanged(async () => {
       const r = await api('POST', '/api/plugins/nope/enable');
       expect(r.status).toBe(404);
-      expect(r.body.error).toMatchObject({ code: 'OCKLE_NOT_FOUND', message: 'no plugin "nope"', hint: expect.stringMatching(/^Plugins: auto-control, hello, logger, metrics, no-main, timer-example\./) as string });
+      expect(r.body.error).toMatchObject({ code: 'OCKLE_NOT_FOUND', message: 'no plugin "nope"', hint: expect.stringMatching(/^Plugins: auto-control, hello, logger, metrics, mqtt, no-main, timer-example\./) as string });
       const b = await api('POST', '/api/plugins/no-main/enable');
       expect(b.status).toBe(409);
       expect(b.body.error).toMatchObject({ code: 'OCKLE_PLUGIN_BROKEN', message: expect.stringMatching(/^plugin "no-main" cannot be loaded: .*gone\.js does not exist \(plugins\/no-main\/package\.json:\d+\)$/) as string });
