@@ -142,7 +142,7 @@ describe('config editing API', () => {
     const g = await getFile('servers/web-1.ini');
     expect((await edit('servers/web-1.ini', g.version, [{ op: 'set', section: 'server', key: 'max_attempts', value: '5' }])).status).toBe(200);
     const lines = (await demo.read('servers/web-1.ini')).split('\n');
-    expect(lines[lines.indexOf('dependencies = db-1, vm-1, vm-2') + 1]).toBe('max_attempts = 5');
+    expect(lines[lines.indexOf('shed_priority = 2') + 1]).toBe('max_attempts = 5');
     expect(writes()).toBe(w);
   });
 
