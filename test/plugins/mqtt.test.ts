@@ -16,12 +16,12 @@
 import { spawn } from 'node:child_process';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import pino from 'pino';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { SimWorld } from '../../drivers/sim/world.js';
 import type { PluginStatus } from '../../src/api/server.js';
 import { main } from '../../src/cli/commands.js';
 import { Daemon } from '../../src/daemon.js';
-import { silentLogger } from '../../src/log.js';
 import { testContext } from '../../src/plugin-host/testing.js';
 import * as plugin from '../../plugins/mqtt/plugin.js';
 import { REPO } from '../support/demo.js';
@@ -60,11 +60,14 @@ describePeer('mqtt plugin against Debian mosquitto', ['mosquitto', 'mosquitto_pu
   const status = (): PluginStatus['status'] => daemon.plugins().find((p) => p.name === 'mqtt')?.status;
   const writes = (): number => daemon.shared<SimWorld>('sim-world')!.writes('pdu-1').count;
   const actions = () => daemon.gateway.actions({ limit: 100 });
+  /** Everything the daemon logs, the plugin's lines included. */
+  const lines: string[] = [];
+  const log = pino({ level: 'debug' }, { write: (l: string) => void lines.push(l) });
 
   beforeAll(async () => {
     broker = await startMosquitto();
     lab = await mqttLab(broker, 'gw-a', 'gw');
-    daemon = await Daemon.start({ configDir: lab.configDir, log: silentLogger() });
+    daemon = await Daemon.start({ configDir: lab.configDir, log });
     await until(() => status()?.connection === 'connected' && status()?.lastResyncMs !== null, 'the plugin connected and resynchronised');
   }, 60_000);
   afterAll(async () => {
@@ -240,7 +243,7 @@ describePeer('mqtt plugin against Debian mosquitto', ['mosquitto', 'mosquitto_pu
     // QoS 1 to the stopped gateway's persistent session: the broker queues it.
     await broker.pub({ topic: 'ockle/gw-a/user/alice/server/web-1/set', message: 'off', user: 'alice', qos: 1 });
     const replies = await broker.sub({ topics: ['ockle/gw-a/user/alice/server/+/reply'], user: 'alice' });
-    daemon = await Daemon.start({ configDir: lab.configDir, log: silentLogger() });
+    daemon = await Daemon.start({ configDir: lab.configDir, log });
     await until(() => status()?.connection === 'connected' && typeof status()?.lastResyncMs === 'number', 'reconnected after the restart');
     const w0 = writes();
     const a0 = actions().length;
@@ -253,6 +256,13 @@ describePeer('mqtt plugin against Debian mosquitto', ['mosquitto', 'mosquitto_pu
     expect(daemon.gateway.server('web-1').state).toBe('OK');
     await replies.close();
   }, 30_000);
+
+  it('never logs the MQTT password (its refusals and reconnections are logged)', () => {
+    const text = lines.join('');
+    expect(text).toMatch(/MQTT command refused/);
+    expect(text).toMatch(/lost the MQTT broker/);
+    expect(text).not.toContain(MQTT_USERS.gw);
+  });
 
   it('refuses a command left retained on the broker, and publishes the will (offline, retained) when the gateway is SIGKILLed', async () => {
     const lab2 = await mqttLab(broker, 'gw-b', 'gw-b');
