@@ -646,6 +646,9 @@ export async function checkConfig(dirIn: string, opts: LoadOptions): Promise<{ p
     for (const s of r.sections) if (s.name !== 'ups' && s.name !== 'policy') r.c.error(s.line, `unknown section [${s.name}] in a UPS file`, 'A UPS file has an [ups] section and a [policy] section.');
     const t = usec ? typed(r.c, usec, 'ups', upsCommonTemplate) : undefined;
     const policy = validate(r.c, psec, upsPolicyTemplate);
+    // Every stage is a sequenced action: without the sequencer a power cut would do nothing.
+    if (!enabled.includes('auto-control'))
+      r.c.error(usec?.line ?? 1, `UPS "${id}" needs the auto-control plugin: its stages are sequenced on/off actions`, 'Add auto-control to [plugins] enabled in ockle.ini, or remove this UPS file.');
     checkUpsPolicy(r.c, psec, policy, t, serverNames, servers);
     if (t) ups.push({ id, file: rel, type: t.type, common: t.common as UpsConfig['common'], spec: t.spec, policy });
     flush(r.c);
