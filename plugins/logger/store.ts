@@ -1,6 +1,7 @@
 /**
- * The logger's SQLite database: outlet samples (state and metering) at `log_resolution`, every
- * outlet and server state change, and every finished action. Plain SQL over node-sqlite3-wasm
+ * The logger's SQLite database: outlet samples (state and metering) and UPS samples (power,
+ * charge, runtime, load, input voltage) at `log_resolution`, every outlet, server and UPS
+ * change, and every finished action. Plain SQL over node-sqlite3-wasm
  * (SQLite compiled to WebAssembly, writing the file directly): no native addon to build on a
  * Raspberry Pi, and any SQLite tool can read the file.
  */
@@ -9,6 +10,11 @@ import sqlite from 'node-sqlite3-wasm';
 const { Database } = sqlite;
 type Db = InstanceType<typeof Database>;
 
+/**
+ * Bumped only for a change an older logger could not live with. The UPS table came without a
+ * bump: CREATE IF NOT EXISTS adds it to an older file, and an older logger leaves a table it does
+ * not know alone.
+ */
 export const SCHEMA_VERSION = 1;
 
 export interface Sample {
@@ -19,6 +25,36 @@ export interface Sample {
   readonly amps?: number | undefined;
   readonly volts?: number | undefined;
   readonly energyWh?: number | undefined;
+}
+
+/** One UPS reading. A silent source is sampled with its power `unknown` and no values (not the last ones it gave). */
+export interface UpsSample {
+  readonly ups: string;
+  /** mains, battery, bypass, off, unknown. */
+  readonly power: string;
+  readonly stage: string;
+  readonly chargePct: number | null;
+  readonly runtimeS: number | null;
+  readonly loadPct: number | null;
+  readonly inputVolts: number | null;
+}
+
+export interface UpsPoint {
+  /** Bucket start, ms since the epoch. */
+  readonly t: number;
+  /** Means over the bucket's samples from an answering source (null: none answered). */
+  readonly chargePct: number | null;
+  readonly runtimeS: number | null;
+  readonly loadPct: number | null;
+  readonly inputVolts: number | null;
+  /** Fraction of the answered samples that were on battery (0–1; null: none answered). */
+  readonly onBattery: number | null;
+  /** Fraction of the bucket's samples when the source was silent (0–1). */
+  readonly silent: number;
+}
+export interface UpsSeries {
+  readonly ups: string;
+  readonly points: readonly UpsPoint[];
 }
 
 export interface ActionRow {
@@ -81,6 +117,11 @@ export class LoggerStore {
           id TEXT PRIMARY KEY, kind TEXT NOT NULL, origin TEXT NOT NULL, reason TEXT NOT NULL, targets TEXT NOT NULL,
           status TEXT NOT NULL, started INTEGER NOT NULL, finished INTEGER NOT NULL, ms INTEGER NOT NULL, error TEXT);
         CREATE INDEX IF NOT EXISTS actions_by_time ON actions (finished);
+        CREATE TABLE IF NOT EXISTS ups_samples (
+          ts INTEGER NOT NULL, ups TEXT NOT NULL, power TEXT NOT NULL, stage TEXT NOT NULL,
+          charge_pct REAL, runtime_s REAL, load_pct REAL, input_volts REAL);
+        CREATE INDEX IF NOT EXISTS ups_samples_by_ups ON ups_samples (ups, ts);
+        CREATE INDEX IF NOT EXISTS ups_samples_by_time ON ups_samples (ts);
       `);
       const v = this.#db.get(`SELECT value FROM meta WHERE key = 'schema'`) as { value: string } | null;
       if (!v) this.#db.run(`INSERT INTO meta (key, value) VALUES ('schema', ?)`, [String(SCHEMA_VERSION)]);
@@ -116,7 +157,20 @@ export class LoggerStore {
     }
   }
 
-  addChange(ts: number, kind: 'outlet' | 'server' | 'device', subject: string, value: string, previous: string | null, detail: string | null): void {
+  /** UPS readings taken at one moment, in one transaction. */
+  addUpsSamples(ts: number, samples: readonly UpsSample[]): void {
+    if (samples.length === 0) return;
+    const st = this.#db.prepare('INSERT INTO ups_samples (ts, ups, power, stage, charge_pct, runtime_s, load_pct, input_volts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+    try {
+      this.#tx(() => {
+        for (const s of samples) st.run([ts, s.ups, s.power, s.stage, s.chargePct, s.runtimeS, s.loadPct, s.inputVolts]);
+      });
+    } finally {
+      st.finalize();
+    }
+  }
+
+  addChange(ts: number, kind: 'outlet' | 'server' | 'device' | 'ups' | 'ups-stage', subject: string, value: string, previous: string | null, detail: string | null): void {
     this.#db.run('INSERT INTO changes (ts, kind, subject, value, previous, detail) VALUES (?, ?, ?, ?, ?, ?)', [ts, kind, subject, value, previous, detail]);
   }
 
@@ -140,6 +194,7 @@ export class LoggerStore {
     let n = 0;
     this.#tx(() => {
       n += this.#db.run('DELETE FROM samples WHERE ts < ?', [before]).changes;
+      n += this.#db.run('DELETE FROM ups_samples WHERE ts < ?', [before]).changes;
       n += this.#db.run('DELETE FROM changes WHERE ts < ?', [before]).changes;
       n += this.#db.run('DELETE FROM actions WHERE finished < ?', [before]).changes;
     });
@@ -179,6 +234,28 @@ export class LoggerStore {
     return out;
   }
 
+  /** UPS samples from `from` to `to` (ms) in buckets of `step` ms, per UPS (`ups` narrows to one). */
+  upsSeries(o: { from: number; to: number; step: number; ups?: string | undefined }): UpsSeries[] {
+    const values: Record<string, number | string> = { ':from': o.from, ':to': o.to, ':step': o.step };
+    if (o.ups !== undefined) values[':ups'] = o.ups;
+    // A silent source's samples carry no values (avg skips the NULLs) and count only in `silent`.
+    const rows = this.#db.all(
+      `SELECT ups, (ts / :step) * :step AS t, avg(charge_pct) AS charge, avg(runtime_s) AS runtime, avg(load_pct) AS load, avg(input_volts) AS volts,
+         avg(CASE power WHEN 'unknown' THEN NULL WHEN 'battery' THEN 1.0 ELSE 0.0 END) AS battery,
+         avg(CASE power WHEN 'unknown' THEN 1.0 ELSE 0.0 END) AS silent
+       FROM ups_samples WHERE ts >= :from AND ts <= :to${o.ups !== undefined ? ' AND ups = :ups' : ''}
+       GROUP BY ups, t ORDER BY ups, t`,
+      values,
+    ) as { ups: string; t: number; charge: number | null; runtime: number | null; load: number | null; volts: number | null; battery: number | null; silent: number }[];
+    const out: { ups: string; points: UpsPoint[] }[] = [];
+    for (const r of rows) {
+      let cur = out.at(-1);
+      if (!cur || cur.ups !== r.ups) out.push((cur = { ups: r.ups, points: [] }));
+      cur.points.push({ t: Number(r.t), chargePct: round(r.charge), runtimeS: round(r.runtime), loadPct: round(r.load), inputVolts: round(r.volts), onBattery: round(r.battery), silent: round(r.silent) ?? 0 });
+    }
+    return out;
+  }
+
   changes(o: { from: number; to: number; limit: number; subject?: string | undefined }): Change[] {
     const where = ['ts >= :from', 'ts <= :to'];
     const values: Record<string, number | string> = { ':from': o.from, ':to': o.to, ':limit': o.limit };
@@ -210,10 +287,10 @@ export class LoggerStore {
     }));
   }
 
-  stats(): { samples: number; changes: number; actions: number; oldest: number | null; newest: number | null } {
+  stats(): { samples: number; upsSamples: number; changes: number; actions: number; oldest: number | null; newest: number | null } {
     const c = (t: string): number => Number((this.#db.get(`SELECT count(*) AS n FROM ${t}`) as { n: number }).n);
     const r = this.#db.get('SELECT min(ts) AS oldest, max(ts) AS newest FROM samples') as { oldest: number | null; newest: number | null };
-    return { samples: c('samples'), changes: c('changes'), actions: c('actions'), oldest: r.oldest === null ? null : Number(r.oldest), newest: r.newest === null ? null : Number(r.newest) };
+    return { samples: c('samples'), upsSamples: c('ups_samples'), changes: c('changes'), actions: c('actions'), oldest: r.oldest === null ? null : Number(r.oldest), newest: r.newest === null ? null : Number(r.newest) };
   }
 
   close(): void {
