@@ -189,6 +189,7 @@ export async function start(ctx: PluginContext): Promise<void> {
    * daemon first: that is the latency other gateways wait on); a full re-read follows.
    */
   const patch = (fn: (l: Lab) => Lab): void => {
+    events++;
     if (lab) {
       lab = fn(lab);
       sync(false);
@@ -210,6 +211,8 @@ export async function start(ctx: PluginContext): Promise<void> {
   ctx.on('device.unreachable', (e) => patch(device(e.device, (d) => ({ ...d, reachable: false, error: e.message }))));
   for (const e of ['config.reloaded', 'action.started', 'action.finished'] as const) ctx.on(e, () => void refresh());
 
+  /** Events applied to the cached lab so far (a re-read older than one of them is dropped). */
+  let events = 0;
   /** Re-reads the lab and syncs it whole; events during a run make one more run, never a pile of them. */
   const refresh = (): Promise<void> => {
     if (refreshing) {
@@ -220,7 +223,14 @@ export async function start(ctx: PluginContext): Promise<void> {
       do {
         again = false;
         try {
+          const before = events;
           const [servers, devices] = await Promise.all([ctx.call('servers'), ctx.call('devices')]);
+          // An event that arrived meanwhile may be newer than this snapshot: publishing the
+          // snapshot would flap that state back and forth. Read again instead.
+          if (events !== before) {
+            again = true;
+            continue;
+          }
           lab = { servers, devices };
           sync(true);
         } catch (err) {

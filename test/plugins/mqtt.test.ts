@@ -20,6 +20,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { SimWorld } from '../../drivers/sim/world.js';
 import type { PluginStatus } from '../../src/api/server.js';
+import type { DeviceStatus, ServerStatus } from '../../src/core/model.js';
 import { main } from '../../src/cli/commands.js';
 import { Daemon } from '../../src/daemon.js';
 import { testContext } from '../../src/plugin-host/testing.js';
@@ -343,6 +344,59 @@ describePeer('mqtt plugin over TLS (mosquitto with a test CA)', ['mosquitto', 'm
       await until(() => typeof t.status()?.lastError === 'string', 'a TLS error in the status');
       expect(t.status()).toMatchObject({ connection: expect.not.stringMatching(/^connected$/) as string, lastError: expect.stringMatching(/certificate|self.signed|verify/i) as string });
       expect(JSON.stringify(t.status())).not.toContain(MQTT_USERS.gw);
+    } finally {
+      await plugin.stop();
+    }
+  });
+});
+
+describePeer('mqtt plugin state order (in-process, against mosquitto)', ['mosquitto', 'mosquitto_pub', 'mosquitto_sub', 'mosquitto_passwd', 'openssl'], () => {
+  let broker: Mosquitto;
+  beforeAll(async () => {
+    broker = await startMosquitto();
+  }, 60_000);
+  afterAll(async () => {
+    await broker?.close();
+  });
+
+  it('never publishes a re-read older than an event it already published (no flap back)', async () => {
+    const lab = { power: 'off' as 'on' | 'off', reachable: true };
+    const server = (): ServerStatus => ({ name: 'web-1', description: '', host: null, state: lab.power === 'on' ? 'FORCED_ON' : 'OFF', reason: '', outlets: [{ name: 'psu', device: 'pdu-1', outlet: 1, power: lab.power, readBack: 'real' }], controls: [], tests: [], dependencies: [], dependents: [], actionId: null, paused: null });
+    const device = (): DeviceStatus => ({ id: 'pdu-1', type: 'sim', description: '', reachable: lab.reachable, error: null, readBack: 'real', outletCount: 1, outlets: [{ outlet: 1, power: lab.power, name: null, boundTo: 'web-1/psu', reading: null }], model: null, firmware: null, details: {}, lastPollAt: null, lastPollMs: null });
+    // The daemon's answers: a snapshot taken when asked, handed over when the test opens the gate.
+    let gate: Promise<void> = Promise.resolve();
+    const t = testContext({
+      name: 'mqtt',
+      config: { broker: `mqtt://127.0.0.1:${broker.ports.anon}`, gateway: 'gw-o', prefix: 'ockle', username: '', client_id: '', protocol: '5', keepalive: 30_000, reconnect_min: 100, reconnect_max: 1000, ca_file: '', cert_file: '', key_file: '', roles: [], shared_topic_user: '', max_payload: 4096, homeassistant: false, homeassistant_prefix: 'homeassistant', outlet_switches: true },
+      call: async (m) => {
+        const snapshot = m === 'servers' ? [server()] : m === 'devices' ? [device()] : null;
+        await gate;
+        return snapshot;
+      },
+    });
+    await plugin.start(t.ctx);
+    try {
+      await until(() => typeof t.status()?.lastResyncMs === 'number', 'resynchronised');
+      const sub = await broker.sub({ topics: ['ockle/gw-o/outlet/pdu-1/1/state', 'ockle/gw-o/device/pdu-1/state'], retained: false });
+      // 1. A re-read starts and takes its snapshot (outlet off), held at the gate.
+      let open!: () => void;
+      gate = new Promise((r) => (open = r));
+      const asked = t.calls.length;
+      t.emit('action.started', { action: { id: 'a1', kind: 'on', targets: [], force: true, origin: 'api:test', reason: '', requestedAt: new Date().toISOString(), status: 'running', steps: [] } });
+      await until(() => t.calls.length >= asked + 2, 'the re-read asked');
+      // 2. The outlet comes on: the event goes out at once.
+      lab.power = 'on';
+      t.emit('outlet.changed', { device: 'pdu-1', outlet: 1, power: 'on', previous: 'off' });
+      await sub.next((m) => m.topic.endsWith('/1/state') && json(m).power === 'on');
+      // 3. The old snapshot arrives; then a later change, published after whatever it caused.
+      gate = Promise.resolve();
+      open();
+      await until(() => t.calls.length >= asked + 4, 'read again');
+      lab.reachable = false;
+      t.emit('device.unreachable', { device: 'pdu-1', message: 'test' });
+      await sub.next((m) => m.topic.endsWith('/device/pdu-1/state') && json(m).reachable === false);
+      expect(sub.messages.filter((m) => m.topic.endsWith('/1/state')).map((m) => json(m).power)).toEqual(['on']);
+      await sub.close();
     } finally {
       await plugin.stop();
     }
