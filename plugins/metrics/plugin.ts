@@ -1,13 +1,14 @@
 /**
  * metrics, the worker side: an HTTP server of its own serving the Prometheus text exposition
- * format (version 0.0.4) at /metrics. Each scrape reads the servers and devices (two `ctx`
- * calls) so the numbers are never staler than the daemon's own; action counts and durations are
+ * format (version 0.0.4) at /metrics. Each scrape reads the servers, devices and UPSes (three
+ * `ctx` calls) so the numbers are never staler than the daemon's own (a plugin started after the
+ * UPS monitors has their state at its first scrape, not only after the next `ups.changed`); action counts and durations are
  * accumulated from `action.finished` events since the plugin started (a restart is a counter
  * reset, which Prometheus handles).
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { OP_STATES, type ActionRecord, type DeviceStatus, type ServerStatus } from '../../src/core/model.js';
+import { OP_STATES, type ActionRecord, type DeviceStatus, type ServerStatus, type UpsStage, type UpsStatus } from '../../src/core/model.js';
 import type { PluginContext } from '../../src/plugin-host/types.js';
 
 let server: Server | null = null;
@@ -15,6 +16,9 @@ let server: Server | null = null;
 /** Upper bounds (seconds) of the action-duration histogram: a forced switch to a slow tree's boot. */
 export const DURATION_BUCKETS = [0.5, 1, 5, 15, 30, 60, 120, 300, 600, 1800] as const;
 const POWERS = ['on', 'off', 'switching', 'unknown'] as const;
+/** Every UPS policy stage; `satisfies` makes a stage added to UpsStage and missing here a compile error. */
+const UPS_STAGE_SET = { normal: true, unknown: true, 'on-battery': true, shedding: true, 'low-battery': true, 'waiting-for-mains': true, restoring: true } as const satisfies Record<UpsStage, true>;
+export const UPS_STAGES = Object.keys(UPS_STAGE_SET) as readonly UpsStage[];
 
 /** Counters fed by events. */
 export class ActionStats {
@@ -47,7 +51,7 @@ const labels = (l: Record<string, string | number>): string => {
 const num = (x: number): string => (Number.isFinite(x) ? String(x) : x > 0 ? '+Inf' : x < 0 ? '-Inf' : 'NaN');
 
 /** Renders the exposition text. Pure: the tests parse what it returns. */
-export function render(servers: readonly ServerStatus[], devices: readonly DeviceStatus[], stats: ActionStats): string {
+export function render(servers: readonly ServerStatus[], devices: readonly DeviceStatus[], stats: ActionStats, upses: readonly UpsStatus[] = []): string {
   const out: string[] = [];
   const family = (name: string, type: 'gauge' | 'counter' | 'histogram', help: string, samples: [string, Record<string, string | number>, number][]): void => {
     out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
@@ -69,6 +73,18 @@ export function render(servers: readonly ServerStatus[], devices: readonly Devic
   const tests = servers.flatMap((s) => s.tests.filter((t) => t.result !== 'NOT_RUN').map((t) => ({ s, t })));
   family('ockle_test_passed', 'gauge', 'Whether the server test passed on its last run.', tests.map(({ s, t }) => ['', { server: s.name, test: t.name, type: t.type }, t.result === 'PASSED' ? 1 : 0]));
   family('ockle_test_latency_seconds', 'gauge', 'Latency the last run of the test measured.', tests.filter(({ t }) => t.latencyMs !== null).map(({ s, t }) => ['', { server: s.name, test: t.name }, t.latencyMs! / 1000]));
+  // A silent UPS source (power unknown) has only `up` 0 and its stage: its last charge is not
+  // exported as if it were current, and neither is "on battery", which nobody knows.
+  const answering = upses.filter((u) => u.power !== 'unknown');
+  const reading = (k: 'chargePct' | 'runtimeS' | 'loadPct' | 'inputVolts') => answering.filter((u) => u[k] !== null).map((u) => ['', { ups: u.name }, u[k]!] as [string, Record<string, string | number>, number]);
+  family('ockle_ups_up', 'gauge', 'Whether the UPS source answered its last read (1), or is silent (0): a silence is never taken for a power cut.', upses.map((u) => ['', { ups: u.name, type: u.type }, u.power === 'unknown' ? 0 : 1]));
+  family('ockle_ups_on_battery', 'gauge', 'Whether the UPS runs on battery (1) or not (0); absent while its source is silent.', answering.map((u) => ['', { ups: u.name }, u.power === 'battery' ? 1 : 0]));
+  family('ockle_ups_low_battery', 'gauge', 'Whether the UPS reports a low battery (1) or not (0); absent while its source is silent.', answering.map((u) => ['', { ups: u.name }, u.lowBattery ? 1 : 0]));
+  family('ockle_ups_charge_percent', 'gauge', 'Battery charge the UPS reports (percent).', reading('chargePct'));
+  family('ockle_ups_runtime_seconds', 'gauge', 'Runtime on battery the UPS estimates.', reading('runtimeS'));
+  family('ockle_ups_load_percent', 'gauge', 'Output load the UPS reports (percent of its capacity).', reading('loadPct'));
+  family('ockle_ups_input_volts', 'gauge', 'Input (mains) voltage the UPS reports.', reading('inputVolts'));
+  family('ockle_ups_stage', 'gauge', 'Power-cut policy stage of each UPS (1 for the current stage, 0 for the others).', upses.flatMap((u) => UPS_STAGES.map((st) => ['', { ups: u.name, stage: st }, u.stage === st ? 1 : 0] as [string, Record<string, string>, number])));
   family('ockle_actions_running', 'gauge', 'Power actions running now (counted since the plugin started).', [['', {}, stats.running]]);
   family('ockle_actions_total', 'counter', 'Finished power actions by kind, result and origin (api, cli, web, plugin, daemon).', [...stats.counts].map(([k, n]) => {
     const [kind, status, origin] = k.split('\u0000') as [string, string, string];
@@ -92,8 +108,8 @@ export async function start(ctx: PluginContext): Promise<void> {
     if (req.method !== 'GET' && req.method !== 'HEAD') return void res.writeHead(405, { allow: 'GET, HEAD' }).end();
     if (path === '/') return void res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end('<a href="/metrics">ockle metrics</a>\n');
     if (path !== '/metrics') return void res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: the metrics are at /metrics\n');
-    Promise.all([ctx.call('servers'), ctx.call('devices')]).then(
-      ([servers, devices]) => res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(render(servers, devices, stats)),
+    Promise.all([ctx.call('servers'), ctx.call('devices'), ctx.call('ups')]).then(
+      ([servers, devices, upses]) => res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(render(servers, devices, stats, upses)),
       (err: unknown) => res.writeHead(503, { 'content-type': 'text/plain' }).end(`the daemon did not answer: ${(err as Error).message}\n`),
     );
   });
