@@ -152,6 +152,7 @@ export async function start(ctx: PluginContext): Promise<void> {
     sync(reshaped);
   });
 
+  let statusTimer: NodeJS.Timeout | null = null;
   /** Home Assistant configs depend on the lab's shape only: made again by a full re-read, not per event. */
   let discovery = new Map<string, string>();
   /** Acknowledgements of the last sync's messages (a resync waits for them). */
@@ -181,7 +182,14 @@ export async function start(ctx: PluginContext): Promise<void> {
           published.delete(topic);
           sends.push(publish(topic, ''));
         }
-    if (sends.length > 0) acked = Promise.all(sends);
+    if (sends.length > 0) {
+      acked = Promise.all(sends);
+      // The published count in the status: told at most once a second, not per message.
+      statusTimer ??= setTimeout(() => {
+        statusTimer = null;
+        if (!stopped) report();
+      }, 1000).unref();
+    }
   };
 
   /**
