@@ -306,9 +306,10 @@ export async function start(ctx: PluginContext): Promise<void> {
       try {
         online = false;
         await mq.subscribeAsync(commandFilters(s.names), { qos: 1 });
-        await mq.publishAsync(will, 'online', { qos: 1, retain: true });
         online = true;
         await resync();
+        // Online only once every state is current: a reader that sees online can trust them.
+        await mq.publishAsync(will, 'online', { qos: 1, retain: true });
         report();
       } catch (err) {
         if (stopped) return;

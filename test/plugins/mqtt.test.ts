@@ -268,12 +268,19 @@ describePeer('mqtt plugin against Debian mosquitto', ['mosquitto', 'mosquitto_pu
   it('refuses a command left retained on the broker, and publishes the will (offline, retained) when the gateway is SIGKILLed', async () => {
     const lab2 = await mqttLab(broker, 'gw-b', 'gw-b');
     const sub = await broker.sub({ topics: ['ockle/gw-b/availability'], user: 'alice' });
+    const everything = await broker.sub({ topics: ['ockle/gw-b/server/+/state', 'ockle/gw-b/availability'], user: 'alice' });
     // A command someone left retained reaches gw-b when it subscribes: refused, never run.
     const replies = await broker.sub({ topics: ['ockle/gw-b/user/alice/server/web-1/reply'], user: 'alice' });
     await broker.pub({ topic: 'ockle/gw-b/user/alice/server/web-1/set', message: 'on', user: 'alice', retain: true });
     const child = spawn(process.execPath, [join(REPO, 'dist', 'src', 'cli', 'main.js'), 'daemon', '--config', lab2.configDir], { stdio: 'ignore' });
     try {
       await sub.next((m) => m.payload === 'online', { timeoutMs: 30_000, what: 'gw-b online' });
+      // Online comes after every server's state: a reader that sees online can trust them.
+      await everything.next((m) => m.payload === 'online');
+      const seen = everything.messages.map((m) => m.topic);
+      const online = everything.messages.findIndex((m) => m.payload === 'online');
+      expect(new Set(seen.slice(0, online).filter((t) => t.includes('/server/')))).toEqual(new Set(['storage-1', 'web-1', 'spare'].map((n) => `ockle/gw-b/server/${n}/state`)));
+      await everything.close();
       expect(json(await replies.next(() => true))).toMatchObject({ ok: false, status: 'refused', error: { message: expect.stringMatching(/retained command .* is never run/) as string } });
       await broker.pub({ topic: 'ockle/gw-b/user/alice/server/web-1/set', message: '', user: 'alice', retain: true });
       await replies.close();
