@@ -126,6 +126,8 @@ describeShared('UPS-MIB source on a real Eaton 93E recording', 'ups', (dir) => {
       daemon = await Daemon.start({ configDir: lab.configDir, log: silentLogger(), monitor: true });
       const d = daemon;
       const writes = () => d.shared<SimWorld>('sim-world')!.writes('pdu-1').log.map((w) => `${w.action} ${w.outlet}`);
+      // A real UPS takes no drill: ockle never pretends it said something it did not.
+      await expect(d.ups.simulate('eaton', { power: 'battery' })).rejects.toThrow(/is a real UPS \(type snmp\)/);
       const t1 = stage(d, 'tier-1');
       agent.set(UPS_MIB.outputSource, int(5));
       agent.set(UPS_MIB.chargeRemaining, int(88));

@@ -125,8 +125,8 @@ function pathError(path: string, why: string): OckleError {
   return new OckleError('OCKLE_CONFIG_PATH', `${JSON.stringify(path.slice(0, 100))} ${why}; nothing was changed`);
 }
 
-/** ockle.ini, devices/NAME.ini, servers/NAME.ini: the files the loader reads. */
-const EDITABLE = /^(ockle\.ini|(devices|servers)\/[A-Za-z0-9][A-Za-z0-9_.-]{0,62}\.ini)$/;
+/** ockle.ini, devices/NAME.ini, servers/NAME.ini, ups/NAME.ini: the files the loader reads. */
+const EDITABLE = /^(ockle\.ini|(devices|servers|ups)\/[A-Za-z0-9][A-Za-z0-9_.-]{0,62}\.ini)$/;
 
 /** A history file written whole or not at all (mode 0600: it may hold secrets). */
 async function writePrivate(file: string, text: string): Promise<void> {
@@ -169,7 +169,7 @@ export class ConfigEditor {
     const parts = path.split(/[\\/]/);
     if (parts.some((s) => s === '..' || s === '.' || s === '')) throw pathError(path, 'leads outside the config directory or is not a plain relative path');
     if (!path.endsWith('.ini')) throw pathError(path, 'is not an .ini file');
-    if (!EDITABLE.test(path)) throw pathError(path, 'is not a file ockle reads (ockle.ini, devices/NAME.ini, servers/NAME.ini)');
+    if (!EDITABLE.test(path)) throw pathError(path, 'is not a file ockle reads (ockle.ini, devices/NAME.ini, servers/NAME.ini, ups/NAME.ini)');
     let root: string;
     try {
       root = await realpath(this.deps.configDir);
@@ -335,7 +335,7 @@ export class ConfigEditor {
       else {
         // The first server or device of a lab started from ockle.ini alone makes both folders
         // (the loader takes one of them missing beside the other for a folder moved away).
-        if (rel.includes('/')) for (const sub of ['devices', 'servers']) await mkdir(join(dirname(dirname(abs)), sub), { recursive: true, mode: 0o755 });
+        if (rel.includes('/')) for (const sub of ['devices', 'servers', ...(rel.startsWith('ups/') ? ['ups'] : [])]) await mkdir(join(dirname(dirname(abs)), sub), { recursive: true, mode: 0o755 });
         await writeFileAtomic(abs, next);
       }
     } catch (err) {
