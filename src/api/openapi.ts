@@ -1,5 +1,6 @@
 /** The OpenAPI 3.1 description of the HTTP API, served at GET /api/openapi.json. */
 import { EVENT_NAMES, EVENTS } from '../plugin-host/contract.js';
+import { simulateBody } from './ups-routes.js';
 import { schemas } from './schemas.js';
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
@@ -127,6 +128,18 @@ export function openApiDocument(version: string): Record<string, unknown> {
           summary: 'Pause servers for maintenance, or resume them (operator): a paused server gets no keep-alive restart and no automatic action until resumed; kept across restarts',
           requestBody: { content: { 'application/json': { schema: ref('MaintenanceBody') } } },
           responses: { '200': json({ type: 'object' }, 'The servers whose pause changed, and every paused server'), ...errors },
+        },
+      },
+      '/api/ups': { get: { summary: 'Every UPS: its reading (power, charge, runtime, load, alarms) and where its power-cut policy stands (viewer; docs/ups.md)', responses: { '200': json({ type: 'object' }), ...errors } } },
+      '/api/ups/{name}': { get: { summary: 'One UPS: reading, policy stage, open event (viewer)', responses: { '200': json({ type: 'object' }), ...errors } } },
+      '/api/ups/{name}/plan': {
+        get: { summary: 'What each stage of the UPS policy would do now (tiers, low battery, restore), without doing it (viewer)', responses: { '200': json({ type: 'object' }), ...errors } },
+      },
+      '/api/ups/{name}/simulate': {
+        post: {
+          summary: 'Drill a simulated UPS (type sim; admin): mains, battery or silent, and/or its charge; its policy then acts on the real servers as in a power cut. A real UPS refuses (400)',
+          requestBody: { content: { 'application/json': { schema: simulateBody } } },
+          responses: { '200': json({ type: 'object' }, 'The UPS after the drill'), ...errors },
         },
       },
       '/api/servers/{name}/tests': {
