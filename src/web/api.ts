@@ -74,6 +74,8 @@ const FOLLOWED = {
   'action.finished': true,
   'config.reloaded': true,
   'plugin.changed': true,
+  'ups.changed': true,
+  'ups.stage': true,
 } as const satisfies Record<EventName, true>;
 const EVENTS_URL = `/api/events?types=${Object.keys(FOLLOWED).join(',')}`;
 

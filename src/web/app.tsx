@@ -10,6 +10,7 @@ import { PluginsView } from './views/plugins.js';
 import { GraphView } from './views/graph.js';
 import { SequenceView } from './views/sequence.js';
 import { ServerView } from './views/server.js';
+import { UpsBanner, UpsView } from './views/ups.js';
 
 const TABS = [
   ['graph', 'Lab'],
@@ -125,7 +126,7 @@ export function App() {
         <a class="brand" href="#/graph">ockle</a>
         <nav>
           {TABS.filter(([id]) => id !== 'config' || can(s.me, 'admin')).map(([id, label]) => (
-            <a href={`#/${id}`} class={view === id || (view === 'server' && id === 'graph') ? 'active' : ''}>
+            <a href={`#/${id}`} class={view === id || (view === 'server' && id === 'graph') || (view === 'ups' && id === 'charts') ? 'active' : ''}>
               {label}
             </a>
           ))}
@@ -148,11 +149,14 @@ export function App() {
           </button>
         </div>
       )}
+      <UpsBanner />
       <main>
         {view === 'graph' && <GraphView />}
         {view === 'server' && arg && <ServerView name={arg} />}
         {view === 'sequence' && <SequenceView />}
         {view === 'charts' && <ChartsView />}
+        {/* A UPS lives under the Power tab (its cards are there): one more tab did not fit a phone's header. */}
+        {view === 'ups' && (arg ? <UpsView name={arg} /> : <ChartsView />)}
         {view === 'actions' && <ActionsView />}
         {view === 'devices' && <DevicesView />}
         {view === 'plugins' && <PluginsView />}

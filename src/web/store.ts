@@ -4,7 +4,7 @@
  * everything else (and whatever was missed while the stream was down).
  */
 import { useEffect, useState } from 'preact/hooks';
-import type { ActionProgress, ActionRecord, DeviceStatus, Plan, ServerStatus, TreeView } from '../core/model.js';
+import type { ActionProgress, ActionRecord, DeviceStatus, Plan, ServerStatus, TreeView, UpsStatus } from '../core/model.js';
 import { api, forgetToken, onUnauthorized, setToken, streamEvents, type StreamEvent } from './api.js';
 
 export type Role = 'viewer' | 'operator' | 'admin';
@@ -44,6 +44,10 @@ export interface State {
   tree: TreeView | null;
   actions: ActionRecord[];
   plugins: PluginInfo[];
+  /** Every UPS, by name; a `ups.changed` replaces one at once. */
+  ups: UpsStatus[];
+  /** Bumped on each `ups.stage`, so the UPS view re-reads its plan. */
+  upsTicks: number;
   /** Latest progress of each sequenced action, and every server event seen, in order. */
   progress: Record<string, { last: ActionProgress; servers: Record<string, ActionProgress['event']> }>;
   live: 'connecting' | 'live' | 'down';
@@ -55,7 +59,7 @@ export interface State {
   sequence: SequenceDraft;
 }
 
-const state: State = { me: null, servers: [], devices: [], tree: null, actions: [], plugins: [], progress: {}, live: 'connecting', notice: '', liveWhy: '', actionTicks: {}, sequence: NO_SEQUENCE };
+const state: State = { me: null, servers: [], devices: [], tree: null, actions: [], plugins: [], ups: [], upsTicks: 0, progress: {}, live: 'connecting', notice: '', liveWhy: '', actionTicks: {}, sequence: NO_SEQUENCE };
 const listeners = new Set<() => void>();
 const notify = (): void => {
   for (const l of listeners) l();
@@ -79,13 +83,14 @@ export function useStore(): State {
   return state;
 }
 
-export type Resource = 'servers' | 'devices' | 'tree' | 'actions' | 'plugins';
+export type Resource = 'servers' | 'devices' | 'tree' | 'actions' | 'plugins' | 'ups';
 const LOADERS: Record<Resource, () => Promise<Partial<State>>> = {
   servers: async () => ({ servers: (await api<{ servers: ServerStatus[] }>('GET', '/api/servers')).servers }),
   devices: async () => ({ devices: (await api<{ devices: DeviceStatus[] }>('GET', '/api/devices')).devices }),
   tree: async () => ({ tree: await api<TreeView>('GET', '/api/tree') }),
   actions: async () => ({ actions: (await api<{ actions: ActionRecord[] }>('GET', '/api/actions?limit=200')).actions }),
   plugins: async () => ({ plugins: (await api<{ plugins: PluginInfo[] }>('GET', '/api/plugins')).plugins }),
+  ups: async () => ({ ups: (await api<{ ups: UpsStatus[] }>('GET', '/api/ups')).ups }),
 };
 const ALL = Object.keys(LOADERS) as Resource[];
 
@@ -94,6 +99,7 @@ export async function refresh(what: readonly Resource[] = ALL): Promise<void> {
   const parts = await Promise.all(what.map((r) => LOADERS[r]()));
   Object.assign(state, ...parts);
   notify();
+  upsWhileAway();
 }
 
 /**
@@ -106,6 +112,8 @@ function affected(event: string): Resource[] {
   if (event === 'device.metered') return ['devices'];
   if (event.startsWith('action.')) return event === 'action.progressed' || event === 'action.progress' ? [] : ['actions', 'servers'];
   if (event === 'plugin.changed') return ['plugins'];
+  // A stage's records are actions; `ups.changed` is applied as it comes (apply below).
+  if (event === 'ups.stage') return ['ups', 'actions'];
   if (event === 'config.reloaded') return ALL;
   return [];
 }
@@ -143,9 +151,30 @@ function apply(e: StreamEvent): void {
   } else if (e.event === 'action.started' || e.event === 'action.finished') {
     const a = (e.data as { action: ActionRecord }).action;
     state.actions = [a, ...state.actions.filter((x) => x.id !== a.id)];
+  } else if (e.event === 'ups.changed') {
+    const u = (e.data as { ups: UpsStatus }).ups;
+    state.ups = [...state.ups.filter((x) => x.name !== u.name), u].sort((a, b) => a.name.localeCompare(b.name));
+  } else if (e.event === 'ups.stage') {
+    state.upsTicks++;
   }
   notify();
+  upsWhileAway();
   refreshSoon(affected(e.event));
+}
+
+/**
+ * While a UPS is away from normal, its words ("on battery for 12 s; tier 1 in 18 s") age between
+ * two `ups.changed` (the monitor emits a change, not a clock): re-read /api/ups every 2 s then,
+ * and not at all while every UPS is normal.
+ */
+let upsClock: ReturnType<typeof setInterval> | null = null;
+function upsWhileAway(): void {
+  const away = state.me !== null && state.ups.some((u) => u.stage !== 'normal' || u.event !== null);
+  if (away && !upsClock) upsClock = setInterval(() => void refresh(['ups']).catch(() => undefined), 2000);
+  else if (!away && upsClock) {
+    clearInterval(upsClock);
+    upsClock = null;
+  }
 }
 
 let stream: AbortController | null = null;
@@ -175,6 +204,7 @@ export function disconnect(notice = ''): void {
   stream?.abort();
   stream = null;
   state.me = null;
+  upsWhileAway();
   state.sequence = NO_SEQUENCE;
   state.notice = notice;
   notify();

@@ -1,14 +1,14 @@
 /**
- * Power over time from the logger plugin (`logger.query`): per device (outlets summed) or per
- * outlet of one device; watts, amps or energy; the last hour, day or week. Drawn with uPlot, as
- * wide as the card's inside (the legend wraps within it, the last time label has room), watts
- * and amps from 0 (a flat 180 W line is not drawn as a swing).
+ * The Power tab: the UPSes first (a card each, linking to its view), then power over time from
+ * the logger plugin (`logger.query`): per device (outlets summed) or per outlet of one device;
+ * watts, amps or energy; the last hour, day or week. `TimeChart` draws it with uPlot, and the
+ * UPS view's charge and load history with the same code.
  */
-import { useEffect, useRef, useState } from 'preact/hooks';
-import uPlot from 'uplot';
-import 'uplot/dist/uPlot.min.css';
+import { useEffect, useMemo, useState } from 'preact/hooks';
 import { api, ApiError } from '../api.js';
 import { useStore } from '../store.js';
+import { TimeChart } from './time-chart.js';
+import { UpsCards } from './ups.js';
 
 interface Point {
   t: number;
@@ -31,7 +31,6 @@ const METRICS = [
   ['amps', 'Current (A)'],
   ['energyWh', 'Energy (Wh)'],
 ] as const;
-const COLOURS = ['#2f7ed8', '#e4572e', '#29a36a', '#a05dd6', '#f0a202', '#17becf', '#8c564b', '#d62788'];
 
 export function ChartsView() {
   const st = useStore();
@@ -40,8 +39,6 @@ export function ChartsView() {
   const [device, setDevice] = useState<string>('');
   const [series, setSeries] = useState<Series[] | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const box = useRef<HTMLDivElement>(null);
-  const plot = useRef<HTMLDivElement>(null);
 
   useEffect(() => {
     let stale = false;
@@ -62,51 +59,12 @@ export function ChartsView() {
     return () => ((stale = true), clearInterval(every));
   }, [range, device]);
 
-  useEffect(() => {
-    const card = box.current;
-    const into = plot.current;
-    if (!card || !into || !series) return;
-    const shown = series.filter((s) => s.points.some((p) => p[metric] !== null));
-    const times = [...new Set(shown.flatMap((s) => s.points.map((p) => p.t)))].sort((a, b) => a - b);
-    const data: uPlot.AlignedData = [
-      times.map((t) => t / 1000),
-      ...shown.map((s) => {
-        const at = new Map(s.points.map((p) => [p.t, p[metric]]));
-        return times.map((t) => at.get(t) ?? null);
-      }),
-    ];
-    // The inside of the card (its padding excluded): a plot as wide as the card's box would
-    // overflow it by the padding, pushing the last time label and the legend out.
-    const width = (): number => Math.max(200, into.clientWidth);
-    const chart = new uPlot(
-      {
-        width: width(),
-        height: 320,
-        // Room on the right for half of the last time label, which is centred on the plot's edge.
-        padding: [null, 32, null, null],
-        series: [{}, ...shown.map((s, i) => ({ label: s.outlet === null ? s.device : `${s.device}/${s.outlet}`, stroke: COLOURS[i % COLOURS.length]!, width: 2, spanGaps: false }))],
-        axes: [{}, { label: METRICS.find(([m]) => m === metric)![1], size: 60 }],
-        scales: {
-          x: { time: true },
-          // Watts and amps start at 0; energy is a counter, drawn around its values.
-          ...(metric !== 'energyWh' && { y: { range: (_u: uPlot, min: number | null, max: number | null) => uPlot.rangeNum(Math.min(0, min ?? 0), Math.max(0, max ?? 0), 0.1, true) } }),
-        },
-        hooks: { setScale: [(u, key) => void (key === 'y' && (card.dataset.yMin = String(u.scales.y!.min)))] },
-      },
-      data,
-      into,
-    );
-    card.dataset.points = String(times.length);
-    card.dataset.series = String(shown.length);
-    card.dataset.yMin = String(chart.scales.y!.min);
-    const onResize = (): void => chart.setSize({ width: width(), height: 320 });
-    addEventListener('resize', onResize);
-    return () => (removeEventListener('resize', onResize), chart.destroy());
-  }, [series, metric]);
-
+  // Memoised: a new array each render would redraw the chart on every store change.
+  const lines = useMemo(() => series?.map((s) => ({ label: s.outlet === null ? s.device : `${s.device}/${s.outlet}`, points: s.points.map((p) => [p.t, p[metric]] as const) })) ?? null, [series, metric]);
   const metered = st.devices.filter((d) => d.outlets.some((o) => o.reading));
   return (
     <section class="charts-view">
+      <UpsCards />
       <h2>Power</h2>
       <div class="controls">
         <span role="group" aria-label="Range">
@@ -131,9 +89,13 @@ export function ChartsView() {
       {error && <p class="error">{error}</p>}
       {series && series.length === 0 && <p class="meta">Nothing recorded in this range yet; the logger samples every log_resolution.</p>}
       {metered.length === 0 && <p class="meta">No device reports metering: states are recorded, but there is no power to draw.</p>}
-      <div class="chart" ref={box}>
-        <div class="chart-plot" ref={plot} />
-      </div>
+      <TimeChart
+        series={lines}
+        yLabel={METRICS.find(([m]) => m === metric)![1]}
+        // Watts and amps start at 0; energy is a counter, drawn around its values.
+        fromZero={metric !== 'energyWh'}
+      />
     </section>
   );
 }
+
