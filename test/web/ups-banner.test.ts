@@ -131,7 +131,8 @@ describePeer('UPS banner and view in Chromium', ['chromium'], () => {
     expect(await page.textContent('[data-restore-brings]')).toMatch(/vm-3/);
     await page.waitForSelector('table.ups-plan tr[data-stage="restore"]');
     expect(await page.textContent('table.ups-plan tr[data-stage="restore"]')).toMatch(/vm-3 → web-2/);
-    await page.waitForFunction(() => Number(document.querySelector('.ups-history .chart')?.getAttribute('data-series') ?? 0) === 2, null, { timeout: 20_000 });
+    // charge, load and on-battery (the logger samples every second here).
+    await page.waitForFunction(() => Number(document.querySelector('.ups-history .chart')?.getAttribute('data-series') ?? 0) === 3, null, { timeout: 20_000 });
     expect(await page.getAttribute('.ups-history .chart', 'data-y-min')).toBe('0');
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(1280);
     await shot(page, 'ups-view');

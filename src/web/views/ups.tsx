@@ -106,6 +106,8 @@ interface UpsPoint {
   readonly t: number;
   readonly chargePct: number | null;
   readonly loadPct: number | null;
+  /** Fraction of the bucket's answered samples on battery (null: the source was silent). */
+  readonly onBattery: number | null;
 }
 const RANGES = [
   ['1h', 'hour'],
@@ -336,6 +338,8 @@ function UpsHistory({ name }: { name: string }) {
       points && [
         { label: 'charge %', points: points.map((p) => [p.t, p.chargePct] as const) },
         { label: 'load %', points: points.map((p) => [p.t, p.loadPct] as const) },
+        // 100 while on battery, 0 on mains: when the cut began and ended, beside the charge it cost.
+        { label: 'on battery', points: points.map((p) => [p.t, p.onBattery === null ? null : Math.round(p.onBattery * 100)] as const) },
       ],
     [points],
   );
