@@ -42,6 +42,10 @@ export const config = {
     help: 'Commands on the plain topics (PREFIX/GATEWAY/server/NAME/set, …/outlet/DEVICE/N/set, which Home Assistant uses) act as this user, who must be in roles; empty: those topics are refused. Let only that user write them in the broker’s ACL.',
   }),
   max_payload: int({ min: 64, max: 65_536, default: 4096, help: 'Largest command payload in bytes; a larger one is refused with a reply, unread.' }),
+  follow: list({
+    default: [],
+    help: 'Other gateways on this broker whose server states this one follows (`ockle mqtt remote`): their retained states and availability, each server UNKNOWN while its gateway or the broker is offline. The first part of cross-gateway dependencies (docs/mqtt.md).',
+  }),
   homeassistant: bool({ default: true, help: 'Announce servers, outlets and meters to Home Assistant by MQTT discovery (retained configs; removed when they leave the configuration).' }),
   homeassistant_prefix: str({ pattern: LEVEL, patternHelp: 'a topic level', default: 'homeassistant', help: 'Home Assistant’s discovery prefix.' }),
   outlet_switches: bool({ default: true, help: 'A Home Assistant switch for every outlet (forced: it switches exactly that outlet, whatever depends on it). Off: outlets show only as sensors.' }),

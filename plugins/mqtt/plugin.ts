@@ -20,7 +20,7 @@ import type { ActionRecord, DeviceStatus, ServerStatus, UpsStatus } from '../../
 import type { PluginContext } from '../../src/plugin-host/types.js';
 import { packageVersion } from '../../src/version.js';
 import { discoveryMessages, isDiscoveryTopic } from './discovery.js';
-import { availabilityTopic, base, commandFilters, fallbackReplyTopic, isStateTopic, parseCommand, responseTopicAllowed, stateMessages, upsMessages, type Command, type Names } from './topics.js';
+import { availabilityTopic, base, commandFilters, fallbackReplyTopic, followedTopic, isStateTopic, parseCommand, remoteView, responseTopicAllowed, stateMessages, upsMessages, type Command, type Followed, type Names } from './topics.js';
 
 interface Settings {
   readonly names: Names;
@@ -115,6 +115,11 @@ export async function start(ctx: PluginContext): Promise<void> {
     ...tls,
   });
   client = mq;
+
+  // ---- other gateways ------------------------------------------------------------------
+  const follow = (c.follow as readonly string[] | undefined ?? []).filter((g) => g !== s.names.gateway);
+  for (const g of follow) if (!/^[A-Za-z0-9_-]{1,64}$/.test(g)) throw new Error(`[plugins.mqtt] follow: "${g}" is not a gateway name (1 to 64 letters, digits, _ and -)`);
+  const followed = new Map<string, Followed>(follow.map((g) => [g, { availability: null, servers: new Map() }]));
 
   // ---- state out ------------------------------------------------------------------------
   /** What the broker holds from us, as far as we know: topic → payload. */
@@ -306,6 +311,7 @@ export async function start(ctx: PluginContext): Promise<void> {
       try {
         online = false;
         await mq.subscribeAsync(commandFilters(s.names), { qos: 1 });
+        if (follow.length > 0) await mq.subscribeAsync(follow.flatMap((g) => [`${s.names.prefix}/${g}/availability`, `${s.names.prefix}/${g}/server/+/state`]), { qos: 1 });
         online = true;
         await resync();
         // Online only once every state is current: a reader that sees online can trust them.
@@ -383,6 +389,21 @@ export async function start(ctx: PluginContext): Promise<void> {
   });
 
   mq.on('message', (topic, payload, packet) => {
+    const f = followedTopic(s.names.prefix, topic);
+    if (f && followed.has(f[0])) {
+      const g = followed.get(f[0])!;
+      if (f[1] === null) g.availability = payload.toString() || null;
+      else if (payload.length === 0) g.servers.delete(f[1]);
+      else {
+        try {
+          const st = JSON.parse(payload.toString()) as { state?: unknown; serving?: unknown; reason?: unknown };
+          g.servers.set(f[1], { state: String(st.state ?? 'UNKNOWN'), serving: st.serving === true, reason: String(st.reason ?? '') });
+        } catch {
+          g.servers.set(f[1], { state: 'UNKNOWN', serving: false, reason: 'its state is not JSON' });
+        }
+      }
+      return;
+    }
     if (!topic.endsWith('/set')) return;
     const props = packet.properties;
     const rt = props?.responseTopic;
@@ -408,6 +429,10 @@ export async function start(ctx: PluginContext): Promise<void> {
     void run(topic, parsed.command, { ...to, requestId: parsed.command.requestId });
   });
 
+  ctx.command('remote', { description: 'The servers of the gateways this one follows ([plugins.mqtt] follow): state, serving, why; UNKNOWN while the gateway or the broker is offline.', role: 'viewer' }, () => ({
+    servers: remoteView(followed, { connected: mq.connected && online, lastError: stats.lastError }),
+    gateways: Object.fromEntries([...followed].map(([g, f]) => [g, f.availability])),
+  }));
   ctx.command('status', { description: 'The MQTT connection: broker, state, last error, counters.', role: 'viewer' }, () => ({
     broker: s.broker,
     gateway: s.names.gateway,

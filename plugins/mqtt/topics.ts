@@ -199,3 +199,43 @@ export function responseTopicAllowed(n: Names, haPrefix: string, topic: string):
   if (topic.startsWith(`${n.prefix}/`)) return topic.endsWith('/reply');
   return true;
 }
+
+/** One server of another gateway, as this gateway sees it. */
+export interface RemoteServer {
+  readonly gateway: string;
+  readonly name: string;
+  /** Its state, or UNKNOWN while its gateway or the broker is offline (never a guess). */
+  readonly state: string;
+  readonly serving: boolean;
+  readonly reason: string;
+}
+
+/** What is known of a followed gateway: its availability and its servers' last retained states. */
+export interface Followed {
+  /** online, offline, or null before its availability arrived. */
+  availability: string | null;
+  readonly servers: Map<string, { state: string; serving: boolean; reason: string }>;
+}
+
+/**
+ * The followed gateways' servers as dependents may see them: the retained state while the
+ * broker is connected and the gateway online; otherwise UNKNOWN with why.
+ */
+export function remoteView(followed: ReadonlyMap<string, Followed>, broker: { readonly connected: boolean; readonly lastError: string | null }): RemoteServer[] {
+  const out: RemoteServer[] = [];
+  for (const [gateway, f] of followed)
+    for (const [name, st] of f.servers) {
+      const why = !broker.connected ? `the broker is unreachable${broker.lastError ? ` (${broker.lastError})` : ''}` : f.availability !== 'online' ? `gateway ${gateway} is ${f.availability ?? 'not heard from'}` : null;
+      out.push(why ? { gateway, name, state: 'UNKNOWN', serving: false, reason: why } : { gateway, name, ...st });
+    }
+  return out.sort((a, b) => a.gateway.localeCompare(b.gateway) || a.name.localeCompare(b.name));
+}
+
+/** `PREFIX/GATEWAY/server/NAME/state` or `PREFIX/GATEWAY/availability` of a followed gateway: [gateway, name|null], or null. */
+export function followedTopic(prefix: string, topic: string): [string, string | null] | null {
+  const p = topic.split('/');
+  if (p[0] !== prefix) return null;
+  if (p.length === 3 && p[2] === 'availability') return [p[1]!, null];
+  if (p.length === 5 && p[2] === 'server' && p[4] === 'state') return [p[1]!, p[3]!];
+  return null;
+}

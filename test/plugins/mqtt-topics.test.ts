@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { discoveryMessages } from '../../plugins/mqtt/discovery.js';
 import { parseRoles } from '../../plugins/mqtt/plugin.js';
-import { fallbackReplyTopic, isStateTopic, parseCommand, responseTopicAllowed, stateMessages, upsMessages } from '../../plugins/mqtt/topics.js';
+import { fallbackReplyTopic, followedTopic, isStateTopic, parseCommand, remoteView, responseTopicAllowed, stateMessages, upsMessages, type Followed } from '../../plugins/mqtt/topics.js';
 import type { DeviceStatus, ServerStatus, UpsStatus } from '../../src/core/model.js';
 import { checkDiscovery } from '../support/ha-discovery-schema.js';
 import { UPS } from '../support/mqtt-fixtures.js';
@@ -116,3 +116,28 @@ describe('mqtt state and discovery messages', () => {
   });
 });
 
+describe('other gateways as this one sees them', () => {
+  const followed = (): Map<string, Followed> =>
+    new Map([
+      ['gw-a', { availability: 'online', servers: new Map([['storage-1', { state: 'OK', serving: true, reason: 'tests pass' }]]) }],
+      ['gw-b', { availability: 'offline', servers: new Map([['vm-1', { state: 'OK', serving: true, reason: 'tests pass' }]]) }],
+    ]);
+  it('gives the retained state of an online gateway, UNKNOWN with why for an offline one', () => {
+    expect(remoteView(followed(), { connected: true, lastError: null })).toEqual([
+      { gateway: 'gw-a', name: 'storage-1', state: 'OK', serving: true, reason: 'tests pass' },
+      { gateway: 'gw-b', name: 'vm-1', state: 'UNKNOWN', serving: false, reason: 'gateway gw-b is offline' },
+    ]);
+  });
+  it('gives UNKNOWN for every one while the broker is unreachable, never the last state', () => {
+    expect(remoteView(followed(), { connected: false, lastError: 'connect ECONNREFUSED' }).map((x) => [x.state, x.serving, x.reason])).toEqual([
+      ['UNKNOWN', false, 'the broker is unreachable (connect ECONNREFUSED)'],
+      ['UNKNOWN', false, 'the broker is unreachable (connect ECONNREFUSED)'],
+    ]);
+  });
+  it('reads only availability and server state topics', () => {
+    expect(followedTopic('ockle', 'ockle/gw-a/availability')).toEqual(['gw-a', null]);
+    expect(followedTopic('ockle', 'ockle/gw-a/server/storage-1/state')).toEqual(['gw-a', 'storage-1']);
+    expect(followedTopic('ockle', 'ockle/gw-a/outlet/pdu-1/1/state')).toBeNull();
+    expect(followedTopic('ockle', 'other/gw-a/availability')).toBeNull();
+  });
+});

@@ -23,6 +23,7 @@ import type { PluginStatus } from '../../src/api/server.js';
 import type { DeviceStatus, ServerStatus } from '../../src/core/model.js';
 import { main } from '../../src/cli/commands.js';
 import { Daemon } from '../../src/daemon.js';
+import { silentLogger } from '../../src/log.js';
 import { testContext } from '../../src/plugin-host/testing.js';
 import * as plugin from '../../plugins/mqtt/plugin.js';
 import { REPO } from '../support/demo.js';
@@ -42,15 +43,15 @@ const until = async (cond: () => boolean | Promise<boolean>, what: string, ms = 
 const json = (m: Received): Record<string, unknown> => JSON.parse(m.payload) as Record<string, unknown>;
 
 /** The [plugins.mqtt] section of a gateway on `broker`'s password listener. */
-const mqttIni = (broker: Mosquitto, gateway: string, user: 'gw' | 'gw-b', extra = ''): string =>
+const mqttIni = (broker: Mosquitto, gateway: string, user: 'gw' | 'gw-b' | 'gw-c', extra = ''): string =>
   `\n[plugins.mqtt]\nbroker = mqtt://127.0.0.1:${broker.ports.auth}\ngateway = ${gateway}\nusername = ${user}\npassword = ${MQTT_USERS[user]}\n` +
   `roles = alice=operator, homeassistant=operator, mallory=viewer\nshared_topic_user = homeassistant\nreconnect_min = 100ms\nreconnect_max = 1s\nkeepalive = 5s\n${extra}`;
 
-async function mqttLab(broker: Mosquitto, gateway: string, user: 'gw' | 'gw-b'): Promise<Lab> {
+async function mqttLab(broker: Mosquitto, gateway: string, user: 'gw' | 'gw-b' | 'gw-c', extra = ''): Promise<Lab> {
   const lab = await makeLab({ 'storage-1': {}, 'web-1': { deps: ['storage-1'] }, spare: {} });
   const ini = join(lab.configDir, 'ockle.ini');
   const text = (await readFile(ini, 'utf8')).replace('enabled = auto-control', 'enabled = auto-control, mqtt');
-  await writeFile(ini, text + mqttIni(broker, gateway, user));
+  await writeFile(ini, text + mqttIni(broker, gateway, user, extra));
   return lab;
 }
 
@@ -408,4 +409,65 @@ describePeer('mqtt plugin state order (in-process, against mosquitto)', ['mosqui
       await plugin.stop();
     }
   });
+});
+
+describePeer('three gateways on one mosquitto: what each sees of the others', ['mosquitto', 'mosquitto_pub', 'mosquitto_sub', 'mosquitto_passwd', 'openssl'], () => {
+  let broker: Mosquitto;
+  const labs: Lab[] = [];
+  let a: ReturnType<typeof spawn> | null = null;
+  let b: Daemon;
+  let c: Daemon;
+  beforeAll(async () => {
+    broker = await startMosquitto();
+    labs.push(await mqttLab(broker, 'gw-a', 'gw'), await mqttLab(broker, 'gw-b', 'gw-b'), await mqttLab(broker, 'gw-c', 'gw-c', 'follow = gw-a, gw-b\n'));
+    // A in a process of its own, so that it can be SIGKILLed.
+    a = spawn(process.execPath, [join(REPO, 'dist', 'src', 'cli', 'main.js'), 'daemon', '--config', labs[0]!.configDir], { stdio: 'ignore' });
+    b = await Daemon.start({ configDir: labs[1]!.configDir, log: silentLogger() });
+    c = await Daemon.start({ configDir: labs[2]!.configDir, log: silentLogger() });
+  }, 60_000);
+  afterAll(async () => {
+    if (a && a.exitCode === null) a.kill('SIGKILL');
+    await b?.stop();
+    await c?.stop();
+    for (const l of labs) await l.cleanup();
+    await broker?.close();
+  });
+  interface View {
+    servers: { gateway: string; name: string; state: string; serving: boolean; reason: string }[];
+    gateways: Record<string, string | null>;
+  }
+  /** `ockle mqtt remote --json` on gateway C (an empty view until its plugin has registered the command). */
+  const view = async (): Promise<View> => {
+    let out = '';
+    const io = { stdout: { write: (x: string) => (out += x) }, stderr: { write: (x: string) => (out += x) }, env: {}, cwd: labs[2]!.configDir };
+    const code = await main(['mqtt', 'remote', '--json', '--config', labs[2]!.configDir], io);
+    if (code !== 0 && /unknown command "mqtt"/.test(out)) return { servers: [], gateways: {} };
+    expect(code, out).toBe(0);
+    return JSON.parse(out) as View;
+  };
+  const stateOf = async (gateway: string, name: string) => (await view()).servers.find((x) => x.gateway === gateway && x.name === name);
+
+  it('C sees the servers of A and B as they change, and never its own', async () => {
+    await until(async () => (await view()).servers.length === 6, 'C knows the 3 servers of A and of B', 30_000);
+    expect((await view()).servers.every((x) => x.gateway !== 'gw-c')).toBe(true);
+    await broker.pub({ topic: 'ockle/gw-a/user/alice/server/storage-1/set', message: '{"action":"on","reason":"federation test"}', user: 'alice' });
+    await until(async () => (await stateOf('gw-a', 'storage-1'))?.serving === true, 'C sees storage-1 of A serving');
+    expect(await stateOf('gw-a', 'storage-1')).toMatchObject({ state: 'OK', serving: true });
+  }, 60_000);
+
+  it('with the broker gone every remote server is UNKNOWN, with why; they come back with it', async () => {
+    await broker.stop();
+    await until(async () => (await view()).servers.every((x) => x.state === 'UNKNOWN' && /broker is unreachable/.test(x.reason)), 'all UNKNOWN: broker');
+    await broker.start();
+    await until(async () => (await stateOf('gw-a', 'storage-1'))?.state === 'OK', 'storage-1 OK again', 30_000);
+  }, 60_000);
+
+  it('a gateway SIGKILLed: its servers turn UNKNOWN on the others (its will), the rest stay known', async () => {
+    a!.kill('SIGKILL');
+    await until(async () => (await stateOf('gw-a', 'storage-1'))?.state === 'UNKNOWN', 'storage-1 UNKNOWN after A died');
+    const v = await view();
+    expect(v.servers.filter((x) => x.gateway === 'gw-a').every((x) => x.state === 'UNKNOWN' && x.reason === 'gateway gw-a is offline')).toBe(true);
+    expect(v.servers.filter((x) => x.gateway === 'gw-b').every((x) => x.state === 'OFF')).toBe(true);
+    expect(v.gateways).toEqual({ 'gw-a': 'offline', 'gw-b': 'online' });
+  }, 30_000);
 });
