@@ -117,6 +117,8 @@ export class Actions {
   request(req: ActionRequest): ActionRecord {
     if (this.#closed) throw new OperationAbortedError('the daemon is stopping; no new actions are accepted');
     refusePaused(req, this.#paused);
+    if (req.offMs !== undefined && (!req.outlets || req.kind !== 'cycle' || !(Number.isInteger(req.offMs) && req.offMs >= 0 && req.offMs <= 3_600_000)))
+      throw new RequestValidationError('an off time is for an outlet cycle only, from 0 to 3600000 ms', { hint: 'Leave offMs out, or ask for a cycle of outlets.' });
     if (req.outlets) {
       if (req.kind === 'shutdown') throw new RequestValidationError('a shutdown is of a server (its OS), not of an outlet');
       return this.#requestOutlets(req, req.outlets);
@@ -337,6 +339,7 @@ export class Actions {
     owners: readonly string[],
     signal: AbortSignal,
     release: (status: 'ok' | 'failed' | 'cancelled') => void,
+    offMs?: number,
   ): Promise<void> {
     const kind = record.kind as SwitchAction; // outlet and forced server actions only switch
     // A forced on/off reads each outlet first: one already there is journaled, not written
@@ -355,7 +358,7 @@ export class Actions {
           this.step(record.id, { ...where, op: 'error', ok: false, detail: e.message });
           return Promise.reject(e);
         }
-        return this.#switcher.switchOutlet(record.id, server, o, kind, signal);
+        return this.#switcher.switchOutlet(record.id, server, o, kind, signal, offMs);
     });
     await this.#settle(record, jobs, owners, release);
   }
@@ -385,10 +388,17 @@ export class Actions {
     for (const n of owners) this.#slot(n).actionId = record.id;
     for (const i of items) this.#heldOutlets.set(`${i.o.device}/${i.o.outlet}`, record.id);
     const abort = new AbortController();
-    const run = this.#runItems(record, items, owners, abort.signal, () => {
-      for (const n of owners) this.#slot(n).actionId = null;
-      for (const i of items) this.#heldOutlets.delete(`${i.o.device}/${i.o.outlet}`);
-    });
+    const run = this.#runItems(
+      record,
+      items,
+      owners,
+      abort.signal,
+      () => {
+        for (const n of owners) this.#slot(n).actionId = null;
+        for (const i of items) this.#heldOutlets.delete(`${i.o.device}/${i.o.outlet}`);
+      },
+      req.offMs,
+    );
     return this.#track(record, abort, run);
   }
 

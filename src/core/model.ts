@@ -111,6 +111,11 @@ export interface ActionRequest {
   readonly outlets?: readonly OutletRef[];
   /** A stage of a power event (UPS policy), journaled with the action. */
   readonly event?: ActionEvent;
+  /**
+   * An outlet cycle with this off time: off, confirmed, `offMs`, on, confirmed, even where the
+   * device could cycle natively (PDUDaemon's reboot with its delay). Outlet cycles only.
+   */
+  readonly offMs?: number;
 }
 
 export interface OutletStatus {

@@ -37,7 +37,7 @@ export class Switcher {
   }
 
   /** Switches one outlet (of `server`, when one owns it) and confirms it; a failure is journaled and thrown. */
-  async switchOutlet(actionId: string, server: string | undefined, o: RuntimeOutlet, kind: SwitchAction, signal: AbortSignal): Promise<void> {
+  async switchOutlet(actionId: string, server: string | undefined, o: RuntimeOutlet, kind: SwitchAction, signal: AbortSignal, offMs?: number): Promise<void> {
     const slot = this.#state.devices.get(o.device)!;
     const where = { ...(server !== undefined && { server }), device: o.device, outlet: o.outlet };
     let sent = false;
@@ -45,13 +45,15 @@ export class Switcher {
       sent = true;
     };
     try {
-      if (kind === 'cycle' && !slot.d.device.caps.cycle) {
-        // Emulated cycle: off, confirmed, a pause for the PSU to drain, then on.
+      if (kind === 'cycle' && (offMs !== undefined || !slot.d.device.caps.cycle)) {
+        // Emulated cycle: off, confirmed, a pause for the PSU to drain, then on. An off time
+        // asked for (a PDUDaemon reboot's delay) is kept exactly, so the cycle is emulated then.
+        const pause = offMs ?? slot.d.cycleDelayMs;
         await this.#write(actionId, slot, o.outlet, 'off', signal);
         written();
         await this.#confirm(actionId, slot, o.outlet, 'off', signal);
-        this.#step(actionId, { ...where, op: 'wait', ok: true, detail: `off for ${slot.d.cycleDelayMs} ms (emulated cycle)` });
-        await sleep(slot.d.cycleDelayMs, signal);
+        this.#step(actionId, { ...where, op: 'wait', ok: true, detail: `off for ${pause} ms (${offMs !== undefined ? 'the off time asked for' : 'emulated cycle'})` });
+        if (pause > 0) await sleep(pause, signal);
         await this.#write(actionId, slot, o.outlet, 'on', signal);
         await this.#confirm(actionId, slot, o.outlet, 'on', signal);
       } else {

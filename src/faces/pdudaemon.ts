@@ -239,11 +239,11 @@ export class PduDaemonFace {
     const serverReboot = command === 'reboot' && target.kind === 'server';
     const reasonOf = (step: string): string =>
       `PDUDaemon ${command}${serverReboot ? ' (sequenced cycle)' : command === 'reboot' || delayS > 0 ? ` (delay ${delayS} s)` : ''}${step ? `: ${step}` : ''}`;
-    const act = async (kind: ActionKind, step: string): Promise<ActionRecord> => {
+    const act = async (kind: ActionKind, step: string, offMs?: number): Promise<ActionRecord> => {
       if (signal.aborted) throw toOckleError(signal.reason ?? new Error('the daemon is stopping'));
       const req =
         target.kind === 'outlet'
-          ? { kind, targets: [], force: true, origin, reason: reasonOf(step), outlets: [{ device: target.device, outlet: target.outlet }] }
+          ? { kind, targets: [], force: true, origin, reason: reasonOf(step), outlets: [{ device: target.device, outlet: target.outlet }], ...(offMs !== undefined && { offMs }) }
           : { kind, targets: [target.server], force: false, origin, reason: reasonOf(step) };
       const started = this.#gateway.request(req);
       const done = await this.#gateway.waitFor(started.id, signal);
@@ -253,12 +253,9 @@ export class PduDaemonFace {
       }
       return done;
     };
-    if (command === 'reboot' && target.kind === 'outlet') {
-      const off = await act('off', 'off');
-      if (delayS > 0) await sleep(delayS * 1000, signal);
-      const on = await act('on', 'on');
-      return [off.id, on.id];
-    }
+    // reboot of an outlet: one cycle action whose off time is the delay (off, confirmed, the
+    // delay, on, confirmed): one journal record, each switch confirmed by read-back.
+    if (command === 'reboot' && target.kind === 'outlet') return [(await act('cycle', '', Math.round(delayS * 1000))).id];
     // on/off: PDUDaemon waits the (deprecated) delay before it switches.
     if (command !== 'reboot' && delayS > 0) await sleep(delayS * 1000, signal);
     return [(await act(command === 'reboot' ? 'cycle' : command, '')).id];

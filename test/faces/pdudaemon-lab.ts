@@ -15,7 +15,7 @@ export interface PduLab {
 }
 
 /** `pdudaemon`: the lines of its section (null: no section); `apiPort`: [api] port (default 0, a free one). */
-export async function makePduLab(o: { pdudaemon: string | null; tokens?: string; switchLatency?: string; apiPort?: number }): Promise<PduLab> {
+export async function makePduLab(o: { pdudaemon: string | null; tokens?: string; switchLatency?: string; readLatency?: string; apiPort?: number }): Promise<PduLab> {
   const root = await mkdtemp(join(tmpdir(), 'ockle-pdulab-'));
   const configDir = join(root, 'config');
   await mkdir(join(configDir, 'devices'), { recursive: true });
@@ -50,7 +50,7 @@ export async function makePduLab(o: { pdudaemon: string | null; tokens?: string;
     ].join('\n');
   await writeFile(join(configDir, 'ockle.ini'), ini(o.pdudaemon));
   const device = (initial: string): string =>
-    `[device]\ntype = sim\noutlets = 8\ninitial = ${initial}\nswitch_latency = ${o.switchLatency ?? '1ms'}\nread_latency = 1ms\nnative_cycle = false\ncycle_delay = 0\nconfirm_timeout = 300ms\npoll_interval = 1h\n`;
+    `[device]\ntype = sim\noutlets = 8\ninitial = ${initial}\nswitch_latency = ${o.switchLatency ?? '1ms'}\nread_latency = ${o.readLatency ?? '1ms'}\nnative_cycle = false\ncycle_delay = 0\nconfirm_timeout = 300ms\npoll_interval = 1h\n`;
   await writeFile(join(configDir, 'devices', 'pdu-a.ini'), device('on'));
   await writeFile(join(configDir, 'devices', 'pdu-b.ini'), device('off'));
   await writeFile(

@@ -73,10 +73,9 @@ describePython('labgrid PDUDaemonDriver through the PDUDaemon face', 'labgrid', 
       ['on', 'ok', 'pdudaemon:127.0.0.1'],
       ['off', 'ok', 'pdudaemon:127.0.0.1'],
       ['on', 'ok', 'pdudaemon:127.0.0.1'],
-      ['off', 'ok', 'pdudaemon:127.0.0.1'],
-      ['on', 'ok', 'pdudaemon:127.0.0.1'],
+      ['cycle', 'ok', 'pdudaemon:127.0.0.1'],
     ]);
-    expect(acts.slice(3).map((a) => a.reason)).toEqual(['PDUDaemon reboot (delay 0 s): off', 'PDUDaemon reboot (delay 0 s): on']);
+    expect(acts[3]!.reason).toBe('PDUDaemon reboot (delay 0 s)');
   });
 
   it('makes labgrid raise for a port the PDU does not have, and switches nothing', async () => {

@@ -88,15 +88,11 @@ describePeer('PDUDaemon face beside Debian pdudaemon', ['pdudaemon', 'curl'], ()
     expect(r.pdWrites).toEqual(['3 off', '3 on']);
     expect(r.ockleWrites).toEqual(['3 off', '3 on']);
     const acts = newActions(since);
-    expect(acts.map((a) => [a.kind, a.status, a.origin, a.reason, a.force])).toEqual([
-      ['off', 'ok', 'pdudaemon:127.0.0.1', 'PDUDaemon reboot (delay 0 s): off', true],
-      ['on', 'ok', 'pdudaemon:127.0.0.1', 'PDUDaemon reboot (delay 0 s): on', true],
-    ]);
-    expect(acts.map((a) => a.outlets)).toEqual([[{ device: 'pdu-a', outlet: 3 }], [{ device: 'pdu-a', outlet: 3 }]]);
-    expect(acts.map((a) => a.steps.map((s) => s.op))).toEqual([
-      ['switch', 'confirm'],
-      ['switch', 'confirm'],
-    ]);
+    // One action: a cycle whose off time is the delay, each switch confirmed by read-back.
+    expect(acts.map((a) => [a.kind, a.status, a.origin, a.reason, a.force])).toEqual([['cycle', 'ok', 'pdudaemon:127.0.0.1', 'PDUDaemon reboot (delay 0 s)', true]]);
+    expect(acts.map((a) => a.outlets)).toEqual([[{ device: 'pdu-a', outlet: 3 }]]);
+    expect(acts.map((a) => a.steps.map((s) => s.op))).toEqual([['switch', 'confirm', 'wait', 'switch', 'confirm']]);
+    expect(acts[0]!.steps[2]!.detail).toBe('off for 0 ms (the off time asked for)');
     expect(world().outlet('pdu-a', 3)).toBe('on');
   });
 
