@@ -142,17 +142,13 @@ export async function start(ctx: PluginContext): Promise<void> {
       },
     );
 
-  /**
-   * UPSes as `ups.changed` last told them. No ctx.call lists them, so this cache is all the
-   * plugin knows: their topics are never cleared as stale (after a restart the cache is empty
-   * until each UPS reports a change, and clearing would make them flap).
-   */
+  /** Every UPS (docs/ups.md): read whole with the lab, kept current by `ups.changed` between. */
   const ups = new Map<string, UpsStatus>();
-  const isUpsTopic = (t: string): boolean => t.startsWith(`${base(s.names)}/ups/`) || /\/ups_[^/]*\/config$/.test(t);
   /** Which readings a UPS reports decides its Home Assistant sensors. */
   const upsShape = (u: UpsStatus | undefined): string => (u ? [u.chargePct, u.runtimeS, u.loadPct, u.inputVolts].map((x) => (x === null ? 0 : 1)).join('') : '');
   ctx.on('ups.changed', (e) => {
     const reshaped = upsShape(ups.get(e.ups.name)) !== upsShape(e.ups);
+    events++;
     ups.set(e.ups.name, e.ups);
     sync(reshaped);
   });
@@ -183,7 +179,7 @@ export async function start(ctx: PluginContext): Promise<void> {
       }
     if (full)
       for (const topic of [...published.keys()])
-        if (!want.has(topic) && !isUpsTopic(topic)) {
+        if (!want.has(topic)) {
           published.delete(topic);
           sends.push(publish(topic, ''));
         }
@@ -237,7 +233,7 @@ export async function start(ctx: PluginContext): Promise<void> {
         again = false;
         try {
           const before = events;
-          const [servers, devices] = await Promise.all([ctx.call('servers'), ctx.call('devices')]);
+          const [servers, devices, upses] = await Promise.all([ctx.call('servers'), ctx.call('devices'), ctx.call('ups')]);
           // An event that arrived meanwhile may be newer than this snapshot: publishing the
           // snapshot would flap that state back and forth. Read again instead.
           if (events !== before) {
@@ -245,6 +241,8 @@ export async function start(ctx: PluginContext): Promise<void> {
             continue;
           }
           lab = { servers, devices };
+          ups.clear();
+          for (const u of upses) ups.set(u.name, u);
           sync(true);
         } catch (err) {
           if (!stopped) {

@@ -14,7 +14,7 @@
  * - mqtts:// with the test CA connects; with another CA it is refused, and the status says why.
  */
 import { spawn } from 'node:child_process';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -31,7 +31,6 @@ import { makeLab, type Lab } from '../support/lab.js';
 import { MQTT_USERS, startMosquitto, type Mosquitto, type Received } from '../support/mosquitto.js';
 import { describePeer } from '../support/peers.js';
 import { checkDiscovery } from '../support/ha-discovery-schema.js';
-import { UPS } from '../support/mqtt-fixtures.js';
 
 const until = async (cond: () => boolean | Promise<boolean>, what: string, ms = 15_000): Promise<void> => {
   const t0 = Date.now();
@@ -52,6 +51,9 @@ async function mqttLab(broker: Mosquitto, gateway: string, user: 'gw' | 'gw-b' |
   const ini = join(lab.configDir, 'ockle.ini');
   const text = (await readFile(ini, 'utf8')).replace('enabled = auto-control', 'enabled = auto-control, mqtt');
   await writeFile(ini, text + mqttIni(broker, gateway, user, extra));
+  // A simulated UPS (docs/ups.md) whose policy would act only after an hour on battery.
+  await mkdir(join(lab.configDir, 'ups'));
+  await writeFile(join(lab.configDir, 'ups', 'rack-ups.ini'), '[ups]\ntype = sim\npoll_interval = 200ms\n\n[policy]\non_battery_delay = 1h\nrestore = false\n');
   return lab;
 }
 
@@ -192,25 +194,33 @@ describePeer('mqtt plugin against Debian mosquitto', ['mosquitto', 'mosquitto_pu
     await mine.close();
   });
 
-  it('publishes a UPS as ups.changed tells it (retained, numbers) with its Home Assistant sensors', async () => {
+  it('publishes the UPS (retained, numbers) with its Home Assistant sensors, and follows a drill onto battery', async () => {
     const sub = await broker.sub({ topics: ['ockle/gw-a/ups/+/state', 'homeassistant/+/ockle_gw-a/+/config'], user: 'homeassistant' });
-    const from = sub.messages.length;
-    daemon.events.emit('ups.changed', { ups: { ...UPS, chargePct: 64, runtimeS: 900, inputVolts: 0 } });
-    const state = json(await sub.next((m) => m.topic === 'ockle/gw-a/ups/rack-ups/state', { from }));
-    expect(state).toMatchObject({ power: 'battery', on_battery: true, charge_pct: 64, runtime_s: 900, input_volts: 0, load_pct: null });
-    const charge = await sub.next((m) => m.topic === 'homeassistant/sensor/ockle_gw-a/ups_rack-ups_charge/config', { from });
+    const state = json(await sub.next((m) => m.topic === 'ockle/gw-a/ups/rack-ups/state'));
+    expect(state).toMatchObject({ power: 'mains', on_battery: false, low_battery: false });
+    expect(typeof state.charge_pct).toBe('number');
+    const charge = await sub.next((m) => m.topic === 'homeassistant/sensor/ockle_gw-a/ups_rack-ups_charge/config');
     expect(checkDiscovery(charge.topic, json(charge))).toEqual([]);
     expect(json(charge)).toMatchObject({ device_class: 'battery', unit_of_measurement: '%', state_topic: 'ockle/gw-a/ups/rack-ups/state' });
+    // A drill: the mains fails (the policy waits an hour before it acts).
+    const from = sub.messages.length;
+    let out = '';
+    const io = { stdout: { write: (x: string) => (out += x) }, stderr: { write: (x: string) => (out += x) }, env: {}, cwd: lab.configDir };
+    expect(await main(['ups', 'simulate', 'rack-ups', 'battery', '--config', lab.configDir], io), out).toBe(0);
+    await sub.next((m) => m.topic === 'ockle/gw-a/ups/rack-ups/state' && json(m).on_battery === true, { from, what: 'on battery' });
+    expect(await main(['ups', 'simulate', 'rack-ups', 'mains', '--config', lab.configDir], io), out).toBe(0);
+    await sub.next((m) => m.topic === 'ockle/gw-a/ups/rack-ups/state' && json(m).power === 'mains', { from, what: 'mains again' });
     await sub.close();
   });
 
-  it('removes a server taken out of the configuration from the broker and from Home Assistant', async () => {
-    const ha = await broker.sub({ topics: ['homeassistant/+/ockle_gw-a/+/config', 'ockle/gw-a/server/spare/state'], user: 'homeassistant' });
+  it('removes a server and a UPS taken out of the configuration from the broker and from Home Assistant', async () => {
+    const ha = await broker.sub({ topics: ['homeassistant/+/ockle_gw-a/+/config', 'ockle/gw-a/server/spare/state', 'ockle/gw-a/ups/rack-ups/state'], user: 'homeassistant' });
     await ha.next((m) => m.topic === 'homeassistant/switch/ockle_gw-a/server_spare/config');
     const from = ha.messages.length;
     await rm(join(lab.configDir, 'servers', 'spare.ini'));
+    await rm(join(lab.configDir, 'ups', 'rack-ups.ini'));
     expect(await daemon.reload()).toBe(true);
-    for (const t of ['homeassistant/switch/ockle_gw-a/server_spare/config', 'homeassistant/binary_sensor/ockle_gw-a/server_spare_serving/config', 'ockle/gw-a/server/spare/state'])
+    for (const t of ['homeassistant/switch/ockle_gw-a/server_spare/config', 'homeassistant/binary_sensor/ockle_gw-a/server_spare_serving/config', 'ockle/gw-a/server/spare/state', 'ockle/gw-a/ups/rack-ups/state', 'homeassistant/sensor/ockle_gw-a/ups_rack-ups_charge/config'])
       await ha.next((m) => m.topic === t && m.payload === '', { from, what: `removal of ${t}` });
     await ha.close();
     // A new subscriber finds nothing retained for it.
@@ -329,7 +339,7 @@ describePeer('mqtt plugin over TLS (mosquitto with a test CA)', ['mosquitto', 'm
     homeassistant_prefix: 'homeassistant',
     outlet_switches: true,
   });
-  const answer = async (m: string): Promise<unknown> => (m === 'servers' || m === 'devices' ? [] : null);
+  const answer = async (m: string): Promise<unknown> => (m === 'servers' || m === 'devices' || m === 'ups' ? [] : null);
 
   it('connects with mqtts:// and the CA that signed the broker, and publishes over it', async () => {
     const sub = await broker.sub({ topics: ['ockle/gw-tls/availability'], user: 'alice' });
@@ -377,7 +387,7 @@ describePeer('mqtt plugin state order (in-process, against mosquitto)', ['mosqui
       name: 'mqtt',
       config: { broker: `mqtt://127.0.0.1:${broker.ports.anon}`, gateway: 'gw-o', prefix: 'ockle', username: '', client_id: '', protocol: '5', keepalive: 30_000, reconnect_min: 100, reconnect_max: 1000, ca_file: '', cert_file: '', key_file: '', roles: [], shared_topic_user: '', max_payload: 4096, homeassistant: false, homeassistant_prefix: 'homeassistant', outlet_switches: true },
       call: async (m) => {
-        const snapshot = m === 'servers' ? [server()] : m === 'devices' ? [device()] : null;
+        const snapshot = m === 'servers' ? [server()] : m === 'devices' ? [device()] : [];
         await gate;
         return snapshot;
       },
