@@ -42,6 +42,12 @@ export interface OutletCaps {
   readonly readBack: 'real' | 'assumed';
   /** Operations the device accepts at once (1 for a serial bus). The queue never exceeds it. */
   readonly maxConcurrency: number;
+  /**
+   * The device can only switch on (Wake-on-LAN): it cannot cut power, so a sequenced off ends
+   * with the controls' shutdown and its outlets are not written; what it reads says nothing of
+   * the power, so the server's state comes from its tests.
+   */
+  readonly onOnly?: boolean;
 }
 
 /** Static facts a device reports after `open()`, shown by the API and `ockle devices`. */

@@ -54,7 +54,7 @@ export class WakeOnLan implements OutletDevice {
   }
 
   get caps(): OutletCaps {
-    return { cycle: false, reset: false, metering: false, bulkRead: false, readBack: 'assumed', maxConcurrency: 1 };
+    return { cycle: false, reset: false, metering: false, bulkRead: false, readBack: 'assumed', maxConcurrency: 1, onOnly: true };
   }
 
   async open(signal: AbortSignal): Promise<void> {

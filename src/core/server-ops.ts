@@ -44,6 +44,12 @@ export function createServerOps(d: ServerOpsDeps): ServerOps {
       let already = 0;
       const results = await Promise.allSettled(
         sl.s.outlets.map((o) => {
+          // Wake-on-LAN cannot cut power: the controls' shutdown (proved by the tests) was the off.
+          if (to === 'off' && state.devices.get(o.device)!.d.device.caps.onOnly) {
+            already++;
+            step(actionId, { server: n, device: o.device, outlet: o.outlet, op: 'skip', ok: true, detail: `${o.device} can only wake the machine: off is its OS shutdown, nothing to cut` });
+            return Promise.resolve();
+          }
           if (!switcher.alreadyThere(o, to)) return switcher.switchOutlet(actionId, n, o, to, signal);
           already++;
           step(actionId, { server: n, device: o.device, outlet: o.outlet, op: 'already', ok: true, detail: `${o.device} outlet ${o.outlet} already reads ${to}: not switched` });

@@ -80,8 +80,8 @@ export class LabState {
         s,
         fixed: {
           devices: [...new Set(s.outlets.map((b) => b.device))],
-          assumed: s.outlets.map((b) => this.devices.get(b.device)?.d.device.caps.readBack === 'assumed'),
-          names: { outlets: s.outlets.map((b) => b.name), tests: s.tests.map((t) => t.name) },
+          assumed: this.#powerOutlets(s).map((b) => this.devices.get(b.device)?.d.device.caps.readBack === 'assumed'),
+          names: { outlets: this.#powerOutlets(s).map((b) => b.name), tests: s.tests.map((t) => t.name) },
         },
         tests: kept?.tests && kept.tests.length === s.tests.length ? kept.tests.map((t) => ({ ...t })) : s.tests.map(fresh),
         state: kept?.state ?? 'UNKNOWN',
@@ -279,11 +279,20 @@ export class LabState {
    * unreachable; unknown or switching on a device that reads back) blocks it. An outlet of a
    * board that cannot report (assumed read-back) never blocks: it is written, not trusted.
    */
+  /**
+   * The outlets whose power says something: all but those of on-only devices (Wake-on-LAN),
+   * which cannot report or cut power; a server with only those is judged by its tests.
+   */
+  #powerOutlets(s: RuntimeServer): readonly RuntimeServer['outlets'][number][] {
+    return s.outlets.filter((o) => !this.devices.get(o.device)?.d.device.caps.onOnly);
+  }
+
   outletsState(s: RuntimeServer): OutletsRead {
     const why: string[] = [];
     let on = 0;
     let off = 0;
-    for (const o of s.outlets) {
+    const outlets = this.#powerOutlets(s);
+    for (const o of outlets) {
       const slot = this.devices.get(o.device)!;
       const p = slot.power[o.outlet - 1] ?? 'unknown';
       if (p === 'on') on++;
@@ -293,18 +302,18 @@ export class LabState {
       else if (p === 'unknown' && slot.d.device.caps.readBack === 'real') why.push(`${s.name}/${o.name} (${o.device} outlet ${o.outlet}) reads unknown`);
     }
     const blocked = [...new Set(why)];
-    return { blocked: blocked.length > 0 ? blocked.join(', ') : null, on, off, total: s.outlets.length, poweredForMs: this.#poweredFor(s, on), at: this.now() };
+    return { blocked: blocked.length > 0 ? blocked.join(', ') : null, on, off, total: outlets.length, poweredForMs: this.#poweredFor(outlets, on), at: this.now() };
   }
 
-  #poweredFor(s: RuntimeServer, on: number): number | null {
-    if (s.outlets.length === 0 || on !== s.outlets.length) return null;
+  #poweredFor(outlets: readonly RuntimeServer['outlets'][number][], on: number): number | null {
+    if (outlets.length === 0 || on !== outlets.length) return null;
     let since = -Infinity;
-    for (const o of s.outlets) since = Math.max(since, this.#onSince.get(`${o.device}:${o.outlet}`) ?? this.startedAt);
+    for (const o of outlets) since = Math.max(since, this.#onSince.get(`${o.device}:${o.outlet}`) ?? this.startedAt);
     return this.now() - since;
   }
 
   serverPowers(s: RuntimeServer): Power[] {
-    return s.outlets.map((o) => this.devices.get(o.device)?.power[o.outlet - 1] ?? 'unknown');
+    return this.#powerOutlets(s).map((o) => this.devices.get(o.device)?.power[o.outlet - 1] ?? 'unknown');
   }
 
   // ── tests ────────────────────────────────────────────────────────────────────────────

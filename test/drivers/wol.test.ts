@@ -4,7 +4,8 @@
  * these tests goes to any broadcast address.
  */
 import { createSocket, type Socket } from 'node:dgram';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -189,5 +190,66 @@ describe('wol under the daemon', () => {
     daemon = await Daemon.start({ configDir: dir, log: silentLogger(), monitor: false });
     expect(await m.packets()).toHaveLength(3);
     expect(daemon.gateway.server('desk').outlets[0]).toMatchObject({ power: 'unknown', readBack: 'assumed' });
+  });
+
+  it('a sequenced on wakes the machine and waits for its tests; a sequenced off is its OS shutdown, proved by the tests, with nothing to cut', async () => {
+    m = await sleepingMachine(MAC);
+    // The machine's service: listening while it is awake; the shutdown command closes it.
+    const service = createServer((c) => c.destroy());
+    let listening = false;
+    const poll = setInterval(() => {
+      void m!.power().then((p) => {
+        if (p === 'on' && !listening) {
+          listening = true;
+          service.listen(servicePort, '127.0.0.1');
+        }
+      });
+    }, 20);
+    const servicePort = await new Promise<number>((r) => {
+      const probe = createServer();
+      probe.listen(0, '127.0.0.1', () => {
+        const { port } = probe.address() as { port: number };
+        probe.close(() => r(port));
+      });
+    });
+    root = await mkdtemp(join(tmpdir(), 'ockle-wol-lab-'));
+    const dir = join(root, 'config');
+    const halt = join(root, 'halt');
+    await mkdir(join(dir, 'devices'), { recursive: true });
+    await mkdir(join(dir, 'servers'), { recursive: true });
+    await writeFile(join(dir, 'ockle.ini'), '[daemon]\nstate_dir = ../state\nlog_level = warn\n[api]\nport = 0\n[servers]\ntest_interval = 100ms\nboot_timeout = 10s\nshutdown_timeout = 10s\n[plugins]\nenabled = auto-control\n');
+    await writeFile(join(dir, 'devices', 'wake.ini'), `[device]\ntype = wol\nmac = ${MAC}\nbroadcast = 127.0.0.1\nport = ${m.port}\nconfirm_timeout = 1s\n`);
+    await writeFile(
+      join(dir, 'servers', 'desk.ini'),
+      `[server]\nhost = 127.0.0.1\noutlets = power\ncontrols = os\ntests = svc\n[power]\ndevice = wake\noutlet = 1\n[os]\ntype = command\ncommand = touch ${halt}\n[svc]\ntype = tcp\nport = ${servicePort}\ntimeout = 500ms\n`,
+    );
+    try {
+      daemon = await Daemon.start({ configDir: dir, log: silentLogger(), monitor: true });
+      const gw = daemon.gateway;
+      const on = await gw.waitFor(gw.request({ kind: 'on', targets: ['desk'], force: false, origin: 'api:test', reason: 'wake' }).id);
+      expect(on.status).toBe('ok');
+      expect(on.steps.map((x) => x.op)).toEqual(expect.arrayContaining(['switch', 'up']));
+      expect(gw.server('desk').state).toBe('OK');
+      const sent = (await m.packets()).length;
+      // The OS shuts down when asked (the command leaves a file): the service goes away.
+      const halted = setInterval(() => {
+        void stat(halt).then(
+          () => service.close(),
+          () => undefined,
+        );
+      }, 20);
+      try {
+        const off = await gw.waitFor(gw.request({ kind: 'off', targets: ['desk'], force: false, origin: 'api:test', reason: 'night' }).id);
+        expect(off.status, JSON.stringify(off.steps)).toBe('ok');
+        expect(off.steps.find((x) => x.op === 'skip')?.detail).toBe('wake can only wake the machine: off is its OS shutdown, nothing to cut');
+      } finally {
+        clearInterval(halted);
+      }
+      expect(await m.packets()).toHaveLength(sent);
+      expect(gw.server('desk').state).toBe('OFF');
+    } finally {
+      clearInterval(poll);
+      service.close();
+    }
   });
 });
