@@ -21,6 +21,9 @@ const PACKAGE_OF: Readonly<Record<string, string>> = {
   upsd: 'nut-server',
   upsc: 'nut-client',
   upsmon: 'nut-client',
+  mosquitto_pub: 'mosquitto-clients',
+  mosquitto_sub: 'mosquitto-clients',
+  mosquitto_passwd: 'mosquitto',
 };
 
 /** Where `binary` is on $PATH (an executable file, no shell involved), or null. */
