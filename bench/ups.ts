@@ -12,25 +12,16 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Daemon } from '../src/daemon.js';
-import type { ActionRecord, OckleEvents } from '../src/core/model.js';
+import type { ActionRecord } from '../src/core/model.js';
 import { silentLogger } from '../src/log.js';
 import { demoConfig } from '../test/support/demo.js';
+import { stageReached } from '../test/support/ups.js';
 
 type Report = (r: { name: string; unit: string; ockle: number; baseline: number; baselineName: string }) => void;
 
 const DELAY_MS = 2000;
 
-function stage(d: Daemon, name: string, status: readonly string[] = ['ok', 'failed', 'skipped'], ms = 180_000): Promise<OckleEvents['ups.stage'] & { at: number }> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => (off(), reject(new Error(`stage ${name} did not end`))), ms);
-    const off = d.events.on('ups.stage', (e) => {
-      if (e.stage !== name || !status.includes(e.status)) return;
-      clearTimeout(t);
-      off();
-      resolve({ ...e, at: performance.now() });
-    });
-  });
-}
+const stage = (d: Daemon, name: string, status: Parameters<typeof stageReached>[2] = ['ok', 'failed', 'skipped']) => stageReached(d, name, status, 180_000);
 
 /** The longest chain of `servers` by their measured boot times (dependencies first). */
 function criticalPath(servers: readonly string[], deps: (n: string) => readonly string[], boot: (n: string) => number): { ms: number; chain: string[] } {

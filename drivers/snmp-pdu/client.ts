@@ -41,6 +41,41 @@ export interface SnmpTarget {
   readonly maxVarbinds: number;
 }
 
+/** The access keys of an SNMP device section (snmp-pdu, the snmp UPS source), as the config gives them. */
+export interface SnmpAccess {
+  readonly host: string;
+  readonly port: number;
+  readonly version: '1' | '2c' | '3';
+  readonly community?: Secret | undefined;
+  readonly write_community?: Secret | undefined;
+  readonly user?: string | undefined;
+  readonly auth_protocol: Exclude<SnmpTarget['authProtocol'], 'none'>;
+  readonly auth_password?: Secret | undefined;
+  readonly priv_protocol: Exclude<SnmpTarget['privProtocol'], 'none'>;
+  readonly priv_password?: Secret | undefined;
+  readonly request_timeout: number;
+}
+
+/** The client's target from a section's keys: SNMPv3 security follows which passwords are set. */
+export function snmpTarget(device: string, spec: SnmpAccess, maxVarbinds: number): SnmpTarget {
+  const v3 = spec.version === '3';
+  return {
+    device,
+    host: spec.host,
+    port: spec.port,
+    version: spec.version,
+    community: spec.community,
+    writeCommunity: spec.write_community,
+    user: spec.user,
+    authProtocol: v3 && spec.auth_password ? spec.auth_protocol : 'none',
+    authPassword: spec.auth_password,
+    privProtocol: v3 && spec.auth_password && spec.priv_password ? spec.priv_protocol : 'none',
+    privPassword: spec.priv_password,
+    requestTimeoutMs: spec.request_timeout,
+    maxVarbinds,
+  };
+}
+
 const STATUS_NAMES: Record<number, string> = {
   1: 'tooBig',
   2: 'noSuchName',

@@ -6,7 +6,7 @@
 import { duration, int, list, secret, select, str, type Infer } from '../../src/config/types.js';
 import { DeviceReplyError, OperationAbortedError, SnmpError, UnknownOutletError } from '../../src/errors.js';
 import { defineDriver, type DeviceInfo, type DriverContext, type OutletDevice, type Power, type Reading, type SwitchAction } from '../types.js';
-import { SnmpClient, type SnmpValue } from './client.js';
+import { SnmpClient, snmpTarget, type SnmpValue } from './client.js';
 import { scalarOid, type Metric, type OutletValue, type Profile } from './profile.js';
 import { candidates, PROFILE_NAMES, profileByName } from './profiles/index.js';
 
@@ -97,22 +97,7 @@ export class SnmpPdu implements OutletDevice {
   ) {
     this.#spec = spec;
     this.#ctx = ctx;
-    const v3 = spec.version === '3';
-    this.#client = new SnmpClient({
-      device: id,
-      host: spec.host,
-      port: spec.port,
-      version: spec.version,
-      community: spec.community,
-      writeCommunity: spec.write_community,
-      user: spec.user,
-      authProtocol: v3 && spec.auth_password ? spec.auth_protocol : 'none',
-      authPassword: spec.auth_password,
-      privProtocol: v3 && spec.auth_password && spec.priv_password ? spec.priv_protocol : 'none',
-      privPassword: spec.priv_password,
-      requestTimeoutMs: spec.request_timeout,
-      maxVarbinds: spec.max_varbinds,
-    });
+    this.#client = new SnmpClient(snmpTarget(id, spec, spec.max_varbinds));
     this.#profile = spec.profile === 'auto' ? null : spec.profile === 'generic' ? genericProfile(spec) : profileByName(spec.profile)!;
     this.#unit = spec.unit ?? this.#profile?.defaultUnit ?? 1;
     this.#count = spec.outlets ?? 0;

@@ -7,7 +7,7 @@
 import { DeviceReplyError } from '../../src/errors.js';
 import { type Infer } from '../../src/config/types.js';
 import { defineDriver, type DeviceInfo, type UpsPower, type UpsReading, type UpsSource } from '../types.js';
-import { SnmpClient, type SnmpValue } from '../snmp-pdu/client.js';
+import { SnmpClient, snmpTarget, type SnmpValue } from '../snmp-pdu/client.js';
 import { snmpTemplate } from '../snmp-pdu/index.js';
 
 /** UPS-MIB objects (RFC 1628, upsMIB = 1.3.6.1.2.1.33, upsObjects = .1). */
@@ -97,22 +97,7 @@ export class UpsMibSource implements UpsSource {
     readonly id: string,
     spec: Spec,
   ) {
-    const v3 = spec.version === '3';
-    this.#client = new SnmpClient({
-      device: id,
-      host: spec.host,
-      port: spec.port,
-      version: spec.version,
-      community: spec.community,
-      writeCommunity: undefined,
-      user: spec.user,
-      authProtocol: v3 && spec.auth_password ? spec.auth_protocol : 'none',
-      authPassword: spec.auth_password,
-      privProtocol: v3 && spec.auth_password && spec.priv_password ? spec.priv_protocol : 'none',
-      privPassword: spec.priv_password,
-      requestTimeoutMs: spec.request_timeout,
-      maxVarbinds: 32,
-    });
+    this.#client = new SnmpClient(snmpTarget(id, spec, 32));
   }
 
   async open(signal: AbortSignal): Promise<void> {

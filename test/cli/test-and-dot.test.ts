@@ -2,7 +2,8 @@
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SimWorld } from '../../drivers/sim/world.js';
-import { main, treeDot, type Io } from '../../src/cli/commands.js';
+import { treeDot } from '../../src/cli/commands.js';
+import { cliRunner } from '../support/cli.js';
 import { Daemon } from '../../src/daemon.js';
 import { silentLogger } from '../../src/log.js';
 import { demoConfig, type DemoCopy } from '../support/demo.js';
@@ -11,13 +12,7 @@ import { describePeer } from '../support/peers.js';
 describe('ockle test and ockle tree --dot', () => {
   let demo: DemoCopy;
   let d: Daemon;
-  const run = async (...args: string[]): Promise<{ code: number; out: string; err: string }> => {
-    let out = '';
-    let err = '';
-    const io: Io = { stdout: { write: (s: string) => (out += s), isTTY: false }, stderr: { write: (s: string) => (err += s) }, env: {}, cwd: demo.configDir };
-    const code = await main([...args, '--config', demo.configDir], io);
-    return { code, out, err };
-  };
+  const run = cliRunner(() => demo.configDir);
   const writes = (): number => ['pdu-a', 'pdu-b', 'relay-1'].reduce((n, id) => n + d.shared<SimWorld>('sim-world')!.writes(id).count, 0);
   beforeAll(async () => {
     demo = await demoConfig();

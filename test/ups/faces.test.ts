@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SimWorld } from '../../drivers/sim/world.js';
-import { main, type Io } from '../../src/cli/commands.js';
+import { cliRunner } from '../support/cli.js';
 import { formatEvent } from '../../src/cli/watch.js';
 import { Daemon } from '../../src/daemon.js';
 import { silentLogger } from '../../src/log.js';
@@ -15,13 +15,7 @@ import { demoConfig, type DemoCopy } from '../support/demo.js';
 describe('UPS faces on the demo lab', () => {
   let demo: DemoCopy;
   let d: Daemon;
-  const run = async (...args: string[]): Promise<{ code: number; out: string; err: string }> => {
-    let out = '';
-    let err = '';
-    const io: Io = { stdout: { write: (s: string) => (out += s), isTTY: false }, stderr: { write: (s: string) => (err += s) }, env: {}, cwd: demo.configDir };
-    const code = await main([...args, '--config', demo.configDir], io);
-    return { code, out, err };
-  };
+  const run = cliRunner(() => demo.configDir);
   const writes = (): number => ['pdu-a', 'pdu-b', 'relay-1'].reduce((n, id) => n + d.shared<SimWorld>('sim-world')!.writes(id).count, 0);
   beforeAll(async () => {
     demo = await demoConfig();

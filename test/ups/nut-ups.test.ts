@@ -10,12 +10,13 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterEach, expect, it } from 'vitest';
 import type { SimWorld } from '../../drivers/sim/world.js';
-import type { ActionRecord, OckleEvents } from '../../src/core/model.js';
+import type { ActionRecord } from '../../src/core/model.js';
 import { Daemon } from '../../src/daemon.js';
 import { createLogger, silentLogger } from '../../src/log.js';
 import { makeLab, type Lab } from '../support/lab.js';
 import { NUT_USERS, startNut, type NutPeer } from '../support/nut.js';
 import { describePeer } from '../support/peers.js';
+import { stageReached } from '../support/ups.js';
 
 let lab: Lab | undefined;
 let daemon: Daemon | undefined;
@@ -69,18 +70,7 @@ const writes = (d: Daemon) => world(d).writes('pdu-1').log.map((w) => `${w.actio
 const upsRecords = (d: Daemon): ActionRecord[] => d.gateway.actions({ limit: 200 }).filter((a) => a.origin === 'ups:nut-1').reverse();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function stage(d: Daemon, name: string, status: readonly OckleEvents['ups.stage']['status'][] = ['ok', 'failed'], ms = 30_000): Promise<OckleEvents['ups.stage']> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => (off(), reject(new Error(`UPS stage ${name} did not reach ${status.join('/')} in ${ms} ms`))), ms);
-    const off = d.events.on('ups.stage', (e) => {
-      if (e.stage === name && status.includes(e.status)) {
-        clearTimeout(t);
-        off();
-        resolve(e);
-      }
-    });
-  });
-}
+const stage = stageReached;
 
 /** Waits until the daemon's view of the UPS satisfies `ok`. */
 async function until(d: Daemon, ok: (s: ReturnType<Daemon['ups']['status']>) => boolean, ms = 15_000): Promise<void> {

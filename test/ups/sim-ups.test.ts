@@ -10,10 +10,11 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SimWorld } from '../../drivers/sim/world.js';
-import type { ActionRecord, OckleEvents } from '../../src/core/model.js';
+import type { ActionRecord } from '../../src/core/model.js';
 import { Daemon } from '../../src/daemon.js';
 import { silentLogger } from '../../src/log.js';
 import { makeLab, type Lab } from '../support/lab.js';
+import { stageReached } from '../support/ups.js';
 
 let lab: Lab | undefined;
 let daemon: Daemon | undefined;
@@ -68,19 +69,7 @@ const writes = (d: Daemon) => world(d).writes('pdu-1').log.map((w) => `${w.actio
 const upsRecords = (d: Daemon): ActionRecord[] => d.gateway.actions({ limit: 200 }).filter((a) => a.origin === 'ups:ups-1').reverse();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Waits until `stage` of the UPS reaches one of `status`. */
-function stage(d: Daemon, name: string, status: readonly OckleEvents['ups.stage']['status'][] = ['ok', 'failed'], ms = 15_000): Promise<OckleEvents['ups.stage']> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => (off(), reject(new Error(`UPS stage ${name} did not reach ${status.join('/')} in ${ms} ms`))), ms);
-    const off = d.events.on('ups.stage', (e) => {
-      if (e.stage === name && status.includes(e.status)) {
-        clearTimeout(t);
-        off();
-        resolve(e);
-      }
-    });
-  });
-}
+const stage = (d: Daemon, name: string, status?: Parameters<typeof stageReached>[2]) => stageReached(d, name, status, 15_000);
 
 describe('UPS power cut on a simulated UPS', () => {
   it('a flicker shorter than on_battery_delay does nothing: no write, no journal record', async () => {

@@ -11,12 +11,12 @@ import { UPS_MIB, upsMibDriver } from '../../drivers/ups-mib/index.js';
 import type { SpecOf } from '../../drivers/types.js';
 import { Secret } from '../../src/config/types.js';
 import type { SimWorld } from '../../drivers/sim/world.js';
-import type { OckleEvents } from '../../src/core/model.js';
 import { Daemon } from '../../src/daemon.js';
 import { silentLogger } from '../../src/log.js';
 import { makeDriverContext } from '../support/driver-context.js';
 import { makeLab, type Lab } from '../support/lab.js';
 import { describeShared } from '../support/peers.js';
+import { stageReached } from '../support/ups.js';
 import { loadRecording, T, TestAgent, type Value } from '../support/snmp-agent.js';
 
 const sig = (): AbortSignal => AbortSignal.timeout(5000);
@@ -105,14 +105,7 @@ describeShared('UPS-MIB source on a real Eaton 93E recording', 'ups', (dir) => {
       daemon = undefined;
       lab = undefined;
     });
-    const stage = (d: Daemon, name: string): Promise<OckleEvents['ups.stage']> =>
-      new Promise((resolve) => {
-        const off = d.events.on('ups.stage', (e) => {
-          if (e.stage !== name || (e.status !== 'ok' && e.status !== 'failed')) return;
-          off();
-          resolve(e);
-        });
-      });
+    const stage = (d: Daemon, name: string) => stageReached(d, name);
 
     it('under a daemon: the cut on the card sheds tier 1; the card going silent starts nothing more; mains back restores', async () => {
       lab = await makeLab({ switch: { outlet: 'pdu-1:1', noControls: true }, web: { outlet: 'pdu-1:2', deps: ['switch'], extra: 'shed_priority = 1' } });
