@@ -88,9 +88,16 @@ async function stampedSub(broker: Mosquitto, topics: readonly string[]): Promise
     seen.push(m);
     wake?.();
   });
+  // A failing reader fails the benchmark through `next`, so the run cleans up behind it.
+  let failed: Error | null = null;
+  w.on('error', (err) => {
+    failed = err;
+    wake?.();
+  });
   const next = async (pred: (t: string, p: string) => boolean): Promise<number> => {
     const t0 = Date.now();
     for (;;) {
+      if (failed) throw failed;
       const i = seen.findIndex((m) => pred(m.topic, m.payload));
       if (i >= 0) return seen.splice(0, i + 1).at(-1)!.at;
       if (Date.now() - t0 > 10_000) throw new Error('bench: no message within 10 s');
@@ -114,22 +121,24 @@ async function stampedSub(broker: Mosquitto, topics: readonly string[]): Promise
 async function propagation(broker: Mosquitto, report: Report): Promise<void> {
   const N = 60;
   const lab = await mqttLab(broker, 'bench-a', 4);
-  const daemon = await Daemon.start({ configDir: lab.configDir, log: silentLogger() });
+  let daemon: Daemon | null = null;
   try {
-    await until(() => typeof mqttStatus(daemon).lastResyncMs === 'number', 'bench-a resynchronised');
+    const d = await Daemon.start({ configDir: lab.configDir, log: silentLogger() });
+    daemon = d;
+    await until(() => typeof mqttStatus(d).lastResyncMs === 'number', 'bench-a resynchronised');
     const sub = await stampedSub(broker, ['ockle/bench-a/outlet/pdu-1/1/state', 'bench/base']);
     const ockle: number[] = [];
     for (let i = 0; i < N; i++) {
       const power = i % 2 === 0 ? 'on' : 'off';
       let t0 = 0;
-      const off = daemon.events.on('outlet.changed', (e) => {
+      const off = d.events.on('outlet.changed', (e) => {
         if (e.device === 'pdu-1' && e.outlet === 1 && e.power === power) t0 = now();
       });
-      const a = daemon.gateway.request({ kind: power, targets: [], outlets: [{ device: 'pdu-1', outlet: 1 }], force: true, origin: 'bench', reason: 'mqtt propagation' });
+      const a = d.gateway.request({ kind: power, targets: [], outlets: [{ device: 'pdu-1', outlet: 1 }], force: true, origin: 'bench', reason: 'mqtt propagation' });
       const at = await sub.next((t, p) => t.endsWith('/1/state') && (JSON.parse(p) as { power: string }).power === power);
       off();
       ockle.push(at - t0);
-      await until(() => daemon.gateway.action(a.id).status !== 'running', 'the action finished');
+      await until(() => d.gateway.action(a.id).status !== 'running', 'the action finished');
       await new Promise((r) => setTimeout(r, 20));
     }
     // The broker alone: one long-running publisher, lines through it to the same subscriber.
@@ -147,7 +156,7 @@ async function propagation(broker: Mosquitto, report: Report): Promise<void> {
     report({ name: 'state A → subscriber, p50', unit: 'ms', ockle: median(ockle), baseline: median(base), baselineName: 'mosquitto_pub -l → mosquitto_sub, p50' });
     report({ name: 'state A → subscriber, p99', unit: 'ms', ockle: pct(ockle, 99), baseline: pct(base, 99), baselineName: 'mosquitto_pub -l → mosquitto_sub, p99' });
   } finally {
-    await daemon.stop();
+    await daemon?.stop();
     await lab.cleanup();
   }
 }
@@ -247,8 +256,10 @@ async function scale(broker: Mosquitto, report: Report): Promise<void> {
 
     // 2. One real daemon of the same size reconnecting while the 49 others are connected.
     const lab = await mqttLab(broker, 'bench-real', S);
-    const daemon = await Daemon.start({ configDir: lab.configDir, log: silentLogger() });
+    let started: Daemon | null = null;
     try {
+      const daemon = await Daemon.start({ configDir: lab.configDir, log: silentLogger() });
+      started = daemon;
       await until(() => typeof mqttStatus(daemon).lastResyncMs === 'number', 'bench-real resynchronised', 120_000);
       const firstResync = Number(mqttStatus(daemon).lastResyncMs);
       const connects = Number(mqttStatus(daemon).connects);
@@ -269,7 +280,7 @@ async function scale(broker: Mosquitto, report: Report): Promise<void> {
       console.log(`  resync: real daemon, ${retained} servers, ${msgs.size} retained messages; first connect ${firstResync} ms`);
       report({ name: `resync on reconnect, ${S} servers`, unit: 'ms', ockle: resync, baseline: bareMs, baselineName: 'bare client, same messages, QoS 1' });
     } finally {
-      await daemon.stop();
+      await started?.stop();
       await lab.cleanup();
     }
   } finally {
