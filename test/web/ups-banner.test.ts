@@ -101,7 +101,7 @@ describePeer('UPS banner and view in Chromium', ['chromium'], () => {
 
   it('shows the banner on battery, with charge and stage, and takes it away once mains is back and the event ends', async () => {
     // 1. The fed servers serve before the cut (the demo's sim boots them at start).
-    await expect.poll(() => FED.map((s) => daemon.gateway.server(s).state), { timeout: 30_000 }).toEqual(['OK', 'OK']);
+    await expect.poll(() => FED.map((s) => daemon.gateway.server(s).state), { timeout: 60_000 }).toEqual(['OK', 'OK']);
     const page = await signIn();
     await page.goto(daemon.url + '/#/charts');
     await page.waitForSelector('.ups-card[data-ups="rack-ups"]');
@@ -115,9 +115,10 @@ describePeer('UPS banner and view in Chromium', ['chromium'], () => {
     expect(await banner.getAttribute('data-power')).toBe('battery');
     const text = (await banner.textContent()) ?? '';
     expect(text).toContain('UPS rack-ups on battery');
-    expect(text).toMatch(/charge 80 %/);
+    // 80 % as the drill set it (79 % once the simulated battery has drained 1 %, 12 s later).
+    expect(text).toMatch(/charge (80|79) %/);
     // 3. After on_battery_delay tier 1 sheds both servers; then the banner says every tier is shed.
-    await page.waitForSelector('.ups-banner[data-stage="shedding"] [data-detail]:text-matches("every tier is shed")', { timeout: 30_000 });
+    await page.waitForSelector('.ups-banner[data-stage="shedding"] [data-detail]:text-matches("every tier is shed")', { timeout: 60_000 });
     expect(await banner.locator('[data-stage-label]').textContent()).toBe('shedding load');
     expect(writes()).toEqual(['off web-2', 'off vm-3']);
     await shot(page, 'banner-on-battery');
@@ -139,8 +140,8 @@ describePeer('UPS banner and view in Chromium', ['chromium'], () => {
 
     // 5. Mains back: the banner stays through the restore (the event is open), then goes.
     await simulate({ power: 'mains' });
-    await page.waitForSelector('.ups-banner[data-power="mains"]');
-    await banner.waitFor({ state: 'detached', timeout: 60_000 });
+    await page.waitForSelector('.ups-banner[data-power="mains"]', { timeout: 60_000 });
+    await banner.waitFor({ state: 'detached', timeout: 90_000 });
     expect(await page.locator('.ups-view [data-policy]').textContent()).toMatch(/^normal/);
     expect(await page.textContent('.ups-view')).toContain('No power event is open.');
     // Exactly the two servers off, then back on, dependencies first: what the banner reported.
@@ -148,7 +149,7 @@ describePeer('UPS banner and view in Chromium', ['chromium'], () => {
     await shot(page, 'banner-gone');
     expect(page.errors).toEqual([]);
     await page.close();
-  }, 150_000);
+  }, 240_000);
 
   it('shows a silent UPS as unknown in the banner, with its alarm, and starts nothing', async () => {
     const before = writes().length;
@@ -163,6 +164,13 @@ describePeer('UPS banner and view in Chromium', ['chromium'], () => {
     // On a phone the banner wraps within the screen.
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
     await shot(page, 'banner-silent-phone');
+    // The UPS view fits a phone too (its tables wrap), the source's error said in it.
+    await page.locator('.ups-banner a.ups-open').click();
+    await page.waitForSelector('.ups-view[data-power="unknown"] table.ups-plan');
+    expect(await page.textContent('.ups-view .error')).toMatch(/does not answer/);
+    expect(await page.textContent('.ups-view tr[data-reading="Charge"] td')).toMatch(/^\d+ % \(last known\)$/);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    await shot(page, 'ups-view-silent-phone');
     await simulate({ power: 'mains' });
     await banner.waitFor({ state: 'detached' });
     expect(writes().length).toBe(before);

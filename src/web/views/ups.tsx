@@ -139,6 +139,7 @@ export function UpsView({ name }: { name: string }) {
       </section>
     );
   const states = new Map(st.servers.map((s) => [s.name, s.state]));
+  const silent = u.power === 'unknown';
   return (
     <section class="ups-view" data-ups={u.name} data-power={u.power} data-stage={u.stage}>
       <h2>
@@ -163,22 +164,23 @@ export function UpsView({ name }: { name: string }) {
               {u.powerSince && <span class="meta"> since {new Date(u.powerSince).toLocaleTimeString()}</span>}
             </td>
           </tr>
-          <tr>
-            <th>Charge</th>
-            <td data-charge>{pct(u.chargePct)}</td>
-          </tr>
-          <tr>
-            <th>Runtime</th>
-            <td>{runtime(u.runtimeS)}</td>
-          </tr>
-          <tr>
-            <th>Load</th>
-            <td>{pct(u.loadPct)}</td>
-          </tr>
-          <tr>
-            <th>Input</th>
-            <td>{u.inputVolts === null ? '–' : `${u.inputVolts} V`}</td>
-          </tr>
+          {(
+            [
+              ['Charge', pct(u.chargePct)],
+              ['Runtime', runtime(u.runtimeS)],
+              ['Load', pct(u.loadPct)],
+              ['Input', u.inputVolts === null ? '–' : `${u.inputVolts} V`],
+            ] as const
+          ).map(([k, v]) => (
+            <tr data-reading={k}>
+              <th>{k}</th>
+              {/* A silent source's values are the last it gave: said so, never shown as current. */}
+              <td class={silent ? 'meta' : ''}>
+                {v}
+                {silent && v !== '–' && ' (last known)'}
+              </td>
+            </tr>
+          ))}
           <tr>
             <th>Flags</th>
             <td>{u.flags.join(' ') || '–'}</td>
@@ -266,45 +268,47 @@ function UpsPlan({ name, stage }: { name: string; stage: string }) {
       {error && <p class="error">{error}</p>}
       {plan && plan.length === 0 && <p class="meta">No stage would switch anything.</p>}
       {plan && plan.length > 0 && (
-        <table class="ups-plan">
-          <thead>
-            <tr>
-              <th>Stage</th>
-              <th>When</th>
-              <th>Switches</th>
-              <th>Keeps</th>
-            </tr>
-          </thead>
-          <tbody>
-            {plan.map((p) => (
-              <tr data-stage={p.stage}>
-                <td>
-                  {p.stage} <small>({p.kind})</small>
-                </td>
-                <td>
-                  <bdi>{p.when}</bdi>
-                </td>
-                <td>
-                  {p.waves.length
-                    ? p.waves.map((w, i) => (
-                        <span class="wave">
-                          {i > 0 && ' → '}
-                          {w.join(', ')}
-                        </span>
-                      ))
-                    : p.servers.join(', ') || <span class="meta">nothing</span>}
-                </td>
-                <td>
-                  {p.held.map((h) => (
-                    <div>
-                      {h.server}: <bdi class="meta">{h.why}</bdi>
-                    </div>
-                  ))}
-                </td>
+        <div class="ups-plan-scroll">
+          <table class="ups-plan">
+            <thead>
+              <tr>
+                <th>Stage</th>
+                <th>When</th>
+                <th>Switches</th>
+                <th>Keeps</th>
               </tr>
-            ))}
-          </tbody>
-        </table>
+            </thead>
+            <tbody>
+              {plan.map((p) => (
+                <tr data-stage={p.stage}>
+                  <td>
+                    {p.stage} <small>({p.kind})</small>
+                  </td>
+                  <td>
+                    <bdi>{p.when}</bdi>
+                  </td>
+                  <td>
+                    {p.waves.length
+                      ? p.waves.map((w, i) => (
+                          <span class="wave">
+                            {i > 0 && ' → '}
+                            {w.join(', ')}
+                          </span>
+                        ))
+                      : p.servers.join(', ') || <span class="meta">nothing</span>}
+                  </td>
+                  <td>
+                    {p.held.map((h) => (
+                      <div>
+                        {h.server}: <bdi class="meta">{h.why}</bdi>
+                      </div>
+                    ))}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
       )}
     </>
   );
