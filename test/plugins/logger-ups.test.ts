@@ -6,6 +6,7 @@
  * thread, a drill through the daemon, the history read back with `logger.ups` (the contract's
  * `ups` method served by the daemon, not by the test).
  */
+import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +18,7 @@ import { Daemon } from '../../src/daemon.js';
 import { silentLogger } from '../../src/log.js';
 import { testContext } from '../../src/plugin-host/testing.js';
 import { makeLab, type Lab } from '../support/lab.js';
+import { describePeer } from '../support/peers.js';
 
 const T0 = Date.parse('2026-11-25T10:00:00Z');
 
@@ -153,8 +155,24 @@ describe('logger: UPS readings in process', () => {
     ];
     for (const [params, message] of bad) await expect(t.invoke('ups', params), JSON.stringify(params)).rejects.toMatchObject({ code: 'OCKLE_REQUEST_INVALID', message: expect.stringMatching(message) });
     // Called directly (as a plugin without the host's check would be), the handler says the same.
-    expect(() => logger.upsQuery(new LoggerStore(join(dir, 'other.sqlite')), [1], 60_000)).toThrow(/params must be a JSON object/);
+    const other = new LoggerStore(join(dir, 'other.sqlite'));
+    expect(() => logger.upsQuery(other, [1], 60_000)).toThrow(/params must be a JSON object/);
+    other.close();
     expect(await t.invoke('stats')).toMatchObject({ upsSamples: 2 });
+  });
+
+  describePeer('read by an independent SQLite', ['python3'], () => {
+    it('keeps the UPS table a plain one any SQLite tool reads', async () => {
+      start();
+      await vi.advanceTimersByTimeAsync(60_000);
+      logger.stop();
+      const out = execFileSync(
+        'python3',
+        ['-c', 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print(c.execute("select count(*), avg(charge_pct), min(power) from ups_samples where ups=\'small-ups\'").fetchone()); print(c.execute("pragma integrity_check").fetchone()[0])', join(dir, 'logger.sqlite')],
+        { encoding: 'utf8' },
+      );
+      expect(out.trim().split('\n')).toEqual(["(2, 90.0, 'mains')", 'ok']);
+    });
   });
 
   it('prunes UPS samples older than retention', async () => {
