@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import ini from 'ini';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -90,6 +90,8 @@ describe('plugin settings', () => {
     expect([c0.plugins.startTimeoutMs, c0.plugins.hangTimeoutMs, c0.plugins.stopTimeoutMs]).toEqual([10_000, 5000, 5000]);
     const bare = demoIni.replace(/^enabled = .*$/m, 'enabled = timer-example').replace(/\[plugins\.[\s\S]*?(?=\n; An API token)/, '');
     await demo.write('ockle.ini', bare);
+    // Without auto-control the demo's UPS could not act (config check refuses it): it goes too.
+    await rm(join(demo.configDir, 'ups'), { recursive: true });
     const c = await loadConfig(demo.configDir, { drivers: defaultRegistry(), plugins });
     expect(c.plugins.enabled).toEqual(['timer-example']);
     // No [plugins.timer-example] section: it runs on its template's defaults.

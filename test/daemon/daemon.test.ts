@@ -2,7 +2,7 @@
  * The daemon on the real demo lab (sim hardware): adoption without switching, clean stops,
  * forced actions with read-back, reload rules, unreachable devices.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { SimWorld } from '../../drivers/sim/world.js';
@@ -129,6 +129,8 @@ describe('daemon on the demo lab', () => {
 
   it('refuses a sequenced action while no sequencer runs, switching nothing', async () => {
     await demo.write('ockle.ini', (await demo.read('ockle.ini')).replace('enabled = auto-control', 'enabled ='));
+    // The demo's UPS needs auto-control (config check refuses it without): it goes too.
+    await rm(join(demo.configDir, 'ups'), { recursive: true });
     daemon = await start(demo);
     expect(() => daemon!.gateway.request({ kind: 'off', targets: ['vm-1'], force: false, origin: 'api:a', reason: '' })).toThrow(
       expect.objectContaining({ code: 'OCKLE_ACTION_NO_SEQUENCER' }),

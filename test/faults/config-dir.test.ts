@@ -95,6 +95,7 @@ describe('a lab not built yet', () => {
     demo = await demoConfig();
     await rm(join(demo.configDir, 'devices'), { recursive: true });
     await rm(join(demo.configDir, 'servers'), { recursive: true });
+    await rm(join(demo.configDir, 'ups'), { recursive: true });
     const r = await checkConfig(demo.configDir, { drivers: defaultRegistry(), plugins: builtinPluginTemplates });
     expect(r.problems.filter((p) => p.severity === 'error')).toEqual([]);
     expect(r.problems.map(formatProblem)).toEqual(expect.arrayContaining([expect.stringMatching(/^devices\/: warning: devices\/ does not exist: no devices yet/), expect.stringMatching(/^servers\/: warning: servers\/ does not exist: no servers yet/)]));
