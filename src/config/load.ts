@@ -650,6 +650,10 @@ export async function checkConfig(dirIn: string, opts: LoadOptions): Promise<{ p
     if (!enabled.includes('auto-control'))
       r.c.error(usec?.line ?? 1, `UPS "${id}" needs the auto-control plugin: its stages are sequenced on/off actions`, 'Add auto-control to [plugins] enabled in ockle.ini, or remove this UPS file.');
     checkUpsPolicy(r.c, psec, policy, t, serverNames, servers);
+    // upsd drops a client that says nothing for 60 s: a NUT secondary polled less often loses its
+    // login between polls, and the primary upsmon would no longer wait for it before cutting.
+    if (t?.type === 'nut' && (t.common.poll_interval as number) >= 60_000)
+      r.c.warn(usec?.keys.get('poll_interval')?.line ?? usec?.line, `poll_interval ${t.common.poll_interval as number} ms: upsd drops a client silent for 60 s, so ockle's login would lapse between polls`, 'Poll more often than every 60 s (the default is 5 s).');
     if (t) ups.push({ id, file: rel, type: t.type, common: t.common as UpsConfig['common'], spec: t.spec, policy });
     flush(r.c);
   }

@@ -77,6 +77,21 @@ describe('UPS files at config check', () => {
     expect(await withUps(text)).toContain(expected);
   });
 
+  it('a NUT source polled every minute or less often is warned about: upsd would drop its login between polls', async () => {
+    const lab = await makeLab({ a: {} });
+    try {
+      await mkdir(join(lab.configDir, 'ups'));
+      await writeFile(join(lab.configDir, 'ups', 'nut-1.ini'), '[ups]\ntype = nut\nhost = 127.0.0.1\nups = rack\npoll_interval = 2m\n');
+      const { config, problems } = await check(lab.configDir);
+      expect(config).toBeDefined();
+      expect(problems.map(formatProblem)).toContain(
+        'ups/nut-1.ini:5: warning: poll_interval 120000 ms: upsd drops a client silent for 60 s, so ockle\'s login would lapse between polls Poll more often than every 60 s (the default is 5 s).',
+      );
+    } finally {
+      await lab.cleanup();
+    }
+  });
+
   it('a UPS without auto-control is refused: its stages could not run', async () => {
     expect(await withUps('[ups]\ntype = sim\n', { plugins: '' })).toContain(
       'ups/ups-1.ini:1: UPS "ups-1" needs the auto-control plugin: its stages are sequenced on/off actions Add auto-control to [plugins] enabled in ockle.ini, or remove this UPS file.',
