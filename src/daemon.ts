@@ -169,6 +169,17 @@ export class Daemon {
     for (const r of this.#journal.repairs) this.log.warn(r);
     for (const a of this.#journal.interruptedOnOpen)
       this.log.warn({ actionId: a.id, kind: a.kind, targets: a.targets }, 'action was interrupted by the previous stop');
+    try {
+      await this.#bringUpAll(config, t0);
+    } catch (err) {
+      // Nothing may stay open behind a start that failed (polls, UPS monitors, a listening face):
+      // the process must be able to exit with the reason instead of hanging half started.
+      await this.stop().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async #bringUpAll(config: Config, t0: number): Promise<void> {
     // 2. Drivers and the real states: read, never written.
     this.#world = buildWorld(this.#env(config), config);
     const maintenance = new Maintenance(config.stateDir);
@@ -188,13 +199,7 @@ export class Daemon {
       log: this.log.child({ face: 'pdudaemon' }),
       identify: (token) => (/^\S+$/.test(token) ? (this.#auth?.identify(`Bearer ${token}`) ?? null) : null),
     });
-    try {
-      await this.#pdudaemon.configure(config.pdudaemon);
-    } catch (err) {
-      // Nothing may stay open behind a start that failed (the API listens already).
-      await this.stop();
-      throw err;
-    }
+    await this.#pdudaemon.configure(config.pdudaemon);
     // Worker plugins last: their threads load while the API already answers.
     await this.#startPlugins(config);
     this.log.info(
@@ -368,7 +373,14 @@ export class Daemon {
 
   async #listen(config: Config): Promise<void> {
     const port = this.#opts.port ?? config.api.port;
-    await this.#api!.listen({ host: config.api.listen, port });
+    await this.#api!.listen({ host: config.api.listen, port }).catch((err: NodeJS.ErrnoException) => {
+      const where = `${config.api.listen}:${port}`;
+      const why = err.code === 'EADDRINUSE' ? `${where} is in use` : err.code === 'EACCES' ? `${where} needs privileges ockle does not have` : err.code === 'EADDRNOTAVAIL' ? `${where} is not an address of this machine` : `${where}: ${err.message}`;
+      throw new OckleError('OCKLE_CONFIG_INVALID', `[api] cannot listen: ${why}`, {
+        hint: err.code === 'EADDRINUSE' ? 'Another ockle (or another program) holds the port: stop it, or set [api] port to a free one.' : 'Set [api] listen and port to an address of this machine and a port ockle may use.',
+        cause: err,
+      });
+    });
     const addr = this.#api!.server.address();
     const actualPort = typeof addr === 'object' && addr ? addr.port : port;
     const host = config.api.listen.includes(':') ? `[${config.api.listen}]` : config.api.listen;
@@ -505,10 +517,11 @@ export class Daemon {
       await this.#pdudaemon?.close();
       await this.#api?.close();
       await this.#ups?.close();
-      await this.#runtime.close();
-      await closeWorld(this.#world);
-      await this.#journal.close();
-      await rm(join(this.#world.config.stateDir, API_INFO_FILE), { force: true });
+      // A start that failed may have stopped before any of these existed.
+      await this.#runtime?.close();
+      if (this.#world) await closeWorld(this.#world);
+      await this.#journal?.close();
+      if (this.#world) await rm(join(this.#world.config.stateDir, API_INFO_FILE), { force: true });
       this.log.info('ockle stopped');
     })();
     return this.#stopping;

@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { API_INFO_FILE, type ApiInfo } from '../../src/config/paths.js';
@@ -131,4 +132,21 @@ describe('daemon process', () => {
     expect(r.out.join('')).toMatch(/devices\/pdu-a\.ini:\d+: .*eight/);
     expect(existsSync(join(demo.stateDir, 'sim'))).toBe(false);
   });
+
+  it('exits with the reason when its API port is taken, instead of hanging half started, having written nothing', async () => {
+    const squatter = createServer();
+    await new Promise<void>((r) => squatter.listen(0, '127.0.0.1', () => r()));
+    const port = (squatter.address() as { port: number }).port;
+    try {
+      await demo.write('ockle.ini', (await demo.read('ockle.ini')).replace(/^port = 0$/m, `port = ${port}`));
+      const r = run(demo.configDir);
+      const code = await Promise.race([r.exit, new Promise<'hung'>((res) => setTimeout(() => res('hung'), 20_000))]);
+      if (code === 'hung') r.child.kill('SIGKILL');
+      expect(code).toBe(1);
+      expect(r.out.join('')).toContain(`[api] cannot listen: 127.0.0.1:${port} is in use`);
+      expect(Object.values(await simWrites(demo.stateDir)).every((n) => n === 0)).toBe(true);
+    } finally {
+      squatter.close();
+    }
+  }, 30_000);
 });
