@@ -246,7 +246,7 @@ export class Daemon {
         dataDir,
         config: (config.plugins.settings.get(name) ?? {}) as Record<string, unknown>,
         log: this.log.child({ face: 'plugin' }),
-        handle: pluginHandler(this.#runtime, name, w.role, { ups: () => this.#ups.list() }),
+        handle: pluginHandler(this.#runtime, name, w.role, { ups: () => this.#ups.list(), apiAuth: () => this.#guard?.throttle.counts() ?? { failures: {}, throttledTotal: 0, throttledAddresses: 0 } }),
         subscribe: pluginSubscriber(this.events),
         onState: (state, detail) => this.events.emit('plugin.changed', { plugin: name, state, detail }),
         startTimeoutMs: config.plugins.startTimeoutMs,

@@ -10,6 +10,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { OP_STATES, type ActionRecord, type DeviceStatus, type ServerStatus, type UpsStage, type UpsStatus } from '../../src/core/model.js';
 import type { PluginContext } from '../../src/plugin-host/types.js';
+import type { ApiAuthCounts } from '../../src/plugin-host/contract.js';
 
 let server: Server | null = null;
 
@@ -51,7 +52,7 @@ const labels = (l: Record<string, string | number>): string => {
 const num = (x: number): string => (Number.isFinite(x) ? String(x) : x > 0 ? '+Inf' : x < 0 ? '-Inf' : 'NaN');
 
 /** Renders the exposition text. Pure: the tests parse what it returns. */
-export function render(servers: readonly ServerStatus[], devices: readonly DeviceStatus[], stats: ActionStats, upses: readonly UpsStatus[] = []): string {
+export function render(servers: readonly ServerStatus[], devices: readonly DeviceStatus[], stats: ActionStats, upses: readonly UpsStatus[] = [], auth?: ApiAuthCounts): string {
   const out: string[] = [];
   const family = (name: string, type: 'gauge' | 'counter' | 'histogram', help: string, samples: [string, Record<string, string | number>, number][]): void => {
     out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
@@ -85,6 +86,12 @@ export function render(servers: readonly ServerStatus[], devices: readonly Devic
   family('ockle_ups_load_percent', 'gauge', 'Output load the UPS reports (percent of its capacity).', reading('loadPct'));
   family('ockle_ups_input_volts', 'gauge', 'Input (mains) voltage the UPS reports.', reading('inputVolts'));
   family('ockle_ups_stage', 'gauge', 'Power-cut policy stage of each UPS (1 for the current stage, 0 for the others).', upses.flatMap((u) => UPS_STAGES.map((st) => ['', { ups: u.name, stage: st }, u.stage === st ? 1 : 0] as [string, Record<string, string>, number])));
+  // The API's refused logins (docs/security.md): counted per reason, and those throttled with 429.
+  if (auth) {
+    family('ockle_api_auth_failures_total', 'counter', 'Requests to the API refused for a missing, invalid or malformed bearer token, by reason.', Object.entries(auth.failures).map(([reason, n]) => ['', { reason }, n]));
+    family('ockle_api_auth_throttled_total', 'counter', 'Failed authentications answered 429 because their address was over [api] auth_failures.', [['', {}, auth.throttledTotal]]);
+    family('ockle_api_auth_throttled_addresses', 'gauge', 'Client addresses throttled now.', [['', {}, auth.throttledAddresses]]);
+  }
   family('ockle_actions_running', 'gauge', 'Power actions running now (counted since the plugin started).', [['', {}, stats.running]]);
   family('ockle_actions_total', 'counter', 'Finished power actions by kind, result and origin (api, cli, web, plugin, daemon).', [...stats.counts].map(([k, n]) => {
     const [kind, status, origin] = k.split('\u0000') as [string, string, string];
@@ -108,8 +115,8 @@ export async function start(ctx: PluginContext): Promise<void> {
     if (req.method !== 'GET' && req.method !== 'HEAD') return void res.writeHead(405, { allow: 'GET, HEAD' }).end();
     if (path === '/') return void res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end('<a href="/metrics">ockle metrics</a>\n');
     if (path !== '/metrics') return void res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: the metrics are at /metrics\n');
-    Promise.all([ctx.call('servers'), ctx.call('devices'), ctx.call('ups')]).then(
-      ([servers, devices, upses]) => res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(render(servers, devices, stats, upses)),
+    Promise.all([ctx.call('servers'), ctx.call('devices'), ctx.call('ups'), ctx.call('api-auth')]).then(
+      ([servers, devices, upses, auth]) => res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(render(servers, devices, stats, upses, auth)),
       (err: unknown) => res.writeHead(503, { 'content-type': 'text/plain' }).end(`the daemon did not answer: ${(err as Error).message}\n`),
     );
   });

@@ -109,6 +109,12 @@ export class AuthThrottle {
     ].join('\n');
   }
 
+  /** The counters as numbers (the metrics plugin's view). */
+  counts(): { failures: Record<string, number>; throttledTotal: number; throttledAddresses: number } {
+    const reasons: AuthFailureReason[] = ['no token', 'invalid token', 'malformed header'];
+    return { failures: Object.fromEntries(reasons.map((r) => [r, this.failures.get(r) ?? 0])), throttledTotal: this.throttledTotal, throttledAddresses: this.#throttledNow() };
+  }
+
   #throttledNow(): number {
     const now = this.#now();
     let n = 0;

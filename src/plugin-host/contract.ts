@@ -81,6 +81,14 @@ interface MethodSpec<P, R> {
 export interface DaemonViews {
   /** Every configured UPS's status, as `GET /api/ups` gives it. */
   readonly ups: () => readonly UpsStatus[];
+  /** The API's failed-authentication counters (src/api/throttle.ts), for the metrics plugin. */
+  readonly apiAuth?: () => ApiAuthCounts;
+}
+/** Requests refused for their bearer token, by reason; those answered 429; addresses throttled now. */
+export interface ApiAuthCounts {
+  readonly failures: Readonly<Record<string, number>>;
+  readonly throttledTotal: number;
+  readonly throttledAddresses: number;
 }
 const NO_VIEWS: DaemonViews = { ups: () => [] };
 
@@ -166,6 +174,13 @@ export const METHODS = {
   // A plugin started after the UPS monitors (or restarted) needs the current readings, not only
   // the next `ups.changed`: the logger samples them, the metrics plugin exports them.
   ups: method({ role: 'viewer', params: '', result: 'every UPS’s reading and policy stage (`GET /api/ups`)', parse: none, run: (_g, _p, _plugin, v): readonly UpsStatus[] => v.ups() }),
+  'api-auth': method({
+    role: 'viewer',
+    params: '',
+    result: 'the API’s failed authentications by reason, those throttled (429), addresses throttled now',
+    parse: none,
+    run: (_g, _p, _plugin, v): ApiAuthCounts => v.apiAuth?.() ?? { failures: {}, throttledTotal: 0, throttledAddresses: 0 },
+  }),
   'request-action': method({
     role: 'operator',
     params: '`{kind: on/off/cycle/reset, targets: [...], force?, reason?, outlets?: [{device, outlet}], by?}`',

@@ -95,6 +95,7 @@ describe('the method table', () => {
       actions: 'viewer',
       action: 'viewer',
       ups: 'viewer',
+      'api-auth': 'viewer',
       'request-action': 'operator',
     });
   });

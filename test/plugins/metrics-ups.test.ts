@@ -142,6 +142,14 @@ describePython('metrics: UPS gauges read by the reference Prometheus parser', 'p
       expect(value(fams, 'ockle_ups_up', { ...u, type: 'sim' })).toBe(0);
       expect(value(fams, 'ockle_ups_charge_percent', u)).toBeUndefined();
       expect(value(fams, 'ockle_ups_stage', { ...u, stage: 'unknown' })).toBe(1);
+      // 5. The API's refused logins are counted in the same scrape (issue 21: "counted in metrics").
+      for (const auth of [undefined, 'Bearer ockle_not-a-token', 'Bearer ockle_not-a-token', 'Basic x'])
+        expect((await fetch(`${d.url}/api/servers`, { headers: auth ? { authorization: auth } : {} })).status).toBe(401);
+      fams = await scrape();
+      expect(value(fams, 'ockle_api_auth_failures_total', { reason: 'no token' })).toBe(1);
+      expect(value(fams, 'ockle_api_auth_failures_total', { reason: 'invalid token' })).toBe(2);
+      expect(value(fams, 'ockle_api_auth_failures_total', { reason: 'malformed header' })).toBe(1);
+      expect(value(fams, 'ockle_api_auth_throttled_total', {})).toBe(0);
     }, 30_000);
   });
 });
