@@ -148,7 +148,8 @@ export class PowermanClient {
   }
 
   #transportError(e: NodeJS.ErrnoException): Error {
-    const why = e.code === 'ECONNREFUSED' ? 'connection refused' : e.code === 'ECONNRESET' ? 'connection closed' : (e.code ?? e.message);
+    // Any other socket error on a connection (EPIPE when powermand went away mid-write, ECONNABORTED…) ends it too.
+    const why = e.code === 'ECONNREFUSED' ? 'connection refused' : e.code === 'ECONNRESET' ? 'connection closed' : e.code ? `connection closed (${e.code})` : e.message;
     return new DeviceUnreachableError(this.#id, `${this.#where}: ${why}`, {
       hint: 'Check that powermand runs and listens there (its `listen` line in powerman.conf; the default is 127.0.0.1:10101).',
     });

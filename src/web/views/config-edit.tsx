@@ -264,9 +264,9 @@ export function FileForm({
   const path = `${dirOf(kind)}/${name}.ini`;
 
   const open = async (): Promise<void> => {
-    setOutcome(null);
     setConfirmDelete(false);
     if (isNew) {
+      setOutcome(null);
       const first: Sec[] = kind === 'server' ? [{ name: 'server', role: 'server', values: {} }] : [{ name: 'device', role: 'device', values: { type: schema.devices.types.some((t) => t.type === 'sim') ? 'sim' : (schema.devices.types[0]?.type ?? '') } }];
       setLoaded({ path: '', version: 'absent', text: '', exists: false });
       setBefore([]);
@@ -279,6 +279,8 @@ export function FileForm({
       setLoaded(f);
       setBefore(s);
       setSecs(s);
+      // Cleared with the fresh file in place, not before: "changed elsewhere" stays until the form shows what changed.
+      setOutcome(null);
     } catch (err) {
       setOutcome(outcomeOf(err));
     }
