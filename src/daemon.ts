@@ -25,7 +25,7 @@ import { createApi, type PluginStatus } from './api/server.js';
 import { ApiGuard } from './api/guard.js';
 import { apiCertificate, FINGERPRINT_FILE } from './api/tls.js';
 import { isLoopback, tlsMode } from './config/api-exposure.js';
-import { PduDaemonFace } from './faces/pdudaemon.js';
+import type { PduDaemonFace } from './faces/pdudaemon.js';
 import { ConfigEditor } from './config/edit/editor.js';
 import { configSchema } from './api/config-schema.js';
 import { checkConfig, type Config } from './config/load.js';
@@ -194,12 +194,7 @@ export class Daemon {
     // UPSes once the states are known: a policy decides from them (a cut under way at start goes on from the journal).
     await this.#ups.apply(this.#env(config), config);
     await this.#listen(config);
-    this.#pdudaemon = new PduDaemonFace({
-      gateway: this.#runtime,
-      log: this.log.child({ face: 'pdudaemon' }),
-      identify: (token) => (/^\S+$/.test(token) ? (this.#auth?.identify(`Bearer ${token}`) ?? null) : null),
-    });
-    await this.#pdudaemon.configure(config.pdudaemon);
+    await this.#configurePduDaemon(config);
     // Worker plugins last: their threads load while the API already answers.
     await this.#startPlugins(config);
     this.log.info(
@@ -212,6 +207,23 @@ export class Daemon {
         ? `dashboard: ${this.#url}/ (sign in with the admin token in ${join(config.stateDir, LOCAL_TOKEN_FILE)}; \`ockle token new NAME --role viewer\` makes others)`
         : `dashboard: ${this.#url}/ (sign in with a token from \`ockle token new NAME --role viewer|operator|admin\`)`,
     );
+  }
+
+  /**
+   * The PDUDaemon face follows [pdudaemon]: made (its module loaded) the first time it is
+   * enabled, so a daemon that never serves it does not load it at start.
+   */
+  async #configurePduDaemon(config: Config): Promise<void> {
+    if (!this.#pdudaemon && !config.pdudaemon.enabled) return;
+    if (!this.#pdudaemon) {
+      const { PduDaemonFace } = await import('./faces/pdudaemon.js');
+      this.#pdudaemon = new PduDaemonFace({
+        gateway: this.#runtime,
+        log: this.log.child({ face: 'pdudaemon' }),
+        identify: (token) => (/^\S+$/.test(token) ? (this.#auth?.identify(`Bearer ${token}`) ?? null) : null),
+      });
+    }
+    await this.#pdudaemon.configure(config.pdudaemon);
   }
 
   #env(config: Config): DriverEnv {
@@ -498,7 +510,7 @@ export class Daemon {
     this.#guard?.configure({ ...effective.api, listen: old.config.api.listen });
     // The PDUDaemon face follows [pdudaemon] at once (it moves if listen/port changed); one that
     // cannot listen is reported and stays closed, the rest of the reload stands.
-    await this.#pdudaemon?.configure(effective.pdudaemon).catch((err: unknown) =>
+    await this.#configurePduDaemon(effective).catch((err: unknown) =>
       this.log.error({ err: toOckleError(err).message }, 'pdudaemon face could not listen after the reload'),
     );
     const message =

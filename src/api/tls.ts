@@ -12,7 +12,6 @@ import { isIP } from 'node:net';
 import { tlsFiles, tlsMode } from '../config/api-exposure.js';
 import { OckleError } from '../errors.js';
 import { atomicWrite } from '../state-files.js';
-import { selfSignedCertificate } from './x509.js';
 
 /** Files of `tls = auto` in the state directory: the certificate, its key (0600), its fingerprint. */
 export const AUTO_CERT_FILE = 'api-cert.pem';
@@ -86,6 +85,8 @@ export async function autoCertificate(stateDir: string, wanted: readonly string[
   } catch {
     // absent or unreadable: made below
   }
+  // The certificate writer is loaded only when one is made (once per installation).
+  const { selfSignedCertificate } = await import('./x509.js');
   const made = selfSignedCertificate(wanted);
   // The key first: a certificate is never on disk without the key it belongs to.
   await atomicWrite(keyFile, made.key, 0o600);
