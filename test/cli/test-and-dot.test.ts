@@ -1,30 +1,16 @@
 /** `ockle test SERVER [TEST]` (tests now, with latency; nothing switched) and `ockle tree --dot` (issue 17). */
 import { execFileSync } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SimWorld } from '../../drivers/sim/world.js';
+import { describe, expect, it } from 'vitest';
 import { treeDot } from '../../src/cli/commands.js';
-import { cliRunner } from '../support/cli.js';
-import { Daemon } from '../../src/daemon.js';
-import { silentLogger } from '../../src/log.js';
-import { demoConfig, type DemoCopy } from '../support/demo.js';
+import { demoDaemon } from '../support/cli.js';
 import { describePeer } from '../support/peers.js';
 
 describe('ockle test and ockle tree --dot', () => {
-  let demo: DemoCopy;
-  let d: Daemon;
-  const run = cliRunner(() => demo.configDir);
-  const writes = (): number => ['pdu-a', 'pdu-b', 'relay-1'].reduce((n, id) => n + d.shared<SimWorld>('sim-world')!.writes(id).count, 0);
-  beforeAll(async () => {
-    demo = await demoConfig();
-    d = await Daemon.start({ configDir: demo.configDir, log: silentLogger(), port: 0, monitor: false });
-  });
-  afterAll(async () => {
-    await d.stop();
-    await demo.cleanup();
-  });
+  const lab = demoDaemon();
+  const { run, writes } = lab;
 
   it('runs a server’s tests now and prints each with its result and latency, switching nothing', async () => {
-    const up = d.gateway.servers().find((s) => s.state === 'OK' && s.tests.length > 0)!;
+    const up = lab.d.gateway.servers().find((s) => s.state === 'OK' && s.tests.length > 0)!;
     const before = writes();
     const r = await run('test', up.name);
     expect(r.code).toBe(0);
@@ -36,13 +22,13 @@ describe('ockle test and ockle tree --dot', () => {
   });
 
   it('exits 1 when a test fails, and 2 for a test the server does not have', async () => {
-    const off = d.gateway.servers().find((s) => s.state === 'OFF' && s.tests.length > 0);
+    const off = lab.d.gateway.servers().find((s) => s.state === 'OFF' && s.tests.length > 0);
     if (off) {
       const r = await run('test', off.name);
       expect(r.code).toBe(1);
       expect(r.out).toMatch(/FAILED/);
     }
-    const any = d.gateway.servers()[0]!;
+    const any = lab.d.gateway.servers()[0]!;
     const r2 = await run('test', any.name, 'no-such-test');
     expect(r2.code).toBe(2);
     expect(r2.err).toContain(`server "${any.name}" has no test "no-such-test"`);
@@ -50,7 +36,7 @@ describe('ockle test and ockle tree --dot', () => {
   });
 
   it('prints the dependency graph as Graphviz DOT: a node per server filled by state, an edge per dependency', async () => {
-    const tree = d.gateway.tree();
+    const tree = lab.d.gateway.tree();
     const r = await run('tree', '--dot');
     expect(r.code).toBe(0);
     expect(r.out).toBe(treeDot(tree));
