@@ -6,7 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import { open, rm } from 'node:fs/promises';
+import { open, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import type { SimWorld } from '../../drivers/sim/world.js';
@@ -98,6 +98,34 @@ describeRoot('a full disk under the daemon', () => {
     for (const a of [...accepted, after]) expect(daemon.gateway.action(a.id).status, a.id).toBe('ok');
     expect(daemon.gateway.health().journal.repairs).toEqual([]);
   }, 60_000);
+
+  it('a power cut on a full disk: the UPS event does not begin (its memory would be lost) and nothing is shed; with space back it begins and sheds', async () => {
+    lab = await makeLab({ web: { outlet: 'pdu-1:1', extra: 'shed_priority = 1' } });
+    const pdu = join(lab.configDir, 'devices', 'pdu-1.ini');
+    await writeFile(pdu, (await readFile(pdu, 'utf8')).replace('initial = off', 'initial = on'));
+    mkdirSync(join(lab.configDir, 'ups'));
+    await writeFile(join(lab.configDir, 'ups', 'ups-1.ini'), '[ups]\ntype = sim\npoll_interval = 50ms\nread_latency = 0ms\n\n[policy]\non_battery_delay = 300ms\nmin_charge = 0\nmin_runtime = 0s\n');
+    mkdirSync(lab.stateDir, { recursive: true });
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k,mode=0750', 'tmpfs', lab.stateDir]);
+    mounted = lab.stateDir;
+    daemon = await Daemon.start({ configDir: lab.configDir, log: silentLogger(), monitor: true });
+    const d = daemon;
+    const world = d.shared<SimWorld>('sim-world')!;
+    const writes = world.writes('pdu-1').count;
+    // The mains fails (the drill writes the sim UPS's state), then the disk fills.
+    await d.ups.simulate('ups-1', { power: 'battery' });
+    const filler = join(lab.stateDir, 'filler');
+    await fill(filler);
+    await new Promise((r) => setTimeout(r, 1200)); // well past on_battery_delay, polled every 50 ms
+    expect(d.ups.status('ups-1')).toMatchObject({ power: 'battery', event: null });
+    expect(world.writes('pdu-1').count).toBe(writes);
+    // Space back: the next poll begins the event (journaled) and tier 1 sheds web.
+    await rm(filler);
+    for (let i = 0; i < 100 && world.writes('pdu-1').count === writes; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(world.writes('pdu-1').log.slice(-1).map((w) => `${w.action} ${w.outlet}`)).toEqual(['off 1']);
+    const recs = d.gateway.actions({ limit: 20 }).filter((a) => a.origin === 'ups:ups-1');
+    expect(recs.map((r) => r.event?.stage).reverse().slice(0, 2)).toEqual(['start', 'tier-1']);
+  });
 });
 
 describeRoot('the journal on a full disk', () => {
