@@ -117,7 +117,8 @@ export class Switcher {
     let sawOff = false;
     let last: Power = 'unknown';
     for (;;) {
-      const map = await slot.d.queue.read(`read outlet ${outlet}`, (s) => slot.d.device.read([outlet], s), signal);
+      // Merged with the other reads of this device in this turn (a wave confirms many at once).
+      const map = await this.#state.readDevice(slot, [outlet], signal);
       last = map.get(outlet) ?? 'unknown';
       this.#state.setPower(slot, outlet, last);
       this.#state.setReachable(slot, true, null);

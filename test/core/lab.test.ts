@@ -237,3 +237,67 @@ describe('switching through Actions', () => {
     expect(done.steps.map((s) => s.op)).toEqual(['switch', 'error']);
   });
 });
+
+describe('reads of one device in one turn are one read', () => {
+  it('merges the reads asked for in one turn under one signal: one read at the device, each caller gets its outlets', async () => {
+    const a = device('pdu-a', { initial: 'off' });
+    const st = lab([a], [server('x', [['pdu-a', 1]]), server('y', [['pdu-a', 2], ['pdu-a', 3]]), server('z', [['pdu-a', 3]])]);
+    await settle(st.adopt());
+    world().setPower('pdu-a', 2, true);
+    const reads = vi.spyOn(a.device, 'read');
+    const signal = new AbortController().signal;
+    // 1. Three servers read in the same turn, as a wave of a sequence does.
+    const got = await settle(Promise.all(['x', 'y', 'z'].map((n) => st.readServer(st.servers.get(n)!.s, signal))));
+    // 2. One read went to the device, of every outlet asked for, each once.
+    expect(reads).toHaveBeenCalledTimes(1);
+    expect([...reads.mock.calls[0]![0]].sort()).toEqual([1, 2, 3]);
+    expect(got.map((r) => [r.on, r.off, r.blocked])).toEqual([[0, 1, null], [1, 1, null], [0, 1, null]]);
+    expect(world().writes('pdu-a').count).toBe(0);
+  });
+
+  it('does not merge reads under different signals: cancelling one caller leaves the other its read', async () => {
+    const a = device('pdu-a', { initial: 'on' });
+    const st = lab([a], [server('x', [['pdu-a', 1]]), server('y', [['pdu-a', 2]])]);
+    await settle(st.adopt());
+    const reads = vi.spyOn(a.device, 'read');
+    const one = new AbortController();
+    const two = new AbortController();
+    const x = st.readServer(st.servers.get('x')!.s, one.signal);
+    const y = st.readServer(st.servers.get('y')!.s, two.signal);
+    one.abort();
+    const [rx, ry] = await settle(Promise.allSettled([x, y]));
+    expect(rx.status).toBe('rejected');
+    expect((rx as PromiseRejectedResult).reason).toMatchObject({ code: 'OCKLE_OPERATION_ABORTED' });
+    expect(ry).toMatchObject({ status: 'fulfilled', value: { on: 1, blocked: null } });
+    expect(reads).toHaveBeenCalledTimes(1); // the cancelled one never reached the device
+    expect(reads.mock.calls[0]![0]).toEqual([2]);
+  });
+
+  it('a merged read that fails fails every caller: the device is unreachable and each server is blocked by it', async () => {
+    const a = device('pdu-a', { initial: 'on' });
+    const st = lab([a], [server('x', [['pdu-a', 1]]), server('y', [['pdu-a', 2]])]);
+    await settle(st.adopt());
+    world().setDeviceFaults('pdu-a', ['unreachable']);
+    const signal = new AbortController().signal;
+    const got = await settle(Promise.all(['x', 'y'].map((n) => st.readServer(st.servers.get(n)!.s, signal))));
+    expect(got.map((r) => r.blocked)).toEqual(['pdu-a unreachable', 'pdu-a unreachable']);
+    expect(st.devices.get('pdu-a')!.reachable).toBe(false);
+    const direct = await settle(Promise.allSettled([st.readDevice(st.devices.get('pdu-a')!, [1], signal), st.readDevice(st.devices.get('pdu-a')!, [2], signal)]));
+    expect(direct.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    expect(direct.map((r) => (r as PromiseRejectedResult).reason.code)).toEqual(['OCKLE_DEVICE_UNREACHABLE', 'OCKLE_DEVICE_UNREACHABLE']);
+  });
+
+  it('confirms of switches that land in one turn share one read-back, and every outlet is still written once', async () => {
+    const a = device('pdu-a', { initial: 'off', switch_latency: 0 });
+    const st = lab([a], [server('app', [['pdu-a', 1], ['pdu-a', 2], ['pdu-a', 3], ['pdu-a', 4]])]);
+    await settle(st.adopt());
+    const acts = new Actions({ state: st, journal, events, log: silentLogger(), confirmIntervalMs: 250 });
+    const reads = vi.spyOn(a.device, 'read');
+    const done = await settle(acts.waitFor(acts.request({ kind: 'on', targets: ['app'], force: true, origin: 'test', reason: 'unit test' }).id));
+    expect(done.status).toBe('ok');
+    expect(world().writes('pdu-a').log.map((w) => w.outlet).sort()).toEqual([1, 2, 3, 4]);
+    // The read before switching, then one read-back of the four (the writes land in one turn).
+    expect(reads.mock.calls.map((c) => [...c[0]].sort())).toEqual([[1, 2, 3, 4], [1, 2, 3, 4]]);
+    expect(done.steps.filter((s) => s.op === 'confirm')).toHaveLength(4);
+  });
+});
