@@ -5,6 +5,7 @@
  * across daemon restarts like a real PDU, and tests can prove that no write happened.
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Power, SwitchAction } from '../types.js';
 
@@ -74,16 +75,80 @@ export class SimWorld {
 
   /**
    * Persists a device's state within 50 ms: a burst of switches costs one write per device, not
-   * one per change (a sequence of 1000 servers spent most of its CPU here). `flush()` runs on
-   * close, so a clean stop always leaves the hardware state on disk.
+   * one per change (a sequence of 1000 servers spent most of its CPU here). The periodic writes
+   * go through the thread pool (a file write and a rename per device), so the event loop that
+   * runs the sequence is not held by the disk; one batch is in flight at a time. `close()` waits
+   * for it and then writes what is left synchronously, so a clean stop always leaves the last
+   * hardware state on disk, and never an older one after it.
    */
   #save(id: string): void {
-    if (this.#dirty.size === 0) setTimeout(() => this.flush(), 50);
     this.#dirty.add(id);
+    this.#timer ??= setTimeout(() => {
+      this.#timer = null;
+      this.#writeDirty();
+    }, 50);
   }
 
-  /** Writes every changed device now (also called when a sim device closes). */
-  flush(): void {
+  /** Writes the changed devices in the background (the next batch waits for this one). */
+  #writeDirty(): void {
+    if (this.#writing) {
+      this.#again = true;
+      return;
+    }
+    const batch = [...this.#dirty].flatMap((id) => {
+      const s = this.#devices.get(id);
+      return s ? [{ id, text: JSON.stringify(s) }] : [];
+    });
+    this.#dirty.clear();
+    if (batch.length === 0) return;
+    this.#writing = (async () => {
+      const failed: string[] = [];
+      try {
+        await mkdir(this.#dir, { recursive: true });
+      } catch {
+        // reported by the writes below
+      }
+      await Promise.all(
+        batch.map(async ({ id, text }) => {
+          const file = join(this.#dir, `${id}.json`);
+          try {
+            await writeFile(`${file}.tmp`, text);
+            await rename(`${file}.tmp`, file);
+          } catch {
+            failed.push(id);
+          }
+        }),
+      );
+      this.#writing = null;
+      // A full or failing disk: the simulated hardware keeps its state in memory (as real
+      // hardware would) and writes it again a second later. Never a throw from a timer.
+      for (const id of failed) this.#dirty.add(id);
+      if (failed.length > 0) this.#retryLater();
+      else if (this.#again) {
+        this.#again = false;
+        this.#writeDirty();
+      }
+    })();
+  }
+  #timer: NodeJS.Timeout | null = null;
+  #writing: Promise<void> | null = null;
+  #again = false;
+
+  #retryLater(): void {
+    if (this.#retrying) return;
+    this.#retrying = true;
+    setTimeout(() => {
+      this.#retrying = false;
+      this.#writeDirty();
+    }, 1000).unref();
+  }
+  #retrying = false;
+
+  /** Waits for the background writes, then writes every changed device now (a sim device's close). */
+  async flush(): Promise<void> {
+    while (this.#writing) await this.#writing;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
     for (const id of [...this.#dirty]) {
       const s = this.#devices.get(id);
       this.#dirty.delete(id);
@@ -94,20 +159,11 @@ export class SimWorld {
         writeFileSync(`${file}.tmp`, JSON.stringify(s));
         renameSync(`${file}.tmp`, file);
       } catch {
-        // A full or failing disk: the simulated hardware keeps its state in memory (as real
-        // hardware would), and the file is written again later. Never a throw from a timer.
         this.#dirty.add(id);
       }
     }
-    if (this.#dirty.size > 0 && !this.#retrying) {
-      this.#retrying = true;
-      setTimeout(() => {
-        this.#retrying = false;
-        this.flush();
-      }, 1000).unref();
-    }
+    if (this.#dirty.size > 0) this.#retryLater();
   }
-  #retrying = false;
 
   #outlet(id: string, n: number): SimOutlet {
     const o = this.#devices.get(id)?.outlets[n - 1];
