@@ -168,7 +168,7 @@ function simLab(servers: number, power: 'on' | 'off'): { servers: ServerStatus[]
   const d: DeviceStatus[] = [];
   for (let i = 0; i < servers; i++) {
     const device = `pdu-${Math.floor(i / 25) + 1}`;
-    s.push({ name: `srv-${i + 1}`, description: '', host: null, state: power === 'on' ? 'OK' : 'OFF', reason: '', outlets: [{ name: 'psu', device, outlet: (i % 25) + 1, power, readBack: 'real' }], controls: [], tests: [], dependencies: i > 0 ? ['srv-1'] : [], dependents: [], actionId: null, paused: null });
+    s.push({ name: `srv-${i + 1}`, description: '', host: null, state: power === 'on' ? 'OK' : 'OFF', reason: '', outlets: [{ name: 'psu', device, outlet: (i % 25) + 1, power, readBack: 'real' }], controls: [], tests: [], dependencies: i > 0 ? ['srv-1'] : [], dependents: [], remoteDependencies: [], remoteDependents: [], actionId: null, paused: null });
   }
   for (let p = 0; p < Math.ceil(servers / 25); p++)
     d.push({

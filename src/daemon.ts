@@ -33,6 +33,7 @@ import { API_INFO_FILE, LOCAL_TOKEN_FILE, type ApiInfo } from './config/paths.js
 import { EventBus } from './core/event-bus.js';
 import { ActionJournal } from './core/journal.js';
 import { Maintenance } from './core/maintenance.js';
+import { RemoteLab } from './core/remote.js';
 import type { OckleEvents } from './core/model.js';
 import type { KeepAlive } from './core/sequence.js';
 import { Runtime, type LabSpec } from './core/runtime.js';
@@ -91,6 +92,8 @@ export class Daemon {
   #world!: World;
   /** Keep-alive counts live as long as the process: a reload does not restart them. */
   #keepAlive: KeepAlive | null = null;
+  /** Servers of other gateways (federation), fed by the mqtt plugin; kept across reloads. */
+  readonly #remote: RemoteLab;
   readonly #plugins = new Map<string, PluginHost>();
   /** The bundled worker plugins and the test's extra ones; installed plugins come with each config. */
   readonly #bundledWorkers: ReadonlyMap<string, WorkerPlugin>;
@@ -115,6 +118,7 @@ export class Daemon {
     this.events = new EventBus<OckleEvents>((err, name) =>
       log.error({ err: toOckleError(err).message, event: name }, 'event listener threw'),
     );
+    this.#remote = new RemoteLab(this.events);
   }
 
   /** The gateway the faces use: one object for the daemon's life; a reload swaps the world beneath it. */
@@ -184,7 +188,8 @@ export class Daemon {
     this.#world = buildWorld(this.#env(config), config);
     const maintenance = new Maintenance(config.stateDir);
     for (const [server, p] of maintenance.paused) this.log.info({ server, by: p.by, at: p.at, reason: p.reason }, 'server still paused for maintenance');
-    this.#runtime = new Runtime({ journal: this.#journal, events: this.events, log: this.log, version: packageVersion(), maintenance }, this.#spec(this.#world));
+    this.#configureRemote(config);
+    this.#runtime = new Runtime({ journal: this.#journal, events: this.events, log: this.log, version: packageVersion(), maintenance, remote: this.#remote }, this.#spec(this.#world));
     const adopted = bringUp(this.#runtime.lab, { monitor: this.#opts.monitor !== false });
     this.#ups = new UpsService({ port: this.#runtime, log: this.log.child({ face: 'ups' }), monitor: this.#opts.monitor !== false });
     // 3. Faces last: nobody can ask for an action before the states are known. The API is built
@@ -239,10 +244,17 @@ export class Daemon {
       devices: world.devices,
       servers: world.servers,
       configProblems: config.warnings,
-      sequencer: auto ? sequencerFrom(config.plugins.settings.get('auto-control') as Parameters<typeof sequencerFrom>[0]) : null,
+      sequencer: auto ? sequencerFrom(config.plugins.settings.get('auto-control') as Parameters<typeof sequencerFrom>[0], this.#remote) : null,
       keepAlive: auto ? this.#keepAlive : null,
       ...(carry && { carry }),
     };
+  }
+
+  /** Federation: which servers depend on other gateways, and this gateway's name on the broker. */
+  #configureRemote(config: Config): void {
+    const mqtt = config.plugins.enabled.includes('mqtt');
+    this.#remote.configure(config.servers, mqtt ? String(config.plugins.settings.get('mqtt')?.gateway ?? '') : null);
+    if (!mqtt) this.#remote.lost('the mqtt plugin is not enabled');
   }
 
   /** Worker plugins: each in its own thread, supervised; a plugin never holds up the daemon. */
@@ -258,9 +270,13 @@ export class Daemon {
         dataDir,
         config: (config.plugins.settings.get(name) ?? {}) as Record<string, unknown>,
         log: this.log.child({ face: 'plugin' }),
-        handle: pluginHandler(this.#runtime, name, w.role, { ups: () => this.#ups.list(), apiAuth: () => this.#guard?.throttle.counts() ?? { failures: {}, throttledTotal: 0, throttledAddresses: 0 } }),
+        handle: pluginHandler(this.#runtime, name, w.role, { ups: () => this.#ups.list(), apiAuth: () => this.#guard?.throttle.counts() ?? { failures: {}, throttledTotal: 0, throttledAddresses: 0 }, remote: this.#remote }),
         subscribe: pluginSubscriber(this.events),
-        onState: (state, detail) => this.events.emit('plugin.changed', { plugin: name, state, detail }),
+        onState: (state, detail) => {
+          // What a plugin that is not running said of other gateways may no longer hold.
+          if (name === 'mqtt' && state !== 'running') this.#remote.lost(`the mqtt plugin is ${state}${detail ? ` (${detail})` : ''}`);
+          this.events.emit('plugin.changed', { plugin: name, state, detail });
+        },
         startTimeoutMs: config.plugins.startTimeoutMs,
         // Five heartbeats per hang_timeout: one late beat is never a hang.
         heartbeatMs: Math.max(20, Math.round(config.plugins.hangTimeoutMs / 5)),
@@ -490,6 +506,7 @@ export class Daemon {
     // cannot be made), the reload is refused and the old world runs on untouched.
     const next = buildWorld(this.#env(effective), effective, keep);
     const lab = this.#runtime.prepare(this.#spec(next, carryOver(this.#runtime.carry(), keep)));
+    this.#configureRemote(effective);
     const untested = new Set(effective.servers.filter((sc) => !keep.servers.get(sc.name)?.tests).map((sc) => sc.name));
     this.#keepAlive?.forget(untested);
     await this.#runtime.swap(lab);

@@ -41,3 +41,18 @@ export function findCycle(nodes: readonly DependencyNode[]): string[] | undefine
   }
   return undefined;
 }
+
+/**
+ * A dependency on a server of another gateway, `GATEWAY:SERVER` (docs/mqtt.md, federation):
+ * the gateway as the mqtt plugin names it in topics, the server as that gateway names it.
+ */
+export interface RemoteRef {
+  readonly gateway: string;
+  readonly server: string;
+}
+const REMOTE_REF = /^([A-Za-z0-9_-]{1,64}):([a-z0-9][a-z0-9_-]*)$/;
+/** `gw-a:storage-1` → {gateway, server}; null when `ref` is not of that shape (a local name has no colon). */
+export function parseRemoteRef(ref: string): RemoteRef | null {
+  const m = REMOTE_REF.exec(ref);
+  return m ? { gateway: m[1]!, server: m[2]! } : null;
+}

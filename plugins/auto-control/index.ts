@@ -3,6 +3,7 @@
  * Runs in the main thread; the daemon installs its sequencer into the runtime when enabled.
  */
 import { int, type Infer } from '../../src/config/types.js';
+import type { RemotePort } from '../../src/core/remote.js';
 import { createSequencer } from './sequencer.js';
 
 export const name = 'auto-control';
@@ -13,6 +14,7 @@ export const config = {
   max_parallel: int({ min: 1, max: 1000, default: 32, help: 'Servers being switched on or off at the same time, at most.' }),
 };
 
-export function sequencerFrom(settings: Partial<Infer<typeof config>> = {}) {
-  return createSequencer({ maxParallel: settings.max_parallel ?? 32 });
+/** The sequencer of these settings; `remote`: the servers of other gateways it may wait on (federation). */
+export function sequencerFrom(settings: Partial<Infer<typeof config>> = {}, remote?: RemotePort) {
+  return createSequencer({ maxParallel: settings.max_parallel ?? 32, ...(remote && { remote }) });
 }

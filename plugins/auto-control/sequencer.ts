@@ -5,12 +5,16 @@
  * of them is proven to serve. A global `maxParallel` bounds servers in progress; each device's
  * queue bounds what reaches the hardware, and its stagger spaces switch-ons.
  */
+import type { RemotePort } from '../../src/core/remote.js';
 import type { SequenceResult, Sequencer, SequenceRun, ServerOps } from '../../src/core/sequence.js';
 import { sleep } from '../../src/timers.js';
+import { waitRemote } from './remote.js';
 
 export interface SequencerOptions {
   /** Servers being switched at the same time, at most. */
   readonly maxParallel: number;
+  /** Servers of other gateways (federation): waited on, and asked to switch, through the broker. */
+  readonly remote?: RemotePort;
 }
 
 /** A counting semaphore: at most `n` holders; FIFO. */
@@ -228,12 +232,57 @@ export function createSequencer(opts: SequencerOptions): Sequencer {
       }
     };
 
+    /**
+     * Another gateway's server this sequence needs in a state (on: serving, before a dependent
+     * here starts; off: stopped, before what it depends on here stops). One wait per server
+     * there, shared by every server here that needs it; null when it got there.
+     */
+    const remoteTasks = new Map<string, Promise<string | null>>();
+    const remoteTask = (ref: string, n: string): Promise<string | null> => {
+      let t = remoteTasks.get(ref);
+      if (!t) {
+        t = waitRemote(opts.remote!, ops, {
+          ref,
+          goal: kind,
+          actionId: id,
+          server: n,
+          reason: `${run.action.reason || `${kind} by ${run.action.origin}`} (${kind === 'on' ? `${n} depends on it` : `it depends on ${n}`}; action ${id})`,
+          signal: run.signal,
+        });
+        remoteTasks.set(ref, t);
+      }
+      return t;
+    };
+    /** Waits for the other gateways' servers `n` needs first; the first failure's reason, or null. */
+    const remoteFirst = async (n: string): Promise<string | null> => {
+      const port = opts.remote;
+      if (!port || cycle) return null;
+      const refs = kind === 'on' ? port.dependencies(n) : port.dependents(n);
+      if (refs.length === 0) return null;
+      const results = await Promise.all(
+        refs.map((ref) =>
+          remoteTask(ref, n).then(
+            (why) => (why === null ? null : `${ref}: ${why}`),
+            // Cancelled: the task below says so; anything else is this server's failure.
+            (err: unknown) => (run.signal.aborted ? null : `${ref}: ${(err as Error).message}`),
+          ),
+        ),
+      );
+      return results.find((r) => r !== null) ?? null;
+    };
+
     const task = (n: string): Promise<Outcome> => {
       let t = tasks.get(n);
       if (t) return t;
       t = (async (): Promise<Outcome> => {
         const pre = cycle ? [] : before(n).filter((m) => inSet.has(m));
-        const outcomes = await Promise.all(pre.map(task));
+        const [outcomes, remoteWhy] = await Promise.all([Promise.all(pre.map(task)), remoteFirst(n)]);
+        if (remoteWhy !== null && !run.signal.aborted) {
+          reasons.set(n, remoteWhy);
+          ops.step(id, { server: n, op: 'blocked', ok: false, detail: `not ${kind === 'on' ? 'started' : 'stopped'}: ${remoteWhy}; nothing switched` });
+          ops.mark(n, { phase: 'finished', kind, result: 'failed' });
+          return n;
+        }
         const cause = outcomes.find((o) => o !== null);
         if (run.signal.aborted) {
           // Cancelled: the servers not reached are not "blocked" by anything; say what happened.

@@ -20,7 +20,27 @@ import type { ActionRecord, DeviceStatus, ServerStatus, UpsStatus } from '../../
 import type { PluginContext } from '../../src/plugin-host/types.js';
 import { packageVersion } from '../../src/version.js';
 import { discoveryMessages, isDiscoveryTopic } from './discovery.js';
-import { availabilityTopic, base, commandFilters, fallbackReplyTopic, followedTopic, isStateTopic, parseCommand, remoteView, responseTopicAllowed, stateMessages, upsMessages, type Command, type Followed, type Names } from './topics.js';
+import {
+  availabilityTopic,
+  base,
+  commandFilters,
+  fallbackReplyTopic,
+  followedTopic,
+  isStateTopic,
+  needsMe,
+  needsOf,
+  parseCommand,
+  parseFollowedState,
+  remoteReplyFilter,
+  remoteSetTopic,
+  remoteView,
+  responseTopicAllowed,
+  stateMessages,
+  upsMessages,
+  type Command,
+  type Followed,
+  type Names,
+} from './topics.js';
 
 interface Settings {
   readonly names: Names;
@@ -116,10 +136,75 @@ export async function start(ctx: PluginContext): Promise<void> {
   });
   client = mq;
 
-  // ---- other gateways ------------------------------------------------------------------
+  // ---- other gateways (follow, and federation: docs/mqtt.md) -----------------------------
+  const GATEWAY = /^[A-Za-z0-9_-]{1,64}$/;
   const follow = (c.follow as readonly string[] | undefined ?? []).filter((g) => g !== s.names.gateway);
-  for (const g of follow) if (!/^[A-Za-z0-9_-]{1,64}$/.test(g)) throw new Error(`[plugins.mqtt] follow: "${g}" is not a gateway name (1 to 64 letters, digits, _ and -)`);
+  for (const g of follow) if (!GATEWAY.test(g)) throw new Error(`[plugins.mqtt] follow: "${g}" is not a gateway name (1 to 64 letters, digits, _ and -)`);
+  /** Who this gateway is in the topics of its requests to other gateways (their roles name it). */
+  const me = String(c.username ?? '') || s.names.gateway;
+  if (/[/+#\s]/.test(me)) throw new Error(`[plugins.mqtt] username: "${me}" cannot be a topic level (no /, +, # or spaces); requests to other gateways name it`);
   const followed = new Map<string, Followed>(follow.map((g) => [g, { availability: null, servers: new Map() }]));
+  /** Gateways whose `needs` names a server of ours (their servers may depend on ours), and those ours depend on. */
+  const needing = new Set<string>();
+  let dependedOn = new Set<string>();
+  /** Gateways whose states are subscribed on this connection. */
+  const subscribed = new Set<string>();
+  /** Requests sent to other gateways and not finally answered yet. */
+  const asked = new Set<string>();
+
+  /** Follows every gateway that matters now: subscribes to its availability and server states. */
+  const followMore = (): void => {
+    for (const g of [...follow, ...dependedOn, ...needing]) if (g !== s.names.gateway && !followed.has(g)) followed.set(g, { availability: null, servers: new Map() });
+    if (!online) return;
+    const fresh = [...followed.keys()].filter((g) => !subscribed.has(g));
+    if (fresh.length === 0) return;
+    for (const g of fresh) subscribed.add(g);
+    mq.subscribeAsync(fresh.flatMap((g) => [`${s.names.prefix}/${g}/availability`, `${s.names.prefix}/${g}/server/+/state`]), { qos: 1 }).catch((err: unknown) => {
+      for (const g of fresh) subscribed.delete(g);
+      stats.lastError = `subscribing to gateways ${fresh.join(', ')}: ${(err as Error).message}`;
+      report();
+    });
+  };
+
+  /** Tells the daemon what the broker says of other gateways (once per turn, after every change). */
+  let federationQueued = false;
+  const federation = (): void => {
+    if (federationQueued || stopped) return;
+    federationQueued = true;
+    setImmediate(() => {
+      federationQueued = false;
+      if (stopped) return;
+      const connected = mq.connected && online;
+      ctx
+        .call('remote-state', {
+          connected,
+          error: connected ? null : stats.lastError,
+          gateways: Object.fromEntries([...followed].map(([g, f]) => [g, f.availability])),
+          servers: [...followed].flatMap(([gateway, f]) => [...f.servers].map(([name, st]) => ({ gateway, name, ...st, dependencies: [...st.dependencies] }))),
+        })
+        .catch((err: unknown) => {
+          if (stopped) return;
+          stats.lastError = `telling the daemon of other gateways: ${(err as Error).message}`;
+          report();
+        });
+    });
+  };
+  const answer = (requestId: string, status: string, actionId: string | null, error: { code: string; message: string } | null): void => {
+    if (!['accepted', 'duplicate'].includes(status)) asked.delete(requestId);
+    ctx.call('remote-reply', { requestId, status, actionId, error }).catch((err: unknown) => ctx.log.warn('a remote reply could not be handed to the daemon', { requestId, err: (err as Error).message }));
+  };
+  // A sequence here asks another gateway to switch one of its servers: a command as this
+  // gateway's user, which that gateway's roles must allow; the reply comes back on …/reply.
+  ctx.on('remote.request', (e) => {
+    if (!mq.connected || !online) return answer(e.requestId, 'refused', null, { code: 'OCKLE_REMOTE_UNREACHABLE', message: `not connected to the broker${stats.lastError ? ` (${stats.lastError})` : ''}` });
+    asked.add(e.requestId);
+    if (asked.size > 1000) asked.delete(asked.values().next().value!);
+    const topic = remoteSetTopic(s.names.prefix, e.gateway, me, e.server);
+    ctx.log.info('asking another gateway', { topic, action: e.action, requestId: e.requestId, for: e.for });
+    mq.publishAsync(topic, JSON.stringify({ action: e.action, reason: e.reason.slice(0, 500), request_id: e.requestId }), { qos: 1 }).catch((err: unknown) =>
+      answer(e.requestId, 'refused', null, { code: 'OCKLE_REMOTE_UNREACHABLE', message: `the request could not be published: ${(err as Error).message}` }),
+    );
+  });
 
   // ---- state out ------------------------------------------------------------------------
   /** What the broker holds from us, as far as we know: topic → payload. */
@@ -241,6 +326,8 @@ export async function start(ctx: PluginContext): Promise<void> {
             continue;
           }
           lab = { servers, devices };
+          dependedOn = new Set(servers.flatMap((sv) => sv.remoteDependencies.map((r) => r.slice(0, r.indexOf(':')))));
+          followMore();
           ups.clear();
           for (const u of upses) ups.set(u.name, u);
           sync(true);
@@ -308,9 +395,17 @@ export async function start(ctx: PluginContext): Promise<void> {
     void (async () => {
       try {
         online = false;
-        await mq.subscribeAsync(commandFilters(s.names), { qos: 1 });
-        if (follow.length > 0) await mq.subscribeAsync(follow.flatMap((g) => [`${s.names.prefix}/${g}/availability`, `${s.names.prefix}/${g}/server/+/state`]), { qos: 1 });
+        // What was known of other gateways may have changed while away (a server removed there
+        // leaves no message to say so): forget it; their retained states arrive again below.
+        for (const f of followed.values()) {
+          f.availability = null;
+          f.servers.clear();
+        }
+        subscribed.clear();
+        await mq.subscribeAsync([...commandFilters(s.names), `${s.names.prefix}/+/needs`, remoteReplyFilter(s.names.prefix, me)], { qos: 1 });
         online = true;
+        followMore();
+        federation();
         await resync();
         // Online only once every state is current: a reader that sees online can trust them.
         await mq.publishAsync(will, 'online', { qos: 1, retain: true });
@@ -325,6 +420,7 @@ export async function start(ctx: PluginContext): Promise<void> {
   mq.on('close', () => {
     online = false;
     if (stopped) return;
+    federation();
     if (stats.connection === 'connected') ctx.log.warn('lost the MQTT broker; reconnecting', { broker: s.broker });
     stats.connection = 'reconnecting';
     // mqtt.js waits a fixed reconnectPeriod; doubling it here makes the backoff.
@@ -390,15 +486,28 @@ export async function start(ctx: PluginContext): Promise<void> {
     const f = followedTopic(s.names.prefix, topic);
     if (f && followed.has(f[0])) {
       const g = followed.get(f[0])!;
-      if (f[1] === null) g.availability = payload.toString() || null;
+      if (f[1] === null) g.availability = payload.toString().slice(0, 32) || null;
       else if (payload.length === 0) g.servers.delete(f[1]);
-      else {
-        try {
-          const st = JSON.parse(payload.toString()) as { state?: unknown; serving?: unknown; reason?: unknown };
-          g.servers.set(f[1], { state: String(st.state ?? 'UNKNOWN'), serving: st.serving === true, reason: String(st.reason ?? '') });
-        } catch {
-          g.servers.set(f[1], { state: 'UNKNOWN', serving: false, reason: 'its state is not JSON' });
-        }
+      else g.servers.set(f[1], parseFollowedState(payload));
+      return federation();
+    }
+    const needy = needsOf(s.names.prefix, topic);
+    if (needy !== null) {
+      if (needy === s.names.gateway || !GATEWAY.test(needy)) return;
+      if (needsMe(payload, s.names.gateway)) needing.add(needy);
+      else needing.delete(needy);
+      followMore();
+      return federation();
+    }
+    if (topic.endsWith('/reply')) {
+      // A reply of another gateway to a request of ours; anything else on …/reply is not ours to read.
+      try {
+        const r = JSON.parse(payload.toString()) as { request_id?: unknown; status?: unknown; action_id?: unknown; error?: { code?: unknown; message?: unknown } | null };
+        if (typeof r.request_id !== 'string' || !asked.has(r.request_id) || typeof r.status !== 'string') return;
+        const e = r.error && typeof r.error === 'object' ? { code: String(r.error.code ?? 'OCKLE_REMOTE_FAILED'), message: String(r.error.message ?? '') } : null;
+        answer(r.request_id, r.status, typeof r.action_id === 'string' ? r.action_id : null, e);
+      } catch {
+        // not JSON: not a reply of ockle's
       }
       return;
     }

@@ -8,6 +8,7 @@
  *   outlet/DEVICE/N/state                 {power, server, watts, amps, volts, energy_wh} (retained)
  *   device/DEVICE/state                   {reachable, error, watts} (retained)
  *   ups/NAME/state                        {power, on_battery, charge_pct, runtime_s, …} (retained)
+ *   needs                                 {GATEWAY: [SERVER, …]}: other gateways' servers this one depends on (retained)
  *   server/NAME/set, outlet/DEVICE/N/set  commands acting as shared_topic_user
  *   user/USER/server/NAME/set, user/USER/outlet/DEVICE/N/set   commands of USER
  *   …/reply                               replies when the command gave no response topic
@@ -25,6 +26,7 @@ export const serverTopic = (n: Names, server: string): string => `${base(n)}/ser
 export const outletTopic = (n: Names, device: string, outlet: number): string => `${base(n)}/outlet/${device}/${outlet}/state`;
 export const deviceTopic = (n: Names, device: string): string => `${base(n)}/device/${device}/state`;
 export const upsTopic = (n: Names, ups: string): string => `${base(n)}/ups/${ups}/state`;
+export const needsTopic = (n: Names): string => `${base(n)}/needs`;
 export const serverSetTopic = (n: Names, server: string): string => `${base(n)}/server/${server}/set`;
 export const outletSetTopic = (n: Names, device: string, outlet: number): string => `${base(n)}/outlet/${device}/${outlet}/set`;
 
@@ -71,12 +73,13 @@ export function stateMessages(n: Names, servers: readonly ServerStatus[], device
         power: serverPower(s),
         outlets: s.outlets.map((o) => ({ device: o.device, outlet: o.outlet, power: o.power })),
         tests: s.tests.map((t) => ({ name: t.name, result: t.result })),
-        dependencies: s.dependencies,
+        dependencies: [...s.dependencies, ...s.remoteDependencies],
         action_id: s.actionId,
         paused: s.paused !== null,
       }),
     );
   }
+  out.set(needsTopic(n), JSON.stringify(needs(servers)));
   for (const d of devices) {
     let watts: number | undefined;
     for (const o of d.outlets) {
@@ -97,6 +100,19 @@ export function stateMessages(n: Names, servers: readonly ServerStatus[], device
     out.set(deviceTopic(n, d.id), JSON.stringify({ reachable: d.reachable, error: d.error, read_back: d.readBack, ...(watts !== undefined && { watts: Math.round(watts * 1000) / 1000 }) }));
   }
   return out;
+}
+
+/** Which servers of other gateways this lab depends on, by gateway (sorted): what `needs` publishes. */
+export function needs(servers: readonly ServerStatus[]): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const s of servers)
+    for (const ref of s.remoteDependencies) {
+      const i = ref.indexOf(':');
+      const list = (out[ref.slice(0, i)] ??= []);
+      if (!list.includes(ref.slice(i + 1))) list.push(ref.slice(i + 1));
+    }
+  for (const list of Object.values(out)) list.sort();
+  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => a.localeCompare(b)));
 }
 
 /**
@@ -210,11 +226,40 @@ export interface RemoteServer {
   readonly reason: string;
 }
 
+/** A followed server's last retained state, as far as federation reads it. */
+export interface FollowedServer {
+  readonly state: string;
+  readonly serving: boolean;
+  readonly reason: string;
+  readonly power: string;
+  readonly actionId: string | null;
+  readonly dependencies: readonly string[];
+}
+
 /** What is known of a followed gateway: its availability and its servers' last retained states. */
 export interface Followed {
   /** online, offline, or null before its availability arrived. */
   availability: string | null;
-  readonly servers: Map<string, { state: string; serving: boolean; reason: string }>;
+  readonly servers: Map<string, FollowedServer>;
+}
+
+/** A followed server's retained state payload, read defensively (another gateway wrote it). */
+export function parseFollowedState(payload: Buffer): FollowedServer {
+  try {
+    const st = JSON.parse(payload.toString()) as Record<string, unknown>;
+    const deps = Array.isArray(st.dependencies) ? st.dependencies.filter((d): d is string => typeof d === 'string' && d.length <= 200).slice(0, 1000) : [];
+    const text = (v: unknown, fallback: string, max = 500): string => (typeof v === 'string' ? v.slice(0, max) : fallback);
+    return {
+      state: text(st.state, 'UNKNOWN', 64),
+      serving: st.serving === true,
+      reason: text(st.reason, ''),
+      power: text(st.power, 'unknown', 16),
+      actionId: typeof st.action_id === 'string' ? st.action_id.slice(0, 200) : null,
+      dependencies: deps,
+    };
+  } catch {
+    return { state: 'UNKNOWN', serving: false, reason: 'its state is not JSON', power: 'unknown', actionId: null, dependencies: [] };
+  }
 }
 
 /**
@@ -226,12 +271,15 @@ export function remoteView(followed: ReadonlyMap<string, Followed>, broker: { re
   for (const [gateway, f] of followed)
     for (const [name, st] of f.servers) {
       const why = !broker.connected ? `the broker is unreachable${broker.lastError ? ` (${broker.lastError})` : ''}` : f.availability !== 'online' ? `gateway ${gateway} is ${f.availability ?? 'not heard from'}` : null;
-      out.push(why ? { gateway, name, state: 'UNKNOWN', serving: false, reason: why } : { gateway, name, ...st });
+      out.push(why ? { gateway, name, state: 'UNKNOWN', serving: false, reason: why } : { gateway, name, state: st.state, serving: st.serving, reason: st.reason });
     }
   return out.sort((a, b) => a.gateway.localeCompare(b.gateway) || a.name.localeCompare(b.name));
 }
 
-/** `PREFIX/GATEWAY/server/NAME/state` or `PREFIX/GATEWAY/availability` of a followed gateway: [gateway, name|null], or null. */
+/**
+ * `PREFIX/GATEWAY/server/NAME/state` or `PREFIX/GATEWAY/availability` of a followed gateway:
+ * [gateway, name|null], or null. (`PREFIX/GATEWAY/needs` is `needsOf`.)
+ */
 export function followedTopic(prefix: string, topic: string): [string, string | null] | null {
   const p = topic.split('/');
   if (p[0] !== prefix) return null;
@@ -239,3 +287,24 @@ export function followedTopic(prefix: string, topic: string): [string, string | 
   if (p.length === 5 && p[2] === 'server' && p[4] === 'state') return [p[1]!, p[3]!];
   return null;
 }
+
+/** `PREFIX/GATEWAY/needs` → GATEWAY, else null. */
+export function needsOf(prefix: string, topic: string): string | null {
+  const p = topic.split('/');
+  return p.length === 3 && p[0] === prefix && p[2] === 'needs' ? p[1]! : null;
+}
+
+/** Whether gateway `g`'s `needs` payload names a server of `me`. */
+export function needsMe(payload: Buffer, me: string): boolean {
+  try {
+    const v = (JSON.parse(payload.toString()) as Record<string, unknown>)[me];
+    return Array.isArray(v) && v.length > 0;
+  } catch {
+    return false;
+  }
+}
+
+/** The topic a command of this gateway's `user` to a server of gateway `gateway` goes to (its reply comes back on …/reply). */
+export const remoteSetTopic = (prefix: string, gateway: string, user: string, server: string): string => `${prefix}/${gateway}/user/${user}/server/${server}/set`;
+/** Replies to this gateway's remote commands, from every gateway. */
+export const remoteReplyFilter = (prefix: string, user: string): string => `${prefix}/+/user/${user}/server/+/reply`;

@@ -270,8 +270,13 @@ export async function main(argv: string[], io: Io): Promise<number> {
         for (const n of tree.order) {
           const d = deps.get(n)!;
           out(`${n} ${paint(STATE_COLOUR[state.get(n)!] ?? '31', `(${state.get(n)})`)}\n`);
-          d.forEach((x, i) => out(`  ${i === d.length - 1 ? '└─' : '├─'} needs ${x}\n`));
+          const far = (tree.remote ?? []).filter((r) => r.neededBy.includes(n)).map((r) => r.ref);
+          const all = [...d, ...far];
+          all.forEach((x, i) => out(`  ${i === all.length - 1 ? '└─' : '├─'} needs ${x}${i >= d.length ? ' (another gateway)' : ''}\n`));
         }
+        // Servers of other gateways (federation): their state as the broker tells it.
+        for (const r of tree.remote ?? [])
+          out(`${r.ref} ${paint(STATE_COLOUR[r.state as OpState] ?? '31', `(${r.state})`)} on gateway ${r.gateway}${r.state === 'UNKNOWN' ? `: ${r.reason}` : ''}${r.dependsOnHere.length ? `; needs ${r.dependsOnHere.join(', ')} here` : ''}\n`);
         return 0;
       }
       case 'pause':
@@ -554,6 +559,10 @@ export async function main(argv: string[], io: Io): Promise<number> {
         for (const d of p.devices) out(`${d.device}${d.staggerMs > 0 ? ` (stagger ${secs(d.staggerMs)})` : ''}: ${d.order.join(' → ')}\n`);
         out(`critical path: ${p.criticalPath.servers.join(' → ')} (${secs(p.criticalPath.ms)}${p.expected.some((e) => e.source === 'timeout') ? (kind === 'on' ? ', at most: some servers were never seen booting, their boot_timeout counts' : ', at most: shutdown_timeout of each server with controls') : ''})\n`);
         if (p.skipped.length > 0) out(`already ${kind}: ${p.skipped.join(', ')}\n`);
+        for (const r of p.remote ?? [])
+          out(
+            `${kind === 'on' ? 'first' : 'stopped first'}, on another gateway: ${r.ref} (${r.state}${r.state === 'UNKNOWN' ? `: ${r.reason}` : ''}) for ${r.for.join(', ')}: ${r.state === 'UNKNOWN' ? 'waited on, nothing switched on a guess' : r.ask ? `its gateway is asked to switch it ${kind}` : `already ${kind === 'on' ? 'serving' : 'off'}`}\n`,
+          );
         return 0;
       }
       case 'cancel': {
@@ -675,6 +684,12 @@ export function treeDot(tree: TreeView): string {
   // \n in a DOT label is a line break: the name above the state.
   for (const n of tree.nodes) lines.push(`  ${q(n.name)} [label="${esc(n.name)}\\n${n.state}", fillcolor=${q(DOT_FILL[n.state] ?? '#ffadad')}];`);
   for (const e of tree.edges) lines.push(`  ${q(e.from)} -> ${q(e.to)}; // ${e.from} needs ${e.to}`);
+  // Servers of other gateways: dashed, with their gateway; edges to and from them dashed too.
+  for (const r of tree.remote ?? []) {
+    lines.push(`  ${q(r.ref)} [label="${esc(r.server)}\n${esc(r.gateway)}\n${esc(r.state)}", style="rounded,dashed,filled", fillcolor=${q(DOT_FILL[r.state as OpState] ?? '#e0e0e0')}];`);
+    for (const n of r.neededBy) lines.push(`  ${q(n)} -> ${q(r.ref)} [style=dashed]; // ${n} needs ${r.ref}`);
+    for (const n of r.dependsOnHere) lines.push(`  ${q(r.ref)} -> ${q(n)} [style=dashed]; // ${r.ref} needs ${n}`);
+  }
   lines.push('}');
   return lines.join('\n') + '\n';
 }

@@ -60,6 +60,8 @@ const LINES: Line = {
   },
   'config.reloaded': (d, p) => (d.ok ? `config reloaded${d.message ? `: ${d.message}` : ''}` : `config ${p('31', 'reload failed')}: ${d.message}`),
   'plugin.changed': (d, p) => `plugin ${d.plugin} ${p(d.state === 'running' ? '32' : d.state === 'failed' || d.state === 'backoff' ? '31' : undefined, d.state)}${d.detail ? ` (${d.detail})` : ''}`,
+  'remote.changed': (d, _p, state) => `remote ${d.server.ref} ${d.previous === null ? '' : `${state(d.previous)} → `}${state(d.server.state)}${d.server.reason ? ` (${d.server.reason})` : ''}`,
+  'remote.request': (d) => `remote request ${d.requestId}: ${d.action} ${d.gateway}:${d.server} for ${d.for} (action ${d.actionId})`,
   'ups.changed': (d, p) => {
     const u = d.ups;
     const facts = [u.chargePct !== null && `${u.chargePct} %`, u.runtimeS !== null && `${Math.round(u.runtimeS / 60)} min`, u.loadPct !== null && `load ${u.loadPct} %`].filter(Boolean).join(', ');

@@ -12,7 +12,7 @@ import { basename, join, resolve } from 'node:path';
 import type { DriverRegistry } from '../../drivers/registry.js';
 import type { DriverKind } from '../../drivers/types.js';
 import { ConfigError, type ConfigProblem } from '../errors.js';
-import { findCycle } from '../graph.js';
+import { findCycle, parseRemoteRef } from '../graph.js';
 import { parseIni, type IniSection } from './ini-lines.js';
 import { checkApiExposure } from './api-exposure.js';
 import { resolveStateDir } from './paths.js';
@@ -64,7 +64,10 @@ export interface ServerConfig {
   readonly outlets: readonly { readonly name: string; readonly device: string; readonly outlet: number; readonly line: number }[];
   readonly controls: readonly ObjectConfig[];
   readonly tests: readonly ObjectConfig[];
+  /** Servers of this gateway it depends on. */
   readonly dependencies: readonly string[];
+  /** Servers of other gateways it depends on, `GATEWAY:SERVER` (federation through the mqtt plugin, docs/mqtt.md). */
+  readonly remoteDependencies: readonly string[];
   /** Keep-alive restarts after this many consecutive failed test runs; null when off. */
   readonly keepaliveFailures: number | null;
   /** The UPS shed tier of this server (1 first); null: kept on battery until the battery runs low. */
@@ -522,6 +525,8 @@ export async function checkConfig(dirIn: string, opts: LoadOptions): Promise<{ p
   const outletOwners = new Map<string, { file: string; line: number; server: string }>();
   const serverFiles = await listed('servers');
   const serverNames = serverFiles.map((f) => basename(f, '.ini'));
+  /** This gateway's name on the broker, which a remote dependency must not name. */
+  const mqttGateway = String(pluginSettings.get('mqtt')?.gateway ?? '');
   if (serverFiles.length === 0) problems.push({ file: 'servers/', message: 'no servers are configured', hint: 'Add one file per server in servers/.', severity: 'warning' });
   for (const f of serverFiles) {
     const rel = `servers/${f}`;
@@ -601,9 +606,21 @@ export async function checkConfig(dirIn: string, opts: LoadOptions): Promise<{ p
     const controls = objects('controls', 'controller', controlCommonTemplate);
     const tests = objects('tests', 'tester', testCommonTemplate);
     for (const s of r.sections) if (s.name !== 'server' && !used.has(s.name)) c.warn(s.line, `section [${s.name}] is not used by [server]`, 'Name it in outlets, controls or tests, or remove it.');
-    const deps = v.dependencies ?? [];
     const depLine = ssec.keys.get('dependencies')?.line ?? ssec.line;
-    for (const d of deps) {
+    const deps: string[] = [];
+    const remoteDeps: string[] = [];
+    for (const d of v.dependencies ?? []) {
+      if (d.includes(':')) {
+        const ref = parseRemoteRef(d);
+        if (!ref) c.error(depLine, `dependency "${d}" is not GATEWAY:SERVER`, 'A server of another gateway is named like gw-a:storage-1: the gateway (letters, digits, _ and -) as its [plugins.mqtt] gateway says, a colon, and the server as that gateway names it.');
+        else if (!enabled.includes('mqtt'))
+          c.error(depLine, `dependency "${d}" is on another gateway, which needs the mqtt plugin: the broker carries its state and the requests`, 'Add mqtt to [plugins] enabled in ockle.ini and set [plugins.mqtt] broker and gateway (docs/mqtt.md), or remove the dependency.');
+        else if (ref.gateway === mqttGateway) c.error(depLine, `dependency "${d}" names this gateway (${mqttGateway})`, `Name the server without the gateway: ${ref.server}.`);
+        else if (!enabled.includes('auto-control')) c.error(depLine, `dependency "${d}" needs the auto-control plugin: only a sequenced action waits on another gateway`, 'Add auto-control to [plugins] enabled in ockle.ini.');
+        else if (!remoteDeps.includes(d)) remoteDeps.push(d);
+        continue;
+      }
+      deps.push(d);
       if (d === name) c.error(depLine, `server "${name}" depends on itself`, 'Remove it from its own dependencies.');
       else if (!serverNames.includes(d)) {
         const sug = suggest(d, serverNames);
@@ -626,6 +643,7 @@ export async function checkConfig(dirIn: string, opts: LoadOptions): Promise<{ p
       controls,
       tests,
       dependencies: deps,
+      remoteDependencies: remoteDeps,
       keepaliveFailures: v.keepalive ? v.keepalive_failures : null,
       shedPriority: v.shed_priority ?? null,
     });

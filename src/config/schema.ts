@@ -72,6 +72,11 @@ export const serverDefaultsTemplate = {
   shutdown_timeout: duration({ min: 1000, default: 180_000, help: 'How long a server may take from the shutdown request until its tests fail (the host is down).' }),
   test_interval: duration({ min: 10, default: 5000, help: 'How often a server’s tests run (and so how soon a booted server is noticed).' }),
   on_shutdown_timeout: select({ choices: ['cut', 'fail'], default: 'fail', help: 'When shutdown_timeout passes: cut the power anyway, or stop and report FAILED_TO_STOP.' }),
+  remote_timeout: duration({
+    min: 1000,
+    default: 1_800_000,
+    help: 'How long a server waits on another gateway (federation, docs/mqtt.md): for a server there it depends on to serve before it starts, for its dependents there to stop before it stops. While that gateway or the broker is offline it waits too, switching nothing; past this it fails.',
+  }),
 } satisfies Template;
 
 export const pluginsTemplate = {
@@ -114,12 +119,16 @@ export const serverTemplate = {
   outlets: list({ default: [], help: 'Sections of this file that bind the server to device outlets.' }),
   controls: list({ default: [], help: 'Sections of this file that shut the server’s OS down cleanly.' }),
   tests: list({ default: [], help: 'Sections of this file that prove the server serves. All must pass.' }),
-  dependencies: list({ default: [], help: 'Servers that must be OK before this one starts (and that stop after it).' }),
+  dependencies: list({
+    default: [],
+    help: 'Servers that must be OK before this one starts (and that stop after it). GATEWAY:SERVER names a server of another gateway on the same MQTT broker (needs the mqtt plugin; docs/mqtt.md).',
+  }),
   max_attempts: int({ min: 1, max: 20, help: 'Overrides [servers] max_attempts.' }),
   boot_timeout: duration({ min: 1000, help: 'Overrides [servers] boot_timeout.' }),
   shutdown_timeout: duration({ min: 1000, help: 'Overrides [servers] shutdown_timeout.' }),
   test_interval: duration({ min: 10, help: 'Overrides [servers] test_interval.' }),
   on_shutdown_timeout: select({ choices: ['cut', 'fail'], help: 'Overrides [servers] on_shutdown_timeout.' }),
+  remote_timeout: duration({ min: 1000, help: 'Overrides [servers] remote_timeout.' }),
   keepalive: bool({
     default: false,
     help: 'When this server, brought up by ockle, fails its tests keepalive_failures runs in a row, auto-control power-cycles it (only it), with the max_attempts limit.',

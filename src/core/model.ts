@@ -147,6 +147,10 @@ export interface ServerStatus {
   readonly tests: readonly TestStatus[];
   readonly dependencies: readonly string[];
   readonly dependents: readonly string[];
+  /** Servers of other gateways it depends on, `GATEWAY:SERVER` (federation, docs/mqtt.md). */
+  readonly remoteDependencies: readonly string[];
+  /** Servers of other gateways that depend on it, as their gateways publish it. */
+  readonly remoteDependents: readonly string[];
   /** The running action that holds this server, if any. */
   readonly actionId: string | null;
   /** Paused for maintenance (no keep-alive, no automatic action) by whom, when and why; null when not. */
@@ -184,6 +188,30 @@ export interface TreeView {
   readonly edges: readonly { readonly from: string; readonly to: string }[];
   /** Topological order: dependencies first. */
   readonly order: readonly string[];
+  /** Servers of other gateways this lab depends on, or that depend on it (drawn dashed, with their gateway). */
+  readonly remote: readonly RemoteServerStatus[];
+}
+
+/**
+ * A server of another gateway (federation, docs/mqtt.md), as the broker tells it: its own
+ * gateway's published state, or UNKNOWN (with why) while that cannot be known.
+ */
+export interface RemoteServerStatus {
+  /** `GATEWAY:SERVER`. */
+  readonly ref: string;
+  readonly gateway: string;
+  readonly server: string;
+  /** Its gateway's op-state (OK, OFF, STARTING…), or UNKNOWN. */
+  readonly state: string;
+  readonly serving: boolean;
+  readonly power: string;
+  readonly reason: string;
+  /** The action holding it on its gateway, if any. */
+  readonly actionId: string | null;
+  /** Servers here that depend on it. */
+  readonly neededBy: readonly string[];
+  /** Servers here it depends on. */
+  readonly dependsOnHere: readonly string[];
 }
 
 /** What a sequenced action would do, computed without touching anything. */
@@ -201,6 +229,11 @@ export interface Plan {
   readonly expected: readonly { readonly server: string; readonly ms: number; readonly source: 'learned' | 'timeout' | 'none' }[];
   /** The chain of servers with the longest expected total, and that total. */
   readonly criticalPath: { readonly servers: readonly string[]; readonly ms: number };
+  /**
+   * Servers of other gateways the action would wait on: on, those the servers depend on (asked
+   * to start unless they serve); off, those that depend on the servers (asked to stop first).
+   */
+  readonly remote: readonly { readonly ref: string; readonly state: string; readonly reason: string; readonly for: readonly string[]; readonly ask: boolean }[];
 }
 
 /** Typed events. Names are dotted past tense. */
@@ -222,6 +255,10 @@ export interface OckleEvents {
   /** A UPS reading changed (power, flags, charge, runtime, load: every poll that differs). */
   'ups.changed': { ups: UpsStatus };
   /** A UPS policy moved: an event began, a stage started or ended, mains came back, the event ended. */
+  /** A server of another gateway changed as the broker tells it (state, or UNKNOWN and why). */
+  'remote.changed': { server: RemoteServerStatus; previous: string | null };
+  /** A sequence asks another gateway to switch one of its servers (the mqtt plugin sends it). */
+  'remote.request': { requestId: string; gateway: string; server: string; action: 'on' | 'off'; reason: string; actionId: string; for: string };
   'ups.stage': { ups: string; event: string | null; stage: string; status: 'started' | 'ok' | 'failed' | 'cancelled' | 'skipped' | 'waiting' | 'info'; detail: string; actionId: string | null };
 }
 

@@ -4,6 +4,7 @@
  * and the progress tracker of a running one. Touches nothing.
  */
 import type { OpState, Plan } from './model.js';
+import type { RemotePort } from './remote.js';
 import type { RuntimeOutlet } from './slots.js';
 import type { ServerTree } from './tree.js';
 
@@ -53,6 +54,22 @@ export interface PlanInput {
   expected(server: string): Plan['expected'][number];
   outlets(server: string): readonly RuntimeOutlet[];
   staggerMs(device: string): number;
+  /** Servers of other gateways (federation); none: the plan names none. */
+  readonly remote?: Pick<RemotePort, 'dependencies' | 'dependents' | 'view'>;
+}
+
+/** Whether a remote server counts as stopped: its gateway reads it off. */
+export const remoteStopped = (v: { readonly state: string; readonly power: string }): boolean => v.state === 'OFF' || v.state === 'FORCED_OFF' || v.power === 'off';
+
+/** The remote servers a sequence over `servers` waits on (Plan.remote). */
+export function remoteWaits(kind: 'on' | 'off', servers: readonly string[], remote: PlanInput['remote']): Plan['remote'] {
+  if (!remote) return [];
+  const byRef = new Map<string, string[]>();
+  for (const n of servers) for (const ref of kind === 'on' ? remote.dependencies(n) : remote.dependents(n)) byRef.set(ref, [...(byRef.get(ref) ?? []), n]);
+  return [...byRef].map(([ref, forServers]) => {
+    const v = remote.view(ref);
+    return { ref, state: v.state, reason: v.reason, for: forServers, ask: v.state !== 'UNKNOWN' && (kind === 'on' ? !v.serving : !remoteStopped(v)) };
+  });
 }
 
 export function planSequence(p: PlanInput): Plan {
@@ -92,5 +109,6 @@ export function planSequence(p: PlanInput): Plan {
     devices: [...byDevice].map(([device, order]) => ({ device, staggerMs: p.staggerMs(device), order })),
     expected,
     criticalPath: { servers: path, ms: total },
+    remote: remoteWaits(kind, servers, p.remote),
   };
 }

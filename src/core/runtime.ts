@@ -15,6 +15,7 @@ import type { ActionQuery, Gateway, Health } from './gateway.js';
 import type { ActionJournal } from './journal.js';
 import type { ActionEvent, ActionRecord, ActionRequest, DeviceStatus, OckleEvents, Plan, ServerStatus, TreeView } from './model.js';
 import { planSequence } from './plan.js';
+import type { RemoteLab } from './remote.js';
 import type { KeepAlive, Sequencer } from './sequence.js';
 import type { RuntimeCarry, RuntimeDevice, RuntimeServer, ServerSlot } from './slots.js';
 import { LabState } from './state.js';
@@ -35,6 +36,8 @@ export interface RuntimeOptions {
   readonly now?: () => number;
   /** Servers paused for maintenance (default: in memory only). */
   readonly maintenance?: Maintenance;
+  /** Servers of other gateways (federation); none: the lab names none. */
+  readonly remote?: RemoteLab;
 }
 
 /** What one configuration is made of, as the composition root built it. */
@@ -156,10 +159,10 @@ export class Runtime implements Gateway {
   }
   servers(): readonly ServerStatus[] {
     const state = this.#lab.state;
-    return state.tree.order().map((n) => serverView(state, n, this.#maintenance.get(n)));
+    return state.tree.order().map((n) => serverView(state, n, this.#maintenance.get(n), this.#o.remote));
   }
   server(name: string): ServerStatus {
-    return serverView(this.#lab.state, name, this.#maintenance.get(name));
+    return serverView(this.#lab.state, name, this.#maintenance.get(name), this.#o.remote);
   }
 
   /**
@@ -179,7 +182,7 @@ export class Runtime implements Gateway {
     return [...new Set(targets)];
   }
   tree(): TreeView {
-    return treeView(this.#lab.state);
+    return treeView(this.#lab.state, this.#o.remote?.list());
   }
   devices(): readonly DeviceStatus[] {
     return devicesView(this.#lab.state);
@@ -207,7 +210,7 @@ export class Runtime implements Gateway {
     const slot = state.servers.get(name);
     if (!slot) throw new UnknownServerError(name, [...state.servers.keys()]);
     await state.runTests(slot);
-    return serverView(state, name, this.#maintenance.get(name));
+    return serverView(state, name, this.#maintenance.get(name), this.#o.remote);
   }
 
   /**
@@ -234,6 +237,7 @@ export class Runtime implements Gateway {
       },
       outlets: (n) => server(n).outlets,
       staggerMs: (d) => state.devices.get(d)!.d.staggerMs,
+      ...(this.#o.remote && { remote: this.#o.remote }),
     });
   }
 

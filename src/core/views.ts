@@ -3,10 +3,11 @@
  * dependency graph. Pure functions of the state: nothing here reads a device or changes a slot.
  */
 import { UnknownServerError } from '../errors.js';
-import type { DeviceStatus, ServerStatus, TreeView } from './model.js';
+import type { DeviceStatus, RemoteServerStatus, ServerStatus, TreeView } from './model.js';
+import type { RemotePort } from './remote.js';
 import type { LabState } from './state.js';
 
-export function serverView(state: LabState, name: string, paused: ServerStatus['paused'] = null): ServerStatus {
+export function serverView(state: LabState, name: string, paused: ServerStatus['paused'] = null, remote?: Pick<RemotePort, 'dependencies' | 'dependents'>): ServerStatus {
   const slot = state.servers.get(name);
   if (!slot) throw new UnknownServerError(name, [...state.servers.keys()]);
   const s = slot.s;
@@ -27,17 +28,20 @@ export function serverView(state: LabState, name: string, paused: ServerStatus['
     }),
     dependencies: state.tree.dependencies(name),
     dependents: state.tree.dependents(name),
+    remoteDependencies: remote?.dependencies(name) ?? [],
+    remoteDependents: remote?.dependents(name) ?? [],
     actionId: slot.actionId,
     paused,
   };
 }
 
-export function treeView(state: LabState): TreeView {
+export function treeView(state: LabState, remote: readonly RemoteServerStatus[] = []): TreeView {
   const order = state.tree.order();
   return {
     nodes: order.map((n) => ({ name: n, state: state.servers.get(n)!.state })),
     edges: order.flatMap((n) => state.tree.dependencies(n).map((d) => ({ from: n, to: d }))),
     order,
+    remote,
   };
 }
 

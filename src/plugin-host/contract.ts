@@ -11,6 +11,7 @@
  */
 import type { Gateway } from '../core/gateway.js';
 import type { ActionKind, ActionRecord, DeviceStatus, EventName, OckleEvents, OutletRef, ServerStatus, TreeView, UpsStatus } from '../core/model.js';
+import type { RemoteLab, RemoteReply, RemoteReport, RemoteServerReport } from '../core/remote.js';
 import { OckleError, RequestValidationError } from '../errors.js';
 import type { CommandRole } from './protocol.js';
 
@@ -41,6 +42,8 @@ export const EVENTS = {
   'plugin.changed': 'a worker plugin changed state (plugin, state, detail)',
   'ups.changed': 'a UPS reading changed: power, charge, runtime, load, stage (ups: its status)',
   'ups.stage': 'a UPS policy moved: event began, stage started or ended, mains back (ups, event, stage, status, detail, actionId)',
+  'remote.changed': 'a server of another gateway changed as the broker tells it (server: ref, state or UNKNOWN, reason; previous)',
+  'remote.request': 'a sequence asks another gateway to switch one of its servers (requestId, gateway, server, action, reason, actionId, for)',
 } as const satisfies { readonly [E in PluginEventName]: string };
 
 /** Every event name, in the table's order. (Sound: `satisfies` above admits no other key.) */
@@ -83,6 +86,8 @@ export interface DaemonViews {
   readonly ups: () => readonly UpsStatus[];
   /** The API's failed-authentication counters (src/api/throttle.ts), for the metrics plugin. */
   readonly apiAuth?: () => ApiAuthCounts;
+  /** Servers of other gateways (federation): what the mqtt plugin learns from the broker goes here. */
+  readonly remote?: Pick<RemoteLab, 'update' | 'replied'>;
 }
 /** Requests refused for their bearer token, by reason; those answered 429; addresses throttled now. */
 export interface ApiAuthCounts {
@@ -145,6 +150,48 @@ interface RequestActionParams {
   readonly by?: string;
 }
 
+/** The plugin that carries federation: the only one whose word on other gateways is taken. */
+const FEDERATION_PLUGIN = 'mqtt';
+function federationOnly(plugin: string, m: string): void {
+  if (plugin !== FEDERATION_PLUGIN) throw new OckleError('OCKLE_AUTH_FORBIDDEN', `${m} is served to the ${FEDERATION_PLUGIN} plugin only: it carries what other gateways say`, { hint: 'Another plugin cannot report other gateways’ servers.' });
+}
+const str = (v: unknown, max = 500): string | null => (typeof v === 'string' && v.length <= max ? v : null);
+const strOrNull = (v: unknown): v is string | null => v === null || (typeof v === 'string' && v.length <= 500);
+
+function parseRemoteReport(p: Readonly<Record<string, unknown>>, m: string): RemoteReport {
+  const bad = (what: string): never => {
+    throw new RequestValidationError(`${m}: ${what}`);
+  };
+  if (typeof p.connected !== 'boolean') bad('connected must be true or false');
+  if (!strOrNull(p.error)) bad('error must be a string or null');
+  const gw = p.gateways;
+  if (typeof gw !== 'object' || gw === null || Array.isArray(gw) || !Object.values(gw).every(strOrNull)) bad('gateways must map a gateway to its availability (a string or null)');
+  const list = p.servers;
+  if (!Array.isArray(list) || list.length > 100_000) bad('servers must be a list');
+  const servers = (list as unknown[]).map((x): RemoteServerReport => {
+    const o = (typeof x === 'object' && x !== null ? x : {}) as Record<string, unknown>;
+    const gateway = str(o.gateway, 64);
+    const name = str(o.name, 64);
+    const state = str(o.state, 64);
+    const power = str(o.power, 16);
+    const reason = str(o.reason);
+    const deps = o.dependencies;
+    if (!gateway || !name || !state || power === null || reason === null || typeof o.serving !== 'boolean' || !strOrNull(o.actionId) || !Array.isArray(deps) || !deps.every((d) => str(d, 200)))
+      return bad('each server needs gateway, name, state, serving, power, reason, actionId and dependencies');
+    return { gateway, name, state, serving: o.serving, power, reason, actionId: o.actionId, dependencies: deps as string[] };
+  });
+  return { connected: p.connected as boolean, error: p.error as string | null, gateways: gw as Record<string, string | null>, servers };
+}
+
+function parseRemoteReply(p: Readonly<Record<string, unknown>>, m: string): RemoteReply {
+  const requestId = str(p.requestId, 200);
+  const status = str(p.status, 32);
+  const e = p.error as { code?: unknown; message?: unknown } | null | undefined;
+  if (!requestId || !status || !strOrNull(p.actionId ?? null)) throw new RequestValidationError(`${m}: requestId, status and actionId are needed`);
+  const error = e && typeof e === 'object' ? { code: String(e.code ?? 'OCKLE_REMOTE_FAILED').slice(0, 64), message: String(e.message ?? '').slice(0, 2000) } : null;
+  return { requestId, status, actionId: (p.actionId as string | null | undefined) ?? null, error };
+}
+
 /** Every method `ctx.call` serves. */
 export const METHODS = {
   servers: method({ role: 'viewer', params: '', result: 'every server’s status (`GET /api/servers`)', parse: none, run: (g): readonly ServerStatus[] => g.servers() }),
@@ -180,6 +227,28 @@ export const METHODS = {
     result: 'the API’s failed authentications by reason, those throttled (429), addresses throttled now',
     parse: none,
     run: (_g, _p, _plugin, v): ApiAuthCounts => v.apiAuth?.() ?? { failures: {}, throttledTotal: 0, throttledAddresses: 0 },
+  }),
+  'remote-state': method({
+    role: 'operator',
+    params: '`{connected, error, gateways: {GATEWAY: availability}, servers: [{gateway, name, state, serving, power, reason, actionId, dependencies}]}`',
+    result: 'nothing; the mqtt plugin only: what the broker says of other gateways’ servers, whole, after every change (federation, docs/mqtt.md)',
+    parse: parseRemoteReport,
+    run: (_g, p, plugin, v): null => {
+      federationOnly(plugin, 'remote-state');
+      v.remote?.update(p);
+      return null;
+    },
+  }),
+  'remote-reply': method({
+    role: 'operator',
+    params: '`{requestId, status, actionId, error}`',
+    result: 'nothing; the mqtt plugin only: another gateway’s reply to a `remote.request`',
+    parse: parseRemoteReply,
+    run: (_g, p, plugin, v): null => {
+      federationOnly(plugin, 'remote-reply');
+      v.remote?.replied(p);
+      return null;
+    },
   }),
   'request-action': method({
     role: 'operator',

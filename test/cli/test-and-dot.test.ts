@@ -44,7 +44,7 @@ describe('ockle test and ockle tree --dot', () => {
     expect(r.out.trimEnd().endsWith('}')).toBe(true);
     for (const n of tree.nodes) expect(r.out).toContain(`"${n.name}" [label="${n.name}\\n${n.state}"`);
     for (const e of tree.edges) expect(r.out).toContain(`"${e.from}" -> "${e.to}";`);
-    expect(treeDot({ nodes: [{ name: 'a"b', state: 'OK' }], edges: [], order: ['a"b'] })).toContain('"a\\"b"');
+    expect(treeDot({ nodes: [{ name: 'a"b', state: 'OK' }], edges: [], order: ['a"b'], remote: [] })).toContain('"a\\"b"');
   });
 });
 
@@ -57,6 +57,7 @@ describePeer('ockle tree --dot, read by Graphviz', ['dot'], () => {
       ],
       edges: [{ from: 'vm "host" 1', to: 'storage-1' }],
       order: ['storage-1', 'vm "host" 1'],
+      remote: [],
     };
     const plain = execFileSync('dot', ['-Tplain'], { input: treeDot(tree), encoding: 'utf8' });
     const nodes = plain.split('\n').filter((l) => l.startsWith('node '));

@@ -10,6 +10,7 @@ import pino from 'pino';
 import { afterEach, describe, expect, expectTypeOf, it } from 'vitest';
 import { eventFilter, EVENT_NAMES as API_EVENT_NAMES } from '../../src/api/server.js';
 import { EventBus } from '../../src/core/event-bus.js';
+import { RemoteLab } from '../../src/core/remote.js';
 import type { Gateway } from '../../src/core/gateway.js';
 import type { ActionRecord, ActionRequest, OckleEvents, ServerStatus, UpsStatus } from '../../src/core/model.js';
 import { pluginHandler, pluginSubscriber, PLUGIN_METHODS } from '../../src/plugin-host/bridge.js';
@@ -96,6 +97,8 @@ describe('the method table', () => {
       action: 'viewer',
       ups: 'viewer',
       'api-auth': 'viewer',
+      'remote-state': 'operator',
+      'remote-reply': 'operator',
       'request-action': 'operator',
     });
   });
@@ -152,6 +155,27 @@ describe('the method table', () => {
     const ups = [{ name: 'rack-ups', power: 'battery', stage: 'on-battery' }] as unknown as UpsStatus[];
     expect(await pluginHandler(gateway, 'reader', 'viewer', { ups: () => ups })('ups', undefined)).toBe(ups);
     expect(await pluginHandler(gateway, 'reader', 'viewer')('ups', {})).toEqual([]);
+  });
+
+  it('takes word of other gateways from the mqtt plugin only, and only in its shape', async () => {
+    const { gateway } = fakeGateway();
+    const events = new EventBus<OckleEvents>();
+    const remote = new RemoteLab(events);
+    remote.configure([{ name: 'web-1', remoteDependencies: ['gw-a:storage-1'], settings: { remote_timeout: 60_000 } }], 'gw-c');
+    const report = { connected: true, error: null, gateways: { 'gw-a': 'online' }, servers: [{ gateway: 'gw-a', name: 'storage-1', state: 'OK', serving: true, power: 'on', reason: 'tests pass', actionId: null, dependencies: [] }] };
+    // Another plugin with the same role cannot make a remote server look serving.
+    await expect(pluginHandler(gateway, 'rogue', 'operator', { ups: () => [], remote })('remote-state', report)).rejects.toMatchObject({ code: 'OCKLE_AUTH_FORBIDDEN' });
+    expect(remote.view('gw-a:storage-1')).toMatchObject({ state: 'UNKNOWN', serving: false });
+    const mqtt = pluginHandler(gateway, 'mqtt', 'operator', { ups: () => [], remote });
+    await expect(mqtt('remote-state', { ...report, servers: [{ gateway: 'gw-a', name: 'storage-1', state: 'OK' }] })).rejects.toMatchObject({ code: 'OCKLE_REQUEST_INVALID' });
+    expect(remote.view('gw-a:storage-1').state).toBe('UNKNOWN');
+    await mqtt('remote-state', report);
+    expect(remote.view('gw-a:storage-1')).toMatchObject({ state: 'OK', serving: true, neededBy: ['web-1'] });
+    // Its gateway going offline makes it UNKNOWN, with why; never the last state seen.
+    await mqtt('remote-state', { ...report, gateways: { 'gw-a': 'offline' } });
+    expect(remote.view('gw-a:storage-1')).toMatchObject({ state: 'UNKNOWN', reason: 'gateway gw-a is offline' });
+    remote.lost('the mqtt plugin is backoff');
+    expect(remote.view('gw-a:storage-1')).toMatchObject({ state: 'UNKNOWN', reason: 'the mqtt plugin is backoff' });
   });
 
   it('refuses a method above the plugin’s role, before it runs', async () => {

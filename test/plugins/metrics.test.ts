@@ -20,6 +20,8 @@ const server = (name: string, state: ServerStatus['state'], outlets: [string, nu
   tests,
   dependencies: [],
   dependents: [],
+  remoteDependencies: [],
+  remoteDependents: [],
   actionId: null,
   paused: null,
 });

@@ -55,6 +55,8 @@ const server = (name: string, state: ServerStatus['state'], power: 'on' | 'off',
   tests: [],
   dependencies: [],
   dependents: [],
+  remoteDependencies: [],
+  remoteDependents: [],
   actionId: null,
   paused: null,
 });
@@ -119,8 +121,8 @@ describe('mqtt state and discovery messages', () => {
 describe('other gateways as this one sees them', () => {
   const followed = (): Map<string, Followed> =>
     new Map([
-      ['gw-a', { availability: 'online', servers: new Map([['storage-1', { state: 'OK', serving: true, reason: 'tests pass' }]]) }],
-      ['gw-b', { availability: 'offline', servers: new Map([['vm-1', { state: 'OK', serving: true, reason: 'tests pass' }]]) }],
+      ['gw-a', { availability: 'online', servers: new Map([['storage-1', { state: 'OK', serving: true, reason: 'tests pass', power: 'on', actionId: null, dependencies: [] }]]) }],
+      ['gw-b', { availability: 'offline', servers: new Map([['vm-1', { state: 'OK', serving: true, reason: 'tests pass', power: 'on', actionId: null, dependencies: ['gw-a:storage-1'] }]]) }],
     ]);
   it('gives the retained state of an online gateway, UNKNOWN with why for an offline one', () => {
     expect(remoteView(followed(), { connected: true, lastError: null })).toEqual([

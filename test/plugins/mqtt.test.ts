@@ -379,7 +379,7 @@ describePeer('mqtt plugin state order (in-process, against mosquitto)', ['mosqui
 
   it('never publishes a re-read older than an event it already published (no flap back)', async () => {
     const lab = { power: 'off' as 'on' | 'off', reachable: true };
-    const server = (): ServerStatus => ({ name: 'web-1', description: '', host: null, state: lab.power === 'on' ? 'FORCED_ON' : 'OFF', reason: '', outlets: [{ name: 'psu', device: 'pdu-1', outlet: 1, power: lab.power, readBack: 'real' }], controls: [], tests: [], dependencies: [], dependents: [], actionId: null, paused: null });
+    const server = (): ServerStatus => ({ name: 'web-1', description: '', host: null, state: lab.power === 'on' ? 'FORCED_ON' : 'OFF', reason: '', outlets: [{ name: 'psu', device: 'pdu-1', outlet: 1, power: lab.power, readBack: 'real' }], controls: [], tests: [], dependencies: [], dependents: [], remoteDependencies: [], remoteDependents: [], actionId: null, paused: null });
     const device = (): DeviceStatus => ({ id: 'pdu-1', type: 'sim', description: '', reachable: lab.reachable, error: null, readBack: 'real', outletCount: 1, outlets: [{ outlet: 1, power: lab.power, name: null, boundTo: 'web-1/psu', reading: null }], model: null, firmware: null, details: {}, lastPollAt: null, lastPollMs: null });
     // The daemon's answers: a snapshot taken when asked, handed over when the test opens the gate.
     let gate: Promise<void> = Promise.resolve();
@@ -470,6 +470,8 @@ describePeer('three gateways on one mosquitto: what each sees of the others', ['
     await until(async () => (await view()).servers.every((x) => x.state === 'UNKNOWN' && /broker is unreachable/.test(x.reason)), 'all UNKNOWN: broker');
     await broker.start();
     await until(async () => (await stateOf('gw-a', 'storage-1'))?.state === 'OK', 'storage-1 OK again', 30_000);
+    // What C knew is learned anew on reconnecting (a server removed meanwhile leaves no message): all six again.
+    await until(async () => (await view()).servers.filter((x) => x.state !== 'UNKNOWN').length === 6, 'C knows all six again', 30_000);
   }, 60_000);
 
   it('a gateway SIGKILLed: its servers turn UNKNOWN on the others (its will), the rest stay known', async () => {

@@ -1,0 +1,233 @@
+/**
+ * Servers of other gateways (federation, docs/mqtt.md). A server may depend on `GATEWAY:SERVER`;
+ * the mqtt plugin carries what the broker says of those servers (their retained states, their
+ * gateway's availability, which of them depend on servers here) into this store, and the
+ * requests the sequencer sends them out. The broker is the distributed engine: nothing here
+ * talks to another gateway, and nothing is guessed:
+ * - a remote server is UNKNOWN while the plugin is not running, the broker is unreachable, its
+ *   gateway is not online, or it never published a state; a sequence waits on UNKNOWN, it never
+ *   starts a dependent or stops a dependency on it;
+ * - its state is the one its own gateway published (retained), never derived here.
+ */
+import { parseRemoteRef } from '../graph.js';
+import type { EventBus } from './event-bus.js';
+import type { OckleEvents, RemoteServerStatus } from './model.js';
+
+/** One server of another gateway, as the plugin reports it from its retained state topic. */
+export interface RemoteServerReport {
+  readonly gateway: string;
+  readonly name: string;
+  readonly state: string;
+  readonly serving: boolean;
+  /** on, off, mixed, unknown (its outlets as its gateway reads them). */
+  readonly power: string;
+  readonly reason: string;
+  /** The action holding it on its gateway, if any. */
+  readonly actionId: string | null;
+  /** What it depends on, its gateway's words: `storage-1`, or `gw-a:storage-1` for a server here. */
+  readonly dependencies: readonly string[];
+}
+
+/** What the plugin knows, whole: sent after every change. */
+export interface RemoteReport {
+  /** Connected to the broker with every subscription in place. */
+  readonly connected: boolean;
+  /** Why not, when not. */
+  readonly error: string | null;
+  /** Gateway → its availability (`online`, `offline`), null before it was heard from. */
+  readonly gateways: Readonly<Record<string, string | null>>;
+  readonly servers: readonly RemoteServerReport[];
+}
+
+/** A remote gateway's answer to a request (its mqtt reply), as the plugin forwards it. */
+export interface RemoteReply {
+  readonly requestId: string;
+  /** accepted (running there), ok, failed, cancelled, interrupted, refused, duplicate. */
+  readonly status: string;
+  readonly actionId: string | null;
+  readonly error: { readonly code: string; readonly message: string } | null;
+}
+
+/** What the sequencer works through (plugins/auto-control/sequencer.ts). */
+export interface RemotePort {
+  /** Remote servers `server` depends on (`GATEWAY:SERVER`), from its configuration. */
+  dependencies(server: string): readonly string[];
+  /** Remote servers that depend on `server`, as their gateways published it. */
+  dependents(server: string): readonly string[];
+  view(ref: string): RemoteServerStatus;
+  /** How long `server` waits on another gateway before it fails ([servers] remote_timeout). */
+  timeoutMs(server: string): number;
+  /** Resolves at the next change of any remote state or reply, or when `signal` aborts (rejects then). */
+  changed(signal: AbortSignal): Promise<void>;
+  /** Asks `ref`'s gateway to switch it (through the mqtt plugin); answers the request id, whose replies `reply()` gives. */
+  ask(ref: string, action: 'on' | 'off', why: { readonly actionId: string; readonly server: string; readonly reason: string }): string;
+  /** The last reply to a request, null before the first. */
+  reply(requestId: string): RemoteReply | null;
+}
+
+interface Known {
+  readonly connected: boolean;
+  readonly error: string | null;
+  readonly gateways: ReadonlyMap<string, string | null>;
+  readonly servers: ReadonlyMap<string, RemoteServerReport>;
+}
+
+const NOTHING: Known = { connected: false, error: null, gateways: new Map(), servers: new Map() };
+
+/** The remote servers the configuration names, and those the broker says depend on ours. */
+export class RemoteLab implements RemotePort {
+  readonly #events: EventBus<OckleEvents>;
+  /** Local server → its remote dependencies. */
+  #deps = new Map<string, readonly string[]>();
+  #timeouts = new Map<string, number>();
+  /** This gateway's name on the broker ([plugins.mqtt] gateway); null without the plugin. */
+  #gateway: string | null = null;
+  #known: Known = NOTHING;
+  /** Why nothing is known: the plugin is not running (null once it reports). */
+  #silent: string | null = 'the mqtt plugin has not reported yet';
+  #views = new Map<string, RemoteServerStatus>();
+  readonly #replies = new Map<string, RemoteReply>();
+  #waiters: (() => void)[] = [];
+  #seq = 0;
+
+  constructor(events: EventBus<OckleEvents>) {
+    this.#events = events;
+  }
+
+  /** Takes a configuration's remote dependencies (at start and on every reload). */
+  configure(servers: readonly { readonly name: string; readonly remoteDependencies: readonly string[]; readonly settings: { readonly remote_timeout: number } }[], gateway: string | null): void {
+    this.#deps = new Map(servers.filter((s) => s.remoteDependencies.length > 0).map((s) => [s.name, s.remoteDependencies]));
+    this.#timeouts = new Map(servers.map((s) => [s.name, s.settings.remote_timeout]));
+    this.#gateway = gateway;
+    this.#refresh();
+  }
+
+  /** Whether any server here depends on another gateway. */
+  get used(): boolean {
+    return this.#deps.size > 0;
+  }
+
+  /** The plugin's whole view, after each change. */
+  update(r: RemoteReport): void {
+    this.#silent = null;
+    this.#known = {
+      connected: r.connected,
+      error: r.error,
+      gateways: new Map(Object.entries(r.gateways)),
+      servers: new Map(r.servers.map((s) => [`${s.gateway}:${s.name}`, s])),
+    };
+    this.#refresh();
+  }
+
+  /** The plugin stopped (or crashed, or was never started): every remote server is UNKNOWN. */
+  lost(why: string): void {
+    this.#silent = why;
+    this.#known = NOTHING;
+    this.#refresh();
+  }
+
+  replied(r: RemoteReply): void {
+    if (!this.#pending.has(r.requestId)) return;
+    this.#replies.set(r.requestId, r);
+    this.#wake();
+  }
+
+  readonly #pending = new Set<string>();
+
+  dependencies(server: string): readonly string[] {
+    return this.#deps.get(server) ?? [];
+  }
+
+  dependents(server: string): readonly string[] {
+    if (this.#gateway === null) return [];
+    const mine = `${this.#gateway}:${server}`;
+    return [...this.#known.servers.values()].filter((s) => s.dependencies.includes(mine)).map((s) => `${s.gateway}:${s.name}`).sort();
+  }
+
+  timeoutMs(server: string): number {
+    return this.#timeouts.get(server) ?? 1_800_000;
+  }
+
+  view(ref: string): RemoteServerStatus {
+    return this.#views.get(ref) ?? this.#derive(ref);
+  }
+
+  /** Every remote server that matters here: those named as dependencies, and remote dependents of ours. */
+  list(): RemoteServerStatus[] {
+    return [...this.#views.values()].sort((a, b) => a.ref.localeCompare(b.ref));
+  }
+
+  changed(signal: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      if (signal.aborted) return reject(signal.reason as Error);
+      const onAbort = (): void => reject(signal.reason as Error);
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.#waiters.push(() => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      });
+    });
+  }
+
+  ask(ref: string, action: 'on' | 'off', why: { readonly actionId: string; readonly server: string; readonly reason: string }): string {
+    const r = parseRemoteRef(ref);
+    if (!r) throw new Error(`"${ref}" is not GATEWAY:SERVER`);
+    const requestId = `${why.actionId}-${++this.#seq}`;
+    this.#pending.add(requestId);
+    // Bounded: a request older than the last thousand is no longer waited on.
+    if (this.#pending.size > 1000) {
+      const oldest = this.#pending.values().next().value!;
+      this.#pending.delete(oldest);
+      this.#replies.delete(oldest);
+    }
+    this.#events.emit('remote.request', { requestId, gateway: r.gateway, server: r.server, action, reason: why.reason, actionId: why.actionId, for: why.server });
+    return requestId;
+  }
+
+  reply(requestId: string): RemoteReply | null {
+    return this.#replies.get(requestId) ?? null;
+  }
+
+  #derive(ref: string): RemoteServerStatus {
+    const r = parseRemoteRef(ref)!;
+    const base = { ref, gateway: r.gateway, server: r.server, neededBy: [...this.#deps].filter(([, d]) => d.includes(ref)).map(([n]) => n), dependsOnHere: this.#dependsOnHere(ref) };
+    const unknown = (reason: string): RemoteServerStatus => ({ ...base, state: 'UNKNOWN', serving: false, power: 'unknown', reason, actionId: null });
+    if (this.#silent !== null) return unknown(this.#silent);
+    const k = this.#known;
+    if (!k.connected) return unknown(`the MQTT broker is unreachable${k.error ? ` (${k.error})` : ''}`);
+    const avail = k.gateways.get(r.gateway);
+    if (avail !== 'online') return unknown(`gateway ${r.gateway} is ${avail ?? 'not heard from'}`);
+    const s = k.servers.get(ref);
+    if (!s) return unknown(`gateway ${r.gateway} publishes no server ${r.server}`);
+    return { ...base, state: s.state, serving: s.serving, power: s.power, reason: s.reason, actionId: s.actionId };
+  }
+
+  #dependsOnHere(ref: string): readonly string[] {
+    const s = this.#known.servers.get(ref);
+    if (!s || this.#gateway === null) return [];
+    const prefix = `${this.#gateway}:`;
+    return s.dependencies.filter((d) => d.startsWith(prefix)).map((d) => d.slice(prefix.length));
+  }
+
+  /** Derives every view again, tells what changed (`remote.changed`), and wakes the waiters. */
+  #refresh(): void {
+    const refs = new Set<string>([...this.#deps.values()].flat());
+    if (this.#gateway !== null) for (const [ref, s] of this.#known.servers) if (s.dependencies.some((d) => d.startsWith(`${this.#gateway}:`))) refs.add(ref);
+    const next = new Map<string, RemoteServerStatus>();
+    for (const ref of [...refs].sort()) {
+      const v = this.#derive(ref);
+      next.set(ref, v);
+      const before = this.#views.get(ref);
+      if (!before || before.state !== v.state || before.reason !== v.reason || before.serving !== v.serving || before.power !== v.power)
+        this.#events.emit('remote.changed', { server: v, previous: before?.state ?? null });
+    }
+    this.#views = next;
+    this.#wake();
+  }
+
+  #wake(): void {
+    const w = this.#waiters;
+    this.#waiters = [];
+    for (const f of w) f();
+  }
+}
