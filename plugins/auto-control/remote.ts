@@ -8,7 +8,8 @@
  *   refused for a passing reason (another action held it, its journal could not write) or went
  *   away while the request was under way, and at most MAX_ASKS times;
  * - its gateway's reply failed, cancelled or refused for good ends the wait with that reason;
- * - remote_timeout ends it too; the wait never holds a slot of max_parallel.
+ * - remote_timeout ends it too; the wait never holds a slot of max_parallel;
+ * - in a power event's off (a UPS stage), an UNKNOWN dependent there is not waited on.
  */
 import { remoteStopped } from '../../src/core/plan.js';
 import type { RemotePort } from '../../src/core/remote.js';
@@ -29,6 +30,12 @@ export interface RemoteWait {
   /** Sent with the request, journaled there. */
   readonly reason: string;
   readonly signal: AbortSignal;
+  /**
+   * A power event's off (a UPS stage): a dependent there that cannot be known is not waited on.
+   * The battery does not wait for the broker; its own gateway's UPS, or its lost storage, is its
+   * fate either way. One that can be known is still asked to stop first and waited on.
+   */
+  readonly powerEvent?: boolean;
 }
 
 /** Resolves null once `ref` is there; otherwise why not (a reply, the timeout). Rejects only when the action is cancelled. */
@@ -56,6 +63,10 @@ export async function waitRemote(port: RemotePort, ops: ServerOps, w: RemoteWait
     if (reply && (reply.status === 'failed' || reply.status === 'cancelled' || reply.status === 'interrupted'))
       return fail(`its gateway's ${goal} ${reply.status}${reply.error ? `: ${reply.error.message}` : ''}`);
     if (reply?.status === 'refused' && !PASSING.has(reply.error?.code ?? '')) return fail(`its gateway refused: ${reply.error?.message ?? 'no reason given'}`);
+    if (v.state === 'UNKNOWN' && w.powerEvent && goal === 'off') {
+      say(false, `${ref} is UNKNOWN (${v.reason}): not waited on during a power event; ${n} is stopped without it`);
+      return null;
+    }
     if (v.state === 'UNKNOWN') {
       if (requestId !== null) lostSinceAsk = true;
       say(false, `waiting on ${ref}: ${v.reason}; ${n} is not ${goal === 'on' ? 'started' : 'stopped'} on a guess`);

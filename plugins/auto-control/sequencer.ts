@@ -248,6 +248,7 @@ export function createSequencer(opts: SequencerOptions): Sequencer {
           server: n,
           reason: `${run.action.reason || `${kind} by ${run.action.origin}`} (${kind === 'on' ? `${n} depends on it` : `it depends on ${n}`}; action ${id})`,
           signal: run.signal,
+          ...(run.action.event && { powerEvent: true }),
         });
         remoteTasks.set(ref, t);
       }
