@@ -76,6 +76,8 @@ const FOLLOWED = {
   'plugin.changed': true,
   'ups.changed': true,
   'ups.stage': true,
+  'remote.changed': true,
+  'remote.request': true,
 } as const satisfies Record<EventName, true>;
 const EVENTS_URL = `/api/events?types=${Object.keys(FOLLOWED).join(',')}`;
 

@@ -4,7 +4,7 @@
  * everything else (and whatever was missed while the stream was down).
  */
 import { useEffect, useState } from 'preact/hooks';
-import type { ActionProgress, ActionRecord, DeviceStatus, Plan, ServerStatus, TreeView, UpsStatus } from '../core/model.js';
+import type { ActionProgress, ActionRecord, DeviceStatus, Plan, RemoteServerStatus, ServerStatus, TreeView, UpsStatus } from '../core/model.js';
 import { api, forgetToken, onUnauthorized, setToken, streamEvents, type StreamEvent } from './api.js';
 
 export type Role = 'viewer' | 'operator' | 'admin';
@@ -156,6 +156,11 @@ function apply(e: StreamEvent): void {
     state.ups = [...state.ups.filter((x) => x.name !== u.name), u].sort((a, b) => a.name.localeCompare(b.name));
   } else if (e.event === 'ups.stage') {
     state.upsTicks++;
+  } else if (e.event === 'remote.changed' && state.tree) {
+    // A server of another gateway (federation): its state as the broker tells it, at once.
+    const r = (e.data as { server: RemoteServerStatus }).server;
+    const known = state.tree.remote.some((x) => x.ref === r.ref);
+    state.tree = { ...state.tree, remote: known ? state.tree.remote.map((x) => (x.ref === r.ref ? r : x)) : [...state.tree.remote, r] };
   }
   notify();
   upsWhileAway();

@@ -29,7 +29,8 @@ import { cliRunner } from '../support/cli.js';
 import { REPO } from '../support/demo.js';
 import { makeLab, type Lab, type LabServer } from '../support/lab.js';
 import { MQTT_USERS, startMosquitto, type Mosquitto } from '../support/mosquitto.js';
-import { describePeer } from '../support/peers.js';
+import { describePeer, which } from '../support/peers.js';
+import { chromium } from 'playwright-core';
 
 const until = async (cond: () => boolean | Promise<boolean>, what: string, ms = 20_000): Promise<void> => {
   const t0 = Date.now();
@@ -68,7 +69,10 @@ const pdu = async (lab: Lab): Promise<SimFile> => {
 const writes = async (lab: Lab): Promise<number> => (await pdu(lab)).writes;
 const lastWrite = async (lab: Lab, action: 'on' | 'off'): Promise<number> => Date.parse([...(await pdu(lab)).log].reverse().find((l) => l.action === action)?.at ?? 'x');
 
-describePeer('federation: three gateways, one dependency chain across them, on Debian mosquitto', ['mosquitto', 'mosquitto_pub', 'mosquitto_sub', 'mosquitto_passwd', 'openssl'], () => {
+// The browser globals the page callback below uses (it runs in Chromium, not in Node).
+declare const document: { querySelector(selector: string): { textContent: string | null } | null };
+
+describePeer('federation: three gateways, one dependency chain across them, on Debian mosquitto', ['mosquitto', 'mosquitto_pub', 'mosquitto_sub', 'mosquitto_passwd', 'openssl', 'chromium'], () => {
   let broker: Mosquitto;
   let labA: Lab;
   let labB: Lab;
@@ -142,6 +146,25 @@ describePeer('federation: three gateways, one dependency chain across them, on D
     const r = await cliA('actions', '--json');
     expect(r.code, r.err).toBe(0);
     expect((JSON.parse(r.out) as { actions: ActionRecord[] }).actions.find((x) => x.kind === 'on')).toMatchObject({ origin: 'mqtt:gw-b', status: 'ok' });
+  }, 60_000);
+
+  it('C’s dashboard draws gw-b:vm-1 dotted with its gateway, in the state the broker tells, and the edge to web-1', async () => {
+    const browser = await chromium.launch({ executablePath: which('chromium')!, args: ['--headless', '--no-sandbox', '--disable-gpu'] });
+    try {
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.goto(c.url + '/');
+      await page.fill('input[name=token]', (await readFile(join(labC.stateDir, 'api-token'), 'utf8')).trim());
+      await page.click('button[type=submit]');
+      await page.waitForSelector('[data-live=live]');
+      await page.waitForSelector('g.node.remote[data-remote="gw-b:vm-1"][data-state="OK"]');
+      expect(await page.$eval('g.node.remote[data-remote="gw-b:vm-1"]', () => document.querySelector('g.node.remote')?.textContent ?? '')).toMatch(/vm-1.*OK.*gateway gw-b/);
+      expect(await page.$$('polyline.edge.remote-edge')).toHaveLength(1);
+      expect(errors).toEqual([]);
+    } finally {
+      await browser.close();
+    }
   }, 60_000);
 
   it('off at A stops C’s web server first, then B’s VM host, then the storage', async () => {

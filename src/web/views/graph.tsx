@@ -2,11 +2,12 @@
  * The lab at a glance: the dependency graph laid out by dagre (dependencies above the servers
  * that need them), each server coloured by its state, with badges for an unreachable device, a
  * relay whose state is assumed, and a running action (an hourglass drawn in SVG: no emoji font
- * needed). Click a server for its detail.
+ * needed). Click a server for its detail. Servers of other gateways (federation, docs/mqtt.md)
+ * are drawn dashed with their gateway's name, in the state the broker tells.
  */
 import dagre from '@dagrejs/dagre';
 import { useMemo } from 'preact/hooks';
-import type { ServerStatus } from '../../core/model.js';
+import type { OpState, RemoteServerStatus, ServerStatus } from '../../core/model.js';
 import { LEGEND, STATE_STYLE } from '../states.js';
 import { useStore } from '../store.js';
 import { Hourglass } from './common.js';
@@ -40,11 +41,21 @@ function badges(s: ServerStatus, unreachable: ReadonlySet<string>): string[] {
   return out;
 }
 
+/** The style of a remote server's state (another gateway's words; anything else is unknown). */
+const remoteStyle = (r: RemoteServerStatus) => STATE_STYLE[(r.state in STATE_STYLE ? r.state : 'UNKNOWN') as OpState];
+
 export function GraphView() {
   const st = useStore();
-  const names = st.tree?.nodes.map((n) => n.name) ?? [];
-  const key = JSON.stringify([names, st.tree?.edges]);
-  const l = useMemo(() => layout(names, st.tree?.edges ?? []), [key]);
+  const local = st.tree?.nodes.map((n) => n.name) ?? [];
+  const remote = st.tree?.remote ?? [];
+  const names = [...local, ...remote.map((r) => r.ref)];
+  const edges = [
+    ...(st.tree?.edges ?? []),
+    ...remote.flatMap((r) => [...r.neededBy.map((n) => ({ from: n, to: r.ref })), ...r.dependsOnHere.map((n) => ({ from: r.ref, to: n }))]),
+  ];
+  const remoteRefs = new Set(remote.map((r) => r.ref));
+  const key = JSON.stringify([names, edges]);
+  const l = useMemo(() => layout(names, edges), [key]);
   const unreachable = new Set(st.devices.filter((d) => d.reachable === false).map((d) => d.id));
   const byName = new Map(st.servers.map((s) => [s.name, s]));
   const counts = new Map<string, number>();
@@ -59,9 +70,28 @@ export function GraphView() {
             </marker>
           </defs>
           {l.edges.map((e) => (
-            <polyline class="edge" points={e.points.map((p) => `${p.x},${p.y}`).join(' ')} marker-end="url(#arrow)" />
+            <polyline class={`edge${remoteRefs.has(e.from) || remoteRefs.has(e.to) ? ' remote-edge' : ''}`} points={e.points.map((p) => `${p.x},${p.y}`).join(' ')} marker-end="url(#arrow)" />
           ))}
-          {names.map((n) => {
+          {remote.map((r) => {
+            const p = l.nodes.get(r.ref)!;
+            const style = remoteStyle(r);
+            return (
+              <g class={`node remote ${style.cls}`} data-remote={r.ref} data-state={r.state} transform={`translate(${p.x - W / 2},${p.y - H / 2})`}>
+                <title>{`${r.ref} (gateway ${r.gateway}): ${r.state}${r.reason ? ` — ${r.reason}` : ''}`}</title>
+                <rect width={W} height={H} rx="8" />
+                <text x="10" y="21" class="name">
+                  {r.server}
+                </text>
+                <text x="10" y="38" class="state">
+                  {style.label}
+                </text>
+                <text x="10" y="52" class="badge">
+                  gateway {r.gateway}
+                </text>
+              </g>
+            );
+          })}
+          {local.map((n) => {
             const p = l.nodes.get(n)!;
             const s = byName.get(n);
             const state = s?.state ?? 'UNKNOWN';
@@ -120,6 +150,11 @@ export function GraphView() {
         <li>
           <span class="swatch assumed-swatch" /> dashed: relay state assumed (board cannot report)
         </li>
+        {remote.length > 0 && (
+          <li>
+            <span class="swatch remote-swatch" /> dotted: a server of another gateway, as the broker tells it
+          </li>
+        )}
       </ul>
       <ul class="device-chips" aria-label="Devices">
         {st.devices.map((d) => (
