@@ -8,7 +8,7 @@
  */
 import type { Logger } from 'pino';
 import type { Power } from '../../drivers/types.js';
-import { onAbort } from '../abort.js';
+import { TimeoutGroups } from '../abort.js';
 import { OperationAbortedError, toOckleError, type OckleError } from '../errors.js';
 import type { EventBus } from './event-bus.js';
 import type { ActionRecord, OckleEvents, OpState, TestState } from './model.js';
@@ -56,6 +56,7 @@ export class LabState {
   readonly #log: Logger;
   /** device:outlet → when it was seen turning on */
   readonly #onSince = new Map<string, number>();
+  readonly #probeTimeouts: TimeoutGroups;
   /** Reads asked for in this turn, not sent yet (see readDevice). */
   readonly #reads: ReadBatch[] = [];
 
@@ -63,6 +64,7 @@ export class LabState {
     this.events = o.events;
     this.#log = o.log;
     this.now = o.now;
+    this.#probeTimeouts = new TimeoutGroups(() => new OperationAbortedError('test run aborted'), o.now);
     this.startedAt = o.carry?.startedAt ?? o.now();
     this.tree = new ServerTree(o.servers.map((s) => ({ name: s.name, dependencies: s.dependencies })));
     for (const d of o.devices) {
@@ -368,18 +370,17 @@ export class LabState {
     slot.testing = Promise.all(
       slot.s.tests.map(async (t, i) => {
         if (unpowered) return this.#setTest(slot, i, { result: 'FAILED', detail: 'no power', latencyMs: null, at: Date.now() });
-        const ac = new AbortController();
-        const unlink = signal ? onAbort(signal, () => ac.abort()) : undefined;
-        const timer = setTimeout(() => ac.abort(), t.timeoutMs);
+        // Its timeout's signal is shared with the test runs that start in the same millisecond
+        // (a wave of a sequence probes a hundred servers at once): see TimeoutGroups.
+        const lease = this.#probeTimeouts.join(t.timeoutMs, [signal], () => {});
         try {
-          const probe = await t.tester.probe(ac.signal);
+          const probe = await t.tester.probe(lease.signal);
           this.#setTest(slot, i, { result: probe.passed ? 'PASSED' : 'FAILED', detail: probe.detail, latencyMs: probe.latencyMs, at: Date.now() });
         } catch (err) {
-          const detail = ac.signal.aborted && !signal?.aborted ? `no result within ${t.timeoutMs} ms` : toOckleError(err).message;
+          const detail = lease.timedOut && !signal?.aborted ? `no result within ${t.timeoutMs} ms` : toOckleError(err).message;
           if (!signal?.aborted && !this.#closed) this.#setTest(slot, i, { result: 'FAILED', detail, latencyMs: null, at: Date.now() });
         } finally {
-          clearTimeout(timer);
-          unlink?.();
+          lease.release();
         }
       }),
     )

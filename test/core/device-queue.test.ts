@@ -75,6 +75,22 @@ describe('DeviceQueue', () => {
     expect(q.active).toBe(0);
   });
 
+  it('operations started together time out each on its own: the one that answered keeps its answer, the hung one fails', async () => {
+    const q = new DeviceQueue({ device: 'sim "pdu-1"', concurrency: 4, timeoutMs: 2000, retries: 0 });
+    const seen: AbortSignal[] = [];
+    const quick = q.read('read outlet 1', async (s) => (seen.push(s), sleep(100, s).then(() => 'on')));
+    const hung = q.read('read outlet 2', (s) => (seen.push(s), sleep(60_000, s)));
+    const failed = expect(hung).rejects.toMatchObject({ code: 'OCKLE_DEVICE_TIMEOUT', message: 'sim "pdu-1": read outlet 2 got no reply within 2000 ms' });
+    await vi.advanceTimersByTimeAsync(100);
+    await expect(quick).resolves.toBe('on');
+    expect(seen[0]!.aborted).toBe(false);
+    await vi.advanceTimersByTimeAsync(1900);
+    await failed;
+    // The hung driver call was aborted through its signal, and its slot is free again.
+    expect(seen[1]!.aborted).toBe(true);
+    expect(q.active).toBe(0);
+  });
+
   it('retries a failed read with backoff, then reports the number of tries', async () => {
     const q = new DeviceQueue({ device: 'sim "pdu-1"', concurrency: 1, timeoutMs: 1000, retries: 2, backoffMs: 100 });
     const fn = vi.fn(async () => {
