@@ -41,6 +41,33 @@ const until = async (cond: () => boolean | Promise<boolean>, what: string, ms = 
 };
 
 type User = 'gw' | 'gw-b' | 'gw-c';
+
+/**
+ * docs/mqtt.md's ACL for federated gateways, as written there: each gateway owns its own tree,
+ * reads the others' availability, needs and server states, and writes requests (and reads their
+ * replies) only under its own user name.
+ */
+const FEDERATION_ACL = [
+  ...(
+    [
+      ['gw', 'gw-a'],
+      ['gw-b', 'gw-b'],
+      ['gw-c', 'gw-c'],
+    ] as const
+  ).flatMap(([user, gateway]) => [
+    `user ${user}`,
+    `topic readwrite ockle/${gateway}/#`,
+    'topic read ockle/+/availability',
+    'topic read ockle/+/needs',
+    'topic read ockle/+/server/+/state',
+    '',
+  ]),
+  'user alice',
+  'topic read ockle/#',
+  '',
+  'pattern readwrite ockle/+/user/%u/#',
+  '',
+].join('\n');
 /** A one-server lab of gateway `gateway`, logged in to the broker as `user`, that takes requests from `peers`. */
 async function gatewayLab(broker: Mosquitto, gateway: string, user: User, server: string, s: LabServer, peers: readonly string[]): Promise<Lab> {
   const lab = await makeLab({ [server]: s });
@@ -87,7 +114,7 @@ describePeer('federation: three gateways, one dependency chain across them, on D
   const cliC = cliRunner(() => labC.configDir);
 
   beforeAll(async () => {
-    broker = await startMosquitto();
+    broker = await startMosquitto({ acl: FEDERATION_ACL });
     // A's broker user is `gw` (not its gateway name): B's roles name the user, as an ACL would.
     labA = await gatewayLab(broker, 'gw-a', 'gw', 'storage-1', { bootMs: 600 }, ['gw-b']);
     labB = await gatewayLab(broker, 'gw-b', 'gw-b', 'vm-1', { bootMs: 300, extra: 'dependencies = gw-a:storage-1' }, ['gw', 'gw-c']);
@@ -147,6 +174,21 @@ describePeer('federation: three gateways, one dependency chain across them, on D
     expect(r.code, r.err).toBe(0);
     expect((JSON.parse(r.out) as { actions: ActionRecord[] }).actions.find((x) => x.kind === 'on')).toMatchObject({ origin: 'mqtt:gw-b', status: 'ok' });
   }, 60_000);
+
+  it('the broker’s ACL keeps each gateway to its own tree: B can neither fake A’s storage nor ask A as C', async () => {
+    const seen = await broker.sub({ topics: ['ockle/gw-a/#'], user: 'alice', retained: false });
+    const w = await writes(labA);
+    await broker.pub({ topic: 'ockle/gw-a/server/storage-1/state', message: '{"state":"OK","serving":true,"fake":1}', user: 'gw-b', retain: true });
+    await broker.pub({ topic: 'ockle/gw-a/user/gw-c/server/storage-1/set', message: 'on', user: 'gw-b' });
+    // A message alice may write, sent after both: once it arrives, they would have too.
+    await broker.pub({ topic: 'ockle/gw-a/user/alice/marker', message: 'after', user: 'alice' });
+    await seen.next((m) => m.topic === 'ockle/gw-a/user/alice/marker', { what: 'the marker' });
+    expect(seen.messages.filter((m) => m.payload.includes('"fake"') || m.topic.endsWith('/gw-c/server/storage-1/set'))).toEqual([]);
+    // B's view is still A's own state (the fake one has no power and no reason).
+    expect(b.gateway.tree().remote.find((r) => r.ref === 'gw-a:storage-1')).toMatchObject({ state: 'OK', power: 'on', reason: expect.stringMatching(/.+/) as string });
+    expect(await writes(labA)).toBe(w);
+    await seen.close();
+  });
 
   it('C’s dashboard draws gw-b:vm-1 dotted with its gateway, in the state the broker tells, and the edge to web-1', async () => {
     const browser = await chromium.launch({ executablePath: which('chromium')!, args: ['--headless', '--no-sandbox', '--disable-gpu'] });

@@ -134,7 +134,8 @@ topic read ockle/#
 pattern readwrite ockle/+/user/%u/#
 `;
 
-export async function startMosquitto(): Promise<Mosquitto> {
+/** @param o.acl the auth listener's ACL file instead of the default one (the federation test runs docs/mqtt.md's per-gateway ACL) */
+export async function startMosquitto(o: { readonly acl?: string } = {}): Promise<Mosquitto> {
   const dir = await mkdtemp(join(tmpdir(), 'ockle-mosquitto-'));
   await mkdir(join(dir, 'data'));
   makeCerts(dir);
@@ -142,7 +143,7 @@ export async function startMosquitto(): Promise<Mosquitto> {
   await writeFile(passwd, Object.entries(MQTT_USERS).map(([u, p]) => `${u}:${p}`).join('\n') + '\n');
   const hashed = spawnSync('mosquitto_passwd', ['-U', passwd], { encoding: 'utf8' });
   if (hashed.status !== 0) throw new Error(`mosquitto_passwd -U failed: ${hashed.stderr}`);
-  await writeFile(join(dir, 'acl'), ACL);
+  await writeFile(join(dir, 'acl'), o.acl ?? ACL);
   const ports = { anon: await freePort(), auth: await freePort(), tls: await freePort() };
   const conf = join(dir, 'mosquitto.conf');
   await writeFile(
