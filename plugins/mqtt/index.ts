@@ -44,7 +44,7 @@ export const config = {
   max_payload: int({ min: 64, max: 65_536, default: 4096, help: 'Largest command payload in bytes; a larger one is refused with a reply, unread.' }),
   follow: list({
     default: [],
-    help: 'Other gateways on this broker whose server states this one follows (`ockle mqtt remote`): their retained states and availability, each server UNKNOWN while its gateway or the broker is offline. The first part of cross-gateway dependencies (docs/mqtt.md).',
+    help: 'Other gateways on this broker whose server states this one follows (`ockle mqtt remote`): their retained states and availability, each server UNKNOWN while its gateway or the broker is offline. Gateways named in dependencies (GATEWAY:SERVER), and those that depend on this one, are followed without being listed here (docs/mqtt.md, federation).',
   }),
   homeassistant: bool({ default: true, help: 'Announce servers, outlets and meters to Home Assistant by MQTT discovery (retained configs; removed when they leave the configuration).' }),
   homeassistant_prefix: str({ pattern: LEVEL, patternHelp: 'a topic level', default: 'homeassistant', help: 'Home Assistant’s discovery prefix.' }),
