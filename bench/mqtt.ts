@@ -155,8 +155,58 @@ async function propagation(broker: Mosquitto, report: Report): Promise<void> {
     await sub.close();
     report({ name: 'state A → subscriber, p50', unit: 'ms', ockle: median(ockle), baseline: median(base), baselineName: 'mosquitto_pub -l → mosquitto_sub, p50' });
     report({ name: 'state A → subscriber, p99', unit: 'ms', ockle: pct(ockle, 99), baseline: pct(base, 99), baselineName: 'mosquitto_pub -l → mosquitto_sub, p99' });
+    await federationView(broker, d, ockle.length, base, report);
   } finally {
     await daemon?.stop();
+    await lab.cleanup();
+  }
+}
+
+/**
+ * 1b. Gateway A → gateway B's view (federation): B (a second daemon, in a worker thread of its
+ * own: bench/federation-peer.ts) has a server that depends on bench-a:srv-1, so it follows A
+ * through its own mqtt plugin; the time from A's `outlet.changed` to B's `remote.changed`
+ * saying the new power, against the same broker baseline. B's plugin worker, its hand-over to
+ * B's main thread and B's store are all in it.
+ */
+async function federationView(broker: Mosquitto, a: Daemon, n: number, base: readonly number[], report: Report): Promise<void> {
+  const lab = await makeLab({ 'app-1': { noTests: true, noControls: true, extra: 'dependencies = bench-a:srv-1' } });
+  const ini = join(lab.configDir, 'ockle.ini');
+  const text = (await readFile(ini, 'utf8')).replace('enabled = auto-control', 'enabled = auto-control, mqtt');
+  await writeFile(ini, `${text}\n[plugins.mqtt]\nbroker = mqtt://127.0.0.1:${broker.ports.anon}\ngateway = bench-b\nhomeassistant = false\nreconnect_min = 100ms\nreconnect_max = 1s\n`);
+  const seen: { ref: string; state: string; power: string; at: number }[] = [];
+  const b = new Worker(new URL('./federation-peer.js', import.meta.url), { workerData: { configDir: lab.configDir } });
+  let ready = false;
+  let stopped = false;
+  b.on('message', (m: { ready?: true; stopped?: true; ref?: string; state?: string; power?: string; at?: number }) => {
+    if (m.ready) ready = true;
+    else if (m.stopped) stopped = true;
+    else seen.push(m as { ref: string; state: string; power: string; at: number });
+  });
+  try {
+    await until(() => ready, 'bench-b started', 30_000);
+    await until(() => seen.some((e) => e.ref === 'bench-a:srv-1' && e.state !== 'UNKNOWN'), 'bench-b sees bench-a:srv-1', 30_000);
+    const view: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const power = i % 2 === 0 ? 'on' : 'off';
+      let t0 = 0;
+      const from = seen.length;
+      const offA = a.events.on('outlet.changed', (e) => {
+        if (e.device === 'pdu-1' && e.outlet === 1 && e.power === power) t0 = now();
+      });
+      const act = a.gateway.request({ kind: power, targets: [], outlets: [{ device: 'pdu-1', outlet: 1 }], force: true, origin: 'bench', reason: 'federation propagation' });
+      const got = () => seen.slice(from).find((e) => e.ref === 'bench-a:srv-1' && e.power === power);
+      await until(() => got() !== undefined && a.gateway.action(act.id).status !== 'running', 'B saw the change and the action finished');
+      offA();
+      view.push(got()!.at - t0);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    report({ name: 'state A → B’s view, p50', unit: 'ms', ockle: median(view), baseline: median(base), baselineName: 'mosquitto_pub -l → mosquitto_sub, p50' });
+    report({ name: 'state A → B’s view, p99', unit: 'ms', ockle: pct(view, 99), baseline: pct(base, 99), baselineName: 'mosquitto_pub -l → mosquitto_sub, p99' });
+  } finally {
+    b.postMessage('stop');
+    await until(() => stopped, 'bench-b stopped', 30_000).catch(() => undefined);
+    await b.terminate();
     await lab.cleanup();
   }
 }
@@ -288,11 +338,12 @@ async function scale(broker: Mosquitto, report: Report): Promise<void> {
   }
 }
 
-export async function benchMqtt(report: Report): Promise<void> {
+/** @param o.scale false: propagation only (`run.js mqtt-propagation`), a minute instead of several */
+export async function benchMqtt(report: Report, o: { readonly scale?: boolean } = {}): Promise<void> {
   const broker = await startMosquitto();
   try {
     await propagation(broker, report);
-    await scale(broker, report);
+    if (o.scale !== false) await scale(broker, report);
   } finally {
     await broker.close();
   }

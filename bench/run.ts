@@ -235,7 +235,7 @@ async function benchJournal(): Promise<void> {
   report({ name: 'journal: start+step+finish', unit: 'ms', ockle, baseline, baselineName: '3 raw appends + 2 fdatasync' });
 }
 
-const BENCHES = ['foundation', 'sequence', 'snmp', 'relays', 'ipmi', 'plugins', 'web', 'memory', 'pdudaemon', 'mqtt', 'ups'];
+const BENCHES = ['foundation', 'sequence', 'snmp', 'relays', 'ipmi', 'plugins', 'web', 'memory', 'pdudaemon', 'mqtt', 'mqtt-propagation', 'ups'];
 const args = process.argv.slice(2);
 const oneCore = args.includes('--one-core');
 const only = args.find((a) => !a.startsWith('--'));
@@ -268,6 +268,7 @@ if (only === undefined || only === 'web') await benchWeb(report);
 if (only === undefined || only === 'memory') await benchMemory(report);
 if (only === undefined || only === 'pdudaemon') await benchPduDaemon(report);
 if (only === undefined || only === 'mqtt') await benchMqtt(report);
+if (only === 'mqtt-propagation') await benchMqtt(report, { scale: false });
 if (only === undefined || only === 'ups') await benchUps(report);
 if (RESULTS_FILE) writeFileSync(RESULTS_FILE, JSON.stringify(results));
 else if (oneCore) await runOnOneCore();

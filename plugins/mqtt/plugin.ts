@@ -166,28 +166,45 @@ export async function start(ctx: PluginContext): Promise<void> {
     });
   };
 
-  /** Tells the daemon what the broker says of other gateways (once per turn, after every change). */
+  /**
+   * Tells the daemon what the broker says of other gateways after every change: the first change
+   * of a turn at once (that is the latency a waiting sequence sees), the rest of a burst (the
+   * retained states after a connect) once, at the end of the turn.
+   */
   let federationQueued = false;
+  let federationSentThisTurn = false;
   const federation = (): void => {
     if (federationQueued || stopped) return;
-    federationQueued = true;
+    if (federationSentThisTurn) {
+      federationQueued = true;
+      setImmediate(() => {
+        federationQueued = false;
+        federationSentThisTurn = false;
+        sendFederation();
+      });
+      return;
+    }
+    federationSentThisTurn = true;
     setImmediate(() => {
-      federationQueued = false;
-      if (stopped) return;
-      const connected = mq.connected && online;
-      ctx
-        .call('remote-state', {
-          connected,
-          error: connected ? null : stats.lastError,
-          gateways: Object.fromEntries([...followed].map(([g, f]) => [g, f.availability])),
-          servers: [...followed].flatMap(([gateway, f]) => [...f.servers].map(([name, st]) => ({ gateway, name, ...st, dependencies: [...st.dependencies] }))),
-        })
-        .catch((err: unknown) => {
-          if (stopped) return;
-          stats.lastError = `telling the daemon of other gateways: ${(err as Error).message}`;
-          report();
-        });
+      if (!federationQueued) federationSentThisTurn = false;
     });
+    sendFederation();
+  };
+  const sendFederation = (): void => {
+    if (stopped) return;
+    const connected = mq.connected && online;
+    ctx
+      .call('remote-state', {
+        connected,
+        error: connected ? null : stats.lastError,
+        gateways: Object.fromEntries([...followed].map(([g, f]) => [g, f.availability])),
+        servers: [...followed].flatMap(([gateway, f]) => [...f.servers].map(([name, st]) => ({ gateway, name, ...st, dependencies: [...st.dependencies] }))),
+      })
+      .catch((err: unknown) => {
+        if (stopped) return;
+        stats.lastError = `telling the daemon of other gateways: ${(err as Error).message}`;
+        report();
+      });
   };
   const answer = (requestId: string, status: string, actionId: string | null, error: { code: string; message: string } | null): void => {
     if (!['accepted', 'duplicate'].includes(status)) asked.delete(requestId);
