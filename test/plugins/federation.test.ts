@@ -154,8 +154,10 @@ describePeer('federation: three gateways, one dependency chain across them, on D
     expect(r.out).toMatch(/gw-b:vm-1/);
   });
 
-  it('on at C starts A’s storage, then B’s VM host, then C’s web server, each asked through the broker', async () => {
-    const rec = c.gateway.request({ kind: 'on', targets: ['web-1'], force: false, origin: 'api:test', reason: 'federation on' });
+  it('on --all at C starts A’s storage, then B’s VM host, then C’s web server, each asked through the broker', async () => {
+    const r0 = await cliC('on', '--all', '--reason', 'federation on');
+    expect(r0.code, r0.out + r0.err).toBe(0);
+    const rec = c.gateway.actions({ limit: 5 }).find((x) => x.kind === 'on' && x.reason === 'federation on')!;
     const done = await finished(c, rec.id);
     expect(done.status, JSON.stringify(done.error)).toBe('ok');
     expect(await writes(labA)).toBe(1);
