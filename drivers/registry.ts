@@ -24,6 +24,15 @@ export class DriverRegistry {
     return this.#defs.get(`${kind}:${type}`) as DriverDefinition<K> | undefined;
   }
 
+  /**
+   * Imports the implementations of the given driver types (the lazy ones of drivers/builtin.ts;
+   * the others are loaded already). A type that is not registered is skipped: the config loader
+   * reports it. Rejects when a driver's module cannot be loaded.
+   */
+  async load(wanted: Iterable<readonly [DriverKind, string]>): Promise<void> {
+    await Promise.all([...wanted].map(([kind, type]) => this.#defs.get(`${kind}:${type}`)?.load?.()));
+  }
+
   /** Registered `type` values of one kind, sorted. */
   types(kind: DriverKind): string[] {
     return [...this.#defs.values()].filter((d) => d.kind === kind).map((d) => d.type).sort();

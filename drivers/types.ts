@@ -257,6 +257,12 @@ export interface DriverDefinition<K extends DriverKind = DriverKind, T extends T
   outletCount?(spec: unknown): number | undefined;
   check?(spec: unknown): readonly SpecProblem[];
   readonly usesServerHost?: boolean;
+  /**
+   * Imports the implementation of a driver declared with `lazyDriver` (its protocol code and
+   * libraries are loaded only when a configuration names the type). `create` throws until it
+   * resolved. Absent: the implementation is loaded already and `create` works at once.
+   */
+  load?(): Promise<void>;
   create(spec: unknown, ctx: DriverContext): Made<K>;
 }
 
@@ -280,5 +286,51 @@ export function defineDriver<K extends DriverKind, T extends Template>(d: Driver
     ...(outletCount && { outletCount: (spec: unknown) => outletCount.call(d, typed(spec)) }),
     ...(check && { check: (spec: unknown) => check.call(d, typed(spec)) }),
     create: (spec: unknown, ctx: DriverContext) => d.create(typed(spec), ctx),
+  });
+}
+
+/**
+ * What config loading, `config check` and the docs need of a driver, without its factory: a
+ * light `definition.ts` exports it, and the driver's `index.ts` completes it with `create`
+ * (`defineDriver({ ...declaration, create })`).
+ */
+export type DriverSketch<K extends DriverKind, T extends Template> = Omit<DriverDeclaration<K, T>, 'create'>;
+
+/** Declares a driver's sketch, typed against its template (an identity that infers `K` and `T`). */
+export function sketchDriver<K extends DriverKind, T extends Template>(d: DriverSketch<K, T>): DriverSketch<K, T> {
+  return d;
+}
+
+/**
+ * A driver whose implementation is imported on first need: the registry knows its type, template
+ * and checks from the sketch at once; `load()` imports the module that completes it. Start, reload
+ * and `devices probe` load the types their configuration names (src/world.ts), so a daemon with
+ * only simulated devices never loads an SNMP, serial or SSH stack.
+ */
+export function lazyDriver<K extends DriverKind, T extends Template>(sketch: DriverSketch<K, T>, load: () => Promise<DriverDefinition<K, T>>): DriverDefinition<K, T> {
+  let impl: DriverDefinition<K, T> | undefined;
+  let loading: Promise<void> | undefined;
+  return Object.freeze({
+    ...defineDriver({
+      ...sketch,
+      create: (spec, ctx) => {
+        if (!impl) throw new Error(`${sketch.kind} driver "${sketch.type}" is not loaded: load() it before create()`);
+        return impl.create(spec, ctx);
+      },
+    }),
+    load: () =>
+      (loading ??= load().then(
+        (d) => {
+          // The implementation must complete this sketch (`defineDriver({ ...sketch, create })`), not another.
+          if (d.kind !== sketch.kind || d.type !== sketch.type || d.template !== sketch.template)
+            throw new Error(`${sketch.kind} driver "${sketch.type}": its module defines ${d.kind} driver "${d.type}"${d.template !== sketch.template ? ' with another template' : ''}`);
+          impl = d;
+        },
+        (err: unknown) => {
+          // A failed import may succeed later (a reload after the package is installed).
+          loading = undefined;
+          throw err;
+        },
+      )),
   });
 }

@@ -43,7 +43,7 @@ import { atomicWrite, localTokenHash } from './state-files.js';
 import { packageVersion } from './version.js';
 import { setPluginEnabled, showPlugin, withSource, type PluginAdminDeps } from './plugin-admin.js';
 import { UpsService } from './ups/service.js';
-import { bringUp, buildWorld, carryOver, changedPlugins, closeWorld, keepUnchanged, type DriverEnv, type Keep, type World } from './world.js';
+import { bringUp, buildWorld, carryOver, changedPlugins, closeWorld, keepUnchanged, loadDrivers, type DriverEnv, type Keep, type World } from './world.js';
 
 export interface DaemonOptions {
   readonly configDir: string;
@@ -184,7 +184,8 @@ export class Daemon {
   }
 
   async #bringUpAll(config: Config, t0: number): Promise<void> {
-    // 2. Drivers and the real states: read, never written.
+    // 2. Drivers (those the configuration names are loaded now) and the real states: read, never written.
+    await loadDrivers(this.#registry, config);
     this.#world = buildWorld(this.#env(config), config);
     const maintenance = new Maintenance(config.stateDir);
     for (const [server, p] of maintenance.paused) this.log.info({ server, by: p.by, at: p.at, reason: p.reason }, 'server still paused for maintenance');
@@ -502,8 +503,9 @@ export class Daemon {
     // What did not change is kept, open and known: its devices are not read again, its servers
     // keep their state and test results. Only changed or new devices start from UNKNOWN.
     const keep: Keep = keepUnchanged(old, effective);
-    // Built before anything of the old world is closed: if building throws (a driver that
-    // cannot be made), the reload is refused and the old world runs on untouched.
+    // Loaded and built before anything of the old world is closed: if loading or building throws
+    // (a driver that cannot be made), the reload is refused and the old world runs on untouched.
+    await loadDrivers(this.#registry, effective);
     const next = buildWorld(this.#env(effective), effective, keep);
     const lab = this.#runtime.prepare(this.#spec(next, carryOver(this.#runtime.carry(), keep)));
     this.#configureRemote(effective);

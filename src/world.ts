@@ -50,7 +50,21 @@ export function driverContext(env: DriverEnv, id: string, server?: ServerBinding
   };
 }
 
-/** The driver object of an outlet device section (not opened). */
+/**
+ * Loads the drivers a configuration names (its devices, controls, tests and UPS sources): the
+ * implementation of a lazy driver (drivers/builtin.ts) is imported here, once, before anything
+ * creates one. Start, reload and `devices probe` call it; a type no configuration names is
+ * never loaded.
+ */
+export async function loadDrivers(registry: DriverRegistry, config: Pick<Config, 'devices' | 'servers' | 'ups'>): Promise<void> {
+  await registry.load([
+    ...config.devices.map((d) => ['outlet', d.type] as const),
+    ...config.servers.flatMap((s) => [...s.controls.map((c) => ['controller', c.type] as const), ...s.tests.map((t) => ['tester', t.type] as const)]),
+    ...config.ups.map((u) => ['ups', u.type] as const),
+  ]);
+}
+
+/** The driver object of an outlet device section (not opened; its driver loaded, see `loadDrivers`). */
 export function createOutletDevice(env: DriverEnv, dc: DeviceConfig): OutletDevice {
   const def = env.registry.get('outlet', dc.type);
   if (!def) throw new Error(`outlet driver "${dc.type}" vanished from the registry`);

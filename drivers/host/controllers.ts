@@ -2,7 +2,8 @@
 import { ControlError, ControlTimeoutError, OperationAbortedError } from '../../src/errors.js';
 import { defineDriver, type Controller } from '../types.js';
 import { lastLine, run } from './process.js';
-import { commandKey, parseCommand } from './testers.js';
+import { commandControllerSketch } from './definition.js';
+import { parseCommand } from './testers.js';
 
 export class CommandController implements Controller {
   constructor(
@@ -23,9 +24,6 @@ export class CommandController implements Controller {
 }
 
 export const commandControllerDriver = defineDriver({
-  kind: 'controller',
-  type: 'command',
-  description: 'Runs a local program (no shell) that asks the server to shut down; exit 0 = accepted.',
-  template: { command: commandKey },
+  ...commandControllerSketch,
   create: (spec, ctx) => new CommandController(ctx.id, parseCommand(spec.command, ctx)),
 });

@@ -8,10 +8,10 @@ import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
-import { bool, int, str } from '../../src/config/types.js';
 import { OckleError, OperationAbortedError } from '../../src/errors.js';
 import { defineDriver, type DriverContext, type Probe, type Tester } from '../types.js';
 import { lastLine, run, splitArgs } from './process.js';
+import { commandKey, commandTesterSketch, httpTesterSketch, pingTesterSketch, tcpTesterSketch } from './definition.js';
 
 const ms = (t0: number): number => Math.round((performance.now() - t0) * 10) / 10;
 
@@ -153,7 +153,6 @@ export class CommandTester implements Tester {
   }
 }
 
-const commandKey = str({ required: true, help: 'Program and arguments, split like a shell splits words (quotes work) but run without a shell.' });
 const parseCommand = (line: string, ctx: DriverContext): string[] => {
   try {
     const argv = splitArgs(line);
@@ -165,28 +164,12 @@ const parseCommand = (line: string, ctx: DriverContext): string[] => {
 };
 
 export const tcpTesterDriver = defineDriver({
-  kind: 'tester',
-  type: 'tcp',
-  usesServerHost: true,
-  description: 'Passes when host:port accepts a TCP connection.',
-  template: {
-    host: str({ help: 'Host to connect to (default: the server’s host).' }),
-    port: int({ min: 1, max: 65535, required: true, help: 'TCP port, e.g. 22 or 5432.' }),
-  },
+  ...tcpTesterSketch,
   create: (spec, ctx) => new TcpTester(ctx.id, hostOf(spec.host, ctx, 'the tcp test'), spec.port),
 });
 
 export const httpTesterDriver = defineDriver({
-  kind: 'tester',
-  type: 'http',
-  description: 'Passes when a URL answers with an expected status (and body).',
-  template: {
-    url: str({ required: true, pattern: /^https?:\/\/\S+$/, patternHelp: 'an http:// or https:// URL', help: 'URL to GET; {host} is replaced by the server’s host.' }),
-    expect_status: str({ default: '2xx', pattern: /^(\dxx|\d{3})(\s*,\s*(\dxx|\d{3}))*$/i, patternHelp: 'status codes or classes such as 200, 204 or 2xx', help: 'Statuses that pass.' }),
-    body_match: str({ help: 'Regular expression the body must match (first 64 KiB).' }),
-    ca_file: str({ help: 'PEM file of the CA that signs the server’s certificate (self-signed lab CAs).' }),
-    insecure: bool({ default: false, help: 'Skip TLS certificate checks (not recommended; prefer ca_file).' }),
-  },
+  ...httpTesterSketch,
   create: (spec, ctx) => {
     const url = spec.url.includes('{host}') ? spec.url.replace('{host}', hostOf(undefined, ctx, 'an http test with {host}')) : spec.url;
     if (spec.body_match) {
@@ -207,23 +190,12 @@ export const httpTesterDriver = defineDriver({
 });
 
 export const pingTesterDriver = defineDriver({
-  kind: 'tester',
-  type: 'ping',
-  usesServerHost: true,
-  description: 'Passes when the host answers ICMP echo (the system ping).',
-  template: {
-    host: str({ help: 'Host to ping (default: the server’s host).' }),
-    count: int({ min: 1, max: 10, default: 1, help: 'Echo requests; one reply passes.' }),
-    wait: int({ min: 1, max: 30, default: 1, help: 'Seconds to wait for each reply.' }),
-  },
+  ...pingTesterSketch,
   create: (spec, ctx) => new PingTester(ctx.id, hostOf(spec.host, ctx, 'the ping test'), spec.count, spec.wait),
 });
 
 export const commandTesterDriver = defineDriver({
-  kind: 'tester',
-  type: 'command',
-  description: 'Passes when a local program exits 0 (no shell).',
-  template: { command: commandKey, time_limit: int({ min: 1, max: 600, default: 10, help: 'Seconds before the program is killed (also bounded by timeout).' }) },
+  ...commandTesterSketch,
   create: (spec, ctx) => new CommandTester(ctx.id, parseCommand(spec.command, ctx), spec.time_limit * 1000),
 });
 

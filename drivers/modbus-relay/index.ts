@@ -6,28 +6,14 @@
  * share the port and take turns. Timeouts and exception codes become typed errors with hints.
  */
 import type modbusSerial from 'modbus-serial';
-import { duration, int, select, str, type Infer } from '../../src/config/types.js';
+import type { Infer } from '../../src/config/types.js';
 import { DeviceRefusedError, DeviceReplyError, DeviceUnreachableError, OckleError, OperationAbortedError } from '../../src/errors.js';
 import { defineDriver, type DeviceInfo, type DriverContext } from '../types.js';
-import { relayCommonTemplate, RelayOutlets, type RelayBoard } from '../relay/outlets.js';
+import { RelayOutlets, type RelayBoard } from '../relay/outlets.js';
+import { modbusRelaySketch, modbusTemplate } from './definition.js';
 
-export const modbusTemplate = {
-  ...relayCommonTemplate,
-  transport: select({ choices: ['tcp', 'rtu'], default: 'tcp', help: 'Modbus TCP (Ethernet modules) or Modbus RTU (serial RS-485).' }),
-  host: str({ help: 'tcp: address of the module.' }),
-  port: int({ min: 1, max: 65535, default: 502, help: 'tcp: TCP port.' }),
-  path: str({ help: 'rtu: serial device; prefer a stable /dev/serial/by-id/… path.' }),
-  baud: int({ min: 300, max: 921_600, default: 9600, help: 'rtu: baud rate.' }),
-  parity: select({ choices: ['none', 'even', 'odd'], default: 'none', help: 'rtu: parity.' }),
-  stop_bits: int({ min: 1, max: 2, default: 1, help: 'rtu: stop bits.' }),
-  unit_id: int({ min: 0, max: 247, default: 1, help: 'Modbus unit (slave) id of the module.' }),
-  mode: select({ choices: ['coils', 'registers'], default: 'coils', help: 'coils: FC1 read, FC5 write. registers: FC3 read, FC6 write of a command value per relay.' }),
-  first_address: int({ min: 0, max: 65_535, default: 0, help: 'Address of relay 1 (0-based protocol address; many manuals number from 1).' }),
-  register_on: int({ min: 0, max: 65_535, default: 1, help: 'registers: value written to energise a relay (some modules: 256).' }),
-  register_off: int({ min: 0, max: 65_535, default: 0, help: 'registers: value written to release a relay (some modules: 512).' }),
-  register_read_on: int({ min: 0, max: 65_535, default: 1, help: 'registers: value a register reads when its relay is energised.' }),
-  request_timeout: duration({ min: 50, max: 30_000, default: 1000, help: 'How long one Modbus transaction waits for its reply.' }),
-};
+export { modbusTemplate };
+
 type Spec = Infer<typeof modbusTemplate>;
 
 // A CommonJS package whose types declare an ES default export: at run time the default import
@@ -196,17 +182,6 @@ export class ModbusRelayBoard implements RelayBoard {
 }
 
 export const modbusRelayDriver = defineDriver({
-  kind: 'outlet',
-  type: 'modbus-relay',
-  description: 'Relay module on Modbus TCP or RTU (coils or command registers), read in one request.',
-  template: modbusTemplate,
-  outletCount: (spec) => spec.outlets,
-  check: (spec) => {
-    const p: { key: string; message: string; hint: string }[] = [];
-    if (spec.transport === 'tcp' && !spec.host) p.push({ key: 'transport', message: 'transport = tcp needs host', hint: 'Add host = the module’s address.' });
-    if (spec.transport === 'rtu' && !spec.path) p.push({ key: 'transport', message: 'transport = rtu needs path', hint: 'Add path = /dev/serial/by-id/… (the USB RS-485 adapter).' });
-    if (spec.first_address + spec.outlets - 1 > 65_535) p.push({ key: 'first_address', message: 'first_address + outlets goes past address 65535', hint: 'Lower first_address or outlets.' });
-    return p;
-  },
+  ...modbusRelaySketch,
   create: (spec, ctx) => new RelayOutlets(ctx.id, spec, new ModbusRelayBoard(ctx.id, spec, ctx), ctx),
 });

@@ -8,25 +8,14 @@
  * on|off|unknown` line); a switch is one `on|off|reset NODE`, which powermand answers
  * only once its device script ran; the core then confirms it by reading back.
  */
-import { bool, duration, int, list, str, type Infer } from '../../src/config/types.js';
+import type { Infer } from '../../src/config/types.js';
 import { DeviceRefusedError, UnknownOutletError } from '../../src/errors.js';
 import { defineDriver, type DeviceInfo, type OutletCaps, type OutletDevice, type Power, type SwitchAction } from '../types.js';
 import { PowermanClient, type PmReply } from './client.js';
+import { powermanSketch, powermanTemplate } from './definition.js';
 
-export const powermanTemplate = {
-  host: str({ default: '127.0.0.1', help: 'Address of powermand (its `listen` line in powerman.conf).' }),
-  port: int({ min: 1, max: 65535, default: 10101, help: 'TCP port of powermand.' }),
-  nodes: list({
-    help: 'powerman node names in outlet order (outlet 1 is the first). Without it, every node powermand lists, in its order: set it so that a node added to powerman.conf does not renumber the outlets.',
-  }),
-  reset: bool({ default: false, help: 'The devices behind these nodes support powerman’s `reset` (a warm reset, e.g. through a BMC).' }),
-  request_timeout: duration({
-    min: 100,
-    max: 600_000,
-    default: 10_000,
-    help: 'How long one command waits for powermand’s answer (it answers a switch once its device script ran). The device’s `timeout` bounds each operation too: raise both for a slow controller.',
-  }),
-};
+export { powermanTemplate };
+
 type Spec = Infer<typeof powermanTemplate>;
 
 const POWER: Readonly<Record<string, Power>> = { on: 'on', off: 'off', unknown: 'unknown' };
@@ -145,11 +134,6 @@ export class PowermanOutlets implements OutletDevice {
 }
 
 export const powermanDriver = defineDriver({
-  kind: 'outlet',
-  type: 'powerman',
-  description: 'The plugs of a powermand (powerman’s daemon: dozens of PDUs and BMCs) over its TCP client protocol, one outlet per node.',
-  template: powermanTemplate,
-  outletCount: (spec) => spec.nodes?.length,
-  check: (spec) => (spec.nodes && spec.nodes.length === 0 ? [{ key: 'nodes', message: 'nodes is empty', hint: 'List node names, or remove the key to use every node powermand has.' }] : []),
+  ...powermanSketch,
   create: (spec, ctx) => new PowermanOutlets(ctx.id, spec),
 });

@@ -13,7 +13,6 @@
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { bool, int } from '../../src/config/types.js';
 import { DeviceReplyError, OperationAbortedError, UnknownOutletError } from '../../src/errors.js';
 import type { DeviceInfo, DriverContext, OutletCaps, OutletDevice, Power, SwitchAction } from '../types.js';
 
@@ -43,14 +42,7 @@ export interface RelayBoard {
   close(): Promise<void>;
 }
 
-/** Keys every relay device has. */
-export const relayCommonTemplate = {
-  outlets: int({ min: 1, max: 64, required: true, help: 'Number of relays (outlets 1…N are relays 1…N).' }),
-  invert: bool({
-    default: false,
-    help: 'The servers are wired through the normally-closed contact: an energised relay means power OFF.',
-  }),
-};
+export { relayCommonTemplate } from './template.js';
 
 /**
  * The last state written to a board that cannot be read back, kept across restarts with the

@@ -11,19 +11,15 @@
  *   (`digest.ts`). A 401 means the request was not run, so the one resend with credentials is
  *   not a second write.
  */
-import { duration, int, secret, str, type Infer } from '../../src/config/types.js';
+import type { Infer } from '../../src/config/types.js';
 import { DeviceRefusedError, DeviceReplyError, UnknownOutletError } from '../../src/errors.js';
 import { num, parseObject, plugRequest, type PlugTarget } from '../tasmota/http.js';
 import { defineDriver, type DeviceInfo, type OutletCaps, type OutletDevice, type Power, type Reading, type SwitchAction } from '../types.js';
 import { DigestSession, parseChallenge } from './digest.js';
+import { shellySketch, shellyTemplate } from './definition.js';
 
-export const shellyTemplate = {
-  host: str({ required: true, help: 'Address of the Shelly device (name or IP).' }),
-  port: int({ min: 1, max: 65535, default: 80, help: 'HTTP port.' }),
-  password: secret({ help: 'The device password (user admin), when authentication is on; sent only as a SHA-256 digest. Never logged.' }),
-  outlets: int({ min: 1, max: 16, help: 'Number of switch channels (outlet N is switch id N−1); read from the device when not given.' }),
-  request_timeout: duration({ min: 100, max: 60_000, default: 5000, help: 'Time limit of one HTTP request.' }),
-};
+export { shellyTemplate };
+
 type Spec = Infer<typeof shellyTemplate>;
 
 type Obj = Record<string, unknown>;
@@ -190,10 +186,6 @@ export class ShellyDevice implements OutletDevice {
 }
 
 export const shellyDriver = defineDriver({
-  kind: 'outlet',
-  type: 'shelly',
-  description: 'A Shelly Gen2+ plug or relay (Plus, Pro, Gen3/4) over its RPC API: Switch.GetStatus, Switch.Set, power/voltage/current/energy; digest auth.',
-  template: shellyTemplate,
-  outletCount: (spec) => spec.outlets,
+  ...shellySketch,
   create: (spec, ctx) => new ShellyDevice(ctx.id, spec),
 });

@@ -12,19 +12,14 @@
  * - web password: Tasmota takes it as `user=`/`password=` query parameters. It is a secret: it is
  *   put into the request only, never into a message or log line.
  */
-import { duration, int, secret, str, type Infer } from '../../src/config/types.js';
+import type { Infer } from '../../src/config/types.js';
 import { DeviceRefusedError, DeviceReplyError, UnknownOutletError } from '../../src/errors.js';
 import { defineDriver, type DeviceInfo, type DriverContext, type OutletCaps, type OutletDevice, type Power, type Reading, type SwitchAction } from '../types.js';
 import { num, parseObject, plugRequest, type PlugTarget } from './http.js';
+import { tasmotaSketch, tasmotaTemplate } from './definition.js';
 
-export const tasmotaTemplate = {
-  host: str({ required: true, help: 'Address of the Tasmota device (name or IP).' }),
-  port: int({ min: 1, max: 65535, default: 80, help: 'HTTP port of its web server.' }),
-  user: str({ default: 'admin', help: 'Web user (admin unless the firmware was built with another WEB_USERNAME); sent only with a password.' }),
-  password: secret({ help: 'Web admin password (WebPassword), when one is set. Sent as a query parameter over plain HTTP, as Tasmota requires; never logged.' }),
-  outlets: int({ min: 1, max: 32, help: 'Number of relays; read from the device (Status 0) when not given.' }),
-  request_timeout: duration({ min: 100, max: 60_000, default: 5000, help: 'Time limit of one HTTP request.' }),
-};
+export { tasmotaTemplate };
+
 type Spec = Infer<typeof tasmotaTemplate>;
 
 const ON_OFF: Readonly<Record<string, Power>> = { ON: 'on', OFF: 'off' };
@@ -179,10 +174,6 @@ export class TasmotaPlug implements OutletDevice {
 }
 
 export const tasmotaDriver = defineDriver({
-  kind: 'outlet',
-  type: 'tasmota',
-  description: 'A Tasmota plug or relay board over its HTTP command API (PowerN ON|OFF, Status 11; energy from Status 10).',
-  template: tasmotaTemplate,
-  outletCount: (spec) => spec.outlets,
+  ...tasmotaSketch,
   create: (spec, ctx) => new TasmotaPlug(ctx.id, spec, ctx),
 });

@@ -8,7 +8,7 @@ import { DeviceReplyError } from '../../src/errors.js';
 import { type Infer } from '../../src/config/types.js';
 import { defineDriver, type DeviceInfo, type UpsPower, type UpsReading, type UpsSource } from '../types.js';
 import { SnmpClient, snmpTarget, type SnmpValue } from '../snmp-pdu/client.js';
-import { snmpTemplate } from '../snmp-pdu/index.js';
+import { upsMibSketch, type upsMibTemplate } from './definition.js';
 
 /** UPS-MIB objects (RFC 1628, upsMIB = 1.3.6.1.2.1.33, upsObjects = .1). */
 export const UPS_MIB = {
@@ -67,20 +67,7 @@ const SOURCE: Readonly<Record<number, UpsPower>> = { 2: 'off', 3: 'mains', 4: 'b
 /** The status words NUT would show, so the faces speak one language for both sources. */
 const WORD: Readonly<Record<UpsPower, string>> = { mains: 'OL', battery: 'OB', bypass: 'BYPASS', off: 'OFF', unknown: 'UNKNOWN' };
 
-const {
-  host,
-  port,
-  version,
-  community,
-  user,
-  auth_protocol,
-  auth_password,
-  priv_protocol,
-  priv_password,
-  request_timeout,
-} = snmpTemplate;
-const template = { host, port, version, community, user, auth_protocol, auth_password, priv_protocol, priv_password, request_timeout };
-type Spec = Infer<typeof template>;
+type Spec = Infer<typeof upsMibTemplate>;
 
 const num = (v: SnmpValue | undefined): number | undefined => {
   if (typeof v === 'number') return v;
@@ -164,11 +151,6 @@ export class UpsMibSource implements UpsSource {
 }
 
 export const upsMibDriver = defineDriver({
-  kind: 'ups',
-  type: 'snmp',
-  description: 'UPS with a network card serving the standard UPS-MIB (RFC 1628) over SNMP v1, v2c or v3.',
-  template,
-  check: (spec) =>
-    spec.version === '3' && !spec.user ? [{ key: 'version', message: 'SNMPv3 needs a user', hint: 'Add user = … (and auth_password, priv_password as the UPS card requires).' }] : [],
+  ...upsMibSketch,
   create: (spec, ctx) => new UpsMibSource(ctx.id, spec),
 });

@@ -30,6 +30,7 @@ export async function probeDevice(dc: DeviceConfig, drivers: DriverRegistry, tim
     throw new OckleError('OCKLE_REQUEST_INVALID', `${dc.id} is a sim device: it is simulated inside the daemon, there is nothing to probe`, {
       hint: 'Use `ockle devices` to see its outlets.',
     });
+  await drivers.load([['outlet', dc.type]]);
   const stateDir = await mkdtemp(join(tmpdir(), 'ockle-probe-'));
   // The same construction as the daemon's (src/world.ts), with a logger of its own.
   const device = createOutletDevice({ registry: drivers, log: createLogger({ level: 'warn' }), stateDir, shared: new Map() }, dc);
