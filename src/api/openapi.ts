@@ -164,8 +164,8 @@ export function openApiDocument(version: string): Record<string, unknown> {
         post: { summary: 'Cancel a running action: nothing new is scheduled, operations on the wire finish (operator)', responses: { '200': json({ type: 'object' }), ...errors } },
       },
       '/api/actions/{id}': { get: { summary: 'One action; ?wait=SECONDS long-polls until it finishes (viewer)', responses: { '200': json({ type: 'object' }), ...errors } } },
-      '/api/plan': { get: { summary: 'What a sequenced on/off would do: waves, device order, critical path (viewer); ?action=on|off&targets=a,b or &all=true', responses: { '200': json({ type: 'object' }), ...errors } } },
-      '/api/tree': { get: { summary: 'Dependency graph: nodes, edges, topological order (viewer)', responses: { '200': json({ type: 'object' }), ...errors } } },
+      '/api/plan': { get: { summary: 'What a sequenced on/off would do: waves, device order, critical path, servers of other gateways it would wait on (viewer); ?action=on|off&targets=a,b or &all=true', responses: { '200': json({ type: 'object' }), ...errors } } },
+      '/api/tree': { get: { summary: 'Dependency graph: nodes, edges, topological order, and the servers of other gateways it depends on or that depend on it (remote, federation) (viewer)', responses: { '200': json({ type: 'object' }), ...errors } } },
       '/api/devices': { get: { summary: 'Devices with reachability and outlet states (viewer)', responses: { '200': json({ type: 'object' }), ...errors } } },
       '/api/events': {
         get: {
