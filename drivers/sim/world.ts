@@ -187,7 +187,7 @@ export class SimWorld {
     const s = this.#devices.get(id)!;
     s.writes++;
     s.log.push({ outlet, action, at: new Date(this.#now()).toISOString() });
-    if (s.log.length > 100) s.log.splice(0, s.log.length - 100);
+    while (s.log.length > 100) s.log.shift();
     this.#save(id);
   }
 
@@ -243,14 +243,22 @@ export class SimWorld {
   machine(name: string): { powered: boolean; up: boolean; halted: boolean; poweredForMs: number | null; bootMs: number } {
     const m = this.#machines.get(name);
     if (!m) return { powered: false, up: false, halted: false, poweredForMs: null, bootMs: 0 };
-    const now = this.#now();
-    const outs = m.outlets.map((o) => this.#devices.get(o.device)?.outlets[o.outlet - 1]);
-    const powered = outs.length > 0 && outs.every((o) => o?.on === true);
+    // Probed many times per boot (a sequence of a thousand servers): one pass, no arrays.
+    let powered = m.outlets.length > 0;
+    let since = -Infinity;
+    for (const o of m.outlets) {
+      const out = this.#devices.get(o.device)?.outlets[o.outlet - 1];
+      if (out?.on !== true) {
+        powered = false;
+        break;
+      }
+      if (out.onSince > since) since = out.onSince;
+    }
     if (!powered) {
       m.haltAt = null; // losing power clears a halt; the next power-on boots again
       return { powered: false, up: false, halted: false, poweredForMs: null, bootMs: m.bootMs };
     }
-    const since = Math.max(...outs.map((o) => o!.onSince));
+    const now = this.#now();
     if (m.haltAt !== null && m.haltAt < since) m.haltAt = null;
     const halted = m.haltAt !== null && now >= m.haltAt;
     const poweredForMs = now - since;

@@ -143,7 +143,11 @@ export class DeviceQueue {
     // The caller's signal and the queue's own (closing), listened to directly: an
     // AbortSignal.any per operation was a measurable share of a large sequence's CPU.
     const closing = this.#closing.signal;
-    await this.#slot(signal ?? closing);
+    // A free slot is taken at once, without a promise (most operations of a fast device).
+    const gate = signal ?? closing;
+    if (gate.aborted) throw new OperationAbortedError();
+    if (this.#active < this.#o.concurrency) this.#active++;
+    else await this.#slot(gate);
     const outer = { get aborted(): boolean { return closing.aborted || (signal?.aborted ?? false); } };
     // Aborted while the slot was being granted: the listener below would never fire.
     if (outer.aborted) {

@@ -155,7 +155,9 @@ export class ActionJournal {
    * in order, and written as soon as the disk takes it again.
    */
   #append(l: Line, sync: boolean): void {
-    const text = JSON.stringify(l) + '\n';
+    // A step's line is written around its step: the same text as
+    // JSON.stringify of the whole line, without encoding a wrapper object per step.
+    const text = l.t === 'step' ? `{"t":"step","id":${JSON.stringify(l.id)},"step":${JSON.stringify(l.step)}}\n` : JSON.stringify(l) + '\n';
     if (l.t === 'start') {
       this.#flush();
       if (this.#pending.length > 0) throw this.#unwritable ?? new OckleError('OCKLE_JOURNAL_UNWRITABLE', 'the journal is closed');
@@ -320,10 +322,23 @@ export class ActionJournal {
   }
 
   step(id: string, step: Omit<ActionStep, 'at'>): ActionStep {
-    const full: ActionStep = { at: this.#now().toISOString(), ...step };
+    const full: ActionStep = { at: this.#iso(), ...step };
     if (this.#actions.has(id)) this.#append({ t: 'step', id, step: full }, false);
     return full;
   }
+
+  /** Now, as ISO text; a sequence journals dozens of steps per millisecond, so it is kept per millisecond. */
+  #iso(): string {
+    const d = this.#now();
+    const t = d.getTime();
+    if (t !== this.#isoAt) {
+      this.#isoAt = t;
+      this.#isoText = d.toISOString();
+    }
+    return this.#isoText;
+  }
+  #isoAt = NaN;
+  #isoText = '';
 
   finish(id: string, status: Exclude<ActionStatus, 'running'>, error?: { code: string; message: string }): ActionRecord {
     this.#append({ t: 'finish', id, status, at: this.#now().toISOString(), ...(error && { error }) }, true);

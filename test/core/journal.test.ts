@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { appendFile, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,6 +31,32 @@ describe('ActionJournal', () => {
     expect(j2.get(a.id)!.steps[0]).toMatchObject({ op: 'switch', outlet: 4 });
     expect(j2.get(b.id)!.error?.code).toBe('OCKLE_DEVICE_REFUSED');
     expect(j2.interruptedOnOpen).toEqual([]);
+    await j2.close();
+  });
+
+  it('writes the steps of one turn together at the end of the turn, in order, and always before the finish', async () => {
+    const j = await ActionJournal.open(dir);
+    const file = join(dir, JOURNAL_FILE);
+    const a = j.start(req(['web-1']));
+    // Read synchronously: an asynchronous read would let the turn end before it looks.
+    const lines = (): { t: string; step?: { outlet: number } }[] =>
+      readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { t: string; step?: { outlet: number } });
+    // 1. Steps of one turn are not on disk yet (the start is: it was synced).
+    for (let n = 1; n <= 5; n++) j.step(a.id, { server: 'web-1', device: 'pdu-b', outlet: n, op: 'switch', ok: true, detail: `outlet ${n} "quoted" \\ sent` });
+    expect(lines().map((l) => l.t)).toEqual(['start']);
+    // 2. After the turn, all of them, in order.
+    await new Promise((r) => setImmediate(r));
+    expect(lines().map((l) => l.step?.outlet ?? l.t)).toEqual(['start', 1, 2, 3, 4, 5]);
+    // 3. A finish in the same turn as steps writes them first (the file keeps the order).
+    j.step(a.id, { server: 'web-1', op: 'up', ok: true, detail: 'serves', ms: 20 });
+    j.finish(a.id, 'ok');
+    expect(lines().map((l) => l.t)).toEqual(['start', 'step', 'step', 'step', 'step', 'step', 'step', 'finish']);
+    // Every line is exactly what JSON.stringify makes of it, and reads back as it was journaled.
+    for (const raw of (await readFile(file, 'utf8')).trim().split('\n')) expect(raw).toBe(JSON.stringify(JSON.parse(raw)));
+    const before = j.get(a.id);
+    await j.close();
+    const j2 = await ActionJournal.open(dir);
+    expect(j2.get(a.id)).toEqual(before);
     await j2.close();
   });
 
