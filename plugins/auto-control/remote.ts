@@ -53,37 +53,46 @@ export async function waitRemote(port: RemotePort, ops: ServerOps, w: RemoteWait
     ops.step(actionId, { server: n, op: 'remote', ok, detail });
   };
   const there = (v: ReturnType<RemotePort['view']>): boolean => (goal === 'on' ? v.serving : remoteStopped(v));
-  for (;;) {
-    const v = port.view(ref);
-    if (there(v)) {
-      say(true, goal === 'on' ? `${ref} serves` : `${ref} is off (${v.state})`);
-      return null;
+  try {
+    return await loop();
+  } finally {
+    port.waiting(n, ref, null);
+  }
+
+  async function loop(): Promise<string | null> {
+    for (;;) {
+      const v = port.view(ref);
+      if (there(v)) {
+        say(true, goal === 'on' ? `${ref} serves` : `${ref} is off (${v.state})`);
+        return null;
+      }
+      const reply = requestId === null ? null : port.reply(requestId);
+      if (reply && (reply.status === 'failed' || reply.status === 'cancelled' || reply.status === 'interrupted'))
+        return fail(`its gateway's ${goal} ${reply.status}${reply.error ? `: ${reply.error.message}` : ''}`);
+      if (reply?.status === 'refused' && !PASSING.has(reply.error?.code ?? '')) return fail(`its gateway refused: ${reply.error?.message ?? 'no reason given'}`);
+      if (v.state === 'UNKNOWN' && w.powerEvent && goal === 'off') {
+        say(false, `${ref} is UNKNOWN (${v.reason}): not waited on during a power event; ${n} is stopped without it`);
+        return null;
+      }
+      port.waiting(n, ref, v.state === 'UNKNOWN' ? `waiting on ${ref}: ${v.reason}` : `waiting for ${ref} to ${goal === 'on' ? 'serve' : 'stop'} (${v.state})`);
+      if (v.state === 'UNKNOWN') {
+        if (requestId !== null) lostSinceAsk = true;
+        say(false, `waiting on ${ref}: ${v.reason}; ${n} is not ${goal === 'on' ? 'started' : 'stopped'} on a guess`);
+      } else {
+        const settled = reply !== null && reply.status !== 'accepted';
+        const again = requestId === null || (v.actionId === null && ((reply?.status === 'refused' && PASSING.has(reply.error?.code ?? '')) || (lostSinceAsk && !settled)));
+        if (again) {
+          if (asks >= MAX_ASKS) return fail(`asked its gateway ${MAX_ASKS} times; it is still ${v.state} (${v.reason})`);
+          asks++;
+          lostSinceAsk = false;
+          requestId = port.ask(ref, goal, { actionId, server: n, reason: w.reason });
+          say(true, `asked gateway ${v.gateway} to switch ${v.server} ${goal} (${v.state} now; request ${requestId})`);
+        } else say(true, `waiting for ${ref} to ${goal === 'on' ? 'serve' : 'stop'}: ${v.state}${v.reason ? ` (${v.reason})` : ''}`);
+      }
+      const left = deadline - ops.now();
+      if (left <= 0) return fail(`did not ${goal === 'on' ? 'serve' : 'stop'} within remote_timeout ${secs(port.timeoutMs(n))} (${v.state}: ${v.reason})`);
+      await changedOrTimeout(port, w.signal, left);
     }
-    const reply = requestId === null ? null : port.reply(requestId);
-    if (reply && (reply.status === 'failed' || reply.status === 'cancelled' || reply.status === 'interrupted'))
-      return fail(`its gateway's ${goal} ${reply.status}${reply.error ? `: ${reply.error.message}` : ''}`);
-    if (reply?.status === 'refused' && !PASSING.has(reply.error?.code ?? '')) return fail(`its gateway refused: ${reply.error?.message ?? 'no reason given'}`);
-    if (v.state === 'UNKNOWN' && w.powerEvent && goal === 'off') {
-      say(false, `${ref} is UNKNOWN (${v.reason}): not waited on during a power event; ${n} is stopped without it`);
-      return null;
-    }
-    if (v.state === 'UNKNOWN') {
-      if (requestId !== null) lostSinceAsk = true;
-      say(false, `waiting on ${ref}: ${v.reason}; ${n} is not ${goal === 'on' ? 'started' : 'stopped'} on a guess`);
-    } else {
-      const settled = reply !== null && reply.status !== 'accepted';
-      const again = requestId === null || (v.actionId === null && ((reply?.status === 'refused' && PASSING.has(reply.error?.code ?? '')) || (lostSinceAsk && !settled)));
-      if (again) {
-        if (asks >= MAX_ASKS) return fail(`asked its gateway ${MAX_ASKS} times; it is still ${v.state} (${v.reason})`);
-        asks++;
-        lostSinceAsk = false;
-        requestId = port.ask(ref, goal, { actionId, server: n, reason: w.reason });
-        say(true, `asked gateway ${v.gateway} to switch ${v.server} ${goal} (${v.state} now; request ${requestId})`);
-      } else say(true, `waiting for ${ref} to ${goal === 'on' ? 'serve' : 'stop'}: ${v.state}${v.reason ? ` (${v.reason})` : ''}`);
-    }
-    const left = deadline - ops.now();
-    if (left <= 0) return fail(`did not ${goal === 'on' ? 'serve' : 'stop'} within remote_timeout ${secs(port.timeoutMs(n))} (${v.state}: ${v.reason})`);
-    await changedOrTimeout(port, w.signal, left);
   }
 
   function fail(why: string): string {

@@ -63,6 +63,8 @@ export interface RemotePort {
   ask(ref: string, action: 'on' | 'off', why: { readonly actionId: string; readonly server: string; readonly reason: string }): string;
   /** The last reply to a request, null before the first. */
   reply(requestId: string): RemoteReply | null;
+  /** What `server` waits on there, in words, shown with its state (null: no longer). */
+  waiting(server: string, ref: string, why: string | null): void;
 }
 
 interface Known {
@@ -133,6 +135,22 @@ export class RemoteLab implements RemotePort {
   }
 
   readonly #pending = new Set<string>();
+  /** Server here → remote server → why it waits on it. */
+  readonly #waits = new Map<string, Map<string, string>>();
+
+  waiting(server: string, ref: string, why: string | null): void {
+    const m = this.#waits.get(server) ?? new Map<string, string>();
+    if (why === null) m.delete(ref);
+    else m.set(ref, why);
+    if (m.size === 0) this.#waits.delete(server);
+    else this.#waits.set(server, m);
+  }
+
+  /** What `server` waits on at other gateways, in words; null when nothing. */
+  waitingOf(server: string): string | null {
+    const m = this.#waits.get(server);
+    return m ? [...m.values()].join('; ') : null;
+  }
 
   dependencies(server: string): readonly string[] {
     return this.#deps.get(server) ?? [];

@@ -7,7 +7,7 @@ import type { DeviceStatus, RemoteServerStatus, ServerStatus, TreeView } from '.
 import type { RemotePort } from './remote.js';
 import type { LabState } from './state.js';
 
-export function serverView(state: LabState, name: string, paused: ServerStatus['paused'] = null, remote?: Pick<RemotePort, 'dependencies' | 'dependents'>): ServerStatus {
+export function serverView(state: LabState, name: string, paused: ServerStatus['paused'] = null, remote?: Pick<RemotePort, 'dependencies' | 'dependents'> & { waitingOf(server: string): string | null }): ServerStatus {
   const slot = state.servers.get(name);
   if (!slot) throw new UnknownServerError(name, [...state.servers.keys()]);
   const s = slot.s;
@@ -16,7 +16,8 @@ export function serverView(state: LabState, name: string, paused: ServerStatus['
     description: s.description,
     host: s.host ?? null,
     state: slot.state,
-    reason: slot.reason,
+    // A server held by a sequence that waits on another gateway says on what, and why.
+    reason: ((w) => (w ? `${slot.reason}; ${w}` : slot.reason))(remote?.waitingOf(name) ?? null),
     outlets: s.outlets.map((o) => {
       const d = state.devices.get(o.device);
       return { name: o.name, device: o.device, outlet: o.outlet, power: d?.power[o.outlet - 1] ?? 'unknown', readBack: d?.d.device.caps.readBack ?? 'real' };

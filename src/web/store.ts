@@ -115,6 +115,8 @@ function affected(event: string): Resource[] {
   // A stage's records are actions; `ups.changed` is applied as it comes (apply below).
   if (event === 'ups.stage') return ['ups', 'actions'];
   if (event === 'config.reloaded') return ALL;
+  // A server waiting on another gateway says so in its reason, which changes with that server.
+  if (event === 'remote.changed') return ['servers'];
   return [];
 }
 const due = new Map<Resource, ReturnType<typeof setTimeout>>();

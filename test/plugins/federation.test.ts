@@ -238,6 +238,9 @@ describePeer('federation: three gateways, one dependency chain across them, on D
     expect(await writes(labC)).toBe(w[2]);
     expect(journal(c, rec.id).status).toBe('running');
     expect(c.gateway.tree().remote[0]).toMatchObject({ ref: 'gw-b:vm-1', state: 'UNKNOWN' });
+    // What a person looks at: the server says what it waits on, and why.
+    const st = await cliC('status');
+    expect(st.out).toMatch(/web-1.*waiting on gw-b:vm-1: the MQTT broker is unreachable/);
     await broker.start();
     const done = await finished(c, rec.id);
     expect(done.status, JSON.stringify(done.error)).toBe('ok');
@@ -259,7 +262,7 @@ describePeer('federation: three gateways, one dependency chain across them, on D
     await new Promise((r) => setTimeout(r, 1500));
     expect(await writes(labB)).toBe(w[1]);
     expect(await writes(labC)).toBe(w[2]);
-    expect(b.gateway.server('vm-1').state).toBe('OFF');
+    expect(b.gateway.server('vm-1')).toMatchObject({ state: 'OFF', reason: expect.stringContaining('waiting on gw-a:storage-1: gateway gw-a is offline') as string });
     startA();
     const done = await finished(c, rec.id, 60_000);
     expect(done.status, JSON.stringify(done.error)).toBe('ok');
