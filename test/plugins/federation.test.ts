@@ -213,6 +213,8 @@ describePeer('federation: three gateways, one dependency chain across them, on D
 
   it('off at A stops C’s web server first, then B’s VM host, then the storage', async () => {
     const w = [await writes(labA), await writes(labB), await writes(labC)];
+    const plan = await cliA('plan', 'off', 'storage-1');
+    expect(plan.out).toContain('stopped first, on another gateway: gw-b:vm-1 (OK) for storage-1: its gateway is asked to switch it off');
     const r = await cliA('off', 'storage-1', '--reason', 'federation off');
     expect(r.code, r.out + r.err).toBe(0);
     await until(async () => (await writes(labA)) === w[0]! + 1, 'A switched storage-1 off');
