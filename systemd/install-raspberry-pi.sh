@@ -62,6 +62,10 @@ if [ ! -f "$src/dist/src/cli/main.js" ]; then
   echo "install: $src/dist is missing; run 'npm ci && npm run build' in the checkout first" >&2
   exit 1
 fi
+if [ ! -f "$src/dist/bundle/main.js" ]; then
+  echo "install: $src/dist/bundle (the daemon's bundled build) is missing; run 'npm run build' in the checkout" >&2
+  exit 1
+fi
 if [ ! -f "$src/dist/web/index.html" ]; then
   echo "install: $src/dist/web (the dashboard) is missing; run 'npm run build' in the checkout (it builds both)" >&2
   exit 1

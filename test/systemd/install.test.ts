@@ -21,7 +21,7 @@ describe('ockle.service', () => {
     expect(key('Type')).toEqual(['notify']);
     expect(key('NotifyAccess')).toEqual(['all']);
     expect(key('WatchdogSec')).toEqual(['30']);
-    expect(key('ExecStart')).toEqual(['/usr/bin/node /opt/ockle/dist/src/cli/main.js daemon --config /etc/ockle']);
+    expect(key('ExecStart')).toEqual(['/usr/bin/node /opt/ockle/dist/bundle/main.js daemon --config /etc/ockle']);
     expect(key('ExecReload')).toEqual(['/bin/kill -HUP $MAINPID']);
     expect(key('Restart')).toEqual(['on-failure']);
     expect(key('TimeoutStopSec')).toEqual(['30']);
@@ -76,6 +76,8 @@ describe('install-raspberry-pi.sh', () => {
     execFileSync('cp', ['-r', join(REPO, 'config'), join(REPO, 'systemd'), join(REPO, 'docs'), join(REPO, 'package.json'), join(REPO, 'package-lock.json'), src]);
     await mkdir(join(src, 'dist', 'src', 'cli'), { recursive: true });
     await writeFile(join(src, 'dist', 'src', 'cli', 'main.js'), '#!/usr/bin/env node\n// built\n');
+    await mkdir(join(src, 'dist', 'bundle'), { recursive: true });
+    await writeFile(join(src, 'dist', 'bundle', 'main.js'), '#!/usr/bin/env node\n// bundled\n');
     await mkdir(join(src, 'dist', 'web'), { recursive: true });
     await writeFile(join(src, 'dist', 'web', 'index.html'), '<!doctype html>\n');
   });
@@ -94,14 +96,15 @@ describe('install-raspberry-pi.sh', () => {
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(existsSync(join(root, 'opt/ockle/dist/src/cli/main.js'))).toBe(true);
-    // The dashboard comes with the build.
+    // The daemon's bundled build (what the unit runs) and the dashboard come with the build.
+    expect(existsSync(join(root, 'opt/ockle/dist/bundle/main.js'))).toBe(true);
     expect(existsSync(join(root, 'opt/ockle/dist/web/index.html'))).toBe(true);
     expect(existsSync(join(root, 'opt/ockle/package-lock.json'))).toBe(true);
     expect(existsSync(join(root, 'opt/ockle/config-example/ockle.ini'))).toBe(true);
     expect(existsSync(join(root, 'opt/ockle/docs/systemd.md'))).toBe(true);
     expect((await stat(join(root, 'opt/ockle/dist/src/cli/main.js'))).mode & 0o100).toBe(0o100);
     const unit = await readFile(join(root, 'etc/systemd/system/ockle.service'), 'utf8');
-    expect(values(unit, 'ExecStart')).toEqual(['/usr/bin/node /opt/ockle/dist/src/cli/main.js daemon --config /etc/ockle']);
+    expect(values(unit, 'ExecStart')).toEqual(['/usr/bin/node /opt/ockle/dist/bundle/main.js daemon --config /etc/ockle']);
     expect(await readFile(join(root, 'etc/ockle/ockle.ini'), 'utf8')).toMatch(/^state_dir = \/var\/lib\/ockle$/m);
     expect(existsSync(join(root, 'etc/ockle/servers/web-1.ini'))).toBe(true);
     expect(await readlink(join(root, 'usr/local/bin/ockle'))).toBe('/opt/ockle/dist/src/cli/main.js');
@@ -127,7 +130,7 @@ describe('install-raspberry-pi.sh', () => {
     expect(r.status).toBe(0);
     expect(existsSync(join(root, 'srv/ockle/dist/src/cli/main.js'))).toBe(true);
     const unit = await readFile(join(root, 'etc/systemd/system/ockle.service'), 'utf8');
-    expect(values(unit, 'ExecStart')).toEqual(['/usr/bin/node /srv/ockle/dist/src/cli/main.js daemon --config /etc/ockle']);
+    expect(values(unit, 'ExecStart')).toEqual(['/usr/bin/node /srv/ockle/dist/bundle/main.js daemon --config /etc/ockle']);
   });
 
   it('never overwrites an existing configuration', async () => {
@@ -194,6 +197,12 @@ describe('install-raspberry-pi.sh', () => {
     const noWeb = install('--root', root);
     expect(noWeb.status).toBe(1);
     expect(noWeb.stderr).toContain('dist/web (the dashboard) is missing');
+    expect(tree()).toEqual([]);
+    // So is one without the daemon's bundled build (what the unit runs).
+    await rm(join(src, 'dist', 'bundle'), { recursive: true });
+    const noBundle = install('--root', root);
+    expect(noBundle.status).toBe(1);
+    expect(noBundle.stderr).toContain("dist/bundle (the daemon's bundled build) is missing; run 'npm run build'");
     expect(tree()).toEqual([]);
     await rm(join(src, 'dist'), { recursive: true });
     const r = install('--root', root);
