@@ -272,6 +272,19 @@ describePeer('federation: three gateways, one dependency chain across them, on D
     expect(await writes(labB)).toBe(w[1]! + 1);
     expect(await writes(labC)).toBe(w[2]! + 1);
   }, 120_000);
+
+  it('C’s mqtt plugin restarted: what it said of B is dropped (UNKNOWN, why), learned again, and nothing is switched', async () => {
+    const w = [await writes(labA), await writes(labB), await writes(labC)];
+    const seen: string[] = [];
+    const off = c.events.on('remote.changed', (e) => seen.push(`${e.server.state}: ${e.server.reason}`));
+    const r = await cliC('plugins', 'restart', 'mqtt');
+    expect(r.code, r.out + r.err).toBe(0);
+    await until(() => c.gateway.tree().remote[0]?.state === 'OK' && seen.length >= 2, 'C knows gw-b:vm-1 again');
+    off();
+    expect(seen[0]).toMatch(/^UNKNOWN: the mqtt plugin is (stopping|stopped|starting)/);
+    expect(seen.at(-1)).toMatch(/^OK: /);
+    expect([await writes(labA), await writes(labB), await writes(labC)]).toEqual(w);
+  }, 60_000);
 });
 
 describe('a dependency on another gateway in the configuration', () => {
