@@ -61,6 +61,9 @@ export async function waitRemote(port: RemotePort, ops: ServerOps, w: RemoteWait
 
   async function loop(): Promise<string | null> {
     for (;;) {
+      // Two gateways waiting on each other would wait until remote_timeout: say it now.
+      const cycle = port.cycle(n);
+      if (cycle) return fail(`is part of a dependency cycle across gateways: ${cycle.join(' → ')}; no order can start them (fix one gateway's dependencies)`);
       const v = port.view(ref);
       if (there(v)) {
         say(true, goal === 'on' ? `${ref} serves` : `${ref} is off (${v.state})`);

@@ -9,7 +9,7 @@
  *   starts a dependent or stops a dependency on it;
  * - its state is the one its own gateway published (retained), never derived here.
  */
-import { parseRemoteRef } from '../graph.js';
+import { findCycle, parseRemoteRef } from '../graph.js';
 import type { EventBus } from './event-bus.js';
 import type { OckleEvents, RemoteServerStatus } from './model.js';
 
@@ -63,6 +63,12 @@ export interface RemotePort {
   ask(ref: string, action: 'on' | 'off', why: { readonly actionId: string; readonly server: string; readonly reason: string }): string;
   /** The last reply to a request, null before the first. */
   reply(requestId: string): RemoteReply | null;
+  /**
+   * A dependency cycle across gateways through `server`, as far as the published dependencies
+   * show it (`gw-a:x → gw-b:y → gw-a:x`), or null. No gateway's configuration check can see one:
+   * each sees only its own part.
+   */
+  cycle(server: string): readonly string[] | null;
   /** What `server` waits on there, in words, shown with its state (null: no longer). */
   waiting(server: string, ref: string, why: string | null): void;
 }
@@ -81,6 +87,8 @@ export class RemoteLab implements RemotePort {
   readonly #events: EventBus<OckleEvents>;
   /** Local server → its remote dependencies. */
   #deps = new Map<string, readonly string[]>();
+  /** Local server → its local dependencies (for cycles across gateways). */
+  #localDeps = new Map<string, readonly string[]>();
   #timeouts = new Map<string, number>();
   /** This gateway's name on the broker ([plugins.mqtt] gateway); null without the plugin. */
   #gateway: string | null = null;
@@ -97,8 +105,12 @@ export class RemoteLab implements RemotePort {
   }
 
   /** Takes a configuration's remote dependencies (at start and on every reload). */
-  configure(servers: readonly { readonly name: string; readonly remoteDependencies: readonly string[]; readonly settings: { readonly remote_timeout: number } }[], gateway: string | null): void {
+  configure(
+    servers: readonly { readonly name: string; readonly dependencies?: readonly string[]; readonly remoteDependencies: readonly string[]; readonly settings: { readonly remote_timeout: number } }[],
+    gateway: string | null,
+  ): void {
     this.#deps = new Map(servers.filter((s) => s.remoteDependencies.length > 0).map((s) => [s.name, s.remoteDependencies]));
+    this.#localDeps = new Map(servers.map((s) => [s.name, s.dependencies ?? []]));
     this.#timeouts = new Map(servers.map((s) => [s.name, s.settings.remote_timeout]));
     this.#gateway = gateway;
     this.#refresh();
@@ -160,6 +172,27 @@ export class RemoteLab implements RemotePort {
     if (this.#gateway === null) return [];
     const mine = `${this.#gateway}:${server}`;
     return [...this.#known.servers.values()].filter((s) => s.dependencies.includes(mine)).map((s) => `${s.gateway}:${s.name}`).sort();
+  }
+
+  cycle(server: string): readonly string[] | null {
+    if (this.#gateway === null || !this.#deps.size) return null;
+    const me = this.#gateway;
+    const q = (gw: string, d: string): string => (d.includes(':') ? d : `${gw}:${d}`);
+    const nodes = [
+      ...[...this.#localDeps].map(([name, deps]) => ({ name: `${me}:${name}`, dependencies: [...deps.map((d) => `${me}:${d}`), ...(this.#deps.get(name) ?? [])] })),
+      ...[...this.#known.servers.values()].map((s) => ({ name: `${s.gateway}:${s.name}`, dependencies: s.dependencies.map((d) => q(s.gateway, d)) })),
+    ];
+    // Only what `server` needs, directly or not: a cycle elsewhere is not its problem.
+    const deps = new Map(nodes.map((n) => [n.name, n.dependencies]));
+    const reach = new Set<string>();
+    const todo = [`${me}:${server}`];
+    while (todo.length > 0) {
+      const n = todo.pop()!;
+      if (reach.has(n)) continue;
+      reach.add(n);
+      todo.push(...(deps.get(n) ?? []));
+    }
+    return findCycle(nodes.filter((n) => reach.has(n.name))) ?? null;
   }
 
   timeoutMs(server: string): number {

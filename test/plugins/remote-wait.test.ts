@@ -144,3 +144,22 @@ describe('waiting on a server of another gateway', () => {
     expect(h.asked).toEqual([]);
   });
 });
+
+describe('a dependency cycle across gateways', () => {
+  it('fails at once, naming the cycle, instead of waiting until remote_timeout; a cycle elsewhere does not matter', async () => {
+    const events = new EventBus<OckleEvents>();
+    const lab = new RemoteLab(events);
+    lab.configure([{ name: 'vm-1', dependencies: [], remoteDependencies: ['gw-a:storage-1'], settings: { remote_timeout: 60_000 } }], 'gw-b');
+    const server = (name: string, dependencies: string[]) => ({ gateway: 'gw-a', name, state: 'OFF', serving: false, power: 'off', reason: '', actionId: null, dependencies });
+    lab.update({ connected: true, error: null, gateways: { 'gw-a': 'online' }, servers: [server('storage-1', ['gw-b:vm-1']), server('x', ['y']), server('y', ['x'])] });
+    expect(lab.cycle('vm-1')).toEqual(['gw-b:vm-1', 'gw-a:storage-1', 'gw-b:vm-1']);
+    const steps: Omit<ActionStep, 'at'>[] = [];
+    const ops = { step: (_id: string, s: Omit<ActionStep, 'at'>) => steps.push(s), now: () => performance.now() } as unknown as ServerOps;
+    await expect(waitRemote(lab, ops, { ref: 'gw-a:storage-1', goal: 'on', actionId: 'a', server: 'vm-1', reason: 't', signal: new AbortController().signal })).resolves.toMatch(
+      /^is part of a dependency cycle across gateways: gw-b:vm-1 → gw-a:storage-1 → gw-b:vm-1/,
+    );
+    // storage-1 no longer depends on vm-1: the x ↔ y cycle of gw-a is not vm-1's.
+    lab.update({ connected: true, error: null, gateways: { 'gw-a': 'online' }, servers: [server('storage-1', []), server('x', ['y']), server('y', ['x'])] });
+    expect(lab.cycle('vm-1')).toBeNull();
+  });
+});
