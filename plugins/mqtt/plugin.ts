@@ -272,7 +272,9 @@ export async function start(ctx: PluginContext): Promise<void> {
     if (full && s.homeassistant) discovery = discoveryMessages(s.names, { haPrefix: s.haPrefix, outletSwitches: s.outletSwitches, version }, lab.servers, lab.devices, [...ups.values()]);
     const want = stateMessages(s.names, lab.servers, lab.devices);
     for (const [t, p] of upsMessages(s.names, [...ups.values()])) want.set(t, p);
-    for (const [t, p] of discovery) want.set(t, p);
+    // Home Assistant configs change with the lab's shape only (a full sync): an event's sync
+    // leaves them out, and with them most of the work on a large lab.
+    if (full) for (const [t, p] of discovery) want.set(t, p);
     const sends: Promise<void>[] = [];
     for (const [topic, payload] of want)
       if (published.get(topic) !== payload) {
