@@ -9,6 +9,7 @@
  */
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { ServerResponse } from 'node:http';
 import type { Server as TlsServer } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -57,7 +58,16 @@ export interface DaemonOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** Worker plugins besides the bundled ones (tests enable fixture plugins this way). */
   readonly extraPlugins?: ReadonlyMap<string, ExtraPlugin>;
+  /**
+   * Start the worker plugins once the API has answered its first request, or a second after it
+   * listens if none comes, instead of as it listens (`ockle daemon` does): their threads would
+   * compete with that first answer for the CPU, and a Pi has few cores.
+   */
+  readonly pluginsAfterFirstAnswer?: boolean;
 }
+
+/** How long worker plugins wait for the API's first request (DaemonOptions.pluginsAfterFirstAnswer). */
+const PLUGINS_WAIT_MS = 1000;
 
 /** A plugin that runs in a worker thread: its module, and the role its ctx.calls hold. */
 interface WorkerPlugin {
@@ -95,6 +105,8 @@ export class Daemon {
   /** Servers of other gateways (federation), fed by the mqtt plugin; kept across reloads. */
   readonly #remote: RemoteLab;
   readonly #plugins = new Map<string, PluginHost>();
+  /** Cancels the worker plugins' start while it waits for the API's first answer. */
+  #pluginsWaiting: (() => void) | null = null;
   /** The bundled worker plugins and the test's extra ones; installed plugins come with each config. */
   readonly #bundledWorkers: ReadonlyMap<string, WorkerPlugin>;
   #api: FastifyInstance | null = null;
@@ -202,7 +214,8 @@ export class Daemon {
     await this.#listen(config);
     await this.#configurePduDaemon(config);
     // Worker plugins last: their threads load while the API already answers.
-    await this.#startPlugins(config);
+    if (this.#opts.pluginsAfterFirstAnswer) this.#startPluginsAfterFirstAnswer();
+    else await this.#startPlugins(config);
     this.log.info(
       { servers: this.#world.servers.length, devices: this.#world.devices.length, url: this.#url, ms: Math.round(performance.now() - t0) },
       'ockle ready',
@@ -258,13 +271,38 @@ export class Daemon {
     if (!mqtt) this.#remote.lost('the mqtt plugin is not enabled');
   }
 
+  /**
+   * Starts the worker plugins once the API has sent its first answer, or PLUGINS_WAIT_MS after
+   * it listens, whichever comes first; with the configuration running then (a reload in between
+   * has started those it changed already). A stop before then cancels it.
+   */
+  #startPluginsAfterFirstAnswer(): void {
+    const server = this.#api!.server;
+    const onRequest = (_req: unknown, res: ServerResponse): void => void res.once('close', start);
+    const timer = setTimeout(() => start(), PLUGINS_WAIT_MS);
+    const cancel = (): void => {
+      this.#pluginsWaiting = null;
+      clearTimeout(timer);
+      server.off('request', onRequest);
+    };
+    const start = (): void => {
+      if (this.#pluginsWaiting !== cancel) return;
+      cancel();
+      void this.#startPlugins(this.#world.config).catch((err: unknown) => this.log.error({ err: toOckleError(err).message }, 'worker plugins could not be started'));
+    };
+    this.#pluginsWaiting = cancel;
+    server.on('request', onRequest);
+  }
+
   /** Worker plugins: each in its own thread, supervised; a plugin never holds up the daemon. */
   async #startPlugins(config: Config, only?: ReadonlySet<string>): Promise<void> {
     for (const name of config.plugins.enabled) {
       const w = this.#workers(config).get(name);
-      if (!w || (only && !only.has(name))) continue;
+      if (!w || (only && !only.has(name)) || this.#plugins.has(name)) continue;
       const dataDir = join(config.stateDir, 'plugins', name);
       await mkdir(dataDir, { recursive: true, mode: 0o750 });
+      // A stop that came meanwhile stops the plugins started so far; none may start after it.
+      if (this.#stopping) return;
       const host = new PluginHost({
         name,
         module: w.module,
@@ -316,9 +354,9 @@ export class Daemon {
       const broken = config.plugins.broken.get(name);
       if (broken !== undefined) return { name, description, where: 'worker' as const, state: enabled.includes(name) ? 'failed' : 'disabled', lastError: broken, bugs: 0 };
       if (!enabled.includes(name)) return { name, description, where, state: 'disabled', lastError: null, bugs: 0 };
-      return h
-        ? { name, description, where, state: h.state, lastError: h.lastError, bugs: h.bugs, ...(h.status && { status: h.status }) }
-        : { name, description, where, state: 'running', lastError: null, bugs: 0 };
+      if (h) return { name, description, where, state: h.state, lastError: h.lastError, bugs: h.bugs, ...(h.status && { status: h.status }) };
+      // An enabled worker plugin without its thread yet is about to start (pluginsAfterFirstAnswer).
+      return { name, description, where, state: worker ? 'starting' : 'running', lastError: null, bugs: 0 };
     });
   }
 
@@ -541,6 +579,7 @@ export class Daemon {
 
   /** Stops without switching anything: faces first, then actions, polls and devices. */
   stop(): Promise<void> {
+    this.#pluginsWaiting?.();
     this.#stopping ??= (async () => {
       await this.#reloading;
       await this.#reloadAgain;

@@ -32,6 +32,7 @@ export async function runDaemon(opts: { configDir: string; logDestination?: Dest
   try {
     daemon = await Daemon.start({
       configDir: opts.configDir,
+      pluginsAfterFirstAnswer: true,
       ...(opts.logDestination && { log: createLogger({ destination: opts.logDestination }) }),
     });
   } catch (err) {
