@@ -18,7 +18,8 @@ import { median } from './timing.js';
 
 type Report = (r: { name: string; unit: string; ockle: number; baseline: number; baselineName: string }) => void;
 
-const MAIN = join(import.meta.dirname, '..', 'src', 'cli', 'main.js');
+/** The daemon as the systemd unit and `npm start` run it: the bundled build (tools/bundle-daemon.ts). */
+const MAIN = join(import.meta.dirname, '..', 'bundle', 'main.js');
 const BASELINE = join(import.meta.dirname, 'idle-baseline.js');
 const PROBE = pathToFileURL(join(import.meta.dirname, 'memory-probe.js')).href;
 /** Idle this long once everything runs, then take the median of SAMPLES readings, 500 ms apart. */

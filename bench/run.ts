@@ -91,9 +91,13 @@ async function benchStart(dir: string): Promise<void> {
   report({ name: 'daemon start+stop, in process', unit: 'ms', ockle, baseline, baselineName: 'open + read the sim devices' });
 }
 
-/** From `node …/main.js daemon` to an answering API, as `npm start` does (after its build). */
+/**
+ * From `node …/main.js daemon` to an answering API: the bundled build, as `npm start` and the
+ * systemd unit run it (tools/bundle-daemon.ts), and the unbundled dist/src for comparison.
+ */
 async function benchProcess(dir: string, stateDir: string): Promise<void> {
-  const main = join(import.meta.dirname, '..', 'src', 'cli', 'main.js');
+  const main = join(import.meta.dirname, '..', 'bundle', 'main.js');
+  const unbundled = join(import.meta.dirname, '..', 'src', 'cli', 'main.js');
   const once = async (args: string[], readyCheck: () => Promise<boolean>, env: Record<string, string> = {}): Promise<number> => {
     const t = performance.now();
     const child = spawn(process.execPath, args, { stdio: 'ignore', env: { ...process.env, NOTIFY_SOCKET: '', ...env } });
@@ -131,16 +135,20 @@ async function benchProcess(dir: string, stateDir: string): Promise<void> {
   await bare(); // loads fetch's implementation in this process before anything is timed
   const xs: number[] = [];
   const us: number[] = [];
+  const ns: number[] = [];
   const bs: number[] = [];
   // The systemd unit's environment too (its V8 and malloc settings must not slow the start).
   const unit = unitEnvironment();
   for (let i = 0; i < 9; i++) {
     xs.push(await once([main, 'daemon', '--config', dir], apiReady));
     us.push(await once([main, 'daemon', '--config', dir], apiReady, unit));
+    ns.push(await once([unbundled, 'daemon', '--config', dir], apiReady));
     bs.push(await bare());
   }
   report({ name: 'process start to answering API', unit: 'ms', ockle: median(xs), baseline: median(bs), baselineName: 'node http hello-world process' });
   report({ name: "  the same, the unit's environment", unit: 'ms', ockle: median(us), baseline: median(bs), baselineName: 'node http hello-world process' });
+  report({ name: '  the same, unbundled (dist/src)', unit: 'ms', ockle: median(ns), baseline: median(bs), baselineName: 'node http hello-world process' });
+  console.log(`  runs: bundled ${xs.map(Math.round).join(' ')}; unit's ${us.map(Math.round).join(' ')}; unbundled ${ns.map(Math.round).join(' ')}; bare ${bs.map(Math.round).join(' ')}`);
 }
 
 /** The CLI as people run it: `ockle version`, and `ockle status` against a running demo daemon, each against a bare `node -e 0`. */
