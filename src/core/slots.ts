@@ -67,6 +67,8 @@ export interface ServerSlot {
   readonly s: RuntimeServer;
   /** What derivation needs that never changes for this server (computed once, not per derivation). */
   readonly fixed: {
+    /** Its outlets whose power says something (not those of on-only devices such as Wake-on-LAN). */
+    readonly power: readonly RuntimeServer['outlets'][number][];
     readonly devices: readonly string[];
     readonly assumed: readonly boolean[];
     readonly names: { readonly outlets: readonly string[]; readonly tests: readonly string[] };

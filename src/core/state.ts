@@ -94,6 +94,7 @@ export class LabState {
       this.servers.set(s.name, {
         s,
         fixed: {
+          power: this.#powerOutlets(s),
           devices: [...new Set(s.outlets.map((b) => b.device))],
           assumed: this.#powerOutlets(s).map((b) => this.devices.get(b.device)?.d.device.caps.readBack === 'assumed'),
           names: { outlets: this.#powerOutlets(s).map((b) => b.name), tests: s.tests.map((t) => t.name) },
@@ -335,7 +336,7 @@ export class LabState {
     const why: string[] = [];
     let on = 0;
     let off = 0;
-    const outlets = this.#powerOutlets(s);
+    const outlets = this.servers.get(s.name)?.fixed.power ?? this.#powerOutlets(s);
     for (const o of outlets) {
       const slot = this.devices.get(o.device)!;
       const p = slot.power[o.outlet - 1] ?? 'unknown';
@@ -357,7 +358,7 @@ export class LabState {
   }
 
   serverPowers(s: RuntimeServer): Power[] {
-    return this.#powerOutlets(s).map((o) => this.devices.get(o.device)?.power[o.outlet - 1] ?? 'unknown');
+    return (this.servers.get(s.name)?.fixed.power ?? this.#powerOutlets(s)).map((o) => this.devices.get(o.device)?.power[o.outlet - 1] ?? 'unknown');
   }
 
   // ── tests ────────────────────────────────────────────────────────────────────────────
