@@ -69,8 +69,13 @@ export class TimeoutGroups {
   readonly #reason: () => Error;
   #open: Group[] = [];
 
-  /** `reason`: what the signal aborts with (a timeout or a parent's abort). */
-  constructor(reason: () => Error, now: () => number = () => performance.now()) {
+  /**
+   * `reason`: what the signal aborts with (a timeout or a parent's abort). `now`: the clock that
+   * says which operations start in the same millisecond; it must be the one the timers follow
+   * (Date.now by default, which fake timers fake along with setTimeout; a step of the wall
+   * clock only ends a group early).
+   */
+  constructor(reason: () => Error, now: () => number = () => Date.now()) {
     this.#reason = reason;
     this.#now = now;
   }
@@ -83,26 +88,25 @@ export class TimeoutGroups {
       for (const x of [...this.#open]) if (x.pending.size === 0 && !this.#joinable(x, now)) this.#close(x);
       g = this.#group(timeoutMs, parents, now);
     }
-    // Joining a group whose operations all ended (its timer stopped): time from its start.
-    if (g.timer === undefined) this.#arm(g, Math.max(0, g.at + timeoutMs - now));
+    if (g.timer === undefined) this.#arm(g, timeoutMs);
+    else if (g.pending.size === 0) g.timer.ref();
     const lease = new Lease(g, onTimeout, this.#ended);
     g.pending.add(lease);
     return lease;
   }
 
   /**
-   * A lease was released: with nobody left to time out, the timer stops. The group stays
-   * joinable for the rest of its millisecond (operations that end as soon as they start, one
-   * after another, share it too) and is closed at the next sweep.
+   * A lease was released. With nobody left to time out, the timer stays (stopping and starting
+   * it again for the next operation of the same millisecond was itself a cost) but no longer
+   * holds the process open; when it fires with nobody pending, it only closes the group.
    */
   readonly #ended = (g: Group): void => {
-    if (g.pending.size > 0) return;
-    clearTimeout(g.timer);
-    g.timer = undefined;
+    if (g.pending.size === 0) g.timer?.unref();
   };
 
   #joinable(g: Group, now: number): boolean {
-    return g.open && now - g.at < 1 && !g.timedOut && !g.ac.signal.aborted;
+    const since = now - g.at;
+    return g.open && since >= 0 && since < 1 && !g.timedOut && !g.ac.signal.aborted;
   }
 
   #group(timeoutMs: number, parents: readonly (AbortSignal | undefined)[], at: number): Group {
@@ -118,6 +122,7 @@ export class TimeoutGroups {
   #arm(g: Group, ms: number): void {
     g.timer = setTimeout(() => {
       g.timer = undefined;
+      if (g.pending.size === 0) return this.#close(g);
       g.timedOut = true;
       const late = [...g.pending];
       g.pending.clear();

@@ -66,12 +66,12 @@ describe('TimeoutGroups', () => {
     expect(told).toEqual([]);
   });
 
-  it('released operations stop the timer; one joining later in the same millisecond gets a full timeout', async () => {
+  it('an operation joining a group whose operations all ended, in the same millisecond, gets a full timeout', async () => {
     const g = groups();
     const told: string[] = [];
     const a = g.join(1000, [], () => told.push('a'));
     a.release();
-    // Same millisecond (fake clock has not moved): joins the same group, timer armed again.
+    // Same millisecond (fake clock has not moved): joins the same group and its timer.
     const b = g.join(1000, [], () => told.push('b'));
     expect(b.signal).toBe(a.signal);
     await vi.advanceTimersByTimeAsync(999);

@@ -132,7 +132,7 @@ export class SimOutlets implements OutletDevice {
   }
 
   async close(): Promise<void> {
-    await this.#world.flush();
+    this.#world.flush();
   }
 }
 

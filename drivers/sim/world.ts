@@ -5,16 +5,8 @@
  * across daemon restarts like a real PDU, and tests can prove that no write happened.
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { mkdir, rename, writeFile } from 'node:fs';
-import { promisify } from 'node:util';
 import { join } from 'node:path';
 import type { Power, SwitchAction } from '../types.js';
-
-// The callback API through promisify: fs/promises opens a FileHandle per write, which cost
-// about half again as much CPU per state file (measured on this machine).
-const mkdirAsync = promisify(mkdir);
-const writeFileAsync = promisify(writeFile);
-const renameAsync = promisify(rename);
 
 export type DeviceFault = 'unreachable' | 'slow' | 'refuse_switch' | 'stuck';
 export type MachineFault = 'never_boots' | 'ignores_shutdown' | 'refuses_shutdown';
@@ -90,10 +82,10 @@ export class SimWorld {
    * first unsaved one: a burst of switches (a sequence of a thousand servers) costs a write per
    * device at its end, not one per change nor one per 50 ms (each is a serialisation, a file
    * write and a rename; at one per 50 ms they were ~0.03 ms of CPU per server of the sequence,
-   * the goal being 0.05 for everything). The writes go through the thread pool, so the event
-   * loop that runs the sequence is not held by the disk; one batch is in flight at a time.
-   * `close()` waits for it and then writes what is left synchronously, so a clean stop always
-   * leaves the last hardware state on disk, and never an older one after it.
+   * the goal being 0.05 for everything). `flush()` runs on close, so a clean stop always leaves
+   * the last hardware state on disk. The writes are synchronous: with this few of them that
+   * costs the loop little, and nothing is ever in flight when a close or a test removes the
+   * directory (writes through the thread pool cost more CPU per file, and raced those).
    */
   #save(id: string): void {
     const now = this.#now();
@@ -113,70 +105,15 @@ export class SimWorld {
       // (A wall clock stepped back makes these negative: then it is written now.)
       if (quietFor >= 0 && waited >= 0 && quietFor < QUIET_MS && waited < MAX_UNSAVED_MS)
         return this.#arm(Math.min(QUIET_MS - quietFor, MAX_UNSAVED_MS - waited));
-      this.#writeDirty();
+      this.flush();
     }, ms);
   }
+  #timer: NodeJS.Timeout | null = null;
   #lastChange = 0;
   #firstChange = 0;
 
-  /** Writes the changed devices in the background (the next batch waits for this one). */
-  #writeDirty(): void {
-    if (this.#writing) {
-      this.#again = true;
-      return;
-    }
-    const batch = [...this.#dirty].flatMap((id) => {
-      const s = this.#devices.get(id);
-      return s ? [{ id, text: JSON.stringify(s) }] : [];
-    });
-    this.#dirty.clear();
-    if (batch.length === 0) return;
-    this.#writing = (async () => {
-      const failed: string[] = [];
-      try {
-        await mkdirAsync(this.#dir, { recursive: true });
-      } catch {
-        // reported by the writes below
-      }
-      await Promise.all(
-        batch.map(async ({ id, text }) => {
-          const file = join(this.#dir, `${id}.json`);
-          try {
-            await writeFileAsync(`${file}.tmp`, text);
-            await renameAsync(`${file}.tmp`, file);
-          } catch {
-            failed.push(id);
-          }
-        }),
-      );
-      this.#writing = null;
-      // A full or failing disk: the simulated hardware keeps its state in memory (as real
-      // hardware would) and writes it again a second later. Never a throw from a timer.
-      for (const id of failed) this.#dirty.add(id);
-      if (failed.length > 0) this.#retryLater();
-      else if (this.#again) {
-        this.#again = false;
-        this.#writeDirty();
-      }
-    })();
-  }
-  #timer: NodeJS.Timeout | null = null;
-  #writing: Promise<void> | null = null;
-  #again = false;
-
-  #retryLater(): void {
-    if (this.#retrying) return;
-    this.#retrying = true;
-    setTimeout(() => {
-      this.#retrying = false;
-      this.#writeDirty();
-    }, 1000).unref();
-  }
-  #retrying = false;
-
-  /** Waits for the background writes, then writes every changed device now (a sim device's close). */
-  async flush(): Promise<void> {
-    while (this.#writing) await this.#writing;
+  /** Writes every changed device now (also called when a sim device closes). */
+  flush(): void {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = null;
     for (const id of [...this.#dirty]) {
@@ -189,11 +126,20 @@ export class SimWorld {
         writeFileSync(`${file}.tmp`, JSON.stringify(s));
         renameSync(`${file}.tmp`, file);
       } catch {
+        // A full or failing disk: the simulated hardware keeps its state in memory (as real
+        // hardware would), and the file is written again later. Never a throw from a timer.
         this.#dirty.add(id);
       }
     }
-    if (this.#dirty.size > 0) this.#retryLater();
+    if (this.#dirty.size > 0 && !this.#retrying) {
+      this.#retrying = true;
+      setTimeout(() => {
+        this.#retrying = false;
+        this.flush();
+      }, 1000).unref();
+    }
   }
+  #retrying = false;
 
   #outlet(id: string, n: number): SimOutlet {
     const o = this.#devices.get(id)?.outlets[n - 1];

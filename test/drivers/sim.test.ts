@@ -52,22 +52,21 @@ describe('sim lab', () => {
     expect(world().writes('pdu-1').log[0]).toMatchObject({ outlet: 2, action: 'on' });
   });
 
-  it('writes its state in the background and, on close, waits for that write and leaves the last state on disk', async () => {
+  it('writes its state once a burst of switches pauses, and a close leaves the last state on disk', async () => {
     const file = join(stateDir, 'sim', 'pdu-1.json');
     const onDisk = async (): Promise<{ writes: number; outlets: { on: boolean }[] }> => JSON.parse(await readFile(file, 'utf8').catch(() => '{}'));
     const d = device({ switch_latency: 0, outlets: 8 });
-    // 1. A burst of switches reaches the file without a close (coalesced, in the background).
+    // 1. A burst of switches reaches the file without a close (coalesced: one write at its end).
     for (let n = 1; n <= 4; n++) await d.switch(n, 'on', sig());
     for (let i = 0; i < 500 && (await onDisk()).writes !== 4; i++) await new Promise((r) => setTimeout(r, 10));
     expect((await onDisk()).writes).toBe(4);
-    // 2. More switches, and a close at once (a background write may be under way): the file
-    //    holds the last state, not an older one written after it.
+    // 2. More switches, and a close at once (before the pause): the file holds the last state.
     for (let n = 5; n <= 8; n++) await d.switch(n, 'on', sig());
     await d.close();
     const last = await onDisk();
     expect(last.writes).toBe(8);
     expect(last.outlets.map((o) => o.on)).toEqual(Array(8).fill(true));
-    // 3. Nothing written later overtakes it.
+    // 3. Nothing written later replaces it with an older one.
     await new Promise((r) => setTimeout(r, 100));
     expect((await onDisk()).writes).toBe(8);
   });
