@@ -148,7 +148,10 @@ export class PluginHost {
     if (this.#worker || this.#state === 'starting' || this.#state === 'running') return;
     const w = new Worker(workerEntry(), {
       workerData: { module: pathToFileURL(this.#o.module).href, heartbeatMs: this.#o.heartbeatMs, maxMemoryBytes: this.#o.maxMemoryMb * 1_048_576 },
-      resourceLimits: { maxOldGenerationSizeMb: this.#o.maxMemoryMb, maxYoungGenerationSizeMb: Math.min(32, Math.max(4, Math.round(this.#o.maxMemoryMb / 8))) },
+      // A young generation of at most 8 MB (it was up to 32): after a burst of garbage three
+      // workers held 95 MB instead of 167, and a plugin's work is no slower (BENCHMARKS.md,
+      // issue 15: the logger's inserts and a 1-day chart query in a worker, 8 against 32 MB).
+      resourceLimits: { maxOldGenerationSizeMb: this.#o.maxMemoryMb, maxYoungGenerationSizeMb: Math.min(8, Math.max(4, Math.round(this.#o.maxMemoryMb / 8))) },
       stdout: false,
       stderr: false,
     });
