@@ -403,6 +403,10 @@ export async function start(ctx: PluginContext): Promise<void> {
 
   let wait = s.reconnectMin;
   mq.on('connect', () => {
+    // A state change is a few small publishes in a row: with Nagle's algorithm on (mqtt.js
+    // leaves it on) the second waits for the first's acknowledgement, up to a delayed ACK
+    // (tens of ms). Send each at once.
+    (mq.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
     mq.options.clean = false;
     wait = s.reconnectMin;
     mq.options.reconnectPeriod = wait;

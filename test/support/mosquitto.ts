@@ -152,6 +152,8 @@ export async function startMosquitto(o: { readonly acl?: string } = {}): Promise
       'per_listener_settings true',
       // Runs as root in CI: stay root (the files are the test's), do not drop to "mosquitto".
       ...(process.getuid?.() === 0 ? ['user root'] : []),
+      // Each message on the wire at once, as a broker for control traffic should (docs/mqtt.md).
+      'set_tcp_nodelay true',
       'persistence true',
       `persistence_location ${dir}/data/`,
       'log_dest stderr',
