@@ -41,7 +41,7 @@ export const commandFilters = (n: Names): string[] => [
 /** Whether `topic` is one of the retained state topics this gateway owns (for removal of stale ones). */
 export function isStateTopic(n: Names, topic: string): boolean {
   const rest = topic.startsWith(`${base(n)}/`) ? topic.slice(base(n).length + 1).split('/') : [];
-  return (rest.length === 3 && (rest[0] === 'server' || rest[0] === 'device' || rest[0] === 'ups') && rest[2] === 'state') || (rest.length === 4 && rest[0] === 'outlet' && rest[3] === 'state');
+  return (rest.length === 1 && rest[0] === 'needs') || (rest.length === 3 && (rest[0] === 'server' || rest[0] === 'device' || rest[0] === 'ups') && rest[2] === 'state') || (rest.length === 4 && rest[0] === 'outlet' && rest[3] === 'state');
 }
 
 /** Whether a server is serving: its tests pass (OK), the state dependents wait for. */

@@ -83,6 +83,8 @@ describe('mqtt state and discovery messages', () => {
   it('publishes readings as numbers and one topic per server, outlet and device', () => {
     const m = stateMessages(n, [server('web-1', 'OK', 'on', 1)], [pdu]);
     expect([...m.keys()].every((t) => isStateTopic(n, t))).toBe(true);
+    // No server here depends on another gateway: an empty `needs`, retained all the same.
+    expect(m.get('ockle/gw-a/needs')).toBe('{}');
     expect(JSON.parse(m.get('ockle/gw-a/outlet/pdu-1/1/state')!)).toEqual({ power: 'on', server: 'web-1', watts: 120.5, amps: 0.52, volts: 231, energy_wh: 4000 });
     expect(JSON.parse(m.get('ockle/gw-a/server/web-1/state')!)).toMatchObject({ state: 'OK', serving: true, power: 'on' });
     expect(JSON.parse(m.get('ockle/gw-a/device/pdu-1/state')!)).toMatchObject({ reachable: true, watts: 120.5 });
