@@ -205,16 +205,28 @@ export class Daemon {
     this.#runtime = new Runtime({ journal: this.#journal, events: this.events, log: this.log, version: packageVersion(), maintenance, remote: this.#remote }, this.#spec(this.#world));
     const adopted = bringUp(this.#runtime.lab, { monitor: this.#opts.monitor !== false });
     this.#ups = new UpsService({ port: this.#runtime, log: this.log.child({ face: 'ups' }), monitor: this.#opts.monitor !== false });
-    // 3. Faces last: nobody can ask for an action before the states are known. The API is built
-    // while the first reads are on the wire (its routes and plugins), and listens only after.
-    const built = this.#buildApi(config);
-    await Promise.all([adopted, built]);
-    // UPSes once the states are known: a policy decides from them (a cut under way at start goes on from the journal).
-    await this.#ups.apply(this.#env(config), config);
-    await this.#listen(config);
+    // 3. The API listens while the first reads are on the wire: it answers reads at once (servers
+    // "not read yet", /api/health "starting"), and holds every request that could change
+    // something until the states are adopted: nobody can ask for an action before they are known.
+    // A device that does not answer holds the changes up to its timeout, never the API.
+    let open = (): void => undefined;
+    const ready = new Promise<void>((resolve) => (open = resolve));
+    let answered = false;
+    const firstAnswer = (_req: unknown, res: ServerResponse): void => void res.once('close', () => (answered = true));
+    try {
+      await this.#buildApi(config, ready);
+      await this.#listen(config);
+      this.#api!.server.on('request', firstAnswer);
+      await adopted;
+      // UPSes once the states are known: a policy decides from them (a cut under way at start goes on from the journal).
+      await this.#ups.apply(this.#env(config), config);
+    } finally {
+      open();
+      this.#api?.server.off('request', firstAnswer);
+    }
     await this.#configurePduDaemon(config);
     // Worker plugins last: their threads load while the API already answers.
-    if (this.#opts.pluginsAfterFirstAnswer) this.#startPluginsAfterFirstAnswer();
+    if (this.#opts.pluginsAfterFirstAnswer) this.#startPluginsAfterFirstAnswer(answered);
     else await this.#startPlugins(config);
     this.log.info(
       { servers: this.#world.servers.length, devices: this.#world.devices.length, url: this.#url, ms: Math.round(performance.now() - t0) },
@@ -276,7 +288,7 @@ export class Daemon {
    * it listens, whichever comes first; with the configuration running then (a reload in between
    * has started those it changed already). A stop before then cancels it.
    */
-  #startPluginsAfterFirstAnswer(): void {
+  #startPluginsAfterFirstAnswer(answered: boolean): void {
     const server = this.#api!.server;
     const onRequest = (_req: unknown, res: ServerResponse): void => void res.once('close', start);
     const timer = setTimeout(() => start(), PLUGINS_WAIT_MS);
@@ -291,7 +303,9 @@ export class Daemon {
       void this.#startPlugins(this.#world.config).catch((err: unknown) => this.log.error({ err: toOckleError(err).message }, 'worker plugins could not be started'));
     };
     this.#pluginsWaiting = cancel;
-    server.on('request', onRequest);
+    // A request answered while the states were read is the first answer.
+    if (answered) start();
+    else server.on('request', onRequest);
   }
 
   /** Worker plugins: each in its own thread, supervised; a plugin never holds up the daemon. */
@@ -398,7 +412,7 @@ export class Daemon {
     });
   }
 
-  async #buildApi(config: Config): Promise<void> {
+  async #buildApi(config: Config, ready: Promise<void>): Promise<void> {
     const auth = (this.#auth = new Auth({ tokens: config.tokens, anonymousRole: config.api.anonymous_role }));
     if (config.api.local_token) auth.addLocalToken('local', await localTokenHash(join(config.stateDir, LOCAL_TOKEN_FILE)));
     const cert = await this.#certificate(config);
@@ -417,6 +431,7 @@ export class Daemon {
       },
       log: this.log.child({ face: 'api' }),
       version: packageVersion(),
+      ready,
       ups: {
         list: () => this.#ups.list(),
         status: (name) => this.#ups.status(name),

@@ -6,7 +6,7 @@
 import { fastify, LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import type { Gateway } from '../core/gateway.js';
+import type { Gateway, Health } from '../core/gateway.js';
 import type { ActionKind, OutletRef } from '../core/model.js';
 import type { FileView } from '../config/view.js';
 import type { ConfigSchema } from './config-schema.js';
@@ -152,11 +152,19 @@ export interface ApiOptions {
   readonly redirectPort?: number;
   /** The daemon's UPSes and their power-cut policies (absent: none). */
   readonly ups?: UpsFace;
+  /**
+   * Settles when the real states are adopted (absent: they are). Until then the API answers
+   * reads (servers say "not read yet", /api/health `starting`) and holds every request that could
+   * change something: nothing is decided on states not read yet.
+   */
+  readonly ready?: Promise<void>;
 }
 
 /** The events of the SSE stream (and their `?types=` names): the plugin contract's table. */
 export { EVENT_NAMES };
 const CLIENTS = ['cli', 'web', 'api'] as const;
+/** Methods that change nothing (the others wait for the start's adoption, ApiOptions.ready). */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 const { actionBody, multiActionBody, outletActionBody, maintenanceBody, configFileBody, configCreateBody, configEditBody } = schemas;
 
@@ -259,6 +267,15 @@ export function createApi(gateway: Gateway, opts: ApiOptions): FastifyInstance {
     opts.guard?.hosts.check(req.headers.host);
     checkNotCrossSite(req.method, req.headers);
   });
+  // Before the states are adopted, a request that could change something waits for them (after
+  // its authentication and validation: a wrong token or body is refused at once).
+  let starting = opts.ready !== undefined;
+  if (opts.ready) {
+    const ready = opts.ready.finally(() => (starting = false));
+    app.addHook('preHandler', async (req) => {
+      if (starting && !SAFE_METHODS.has(req.method)) await ready;
+    });
+  }
   // Every /api/* reply, errors included: never cached, never sniffed.
   app.addHook('onSend', async (req, reply) => {
     if (req.url.startsWith('/api/')) void reply.headers(API_HEADERS);
@@ -307,7 +324,7 @@ export function createApi(gateway: Gateway, opts: ApiOptions): FastifyInstance {
     sendError(reply, new OckleError('OCKLE_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`, { hint: 'GET /api/openapi.json lists every route.' })),
   );
 
-  app.get('/api/health', async () => gateway.health());
+  app.get('/api/health', async (): Promise<Health> => (starting ? { ...gateway.health(), status: 'starting' } : gateway.health()));
   // The API's own counters (failed authentications), in the Prometheus text format.
   app.get('/api/metrics', { onRequest: need('viewer') }, async (_req, reply) =>
     reply.type('text/plain; version=0.0.4; charset=utf-8').send(opts.guard?.throttle.metrics() ?? ''),

@@ -21,7 +21,8 @@ export interface ActionQuery {
 }
 
 export interface Health {
-  readonly status: 'ok' | 'degraded';
+  /** `starting`: the API answers, the devices' first reads are under way (changes wait for them). */
+  readonly status: 'ok' | 'degraded' | 'starting';
   readonly version: string;
   readonly uptimeS: number;
   readonly servers: number;
