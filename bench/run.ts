@@ -136,19 +136,24 @@ async function benchProcess(dir: string, stateDir: string): Promise<void> {
   const xs: number[] = [];
   const us: number[] = [];
   const ns: number[] = [];
+  const cs: number[] = [];
   const bs: number[] = [];
+  // The daemon's code cache (src/code-cache.ts) is saved when a start is over: one start first.
+  await once([main, 'daemon', '--config', dir], apiReady);
   // The systemd unit's environment too (its V8 and malloc settings must not slow the start).
   const unit = unitEnvironment();
   for (let i = 0; i < 9; i++) {
     xs.push(await once([main, 'daemon', '--config', dir], apiReady));
     us.push(await once([main, 'daemon', '--config', dir], apiReady, unit));
     ns.push(await once([unbundled, 'daemon', '--config', dir], apiReady));
+    cs.push(await once([main, 'daemon', '--config', dir], apiReady, { OCKLE_CODE_CACHE: 'off' }));
     bs.push(await bare());
   }
   report({ name: 'process start to answering API', unit: 'ms', ockle: median(xs), baseline: median(bs), baselineName: 'node http hello-world process' });
   report({ name: "  the same, the unit's environment", unit: 'ms', ockle: median(us), baseline: median(bs), baselineName: 'node http hello-world process' });
+  report({ name: '  the same, without its code cache', unit: 'ms', ockle: median(cs), baseline: median(bs), baselineName: 'node http hello-world process' });
   report({ name: '  the same, unbundled (dist/src)', unit: 'ms', ockle: median(ns), baseline: median(bs), baselineName: 'node http hello-world process' });
-  console.log(`  runs: bundled ${xs.map(Math.round).join(' ')}; unit's ${us.map(Math.round).join(' ')}; unbundled ${ns.map(Math.round).join(' ')}; bare ${bs.map(Math.round).join(' ')}`);
+  console.log(`  runs: bundled ${xs.map(Math.round).join(' ')}; unit's ${us.map(Math.round).join(' ')}; no code cache ${cs.map(Math.round).join(' ')}; unbundled ${ns.map(Math.round).join(' ')}; bare ${bs.map(Math.round).join(' ')}`);
 }
 
 /** The CLI as people run it: `ockle version`, and `ockle status` against a running demo daemon, each against a bare `node -e 0`. */

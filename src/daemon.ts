@@ -163,8 +163,10 @@ export class Daemon {
    * the configuration is invalid.
    */
   static async start(opts: DaemonOptions): Promise<Daemon> {
+    if (process.env.OCKLE_T) process.stderr.write('T static ' + performance.now().toFixed(1) + '\n');
     const { problems, config } = await checkConfig(opts.configDir, { drivers: opts.registry ?? defaultRegistry(), plugins: pluginTemplates(opts.extraPlugins) });
     if (!config) throw new ConfigError(problems);
+    if (process.env.OCKLE_T) process.stderr.write('T checked ' + performance.now().toFixed(1) + '\n');
     const log = opts.log ?? createLogger({ level: config.daemon.log_level });
     const d = new Daemon(opts, log);
     for (const w of config.warnings) log.warn({ file: w.file, line: w.line }, formatProblem(w));
@@ -197,7 +199,10 @@ export class Daemon {
 
   async #bringUpAll(config: Config, t0: number): Promise<void> {
     // 2. Drivers (those the configuration names are loaded now) and the real states: read, never written.
+    if (process.env.OCKLE_T) process.stderr.write('T journal ' + performance.now().toFixed(1) + '\n');
     await loadDrivers(this.#registry, config);
+    if (process.env.OCKLE_T) process.stderr.write('T drivers ' + performance.now().toFixed(1) + '\n');
+    
     this.#world = buildWorld(this.#env(config), config);
     const maintenance = new Maintenance(config.stateDir);
     for (const [server, p] of maintenance.paused) this.log.info({ server, by: p.by, at: p.at, reason: p.reason }, 'server still paused for maintenance');
@@ -214,11 +219,16 @@ export class Daemon {
     let answered = false;
     const firstAnswer = (_req: unknown, res: ServerResponse): void => void res.once('close', () => (answered = true));
     try {
-      await this.#buildApi(config, ready);
-      await this.#listen(config);
+      if (process.env.OCKLE_T) process.stderr.write('T bu ' + performance.now().toFixed(1) + '\n');
+    await this.#buildApi(config, ready);
+      if (process.env.OCKLE_T) process.stderr.write('T built ' + performance.now().toFixed(1) + '\n');
+          await this.#listen(config);
       this.#api!.server.on('request', firstAnswer);
-      await adopted;
-      // UPSes once the states are known: a policy decides from them (a cut under way at start goes on from the journal).
+      if (process.env.OCKLE_T) this.#api!.server.on('request', (q: {url?: string}, r: ServerResponse) => { process.stderr.write('T req ' + q.url + ' ' + performance.now().toFixed(1) + '\n'); r.once('finish', () => process.stderr.write('T res ' + performance.now().toFixed(1) + '\n')); });
+      if (process.env.OCKLE_T) process.stderr.write('T listening ' + performance.now().toFixed(1) + '\n');
+          await adopted;
+      if (process.env.OCKLE_T) process.stderr.write('T adopted ' + performance.now().toFixed(1) + '\n');
+          // UPSes once the states are known: a policy decides from them (a cut under way at start goes on from the journal).
       await this.#ups.apply(this.#env(config), config);
     } finally {
       open();

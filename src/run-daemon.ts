@@ -13,7 +13,14 @@ import { createNotifier, type Notifier } from './systemd.js';
  * Runs the daemon in this process until SIGTERM/SIGINT: the `ockle daemon` command and the
  * systemd unit's ExecStart. Exits with code 2 when the configuration is invalid.
  */
-export async function runDaemon(opts: { configDir: string; logDestination?: DestinationStream }): Promise<void> {
+export async function runDaemon(opts: {
+  configDir: string;
+  logDestination?: DestinationStream;
+  /** Called once the daemon is started (READY=1 sent). */
+  onReady?: () => void;
+  /** What became of the bundle's code cache at this start (src/code-cache.ts), for the log. */
+  codeCache?: string;
+}): Promise<void> {
   const bootLog = createLogger(opts.logDestination ? { destination: opts.logDestination } : {});
   const notifier: Notifier = createNotifier({ log: bootLog });
   let daemon: Daemon;
@@ -51,6 +58,8 @@ export async function runDaemon(opts: { configDir: string; logDestination?: Dest
   }
   notifier.ready(`serving ${daemon.url}`);
   notifier.startWatchdog();
+  if (opts.codeCache) daemon.log.debug({ codeCache: opts.codeCache }, 'code cache');
+  opts.onReady?.();
   await new Promise<void>((resolve) => {
     let stopping = false;
     const reload = (): void => {

@@ -14,6 +14,12 @@
  *   found from it (the dashboard's files, the plugin workers, package.json) are the same as
  *   unbundled; worker threads still load their modules from dist/.
  *
+ * Two bundles: the binary (ES modules: main.js, the CLI's commands), and the daemon itself in
+ * dist/bundle/daemon/ as CommonJS, which `ockle daemon` loads through V8's code cache
+ * (src/code-cache.ts, src/cli/daemon-module.ts): a start then reads the compiled daemon
+ * instead of compiling ~1 MB of it again. The same module may so be in both (signals.ts keeps
+ * its state on the process for that reason).
+ *
  * Run by `npm run build` after tsc: `node dist/tools/bundle-daemon.js`.
  */
 import { rmSync } from 'node:fs';
@@ -24,6 +30,8 @@ import { rolldown } from 'rolldown';
 const DIST = join(dirname(fileURLToPath(import.meta.url)), '..');
 const ENTRY = join(DIST, 'src', 'cli', 'main.js');
 export const BUNDLE_DIR = join(DIST, 'bundle');
+const DAEMON_ENTRY = join(DIST, 'src', 'run-daemon.js');
+const DAEMON_DIR = join(BUNDLE_DIR, 'daemon');
 
 /**
  * Left to node_modules: see the header. Also fastify's schema compilers (Ajv, fast-json-stringify
@@ -33,27 +41,52 @@ export const BUNDLE_DIR = join(DIST, 'bundle');
 const EXTERNAL =
   /^(node:|pino($|\/)|pino-pretty|thread-stream|net-snmp|serialport|@serialport\/|modbus-serial|ssh2|mqtt|node-sqlite3-wasm|ajv($|\/)|ajv-formats|@fastify\/ajv-compiler|fast-json-stringify|@fastify\/fast-json-stringify-compiler|@fastify\/merge-json-schemas|fast-uri|json-schema-traverse|json-schema-ref-resolver)/;
 
+/**
+ * Every `import.meta.url` of a bundled module becomes the URL of its file in dist/, relative to
+ * where its bundle is (`url` makes the bundle's own URL in its format).
+ */
+function keepMetaUrl(outDir: string, url: string, keep?: string) {
+  return {
+    name: 'ockle-import-meta-url',
+    transform(code: string, id: string) {
+      if (id === keep || !id.startsWith(DIST + sep) || !code.includes('import.meta.url')) return null;
+      const rel = relative(outDir, id).split(sep).join('/');
+      return { code: code.replaceAll('import.meta.url', `new URL(${JSON.stringify(rel)}, ${url}).href`), map: null };
+    },
+  };
+}
+
 export async function bundleDaemon(): Promise<void> {
   rmSync(BUNDLE_DIR, { recursive: true, force: true });
-  const build = await rolldown({
+  // The binary: the CLI, and `daemon` loading the bundle below (src/cli/daemon-module.ts).
+  const cli = await rolldown({
     input: { main: ENTRY },
     platform: 'node',
     external: (id) => EXTERNAL.test(id),
     logLevel: 'warn',
-    plugins: [
-      {
-        name: 'ockle-import-meta-url',
-        transform(code, id) {
-          // The entry keeps its own URL: main.js runs only when it is the process's script.
-          if (id === ENTRY || !id.startsWith(DIST + sep) || !code.includes('import.meta.url')) return null;
-          const rel = relative(BUNDLE_DIR, id).split(sep).join('/');
-          return { code: code.replaceAll('import.meta.url', `new URL(${JSON.stringify(rel)}, import.meta.url).href`), map: null };
-        },
-      },
-    ],
+    transform: { define: { 'globalThis.__OCKLE_BUNDLED__': 'true' } },
+    // The entry keeps its own URL: main.js runs only when it is the process's script.
+    plugins: [keepMetaUrl(BUNDLE_DIR, 'import.meta.url', ENTRY)],
   });
-  await build.write({ dir: BUNDLE_DIR, format: 'esm', entryFileNames: '[name].js', chunkFileNames: '[name]-[hash].js', sourcemap: false });
-  await build.close();
+  await cli.write({ dir: BUNDLE_DIR, format: 'esm', entryFileNames: '[name].js', chunkFileNames: '[name]-[hash].js', sourcemap: false });
+  await cli.close();
+  // The daemon: CommonJS, so that it loads through V8's code cache (src/code-cache.ts). Its
+  // lazily loaded parts (drivers, faces) are chunks of their own beside it, as above.
+  const daemon = await rolldown({
+    input: { daemon: DAEMON_ENTRY },
+    platform: 'node',
+    external: (id) => EXTERNAL.test(id),
+    logLevel: 'warn',
+    plugins: [keepMetaUrl(DAEMON_DIR, "require('node:url').pathToFileURL(__filename)")],
+  });
+  const { output } = await daemon.write({ dir: DAEMON_DIR, format: 'cjs', entryFileNames: '[name].cjs', chunkFileNames: '[name]-[hash].cjs', sourcemap: false });
+  await daemon.close();
+  // Code read from V8's cache loses vm.Script's importModuleDynamically (Node 20): an import()
+  // of a package in daemon.cjs itself would fail once the cache is used. Its own chunks are
+  // loaded with require(), and import() in them (net-snmp, serialport…) works as in any module.
+  for (const chunk of output)
+    if (chunk.type === 'chunk' && chunk.isEntry && chunk.dynamicImports.some((d) => !d.endsWith('.cjs')))
+      throw new Error(`${chunk.fileName} imports ${chunk.dynamicImports.filter((d) => !d.endsWith('.cjs')).join(', ')} with import(): move it to a lazily loaded module of its own (it fails when loaded from the code cache)`);
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) await bundleDaemon();

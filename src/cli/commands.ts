@@ -35,6 +35,7 @@ import { formatEvent, watchTypes } from './watch.js';
 import { UPS_USAGE, upsCommand, upsLine, upsPlan, type UpsCliContext } from './ups.js';
 import type { UpsStatus } from '../core/model.js';
 import { CONFIG_EDIT_USAGE, CONFIG_EDIT_VERBS, configEditCommand } from '../config/edit/cli.js';
+import { daemonModule } from './daemon-module.js';
 
 export interface Io {
   readonly stdout: { write(s: string): unknown; isTTY?: boolean };
@@ -639,8 +640,9 @@ export async function main(argv: string[], io: Io): Promise<number> {
         return 0;
       }
       case 'daemon': {
-        const { runDaemon } = await import('../run-daemon.js');
-        await runDaemon({ configDir });
+        const daemon = await daemonModule();
+        await daemon.runDaemon({ configDir, onReady: () => daemon.started(), codeCache: daemon.codeCache });
+        daemon.stopped();
         return typeof process.exitCode === 'number' ? process.exitCode : 0;
       }
       default: {

@@ -31,7 +31,13 @@ if (invoked === self) {
     if (err.code === 'EPIPE') process.exit(0);
     throw err;
   });
-  const { main } = await import('./commands.js');
-  const code = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() });
-  process.exitCode = code;
+  const args = process.argv.slice(2);
+  if (args.length === 1 && args[0] === 'version') {
+    // What scripts and health checks run most: the version alone, without loading the commands.
+    const { packageVersion } = await import('../version.js');
+    process.stdout.write(`ockle ${packageVersion()}\n`);
+  } else {
+    const { main } = await import('./commands.js');
+    process.exitCode = await main(args, { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() });
+  }
 }

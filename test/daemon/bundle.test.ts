@@ -4,14 +4,16 @@
  * files (the dashboard, the worker plugins' modules, the package version) and starts, serves,
  * reloads and stops as the unbundled one does, switching nothing.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { API_INFO_FILE, LOCAL_TOKEN_FILE, type ApiInfo } from '../../src/config/paths.js';
 import { packageVersion } from '../../src/version.js';
 import { demoConfig, REPO, type DemoCopy } from '../support/demo.js';
+import { loadRecording, TestAgent } from '../support/snmp-agent.js';
 
 const BUNDLE = join(REPO, 'dist', 'bundle', 'main.js');
 
@@ -59,5 +61,50 @@ describe('the bundled daemon', () => {
     expect(await exit, out.join('')).toBe(0);
     for (const d of ['pdu-a', 'pdu-b', 'relay-1'])
       expect((JSON.parse(await readFile(join(demo.stateDir, 'sim', `${d}.json`), 'utf8')) as { writes: number }).writes, d).toBe(0);
+  });
+
+  it('the second start reads the daemon from its code cache; drivers loaded later still load', async () => {
+    // An SNMP PDU beside the demo's sim devices: its driver and net-snmp load after the bundle, at adoption.
+    const agent = await new TestAgent({ data: loadRecording(join(REPO, 'test', 'fixtures', 'snmp', 'apc-rpdu.snmprec')) }).start();
+    const cache = await mkdtemp(join(tmpdir(), 'ockle-code-cache-'));
+    await demo.write('devices/rack-pdu.ini', `[device]\ntype = snmp-pdu\nhost = 127.0.0.1\nport = ${agent.port}\ncommunity = public\nwrite_community = private\n`);
+    await demo.write('ockle.ini', (await demo.read('ockle.ini')).replace(/^log_level = .*$/m, 'log_level = debug'));
+    const start = async (): Promise<{ codeCache: string; reachable: boolean | null }> => {
+      const child = spawn(process.execPath, [BUNDLE, 'daemon', '--config', demo.configDir], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NOTIFY_SOCKET: '', OCKLE_CODE_CACHE: cache } });
+      let out = '';
+      child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+      child.stderr.on('data', (b: Buffer) => (out += b.toString()));
+      const exit = new Promise<number | null>((resolve) => child.on('exit', resolve));
+      let reachable: boolean | null = null;
+      try {
+        while (!/"codeCache"/.test(out)) {
+          if (child.exitCode !== null) throw new Error(`daemon exited early:\n${out}`);
+          await new Promise((r) => setTimeout(r, 25));
+        }
+        const { url } = JSON.parse(await readFile(join(demo.stateDir, API_INFO_FILE), 'utf8')) as ApiInfo;
+        const auth = { authorization: `Bearer ${(await readFile(join(demo.stateDir, LOCAL_TOKEN_FILE), 'utf8')).trim()}` };
+        const { devices } = (await (await fetch(`${url}/api/devices`, { headers: auth })).json()) as { devices: { id: string; reachable: boolean | null }[] };
+        reachable = devices.find((d) => d.id === 'rack-pdu')?.reachable ?? null;
+      } finally {
+        child.kill('SIGTERM');
+      }
+      expect(await exit, out).toBe(0);
+      return { codeCache: /"codeCache":"(\w+)"/.exec(out)![1]!, reachable };
+    };
+    try {
+      expect(await start()).toEqual({ codeCache: 'absent', reachable: true });
+      // Saved at the stop (a start that lasts saves it a few seconds after it is ready).
+      expect((await readdir(cache)).filter((f) => f.endsWith('.v8'))).toHaveLength(1);
+      expect(await start()).toEqual({ codeCache: 'used', reachable: true });
+      expect(agent.sets).toEqual([]);
+    } finally {
+      await agent.stop();
+      await rm(cache, { recursive: true, force: true });
+    }
+  });
+
+  it('`ockle version` prints the version, bundled and not', () => {
+    for (const bin of [BUNDLE, join(REPO, 'dist', 'src', 'cli', 'main.js')])
+      expect(execFileSync(process.execPath, [bin, 'version'], { encoding: 'utf8' })).toBe(`ockle ${packageVersion()}\n`);
   });
 });

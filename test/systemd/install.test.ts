@@ -31,6 +31,9 @@ describe('ockle.service', () => {
     expect(key('User')).toEqual(['ockle']);
     expect(key('Group')).toEqual(['ockle']);
     expect(key('StateDirectory')).toEqual(['ockle']);
+    // The daemon's code cache (src/code-cache.ts): its own, nobody else's to write.
+    expect(key('CacheDirectory')).toEqual(['ockle']);
+    expect(key('CacheDirectoryMode')).toEqual(['0700']);
     expect(key('ConfigurationDirectory')).toEqual(['ockle']);
     for (const k of ['ProtectSystem', 'ProtectHome', 'PrivateTmp', 'NoNewPrivileges']) expect(key(k), k).toHaveLength(1);
     expect(key('ProtectSystem')).toEqual(['strict']);
