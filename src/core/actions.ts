@@ -5,15 +5,7 @@
  */
 import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
-import {
-  OckleError,
-  OperationAbortedError,
-  ActionBusyError,
-  UnknownServerError,
-  DeviceUnreachableError,
-  RequestValidationError,
-  toOckleError,
-} from '../errors.js';
+import { OckleError, OperationAbortedError, ActionBusyError, DeviceUnreachableError, toOckleError } from '../errors.js';
 import type { EventBus } from './event-bus.js';
 import type { ActionJournal } from './journal.js';
 import type { ActionRecord, ActionRequest, ActionStep, OckleEvents, OutletRef } from './model.js';
@@ -29,6 +21,7 @@ import { shutdownServer, refuseShutdown } from './shutdown.js';
 import { outcome } from './outcome.js';
 import { refusePaused } from './maintenance.js';
 import { refuseHeldOutlets, resolveOutlets } from './outlet-refs.js';
+import { checkRequest } from './admission.js';
 
 export interface ActionsOptions {
   readonly state: LabState;
@@ -117,29 +110,10 @@ export class Actions {
   request(req: ActionRequest): ActionRecord {
     if (this.#closed) throw new OperationAbortedError('the daemon is stopping; no new actions are accepted');
     refusePaused(req, this.#paused);
-    if (req.offMs !== undefined && (!req.outlets || req.kind !== 'cycle' || !(Number.isInteger(req.offMs) && req.offMs >= 0 && req.offMs <= 3_600_000)))
-      throw new RequestValidationError('an off time is for an outlet cycle only, from 0 to 3600000 ms', { hint: 'Leave offMs out, or ask for a cycle of outlets.' });
-    if (req.outlets) {
-      if (req.kind === 'shutdown') throw new RequestValidationError('a shutdown is of a server (its OS), not of an outlet');
-      return this.#requestOutlets(req, req.outlets);
-    }
-    if (req.targets.length === 0) throw new RequestValidationError('an action needs at least one target server');
-    const targets = [...new Set(req.targets)];
-    for (const t of targets) if (!this.#state.servers.has(t)) throw new UnknownServerError(t, [...this.#state.servers.keys()]);
-    if (req.kind === 'reset') {
-      // A warm reset acts on exactly the named servers (like a forced switch): check every
-      // device can do it before anything is sent.
-      const cannot = targets.flatMap((t) =>
-        this.#slot(t).s.outlets.flatMap((o) => (this.#state.devices.get(o.device)!.d.device.caps.reset ? [] : [`${t} (${o.device})`])),
-      );
-      if (cannot.length > 0)
-        throw new RequestValidationError(`reset needs a BMC that can reset the machine; ${cannot.join(', ')} cannot`, {
-          hint: 'Use cycle (a power cycle) instead; reset is for ipmi and redfish devices.',
-        });
-      req = { ...req, force: true };
-    }
-    if (req.kind === 'shutdown') return this.#requestShutdown({ ...req, targets, force: true });
-    return req.force ? this.#requestForced({ ...req, targets }) : this.#requestSequenced({ ...req, targets });
+    req = checkRequest(this.#state, req);
+    if (req.outlets) return this.#requestOutlets(req, req.outlets);
+    if (req.kind === 'shutdown') return this.#requestShutdown(req);
+    return req.force ? this.#requestForced(req) : this.#requestSequenced(req);
   }
 
   /** Opens the journal record of an admitted action and tells the faces. */
@@ -380,7 +354,6 @@ export class Actions {
    * held meanwhile, and an outlet action on a server a sequence holds is refused, naming it.
    */
   #requestOutlets(req: ActionRequest, refs: readonly OutletRef[]): ActionRecord {
-    if (req.targets.length > 0) throw new RequestValidationError('an outlet action names outlets, not servers', { hint: 'Leave targets empty, or act on the servers instead.' });
     const items = resolveOutlets(this.#state, refs, req.kind);
     const owners = [...new Set(items.flatMap((i) => (i.server === undefined ? [] : [i.server])))];
     refuseHeldOutlets(this.#state, items, owners, this.#heldOutlets);

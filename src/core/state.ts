@@ -16,17 +16,7 @@ import { deriveServerState, type LastAction } from './op-state.js';
 import type { OutletsRead } from './sequence.js';
 import type { DeviceCarry, DeviceSlot, RuntimeCarry, RuntimeDevice, RuntimeServer, ServerSlot, TestSlot } from './slots.js';
 import { ServerTree } from './tree.js';
-
-/** Reads of one device, under one signal, gathered in one turn (LabState.readDevice). */
-interface ReadBatch {
-  readonly slot: DeviceSlot;
-  readonly signal: AbortSignal;
-  readonly withinTimeout: boolean;
-  readonly outlets: number[];
-  readonly result: Promise<ReadonlyMap<number, Power>>;
-  resolve(map: ReadonlyMap<number, Power>): void;
-  reject(err: unknown): void;
-}
+import { ReadBatches } from './read-batch.js';
 
 export interface StateOptions {
   readonly devices: readonly RuntimeDevice[];
@@ -57,8 +47,7 @@ export class LabState {
   /** device:outlet → when it was seen turning on */
   readonly #onSince = new Map<string, number>();
   readonly #probeTimeouts: TimeoutGroups;
-  /** Reads asked for in this turn, not sent yet (see readDevice). */
-  readonly #reads: ReadBatch[] = [];
+  readonly #reads = new ReadBatches();
 
   constructor(o: StateOptions) {
     this.events = o.events;
@@ -291,39 +280,12 @@ export class LabState {
 
   /**
    * Reads outlets of one device through its queue, together with every other read of that
-   * device asked for in the same turn of the event loop under the same signal: one read of all
-   * their outlets goes out when the turn ends (one round trip where the protocol allows), and
-   * each caller gets the whole answer, or the error. A wave of a sequence re-reads and confirms
-   * dozens of outlets of each PDU at once; one operation each (a queue slot, a timeout, an abort
-   * signal, a round trip) was the largest share of a thousand-server sequence's CPU. Reads of
-   * different signals are not merged, so one caller's cancel never aborts another's read.
-   * `withinTimeout`: one timeout for all tries (see DeviceQueue.read), as a decision's read has.
+   * device asked for in the same turn under the same signal (src/core/read-batch.ts).
    */
   readDevice(slot: DeviceSlot, outlets: readonly number[], signal: AbortSignal, withinTimeout = false): Promise<ReadonlyMap<number, Power>> {
-    let b = this.#reads.find((r) => r.slot === slot && r.signal === signal && r.withinTimeout === withinTimeout);
-    if (!b) {
-      let settle!: Pick<ReadBatch, 'resolve' | 'reject'>;
-      const result = new Promise<ReadonlyMap<number, Power>>((resolve, reject) => (settle = { resolve, reject }));
-      b = { slot, signal, withinTimeout, outlets: [], result, ...settle };
-      if (this.#reads.push(b) === 1) setImmediate(() => this.#sendReads());
-    }
-    for (const n of outlets) if (!b.outlets.includes(n)) b.outlets.push(n);
-    return b.result;
+    return this.#reads.read(slot, outlets, signal, withinTimeout);
   }
 
-  #sendReads(): void {
-    for (const b of this.#reads.splice(0)) {
-      const { slot, outlets: ns } = b;
-      const what = `read outlet${ns.length > 1 ? 's' : ''} ${ns.join(', ')}`;
-      slot.d.queue.read(what, (sg) => slot.d.device.read(ns, sg), b.signal, { withinTimeout: b.withinTimeout }).then(b.resolve, b.reject);
-    }
-  }
-
-  /**
-   * What the last reads say about switching a server. An outlet that cannot be read (device
-   * unreachable; unknown or switching on a device that reads back) blocks it. An outlet of a
-   * board that cannot report (assumed read-back) never blocks: it is written, not trusted.
-   */
   /**
    * The outlets whose power says something: all but those of on-only devices (Wake-on-LAN),
    * which cannot report or cut power; a server with only those is judged by its tests.
@@ -332,6 +294,11 @@ export class LabState {
     return s.outlets.filter((o) => !this.devices.get(o.device)?.d.device.caps.onOnly);
   }
 
+  /**
+   * What the last reads say about switching a server. An outlet that cannot be read (device
+   * unreachable; unknown or switching on a device that reads back) blocks it. An outlet of a
+   * board that cannot report (assumed read-back) never blocks: it is written, not trusted.
+   */
   outletsState(s: RuntimeServer): OutletsRead {
     const why: string[] = [];
     let on = 0;

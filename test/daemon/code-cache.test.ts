@@ -73,7 +73,7 @@ describe('the code cache', () => {
     loadCommonJs(file, cache, true);
     const [name] = await cacheFiles();
     const bytes = await readFile(join(cache, name!));
-    bytes[bytes.length >> 1] ^= 0xff;
+    bytes.writeUInt8(bytes.readUInt8(bytes.length >> 1) ^ 0xff, bytes.length >> 1);
     await writeFile(join(cache, name!), bytes);
     expect(loadCommonJs(file, cache, true)).toMatchObject({ cache: 'damaged', sum: SUM, saved: true });
     expect(loadCommonJs(file, cache).cache).toBe('used');
