@@ -132,7 +132,11 @@ describePeer('a BMC server, end to end', ['ipmi_sim', 'ipmitool', 'sshd', 'ssh-k
     await rm(root, { recursive: true, force: true });
   });
 
-  it('adopts a running server as OK without touching the BMC', () => {
+  it('adopts a running server as OK without touching the BMC', async () => {
+    // Its chassis reads on at start; OK once its first test run (started, not awaited, by the
+    // start: a slow test must not hold it) has passed.
+    expect(daemon!.gateway.server('app').outlets.map((o) => o.power)).toEqual(['on']);
+    for (let i = 0; i < 250 && daemon!.gateway.server('app').state !== 'OK'; i++) await new Promise((r) => setTimeout(r, 20));
     expect(daemon!.gateway.server('app').state).toBe('OK');
     expect(bmc.calls().filter((c) => c.startsWith('set'))).toEqual([]);
   });
