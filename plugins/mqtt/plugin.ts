@@ -35,6 +35,12 @@ import {
   remoteSetTopic,
   remoteView,
   responseTopicAllowed,
+  deviceTopic,
+  devicePayload,
+  outletPayload,
+  outletTopic,
+  serverPayload,
+  serverTopic,
   stateMessages,
   upsMessages,
   type Command,
@@ -66,10 +72,26 @@ export function parseRoles(entries: readonly string[]): Map<string, string> {
   return out;
 }
 
+/** The plugin's copy of the lab, kept current by events between full re-reads. */
 interface Lab {
-  readonly servers: readonly ServerStatus[];
-  readonly devices: readonly DeviceStatus[];
+  /** By name, in the daemon's order. */
+  readonly servers: Map<string, ServerStatus>;
+  readonly devices: Map<string, DeviceStatus>;
+  /** DEVICE/N → the servers it feeds. */
+  readonly feeds: Map<string, string[]>;
 }
+
+/** What an event changed: only these topics are made again and compared. */
+interface Changed {
+  readonly servers?: Iterable<string>;
+  /** A device's own state; with `outlets: true`, every outlet of it as well. */
+  readonly device?: { readonly id: string; readonly outlets: boolean };
+  readonly outlet?: { readonly device: string; readonly outlet: number };
+  readonly ups?: true;
+}
+
+/** How soon after an event the lab is read whole again (at most once per this, whatever the burst). */
+const REFRESH_MS = 250;
 
 interface Pending {
   readonly topic: string;
@@ -159,7 +181,10 @@ export async function start(ctx: PluginContext): Promise<void> {
     const fresh = [...followed.keys()].filter((g) => !subscribed.has(g));
     if (fresh.length === 0) return;
     for (const g of fresh) subscribed.add(g);
-    mq.subscribeAsync(fresh.flatMap((g) => [`${s.names.prefix}/${g}/availability`, `${s.names.prefix}/${g}/server/+/state`]), { qos: 1 }).catch((err: unknown) => {
+    // QoS 0, as the resync's inventory (below): a gateway of over ~1000 servers sends more
+    // retained states at once than Mosquitto queues for a QoS 1 subscriber, and the rest would be
+    // dropped. Retained states need no queue: a reconnect forgets them and subscribes again.
+    mq.subscribeAsync(fresh.flatMap((g) => [`${s.names.prefix}/${g}/availability`, `${s.names.prefix}/${g}/server/+/state`]), { qos: 0 }).catch((err: unknown) => {
       for (const g of fresh) subscribed.delete(g);
       stats.lastError = `subscribing to gateways ${fresh.join(', ')}: ${(err as Error).message}`;
       report();
@@ -252,7 +277,8 @@ export async function start(ctx: PluginContext): Promise<void> {
     const reshaped = upsShape(ups.get(e.ups.name)) !== upsShape(e.ups);
     events++;
     ups.set(e.ups.name, e.ups);
-    sync(reshaped);
+    if (reshaped) sync();
+    else syncChanged({ ups: true });
   });
 
   let statusTimer: NodeJS.Timeout | null = null;
@@ -261,27 +287,15 @@ export async function start(ctx: PluginContext): Promise<void> {
   /** Acknowledgements of the last sync's messages (a resync waits for them). */
   let acked: Promise<unknown> = Promise.resolve();
 
-  /**
-   * Publishes what differs between the lab and `published`, and clears (empty retained
-   * message: the state, or the HA entity) what the lab no longer has. Synchronous up to the
-   * sends: mqtt.js keeps their order on the connection, and nothing waits for the broker's
-   * acknowledgements before the next change goes out.
-   */
-  const sync = (full: boolean): void => {
-    if (!lab || !online) return;
-    if (full && s.homeassistant) discovery = discoveryMessages(s.names, { haPrefix: s.haPrefix, outletSwitches: s.outletSwitches, version }, lab.servers, lab.devices, [...ups.values()]);
-    const want = stateMessages(s.names, lab.servers, lab.devices);
-    for (const [t, p] of upsMessages(s.names, [...ups.values()])) want.set(t, p);
-    // Home Assistant configs change with the lab's shape only (a full sync): an event's sync
-    // leaves them out, and with them most of the work on a large lab.
-    if (full) for (const [t, p] of discovery) want.set(t, p);
+  /** Sends what differs from `published`; with `clear`, also empties what `want` lacks. */
+  const send = (want: ReadonlyMap<string, string>, clear: boolean): void => {
     const sends: Promise<void>[] = [];
     for (const [topic, payload] of want)
       if (published.get(topic) !== payload) {
         published.set(topic, payload);
         sends.push(publish(topic, payload));
       }
-    if (full)
+    if (clear)
       for (const topic of [...published.keys()])
         if (!want.has(topic)) {
           published.delete(topic);
@@ -298,32 +312,98 @@ export async function start(ctx: PluginContext): Promise<void> {
   };
 
   /**
+   * The whole lab: publishes what differs between it and `published`, and clears (empty
+   * retained message: the state, or the HA entity) what the lab no longer has. Synchronous up
+   * to the sends: mqtt.js keeps their order on the connection, and nothing waits for the
+   * broker's acknowledgements before the next change goes out.
+   */
+  const sync = (): void => {
+    if (!lab || !online) return;
+    const servers = [...lab.servers.values()];
+    const devices = [...lab.devices.values()];
+    if (s.homeassistant) discovery = discoveryMessages(s.names, { haPrefix: s.haPrefix, outletSwitches: s.outletSwitches, version }, servers, devices, [...ups.values()]);
+    const want = stateMessages(s.names, servers, devices);
+    for (const [t, p] of upsMessages(s.names, [...ups.values()])) want.set(t, p);
+    for (const [t, p] of discovery) want.set(t, p);
+    send(want, true);
+  };
+
+  /**
+   * What one event changed: only its topics are made again (an outlet, the servers it feeds,
+   * its device), so an event costs the same on a lab of 5 servers or 1000. Home Assistant
+   * configs change with the lab's shape only, and are left to the full re-read.
+   */
+  const syncChanged = (c: Changed): void => {
+    if (!lab || !online) return;
+    const want = new Map<string, string>();
+    for (const name of c.servers ?? []) {
+      const sv = lab.servers.get(name);
+      if (sv) want.set(serverTopic(s.names, name), serverPayload(sv));
+    }
+    const owner = (device: string, outlet: number): string | null => lab!.feeds.get(`${device}/${outlet}`)?.at(-1) ?? null;
+    if (c.outlet) {
+      const o = lab.devices.get(c.outlet.device)?.outlets.find((x) => x.outlet === c.outlet!.outlet);
+      if (o) want.set(outletTopic(s.names, c.outlet.device, o.outlet), outletPayload(o, owner(c.outlet.device, o.outlet)));
+    }
+    if (c.device) {
+      const d = lab.devices.get(c.device.id);
+      if (d) {
+        if (c.device.outlets) for (const o of d.outlets) want.set(outletTopic(s.names, d.id, o.outlet), outletPayload(o, owner(d.id, o.outlet)));
+        want.set(deviceTopic(s.names, d.id), devicePayload(d));
+      }
+    }
+    if (c.ups) for (const [t, p] of upsMessages(s.names, [...ups.values()])) want.set(t, p);
+    send(want, false);
+  };
+
+  /**
    * An event changes the cached lab at once and what changed goes out (no round trip to the
    * daemon first: that is the latency other gateways wait on); a full re-read follows.
    */
-  const patch = (fn: (l: Lab) => Lab): void => {
+  const patch = (fn: (l: Lab) => Changed): void => {
     events++;
-    if (lab) {
-      lab = fn(lab);
-      sync(false);
-    }
-    // After the publish above has been written, not before it.
-    setImmediate(() => void refresh());
+    if (lab) syncChanged(fn(lab));
+    refreshSoon();
   };
-  const outletsPower = (device: string, outlet: number, power: DeviceStatus['outlets'][number]['power']) => (l: Lab): Lab => ({
-    servers: l.servers.map((sv) => (sv.outlets.some((o) => o.device === device && o.outlet === outlet) ? { ...sv, outlets: sv.outlets.map((o) => (o.device === device && o.outlet === outlet ? { ...o, power } : o)) } : sv)),
-    devices: l.devices.map((d) => (d.id === device ? { ...d, outlets: d.outlets.map((o) => (o.outlet === outlet ? { ...o, power } : o)) } : d)),
-  });
-  const device = (id: string, fn: (d: DeviceStatus) => DeviceStatus) => (l: Lab): Lab => ({ ...l, devices: l.devices.map((d) => (d.id === id ? fn(d) : d)) });
-  const server = (name: string, fn: (sv: ServerStatus) => ServerStatus) => (l: Lab): Lab => ({ ...l, servers: l.servers.map((sv) => (sv.name === name ? fn(sv) : sv)) });
-  ctx.on('outlet.changed', (e) => patch(outletsPower(e.device, e.outlet, e.power)));
-  ctx.on('server.changed', (e) => patch(server(e.server, (sv) => ({ ...sv, state: e.state, reason: e.reason }))));
-  ctx.on('test.changed', (e) => patch(server(e.server, (sv) => ({ ...sv, tests: sv.tests.map((t) => (t.name === e.test ? { ...t, result: e.result } : t)) }))));
-  ctx.on('device.metered', (e) => patch(device(e.device, (d) => ({ ...d, outlets: d.outlets.map((o) => (e.readings[o.outlet] ? { ...o, reading: e.readings[o.outlet]! } : o)) }))));
-  ctx.on('device.reachable', (e) => patch(device(e.device, (d) => ({ ...d, reachable: true, error: null }))));
-  ctx.on('device.unreachable', (e) => patch(device(e.device, (d) => ({ ...d, reachable: false, error: e.message }))));
+  const setServer = (l: Lab, name: string, fn: (sv: ServerStatus) => ServerStatus): Changed => {
+    const sv = l.servers.get(name);
+    if (sv) l.servers.set(name, fn(sv));
+    return { servers: [name] };
+  };
+  const setDevice = (l: Lab, id: string, outlets: boolean, fn: (d: DeviceStatus) => DeviceStatus): Changed => {
+    const d = l.devices.get(id);
+    if (d) l.devices.set(id, fn(d));
+    return { device: { id, outlets } };
+  };
+  ctx.on('outlet.changed', (e) =>
+    patch((l) => {
+      const fed = l.feeds.get(`${e.device}/${e.outlet}`) ?? [];
+      for (const name of fed) setServer(l, name, (sv) => ({ ...sv, outlets: sv.outlets.map((o) => (o.device === e.device && o.outlet === e.outlet ? { ...o, power: e.power } : o)) }));
+      setDevice(l, e.device, false, (d) => ({ ...d, outlets: d.outlets.map((o) => (o.outlet === e.outlet ? { ...o, power: e.power } : o)) }));
+      return { servers: fed, outlet: { device: e.device, outlet: e.outlet } };
+    }),
+  );
+  ctx.on('server.changed', (e) => patch((l) => setServer(l, e.server, (sv) => ({ ...sv, state: e.state, reason: e.reason }))));
+  ctx.on('test.changed', (e) => patch((l) => setServer(l, e.server, (sv) => ({ ...sv, tests: sv.tests.map((t) => (t.name === e.test ? { ...t, result: e.result } : t)) }))));
+  ctx.on('device.metered', (e) => patch((l) => setDevice(l, e.device, true, (d) => ({ ...d, outlets: d.outlets.map((o) => (e.readings[o.outlet] ? { ...o, reading: e.readings[o.outlet]! } : o)) }))));
+  ctx.on('device.reachable', (e) => patch((l) => setDevice(l, e.device, false, (d) => ({ ...d, reachable: true, error: null }))));
+  ctx.on('device.unreachable', (e) => patch((l) => setDevice(l, e.device, false, (d) => ({ ...d, reachable: false, error: e.message }))));
   for (const e of ['config.reloaded', 'action.started', 'action.finished'] as const) ctx.on(e, () => void refresh());
 
+  /**
+   * After events, a full re-read (for what no event carries) follows within REFRESH_MS, once
+   * for a whole burst: a lab-wide `on` of 1000 servers is thousands of events, and a re-read
+   * per event would make the daemon build its whole status for each.
+   */
+  let refreshTimer: NodeJS.Timeout | null = null;
+  const refreshSoon = (): void => {
+    refreshTimer ??= setTimeout(() => {
+      refreshTimer = null;
+      if (!stopped) void refresh();
+    }, REFRESH_MS).unref();
+  };
+  /** Set while a (re)connect waits for everything to be published again. */
+  let resyncing = false;
   /** Events applied to the cached lab so far (a re-read older than one of them is dropped). */
   let events = 0;
   /** Re-reads the lab and syncs it whole; events during a run make one more run, never a pile of them. */
@@ -341,15 +421,24 @@ export async function start(ctx: PluginContext): Promise<void> {
           // An event that arrived meanwhile may be newer than this snapshot: publishing the
           // snapshot would flap that state back and forth. Read again instead.
           if (events !== before) {
-            again = true;
+            // Nothing known yet, or a resync that must publish everything: read again now.
+            // Otherwise the cached lab is current as the events left it: read again shortly.
+            if (lab === null || resyncing) again = true;
+            else refreshSoon();
             continue;
           }
-          lab = { servers, devices };
+          const feeds = new Map<string, string[]>();
+          for (const sv of servers)
+            for (const o of sv.outlets) {
+              const key = `${o.device}/${o.outlet}`;
+              feeds.set(key, [...(feeds.get(key) ?? []), sv.name]);
+            }
+          lab = { servers: new Map(servers.map((sv) => [sv.name, sv])), devices: new Map(devices.map((d) => [d.id, d])), feeds };
           dependedOn = new Set(servers.flatMap((sv) => sv.remoteDependencies.map((r) => r.slice(0, r.indexOf(':')))));
           followMore();
           ups.clear();
           for (const u of upses) ups.set(u.name, u);
-          sync(true);
+          sync();
         } catch (err) {
           if (!stopped) {
             stats.lastError = `reading the lab: ${(err as Error).message}`;
@@ -387,7 +476,12 @@ export async function start(ctx: PluginContext): Promise<void> {
         else resolve();
       };
       mq.on('message', onMessage);
-      mq.subscribeAsync([...filters, marker], { qos: 1 })
+      // QoS 0: Mosquitto queues at most max_queued_messages (1000) QoS 1 messages for a client
+      // beyond its in-flight window and silently drops the rest, so a lab of a few hundred
+      // servers would lose part of its inventory (and never clear what it no longer has). At
+      // QoS 0 the retained messages go straight to the socket; a connection lost meanwhile
+      // fails the resync, and the next connect does it again.
+      mq.subscribeAsync([...filters, marker], { qos: 0 })
         .then(() => mq.publishAsync(marker, token, { qos: 1 }))
         .catch((err: unknown) => done(err as Error));
     });
@@ -396,7 +490,12 @@ export async function start(ctx: PluginContext): Promise<void> {
     // broker holds and the lab does not is cleared by the diff.
     published.clear();
     for (const t of found.keys()) published.set(t, '\u0000stale');
-    await refresh();
+    resyncing = true;
+    try {
+      await refresh();
+    } finally {
+      resyncing = false;
+    }
     await acked;
     stats.lastResyncMs = Math.round(performance.now() - t0);
   };
@@ -425,7 +524,10 @@ export async function start(ctx: PluginContext): Promise<void> {
           f.servers.clear();
         }
         subscribed.clear();
-        await mq.subscribeAsync([...commandFilters(s.names), `${s.names.prefix}/+/needs`, remoteReplyFilter(s.names.prefix, me)], { qos: 1 });
+        await mq.subscribeAsync([...commandFilters(s.names), remoteReplyFilter(s.names.prefix, me)], { qos: 1 });
+        // Every gateway's needs is retained: at QoS 0, so that a broker of over 1000 gateways
+        // does not drop the rest of them (see followMore).
+        await mq.subscribeAsync(`${s.names.prefix}/+/needs`, { qos: 0 });
         online = true;
         followMore();
         federation();

@@ -54,50 +54,61 @@ export function serverPower(s: ServerStatus): 'on' | 'off' | 'mixed' | 'unknown'
   return s.outlets.every((o) => o.power === 'off') ? 'off' : 'mixed';
 }
 
+/** A server's retained state (server/NAME/state). */
+export function serverPayload(s: ServerStatus): string {
+  return JSON.stringify({
+    state: s.state,
+    reason: s.reason,
+    serving: serving(s),
+    power: serverPower(s),
+    outlets: s.outlets.map((o) => ({ device: o.device, outlet: o.outlet, power: o.power })),
+    tests: s.tests.map((t) => ({ name: t.name, result: t.result })),
+    dependencies: [...s.dependencies, ...s.remoteDependencies],
+    action_id: s.actionId,
+    paused: s.paused !== null,
+  });
+}
+
+/** An outlet's retained state (outlet/DEVICE/N/state): its power, the server it feeds, its readings. */
+export function outletPayload(o: DeviceStatus['outlets'][number], server: string | null): string {
+  const r = o.reading;
+  return JSON.stringify({
+    power: o.power,
+    server,
+    ...(typeof r?.watts === 'number' && { watts: r.watts }),
+    ...(typeof r?.amps === 'number' && { amps: r.amps }),
+    ...(typeof r?.volts === 'number' && { volts: r.volts }),
+    ...(typeof r?.energyWh === 'number' && { energy_wh: r.energyWh }),
+  });
+}
+
+/** A device's retained state (device/DEVICE/state): reachable, and the sum of its outlets' watts. */
+export function devicePayload(d: DeviceStatus): string {
+  let watts: number | undefined;
+  for (const o of d.outlets) if (typeof o.reading?.watts === 'number') watts = (watts ?? 0) + o.reading.watts;
+  return JSON.stringify({ reachable: d.reachable, error: d.error, read_back: d.readBack, ...(watts !== undefined && { watts: Math.round(watts * 1000) / 1000 }) });
+}
+
+/** DEVICE/N → the server it feeds (the last to name it, as the outlet's state says). */
+export function outletOwners(servers: Iterable<ServerStatus>): Map<string, string> {
+  const owner = new Map<string, string>();
+  for (const s of servers) for (const o of s.outlets) owner.set(`${o.device}/${o.outlet}`, s.name);
+  return owner;
+}
+
 /**
  * Every retained state message of the lab: topic → payload. Readings are JSON numbers. No
  * timestamp in a payload: the same state is the same bytes, so an unchanged state is never
- * published again.
+ * published again. The plugin makes the same payloads one entity at a time for an event.
  */
 export function stateMessages(n: Names, servers: readonly ServerStatus[], devices: readonly DeviceStatus[]): Map<string, string> {
   const out = new Map<string, string>();
-  const boundTo = new Map<string, string>();
-  for (const s of servers) {
-    for (const o of s.outlets) boundTo.set(`${o.device}/${o.outlet}`, s.name);
-    out.set(
-      serverTopic(n, s.name),
-      JSON.stringify({
-        state: s.state,
-        reason: s.reason,
-        serving: serving(s),
-        power: serverPower(s),
-        outlets: s.outlets.map((o) => ({ device: o.device, outlet: o.outlet, power: o.power })),
-        tests: s.tests.map((t) => ({ name: t.name, result: t.result })),
-        dependencies: [...s.dependencies, ...s.remoteDependencies],
-        action_id: s.actionId,
-        paused: s.paused !== null,
-      }),
-    );
-  }
+  const owner = outletOwners(servers);
+  for (const s of servers) out.set(serverTopic(n, s.name), serverPayload(s));
   out.set(needsTopic(n), JSON.stringify(needs(servers)));
   for (const d of devices) {
-    let watts: number | undefined;
-    for (const o of d.outlets) {
-      const r = o.reading;
-      if (typeof r?.watts === 'number') watts = (watts ?? 0) + r.watts;
-      out.set(
-        outletTopic(n, d.id, o.outlet),
-        JSON.stringify({
-          power: o.power,
-          server: boundTo.get(`${d.id}/${o.outlet}`) ?? null,
-          ...(typeof r?.watts === 'number' && { watts: r.watts }),
-          ...(typeof r?.amps === 'number' && { amps: r.amps }),
-          ...(typeof r?.volts === 'number' && { volts: r.volts }),
-          ...(typeof r?.energyWh === 'number' && { energy_wh: r.energyWh }),
-        }),
-      );
-    }
-    out.set(deviceTopic(n, d.id), JSON.stringify({ reachable: d.reachable, error: d.error, read_back: d.readBack, ...(watts !== undefined && { watts: Math.round(watts * 1000) / 1000 }) }));
+    for (const o of d.outlets) out.set(outletTopic(n, d.id, o.outlet), outletPayload(o, owner.get(`${d.id}/${o.outlet}`) ?? null));
+    out.set(deviceTopic(n, d.id), devicePayload(d));
   }
   return out;
 }

@@ -16,6 +16,7 @@
 import { spawn } from 'node:child_process';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { connectAsync } from 'mqtt';
 import pino from 'pino';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { SimWorld } from '../../drivers/sim/world.js';
@@ -415,6 +416,110 @@ describePeer('mqtt plugin state order (in-process, against mosquitto)', ['mosqui
       await sub.next((m) => m.topic.endsWith('/device/pdu-1/state') && json(m).reachable === false);
       expect(sub.messages.filter((m) => m.topic.endsWith('/1/state')).map((m) => json(m).power)).toEqual(['on']);
       await sub.close();
+    } finally {
+      await plugin.stop();
+    }
+  });
+  /** A lab of `n` servers, one outlet each on PDUs of 50 metered outlets, as the daemon would answer for it. */
+  const bigLab = (n: number, gateway: string, protocol = '5') => {
+    const power = new Map<number, 'on' | 'off'>(Array.from({ length: n }, (_, i) => [i + 1, 'off']));
+    const dev = (k: number): string => `pdu-${Math.floor((k - 1) / 50) + 1}`;
+    const slot = (k: number): number => ((k - 1) % 50) + 1;
+    const servers = (): ServerStatus[] =>
+      Array.from({ length: n }, (_, i) => ({ name: `s${i + 1}`, description: '', host: null, state: power.get(i + 1) === 'on' ? 'FORCED_ON' : 'OFF', reason: '', outlets: [{ name: 'psu', device: dev(i + 1), outlet: slot(i + 1), power: power.get(i + 1)!, readBack: 'real' }], controls: [], tests: [], dependencies: [], dependents: [], remoteDependencies: [], remoteDependents: [], actionId: null, paused: null }));
+    const devices = (): DeviceStatus[] =>
+      Array.from({ length: Math.ceil(n / 50) }, (_, d) => ({ id: `pdu-${d + 1}`, type: 'sim', description: '', reachable: true, error: null, readBack: 'real', outletCount: 50, outlets: Array.from({ length: Math.min(50, n - d * 50) }, (_, o) => ({ outlet: o + 1, power: power.get(d * 50 + o + 1)!, name: null, boundTo: `s${d * 50 + o + 1}/psu`, reading: { watts: 10 } })), model: null, firmware: null, details: {}, lastPollAt: null, lastPollMs: null }));
+    const t = testContext({
+      name: 'mqtt',
+      config: { broker: `mqtt://127.0.0.1:${broker.ports.anon}`, gateway, prefix: 'ockle', username: '', client_id: '', protocol, keepalive: 30_000, reconnect_min: 100, reconnect_max: 1000, ca_file: '', cert_file: '', key_file: '', roles: [], shared_topic_user: '', max_payload: 4096, homeassistant: true, homeassistant_prefix: 'homeassistant', outlet_switches: true },
+      call: async (m) => (m === 'servers' ? servers() : m === 'devices' ? devices() : []),
+    });
+    return { t, power, dev, slot };
+  };
+
+  it.each(['5', '4'])('resynchronises a lab whose retained messages outnumber what the broker queues for one client (MQTT protocol level %s)', async (protocol) => {
+    // 400 servers with Home Assistant: ~2000 retained messages, twice mosquitto's default
+    // max_queued_messages (1000). The inventory at a (re)connect must end with its marker.
+    const { t } = bigLab(400, `gw-many${protocol}`, protocol);
+    await plugin.start(t.ctx);
+    try {
+      await until(() => typeof t.status()?.lastResyncMs === 'number', 'resynchronised the first time');
+      const ha = await broker.sub({ topics: [`homeassistant/+/ockle_gw-many${protocol}/+/config`], qos: 0 });
+      await until(() => ha.messages.length >= 1000, 'Home Assistant configs retained');
+      await ha.close();
+    } finally {
+      await plugin.stop();
+    }
+    // A new connection (as after a broker restart) with the last 50 servers taken out of the
+    // configuration: everything the broker holds is taken stock of, and theirs cleared.
+    const again = bigLab(350, `gw-many${protocol}`, protocol);
+    await plugin.start(again.t.ctx);
+    try {
+      await until(() => typeof again.t.status()?.lastResyncMs === 'number' || again.t.status()?.lastError != null, 'the resync ended', 30_000);
+      expect(again.t.status()?.lastError ?? null).toBeNull();
+      const left = await broker.sub({ topics: [`ockle/gw-many${protocol}/server/+/state`, `homeassistant/+/ockle_gw-many${protocol}/+/config`], qos: 0 });
+      const names = new Set(left.messages.map((m) => /server\/(s\d+)\/state$|server_(s\d+)(?:_serving)?\/config$/.exec(m.topic)).filter((m) => m !== null).map((m) => m[1] ?? m[2]));
+      await left.close();
+      expect(names.size).toBe(350);
+      expect([...names].filter((n) => Number(n!.slice(1)) > 350)).toEqual([]);
+    } finally {
+      await plugin.stop();
+    }
+  }, 60_000);
+
+  it('follows a gateway of more servers than the broker queues for one client at QoS 1, every one of them', async () => {
+    // gw-far: 1500 servers' retained states (another gateway, published here by an MQTT client).
+    const far = await connectAsync(`mqtt://127.0.0.1:${broker.ports.anon}`, { protocolVersion: 5 });
+    const N = 1500;
+    await Promise.all(Array.from({ length: N }, (_, i) => far.publishAsync(`ockle/gw-far/server/r${i + 1}/state`, JSON.stringify({ state: 'OK', reason: '', serving: true, power: 'on', dependencies: [] }), { qos: 1, retain: true })));
+    await far.publishAsync('ockle/gw-far/availability', 'online', { qos: 1, retain: true });
+    await far.endAsync();
+    const { t } = bigLab(5, 'gw-near');
+    const follower = testContext({ name: 'mqtt', config: { ...t.ctx.config, follow: ['gw-far'], homeassistant: false }, call: async (m) => (m === 'remote-state' ? null : []) });
+    await plugin.start(follower.ctx);
+    try {
+      const told = (): { gateway: string; state: string }[] => (follower.calls.filter((c) => c.method === 'remote-state').at(-1)?.params as { servers: { gateway: string; state: string }[] } | undefined)?.servers ?? [];
+      await until(() => told().length >= N, `the daemon told of all ${N} servers of gw-far`, 30_000).catch(() => undefined);
+      expect(told().filter((sv) => sv.gateway === 'gw-far' && sv.state === 'OK')).toHaveLength(N);
+    } finally {
+      await plugin.stop();
+    }
+  }, 60_000);
+
+  it('an event publishes only what it changed, and a burst of them costs one re-read of the lab, not one each', async () => {
+    const N = 200;
+    const { t, power, dev, slot } = bigLab(N, 'gw-burst');
+    await plugin.start(t.ctx);
+    try {
+      await until(() => typeof t.status()?.lastResyncMs === 'number', 'resynchronised');
+      const sub = await broker.sub({ topics: ['ockle/gw-burst/#'], retained: false });
+      const ha = await broker.sub({ topics: ['homeassistant/+/ockle_gw-burst/+/config'], retained: false, qos: 0 });
+      const reads = (): number => t.calls.filter((c) => c.method === 'servers').length;
+      const before = reads();
+      // A lab-wide on: every outlet comes on, one event each, as the daemon sends them.
+      for (let k = 1; k <= N; k++) {
+        power.set(k, 'on');
+        t.emit('outlet.changed', { device: dev(k), outlet: slot(k), power: 'on', previous: 'off' });
+        t.emit('server.changed', { server: `s${k}`, state: 'FORCED_ON', previous: 'OFF', reason: '' });
+      }
+      await until(() => sub.messages.filter((m) => m.topic.endsWith('/state')).length >= 2 * N, 'every outlet and server state published');
+      // The full re-read that follows the burst publishes nothing more: the events said it all.
+      await until(() => reads() > before, 'the lab read again after the burst');
+      await new Promise((r) => setTimeout(r, 400));
+      const topics = sub.messages.map((m) => m.topic).filter((x) => !x.startsWith('ockle/_ready'));
+      // Each outlet's state and each server's once (both changed: the server's carries its
+      // outlets' power); no device state (its watts did not change) and no Home Assistant config.
+      expect(topics.filter((x) => /\/outlet\/pdu-\d\/\d+\/state$/.test(x))).toHaveLength(N);
+      expect(new Set(topics.filter((x) => /\/server\/s\d+\/state$/.test(x))).size).toBe(N);
+      expect(topics.filter((x) => /\/server\/s\d+\/state$/.test(x)).length).toBeLessThanOrEqual(2 * N);
+      expect(topics.filter((x) => x.includes('/device/'))).toEqual([]);
+      expect(ha.messages.filter((m) => !m.retained)).toEqual([]);
+      expect(sub.messages.filter((m) => /\/outlet\//.test(m.topic)).every((m) => json(m).power === 'on' && json(m).watts === 10)).toBe(true);
+      // 400 events: the lab was read whole once or twice (REFRESH_MS after the first), not per event.
+      expect(reads() - before).toBeGreaterThanOrEqual(1);
+      expect(reads() - before).toBeLessThanOrEqual(3);
+      await sub.close();
+      await ha.close();
     } finally {
       await plugin.stop();
     }

@@ -65,6 +65,12 @@ export interface SubOptions {
   readonly v5?: boolean;
   /** Also deliver retained messages (default true). */
   readonly retained?: boolean;
+  /**
+   * The subscription's QoS (default 1). Mosquitto queues at most max_queued_messages (1000)
+   * QoS 1 messages for a client beyond its in-flight window and drops the rest: a subscription
+   * matching more retained messages than that, the ready marker last among them, is made at 0.
+   */
+  readonly qos?: 0 | 1;
 }
 export interface Received {
   readonly topic: string;
@@ -242,7 +248,7 @@ export async function startMosquitto(o: { readonly acl?: string } = {}): Promise
       await rm(dir, { recursive: true, force: true });
     },
     pub(o) {
-      const args = ['-h', '127.0.0.1', '-p', String(portFor(o.user)), '-t', o.topic, '-q', String(o.qos ?? 1), '-V', o.v5 === false ? 'mqttv311' : 'mqttv5'];
+      const args = ['-h', '127.0.0.1', '-p', String(portFor(o.user)), '-t', o.topic, '-q', '1', '-V', o.v5 === false ? 'mqttv311' : 'mqttv5'];
       if (o.file) args.push('-f', o.file);
       else args.push('-m', o.message ?? '');
       if (o.retain) args.push('-r');
@@ -261,30 +267,35 @@ export async function startMosquitto(o: { readonly acl?: string } = {}): Promise
       const r = await broker.pub({ topic: marker, message: 'ready', retain: true, ...(o.user && { user: o.user }) });
       if (r.code !== 0) throw new Error(`mosquitto_pub of the ready marker failed: ${r.stderr}`);
       // One line per message: retained flag, correlation data (hex), topic, payload length, payload.
-      const args = ['-h', '127.0.0.1', '-p', String(portFor(o.user)), '-V', o.v5 === false ? 'mqttv311' : 'mqttv5', '-q', '1', '-F', '%r\t%D\t%t\t%l\t%p'];
+      const args = ['-h', '127.0.0.1', '-p', String(portFor(o.user)), '-V', o.v5 === false ? 'mqttv311' : 'mqttv5', '-q', String(o.qos ?? 1), '-F', '%r\t%D\t%t\t%l\t%p'];
       for (const t of [...o.topics, marker]) args.push('-t', t);
       const p = spawn('mosquitto_sub', args, { env: clientEnv(o.user), stdio: ['ignore', 'pipe', 'pipe'] });
       const messages: Received[] = [];
       const waiters = new Set<() => void>();
-      let buf = '';
+      // Bytes, not text: a chunk may end inside a UTF-8 character, and lengths are in bytes.
+      let buf = Buffer.alloc(0);
       p.stdout.on('data', (d: Buffer) => {
-        buf += d.toString('utf8');
+        buf = buf.length === 0 ? d : Buffer.concat([buf, d]);
+        let at = 0;
         for (;;) {
-          const nl = buf.indexOf('\n');
+          const nl = buf.indexOf(0x0a, at);
           if (nl < 0) break;
-          const line = buf.slice(0, nl);
-          const [r, corr, topic, len] = line.split('\t', 4);
-          const head = `${r}\t${corr}\t${topic}\t${len}\t`;
-          // A payload may hold newlines: take exactly its length (in bytes) after the header.
-          const body = Buffer.from(buf.slice(head.length), 'utf8');
-          if (body.length < Number(len) + 1) break;
-          const payload = body.subarray(0, Number(len)).toString('utf8');
-          buf = body.subarray(Number(len) + 1).toString('utf8');
+          // The header is the line up to the fourth tab; a payload may hold newlines, so it is
+          // taken by its length (in bytes) after the header.
+          let end = at - 1;
+          for (let tabs = 0; tabs < 4 && (tabs === 0 || end >= 0); tabs++) end = buf.indexOf(0x09, end + 1);
+          if (end < 0) break;
+          const [r, corr, topic, len] = buf.subarray(at, end).toString('utf8').split('\t');
+          const start = end + 1;
+          if (buf.length < start + Number(len) + 1) break;
+          const payload = buf.subarray(start, start + Number(len)).toString('utf8');
+          at = start + Number(len) + 1;
           // retained: false drops what the broker held before (mosquitto_sub -R would drop the marker too).
           if (o.retained === false && r === '1' && topic !== marker) continue;
           messages.push({ topic: topic!, payload, retained: r === '1', correlation: corr ?? '', at: performance.now() });
           for (const w of waiters) w();
         }
+        buf = buf.subarray(at);
       });
       const sub: Subscription = {
         messages,
