@@ -273,7 +273,7 @@ export async function startMosquitto(o: { readonly acl?: string } = {}): Promise
       const messages: Received[] = [];
       const waiters = new Set<() => void>();
       // Bytes, not text: a chunk may end inside a UTF-8 character, and lengths are in bytes.
-      let buf = Buffer.alloc(0);
+      let buf: Buffer = Buffer.alloc(0);
       p.stdout.on('data', (d: Buffer) => {
         buf = buf.length === 0 ? d : Buffer.concat([buf, d]);
         let at = 0;
