@@ -5,10 +5,12 @@
  *   during a broker or network blip are kept by the broker, and those from before a restart
  *   are dropped;
  *   reconnects with a doubling wait (reconnect_min … reconnect_max);
- * - publishes the lab's state retained, on change only: every daemon event schedules one
- *   re-read, and only topics whose payload changed are published; on every (re)connect it first
- *   learns what the broker holds retained for this gateway, clears what the lab no longer has
- *   (states and Home Assistant configs: removal messages), and publishes everything (resync);
+ * - publishes the lab's state retained, on change only: an event makes again its own topics
+ *   (an outlet, the servers it feeds, its device) and only payloads that changed are sent; the
+ *   lab is re-read whole once a burst is over (REFRESH_MS); on every (re)connect it first
+ *   learns what the broker holds retained for this gateway (at QoS 0: see resync), clears what
+ *   the lab no longer has (states and Home Assistant configs: removal messages), and publishes
+ *   everything (resync);
  * - accepts commands from users its `roles` name operator, journaled as `mqtt:USER`, and
  *   answers each on its v5 response topic (with the correlation data) or on …/reply. A retained
  *   command is never run: it would switch again on every reconnect.
