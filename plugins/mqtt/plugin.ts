@@ -39,6 +39,8 @@ import {
   responseTopicAllowed,
   deviceTopic,
   devicePayload,
+  outletFeeds,
+  outletOwner,
   outletPayload,
   outletTopic,
   serverPayload,
@@ -342,7 +344,7 @@ export async function start(ctx: PluginContext): Promise<void> {
       const sv = lab.servers.get(name);
       if (sv) want.set(serverTopic(s.names, name), serverPayload(sv));
     }
-    const owner = (device: string, outlet: number): string | null => lab!.feeds.get(`${device}/${outlet}`)?.at(-1) ?? null;
+    const owner = (device: string, outlet: number): string | null => outletOwner(lab!.feeds, device, outlet);
     if (c.outlet) {
       const o = lab.devices.get(c.outlet.device)?.outlets.find((x) => x.outlet === c.outlet!.outlet);
       if (o) want.set(outletTopic(s.names, c.outlet.device, o.outlet), outletPayload(o, owner(c.outlet.device, o.outlet)));
@@ -429,13 +431,7 @@ export async function start(ctx: PluginContext): Promise<void> {
             else refreshSoon();
             continue;
           }
-          const feeds = new Map<string, string[]>();
-          for (const sv of servers)
-            for (const o of sv.outlets) {
-              const key = `${o.device}/${o.outlet}`;
-              feeds.set(key, [...(feeds.get(key) ?? []), sv.name]);
-            }
-          lab = { servers: new Map(servers.map((sv) => [sv.name, sv])), devices: new Map(devices.map((d) => [d.id, d])), feeds };
+          lab = { servers: new Map(servers.map((sv) => [sv.name, sv])), devices: new Map(devices.map((d) => [d.id, d])), feeds: outletFeeds(servers) };
           dependedOn = new Set(servers.flatMap((sv) => sv.remoteDependencies.map((r) => r.slice(0, r.indexOf(':')))));
           followMore();
           ups.clear();

@@ -89,12 +89,21 @@ export function devicePayload(d: DeviceStatus): string {
   return JSON.stringify({ reachable: d.reachable, error: d.error, read_back: d.readBack, ...(watts !== undefined && { watts: Math.round(watts * 1000) / 1000 }) });
 }
 
-/** DEVICE/N → the server it feeds (the last to name it, as the outlet's state says). */
-export function outletOwners(servers: Iterable<ServerStatus>): Map<string, string> {
-  const owner = new Map<string, string>();
-  for (const s of servers) for (const o of s.outlets) owner.set(`${o.device}/${o.outlet}`, s.name);
-  return owner;
+/** DEVICE/N → the servers it feeds, in the lab's order. */
+export function outletFeeds(servers: Iterable<ServerStatus>): Map<string, string[]> {
+  const feeds = new Map<string, string[]>();
+  for (const s of servers)
+    for (const o of s.outlets) {
+      const key = `${o.device}/${o.outlet}`;
+      const list = feeds.get(key);
+      if (list) list.push(s.name);
+      else feeds.set(key, [s.name]);
+    }
+  return feeds;
 }
+
+/** The server an outlet's state names: the last of those it feeds. */
+export const outletOwner = (feeds: ReadonlyMap<string, readonly string[]>, device: string, outlet: number): string | null => feeds.get(`${device}/${outlet}`)?.at(-1) ?? null;
 
 /**
  * Every retained state message of the lab: topic → payload. Readings are JSON numbers. No
@@ -103,11 +112,11 @@ export function outletOwners(servers: Iterable<ServerStatus>): Map<string, strin
  */
 export function stateMessages(n: Names, servers: readonly ServerStatus[], devices: readonly DeviceStatus[]): Map<string, string> {
   const out = new Map<string, string>();
-  const owner = outletOwners(servers);
+  const feeds = outletFeeds(servers);
   for (const s of servers) out.set(serverTopic(n, s.name), serverPayload(s));
   out.set(needsTopic(n), JSON.stringify(needs(servers)));
   for (const d of devices) {
-    for (const o of d.outlets) out.set(outletTopic(n, d.id, o.outlet), outletPayload(o, owner.get(`${d.id}/${o.outlet}`) ?? null));
+    for (const o of d.outlets) out.set(outletTopic(n, d.id, o.outlet), outletPayload(o, outletOwner(feeds, d.id, o.outlet)));
     out.set(deviceTopic(n, d.id), devicePayload(d));
   }
   return out;
