@@ -21,7 +21,7 @@ import { connect, type IClientOptions, type IPublishPacket, type MqttClient } fr
 import type { ActionRecord, DeviceStatus, ServerStatus, UpsStatus } from '../../src/core/model.js';
 import type { PluginContext } from '../../src/plugin-host/types.js';
 import { packageVersion } from '../../src/version.js';
-import { discoveryMessages, isDiscoveryTopic } from './discovery.js';
+import { discoveryFromShape, discoveryShape, isDiscoveryTopic } from './discovery.js';
 import {
   availabilityTopic,
   base,
@@ -288,6 +288,8 @@ export async function start(ctx: PluginContext): Promise<void> {
   let statusTimer: NodeJS.Timeout | null = null;
   /** Home Assistant configs depend on the lab's shape only: made again by a full re-read, not per event. */
   let discovery = new Map<string, string>();
+  /** The lab's shape the configs in `discovery` were made for (discoveryShape, as JSON). */
+  let discoveryOf = '';
   /** Acknowledgements of the last sync's messages (a resync waits for them). */
   let acked: Promise<unknown> = Promise.resolve();
 
@@ -325,7 +327,14 @@ export async function start(ctx: PluginContext): Promise<void> {
     if (!lab || !online) return;
     const servers = [...lab.servers.values()];
     const devices = [...lab.devices.values()];
-    if (s.homeassistant) discovery = discoveryMessages(s.names, { haPrefix: s.haPrefix, outletSwitches: s.outletSwitches, version }, servers, devices, [...ups.values()]);
+    if (s.homeassistant) {
+      const shape = discoveryShape(servers, devices, [...ups.values()]);
+      const key = JSON.stringify(shape);
+      if (key !== discoveryOf) {
+        discoveryOf = key;
+        discovery = discoveryFromShape(s.names, { haPrefix: s.haPrefix, outletSwitches: s.outletSwitches, version }, shape);
+      }
+    }
     const want = stateMessages(s.names, servers, devices);
     for (const [t, p] of upsMessages(s.names, [...ups.values()])) want.set(t, p);
     for (const [t, p] of discovery) want.set(t, p);

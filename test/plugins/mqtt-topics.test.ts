@@ -4,7 +4,7 @@
  * the broker tests rely on (it must reject what HA rejects).
  */
 import { describe, expect, it } from 'vitest';
-import { discoveryMessages } from '../../plugins/mqtt/discovery.js';
+import { discoveryFromShape, discoveryMessages, discoveryShape } from '../../plugins/mqtt/discovery.js';
 import { parseRoles } from '../../plugins/mqtt/plugin.js';
 import { fallbackReplyTopic, followedTopic, isStateTopic, parseCommand, remoteView, responseTopicAllowed, stateMessages, upsMessages, type Followed } from '../../plugins/mqtt/topics.js';
 import type { DeviceStatus, ServerStatus, UpsStatus } from '../../src/core/model.js';
@@ -98,6 +98,29 @@ describe('mqtt state and discovery messages', () => {
     expect(topics).toContain('homeassistant/switch/ockle_gw-a/device_pdu-1_outlet_2/config');
     const off = discoveryMessages(n, { haPrefix: 'homeassistant', outletSwitches: false, version: '' }, [], [pdu]);
     expect([...off.keys()].some((t) => t.startsWith('homeassistant/switch/'))).toBe(false);
+  });
+  it('makes the configs again only when the lab changes shape, not when states or readings change', () => {
+    const o = { haPrefix: 'homeassistant', outletSwitches: true, version: '0.1.0' };
+    const key = (servers: ServerStatus[], devices: DeviceStatus[], ups: UpsStatus[] = []) => JSON.stringify(discoveryShape(servers, devices, ups));
+    const base = key([server('web-1', 'OK', 'on', 1)], [pdu]);
+    // States, powers, reachability and the values of readings: the same configs.
+    const moved: DeviceStatus = { ...pdu, reachable: false, outlets: pdu.outlets.map((x) => ({ ...x, power: 'off', ...(x.reading && { reading: { ...x.reading, watts: 0, energyWh: 4100 } }) })) };
+    expect(key([server('web-1', 'FAILED_TO_START', 'off', 1)], [moved])).toBe(base);
+    // What a config says: a meter that appears, a model learned, a description, a server, an outlet's owner.
+    const metered: DeviceStatus = { ...pdu, outlets: pdu.outlets.map((x) => (x.outlet === 2 ? { ...x, reading: { watts: 3 } } : x)) };
+    for (const other of [
+      key([server('web-1', 'OK', 'on', 1)], [metered]),
+      key([server('web-1', 'OK', 'on', 1)], [{ ...pdu, model: 'AP8641' }]),
+      key([server('web-1', 'OK', 'on', 1)], [{ ...pdu, description: 'rack A' }]),
+      key([server('web-1', 'OK', 'on', 1), server('db-1', 'OK', 'on', 2)], [pdu]),
+      key([server('web-1', 'OK', 'on', 1)], [{ ...pdu, outlets: pdu.outlets.map((x) => (x.outlet === 2 ? { ...x, boundTo: 'db-1/psu' } : x)) }]),
+      key([server('web-1', 'OK', 'on', 1)], [pdu], [{ ...UPS, loadPct: null }]),
+    ])
+      expect(other).not.toBe(base);
+    // The configs made from the shape are those made from the lab.
+    const m = discoveryMessages(n, o, [server('web-1', 'OK', 'on', 1)], [metered]);
+    expect(discoveryFromShape(n, o, discoveryShape([server('web-1', 'OK', 'on', 1)], [metered]))).toEqual(m);
+    expect([...m.keys()].filter((t) => t.includes('outlet_2_'))).toEqual(['homeassistant/sensor/ockle_gw-a/device_pdu-1_outlet_2_power/config']);
   });
   it('the schema check rejects what Home Assistant rejects', () => {
     const device = { identifiers: ['x'] };
