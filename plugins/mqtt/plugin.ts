@@ -401,7 +401,13 @@ export async function start(ctx: PluginContext): Promise<void> {
   ctx.on('device.metered', (e) => patch((l) => setDevice(l, e.device, true, (d) => ({ ...d, outlets: d.outlets.map((o) => (e.readings[o.outlet] ? { ...o, reading: e.readings[o.outlet]! } : o)) }))));
   ctx.on('device.reachable', (e) => patch((l) => setDevice(l, e.device, false, (d) => ({ ...d, reachable: true, error: null }))));
   ctx.on('device.unreachable', (e) => patch((l) => setDevice(l, e.device, false, (d) => ({ ...d, reachable: false, error: e.message }))));
-  for (const e of ['config.reloaded', 'action.started', 'action.finished'] as const) ctx.on(e, () => void refresh());
+  // A reload may change the lab's shape: read it whole now. An action's start and end change
+  // nothing the events above do not carry (its switches and states come as outlet, server and
+  // test events): the throttled re-read is enough. Read at once, they made the daemon build its
+  // whole status twice per action, and the worker compare every topic, right when the action's
+  // changes were on their way to other gateways.
+  ctx.on('config.reloaded', () => void refresh());
+  for (const e of ['action.started', 'action.finished'] as const) ctx.on(e, () => refreshSoon());
 
   /**
    * After events, a full re-read (for what no event carries) follows within REFRESH_MS, once
