@@ -49,6 +49,7 @@ import {
   upsMessages,
   type Command,
   type Followed,
+  type FollowedServer,
   type Names,
 } from './topics.js';
 
@@ -219,18 +220,46 @@ export async function start(ctx: PluginContext): Promise<void> {
     });
     sendFederation();
   };
+  /**
+   * Followed servers (GATEWAY:SERVER) changed or gone since the daemon was last told. The daemon
+   * is told everything once (after a start, a reconnect, or a call that failed), then only
+   * these: a followed gateway of 1500 servers made every one of its state changes a message of
+   * 1500 servers to the daemon, and a diff of them there.
+   */
+  const changedRefs = new Set<string>();
+  let toldWhole = false;
+  let retryTell: NodeJS.Timeout | null = null;
   const sendFederation = (): void => {
     if (stopped) return;
     const connected = mq.connected && online;
+    const whole = !toldWhole;
+    const entry = (gateway: string, name: string, st: FollowedServer) => ({ gateway, name, ...st, dependencies: [...st.dependencies] });
+    const servers = whole
+      ? [...followed].flatMap(([gateway, f]) => [...f.servers].map(([name, st]) => entry(gateway, name, st)))
+      : [...changedRefs].flatMap((ref) => {
+          const at = ref.indexOf(':');
+          const st = followed.get(ref.slice(0, at))?.servers.get(ref.slice(at + 1));
+          return st ? [entry(ref.slice(0, at), ref.slice(at + 1), st)] : [];
+        });
+    const removed = whole ? [] : [...changedRefs].filter((ref) => !followed.get(ref.slice(0, ref.indexOf(':')))?.servers.has(ref.slice(ref.indexOf(':') + 1)));
+    changedRefs.clear();
+    toldWhole = true;
     ctx
       .call('remote-state', {
         connected,
         error: connected ? null : stats.lastError,
         gateways: Object.fromEntries([...followed].map(([g, f]) => [g, f.availability])),
-        servers: [...followed].flatMap(([gateway, f]) => [...f.servers].map(([name, st]) => ({ gateway, name, ...st, dependencies: [...st.dependencies] }))),
+        servers,
+        ...(!whole && { partial: true, removed }),
       })
       .catch((err: unknown) => {
         if (stopped) return;
+        // What the daemon holds is unsure now: it is told everything again, shortly.
+        toldWhole = false;
+        retryTell ??= setTimeout(() => {
+          retryTell = null;
+          federation();
+        }, 1000).unref();
         stats.lastError = `telling the daemon of other gateways: ${(err as Error).message}`;
         report();
       });
@@ -536,6 +565,8 @@ export async function start(ctx: PluginContext): Promise<void> {
           f.availability = null;
           f.servers.clear();
         }
+        changedRefs.clear();
+        toldWhole = false;
         subscribed.clear();
         await mq.subscribeAsync([...commandFilters(s.names), remoteReplyFilter(s.names.prefix, me)], { qos: 1 });
         // Every gateway's needs is retained: at QoS 0, so that a broker of over 1000 gateways
@@ -625,8 +656,11 @@ export async function start(ctx: PluginContext): Promise<void> {
     if (f && followed.has(f[0])) {
       const g = followed.get(f[0])!;
       if (f[1] === null) g.availability = payload.toString().slice(0, 32) || null;
-      else if (payload.length === 0) g.servers.delete(f[1]);
-      else g.servers.set(f[1], parseFollowedState(payload));
+      else {
+        if (payload.length === 0) g.servers.delete(f[1]);
+        else g.servers.set(f[1], parseFollowedState(payload));
+        changedRefs.add(`${f[0]}:${f[1]}`);
+      }
       return federation();
     }
     const needy = needsOf(s.names.prefix, topic);

@@ -28,7 +28,11 @@ export interface RemoteServerReport {
   readonly dependencies: readonly string[];
 }
 
-/** What the plugin knows, whole: sent after every change. */
+/**
+ * What the plugin knows, after every change: whole the first time (and after a reconnect), then
+ * `partial`: only the servers that changed, and those gone. The connection and the gateways'
+ * availability are always whole (a few values).
+ */
 export interface RemoteReport {
   /** Connected to the broker with every subscription in place. */
   readonly connected: boolean;
@@ -37,6 +41,10 @@ export interface RemoteReport {
   /** Gateway → its availability (`online`, `offline`), null before it was heard from. */
   readonly gateways: Readonly<Record<string, string | null>>;
   readonly servers: readonly RemoteServerReport[];
+  /** `servers` are the changed ones only; the others stay as last told. */
+  readonly partial?: boolean;
+  /** With `partial`: servers no longer published (`GATEWAY:SERVER`). */
+  readonly removed?: readonly string[];
 }
 
 /** A remote gateway's answer to a request (its mqtt reply), as the plugin forwards it. */
@@ -77,10 +85,11 @@ interface Known {
   readonly connected: boolean;
   readonly error: string | null;
   readonly gateways: ReadonlyMap<string, string | null>;
-  readonly servers: ReadonlyMap<string, RemoteServerReport>;
+  /** Kept across partial reports (owned here: never handed out). */
+  readonly servers: Map<string, RemoteServerReport>;
 }
 
-const NOTHING: Known = { connected: false, error: null, gateways: new Map(), servers: new Map() };
+const nothing = (): Known => ({ connected: false, error: null, gateways: new Map(), servers: new Map() });
 
 /** The remote servers the configuration names, and those the broker says depend on ours. */
 export class RemoteLab implements RemotePort {
@@ -92,7 +101,9 @@ export class RemoteLab implements RemotePort {
   #timeouts = new Map<string, number>();
   /** This gateway's name on the broker ([plugins.mqtt] gateway); null without the plugin. */
   #gateway: string | null = null;
-  #known: Known = NOTHING;
+  #known: Known = nothing();
+  /** Known servers that depend on one here (kept with #known, so a change costs O(1), not a scan). */
+  #onUs = new Set<string>();
   /** Why nothing is known: the plugin is not running (null once it reports). */
   #silent: string | null = 'the mqtt plugin has not reported yet';
   #views = new Map<string, RemoteServerStatus>();
@@ -113,6 +124,7 @@ export class RemoteLab implements RemotePort {
     this.#localDeps = new Map(servers.map((s) => [s.name, s.dependencies ?? []]));
     this.#timeouts = new Map(servers.map((s) => [s.name, s.settings.remote_timeout]));
     this.#gateway = gateway;
+    this.#onUs = new Set([...this.#known.servers.values()].filter((s) => this.#dependsOnUs(s)).map((s) => `${s.gateway}:${s.name}`));
     this.#refresh();
   }
 
@@ -121,23 +133,35 @@ export class RemoteLab implements RemotePort {
     return this.#deps.size > 0;
   }
 
-  /** The plugin's whole view, after each change. */
+  /** The plugin's view after each change: whole, or the servers that changed (`partial`). */
   update(r: RemoteReport): void {
     this.#silent = null;
-    this.#known = {
-      connected: r.connected,
-      error: r.error,
-      gateways: new Map(Object.entries(r.gateways)),
-      servers: new Map(r.servers.map((s) => [`${s.gateway}:${s.name}`, s])),
-    };
+    const servers = r.partial ? this.#known.servers : new Map<string, RemoteServerReport>();
+    if (!r.partial) this.#onUs.clear();
+    for (const ref of r.partial ? (r.removed ?? []) : []) {
+      servers.delete(ref);
+      this.#onUs.delete(ref);
+    }
+    for (const s of r.servers) {
+      const ref = `${s.gateway}:${s.name}`;
+      servers.set(ref, s);
+      if (this.#dependsOnUs(s)) this.#onUs.add(ref);
+      else this.#onUs.delete(ref);
+    }
+    this.#known = { connected: r.connected, error: r.error, gateways: new Map(Object.entries(r.gateways)), servers };
     this.#refresh();
   }
 
   /** The plugin stopped (or crashed, or was never started): every remote server is UNKNOWN. */
   lost(why: string): void {
     this.#silent = why;
-    this.#known = NOTHING;
+    this.#known = nothing();
+    this.#onUs.clear();
     this.#refresh();
+  }
+
+  #dependsOnUs(s: RemoteServerReport): boolean {
+    return this.#gateway !== null && s.dependencies.some((d) => d.startsWith(`${this.#gateway}:`));
   }
 
   replied(r: RemoteReply): void {
@@ -171,7 +195,7 @@ export class RemoteLab implements RemotePort {
   dependents(server: string): readonly string[] {
     if (this.#gateway === null) return [];
     const mine = `${this.#gateway}:${server}`;
-    return [...this.#known.servers.values()].filter((s) => s.dependencies.includes(mine)).map((s) => `${s.gateway}:${s.name}`).sort();
+    return [...this.#onUs].filter((ref) => this.#known.servers.get(ref)!.dependencies.includes(mine)).sort();
   }
 
   cycle(server: string): readonly string[] | null {
@@ -263,7 +287,7 @@ export class RemoteLab implements RemotePort {
   /** Derives every view again, tells what changed (`remote.changed`), and wakes the waiters. */
   #refresh(): void {
     const refs = new Set<string>([...this.#deps.values()].flat());
-    if (this.#gateway !== null) for (const [ref, s] of this.#known.servers) if (s.dependencies.some((d) => d.startsWith(`${this.#gateway}:`))) refs.add(ref);
+    for (const ref of this.#onUs) refs.add(ref);
     const next = new Map<string, RemoteServerStatus>();
     for (const ref of [...refs].sort()) {
       const v = this.#derive(ref);

@@ -13,6 +13,7 @@ import type { Gateway } from '../core/gateway.js';
 import type { ActionKind, ActionRecord, DeviceStatus, EventName, OckleEvents, OutletRef, ServerStatus, TreeView, UpsStatus } from '../core/model.js';
 import type { RemoteLab, RemoteReply, RemoteReport, RemoteServerReport } from '../core/remote.js';
 import { OckleError, RequestValidationError } from '../errors.js';
+import { parseRemoteRef } from '../graph.js';
 import type { CommandRole } from './protocol.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -180,7 +181,17 @@ function parseRemoteReport(p: Readonly<Record<string, unknown>>, m: string): Rem
       return bad('each server needs gateway, name, state, serving, power, reason, actionId and dependencies');
     return { gateway, name, state, serving: o.serving, power, reason, actionId: o.actionId, dependencies: deps as string[] };
   });
-  return { connected: p.connected as boolean, error: p.error as string | null, gateways: gw as Record<string, string | null>, servers };
+  if (p.partial !== undefined && typeof p.partial !== 'boolean') bad('partial must be true or false');
+  const removed = p.removed ?? [];
+  if (!Array.isArray(removed) || removed.length > 100_000 || !removed.every((r) => typeof r === 'string' && parseRemoteRef(r) !== null)) bad('removed must be a list of GATEWAY:SERVER');
+  if (!p.partial && (removed as unknown[]).length > 0) bad('removed goes with partial: a whole report has no servers to remove');
+  return {
+    connected: p.connected as boolean,
+    error: p.error as string | null,
+    gateways: gw as Record<string, string | null>,
+    servers,
+    ...(p.partial === true && { partial: true, removed: removed as string[] }),
+  };
 }
 
 function parseRemoteReply(p: Readonly<Record<string, unknown>>, m: string): RemoteReply {
@@ -230,8 +241,8 @@ export const METHODS = {
   }),
   'remote-state': method({
     role: 'operator',
-    params: '`{connected, error, gateways: {GATEWAY: availability}, servers: [{gateway, name, state, serving, power, reason, actionId, dependencies}]}`',
-    result: 'nothing; the mqtt plugin only: what the broker says of other gateways’ servers, whole, after every change (federation, docs/mqtt.md)',
+    params: '`{connected, error, gateways: {GATEWAY: availability}, servers: [{gateway, name, state, serving, power, reason, actionId, dependencies}], partial?, removed?: [GATEWAY:SERVER]}`',
+    result: 'nothing; the mqtt plugin only: what the broker says of other gateways’ servers after every change, whole or (`partial`) the servers that changed (federation, docs/mqtt.md)',
     parse: parseRemoteReport,
     run: (_g, p, plugin, v): null => {
       federationOnly(plugin, 'remote-state');

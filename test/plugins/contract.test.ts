@@ -178,6 +178,37 @@ describe('the method table', () => {
     expect(remote.view('gw-a:storage-1')).toMatchObject({ state: 'UNKNOWN', reason: 'the mqtt plugin is backoff' });
   });
 
+  it('takes a partial report as the changes to the last one: changed servers replaced, removed ones gone, the rest kept', async () => {
+    const { gateway } = fakeGateway();
+    const events = new EventBus<OckleEvents>();
+    const remote = new RemoteLab(events);
+    remote.configure([{ name: 'web-1', remoteDependencies: ['gw-a:storage-1', 'gw-a:storage-2'], settings: { remote_timeout: 60_000 } }], 'gw-c');
+    const mqtt = pluginHandler(gateway, 'mqtt', 'operator', { ups: () => [], remote });
+    const server = (name: string, state: string, dependencies: string[] = []) => ({ gateway: 'gw-a', name, state, serving: state === 'OK', power: state === 'OK' ? 'on' : 'off', reason: state, actionId: null, dependencies });
+    const head = { connected: true, error: null, gateways: { 'gw-a': 'online' } };
+    await mqtt('remote-state', { ...head, servers: [server('storage-1', 'OK'), server('storage-2', 'OK'), server('app-9', 'OK', ['gw-c:web-1'])] });
+    expect(remote.dependents('web-1')).toEqual(['gw-a:app-9']);
+    const changed: string[] = [];
+    events.on('remote.changed', (e) => changed.push(`${e.server.ref} ${e.server.state}`));
+    await mqtt('remote-state', { ...head, servers: [server('storage-2', 'OFF')], partial: true, removed: ['gw-a:app-9'] });
+    expect(changed).toEqual(['gw-a:storage-2 OFF']);
+    expect(remote.view('gw-a:storage-1').state).toBe('OK');
+    expect(remote.view('gw-a:storage-2').state).toBe('OFF');
+    expect(remote.dependents('web-1')).toEqual([]);
+    // A server that starts depending on one here is its dependent from that change on.
+    await mqtt('remote-state', { ...head, servers: [server('app-9', 'OK', ['gw-c:web-1'])], partial: true, removed: [] });
+    expect(remote.dependents('web-1')).toEqual(['gw-a:app-9']);
+    // A whole report replaces everything: what it lacks is gone.
+    await mqtt('remote-state', { ...head, servers: [server('storage-1', 'OK')] });
+    expect(remote.view('gw-a:storage-2')).toMatchObject({ state: 'UNKNOWN', reason: 'gateway gw-a publishes no server storage-2' });
+    expect(remote.dependents('web-1')).toEqual([]);
+    // Malformed: refused, nothing changes.
+    await expect(mqtt('remote-state', { ...head, servers: [], partial: 'yes' })).rejects.toMatchObject({ code: 'OCKLE_REQUEST_INVALID' });
+    await expect(mqtt('remote-state', { ...head, servers: [], partial: true, removed: ['storage-1'] })).rejects.toMatchObject({ code: 'OCKLE_REQUEST_INVALID', message: expect.stringMatching(/GATEWAY:SERVER/) as string });
+    await expect(mqtt('remote-state', { ...head, servers: [], removed: ['gw-a:storage-1'] })).rejects.toMatchObject({ code: 'OCKLE_REQUEST_INVALID', message: expect.stringMatching(/removed goes with partial/) as string });
+    expect(remote.view('gw-a:storage-1').state).toBe('OK');
+  });
+
   it('refuses a method above the plugin’s role, before it runs', async () => {
     const { gateway, requests } = fakeGateway();
     const reader = pluginHandler(gateway, 'reader', 'viewer');

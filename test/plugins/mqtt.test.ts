@@ -478,9 +478,32 @@ describePeer('mqtt plugin state order (in-process, against mosquitto)', ['mosqui
     const follower = testContext({ name: 'mqtt', config: { ...t.ctx.config, follow: ['gw-far'], homeassistant: false }, call: async (m) => (m === 'remote-state' ? null : []) });
     await plugin.start(follower.ctx);
     try {
-      const told = (): { gateway: string; state: string }[] => (follower.calls.filter((c) => c.method === 'remote-state').at(-1)?.params as { servers: { gateway: string; state: string }[] } | undefined)?.servers ?? [];
-      await until(() => told().length >= N, `the daemon told of all ${N} servers of gw-far`, 30_000).catch(() => undefined);
-      expect(told().filter((sv) => sv.gateway === 'gw-far' && sv.state === 'OK')).toHaveLength(N);
+      type Report = { servers: { gateway: string; name: string; state: string }[]; partial?: boolean; removed?: string[] };
+      const reports = (): Report[] => follower.calls.filter((c) => c.method === 'remote-state').map((c) => c.params as Report);
+      // What the daemon holds: each report applied in order, as RemoteLab applies them.
+      const told = (): Map<string, string> => {
+        const m = new Map<string, string>();
+        for (const r of reports()) {
+          if (!r.partial) m.clear();
+          for (const ref of r.removed ?? []) m.delete(ref);
+          for (const sv of r.servers) m.set(`${sv.gateway}:${sv.name}`, sv.state);
+        }
+        return m;
+      };
+      await until(() => told().size >= N, `the daemon told of all ${N} servers of gw-far`, 30_000).catch(() => undefined);
+      expect([...told()].filter(([ref, state]) => ref.startsWith('gw-far:') && state === 'OK')).toHaveLength(N);
+      // One of them changes, one is removed: the daemon is told just those two, not 1500 again.
+      const sent = reports().length;
+      const again = await connectAsync(`mqtt://127.0.0.1:${broker.ports.anon}`, { protocolVersion: 5 });
+      await again.publishAsync('ockle/gw-far/server/r7/state', JSON.stringify({ state: 'OFF', reason: 'maintenance', serving: false, power: 'off', dependencies: [] }), { qos: 1, retain: true });
+      await again.publishAsync('ockle/gw-far/server/r8/state', '', { qos: 1, retain: true });
+      await again.endAsync();
+      await until(() => told().get('gw-far:r7') === 'OFF' && !told().has('gw-far:r8'), 'the change and the removal told');
+      const last = reports().slice(sent);
+      expect(last.every((r) => r.partial === true)).toBe(true);
+      expect(last.flatMap((r) => r.servers.map((sv) => sv.name))).toEqual(['r7']);
+      expect(last.flatMap((r) => r.removed ?? [])).toEqual(['gw-far:r8']);
+      expect(told().size).toBe(N - 1);
     } finally {
       await plugin.stop();
     }
