@@ -653,7 +653,8 @@ export async function start(ctx: PluginContext): Promise<void> {
 
   mq.on('message', (topic, payload, packet) => {
     const f = followedTopic(s.names.prefix, topic);
-    if (f && followed.has(f[0])) {
+    // A server name longer than the daemon takes (64) would make it refuse the whole report.
+    if (f && followed.has(f[0]) && (f[1] === null || (f[1].length > 0 && f[1].length <= 64))) {
       const g = followed.get(f[0])!;
       if (f[1] === null) g.availability = payload.toString().slice(0, 32) || null;
       else {

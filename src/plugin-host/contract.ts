@@ -13,7 +13,6 @@ import type { Gateway } from '../core/gateway.js';
 import type { ActionKind, ActionRecord, DeviceStatus, EventName, OckleEvents, OutletRef, ServerStatus, TreeView, UpsStatus } from '../core/model.js';
 import type { RemoteLab, RemoteReply, RemoteReport, RemoteServerReport } from '../core/remote.js';
 import { OckleError, RequestValidationError } from '../errors.js';
-import { parseRemoteRef } from '../graph.js';
 import type { CommandRole } from './protocol.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -183,7 +182,9 @@ function parseRemoteReport(p: Readonly<Record<string, unknown>>, m: string): Rem
   });
   if (p.partial !== undefined && typeof p.partial !== 'boolean') bad('partial must be true or false');
   const removed = p.removed ?? [];
-  if (!Array.isArray(removed) || removed.length > 100_000 || !removed.every((r) => typeof r === 'string' && parseRemoteRef(r) !== null)) bad('removed must be a list of GATEWAY:SERVER');
+  // The same names a server of the list may have: a gateway's, and a server's of up to 64 characters.
+  const ref = (r: unknown): boolean => typeof r === 'string' && /^[A-Za-z0-9_-]{1,64}:.{1,64}$/s.test(r);
+  if (!Array.isArray(removed) || removed.length > 100_000 || !removed.every(ref)) bad('removed must be a list of GATEWAY:SERVER');
   if (!p.partial && (removed as unknown[]).length > 0) bad('removed goes with partial: a whole report has no servers to remove');
   return {
     connected: p.connected as boolean,

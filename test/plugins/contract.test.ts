@@ -205,6 +205,10 @@ describe('the method table', () => {
     // Malformed: refused, nothing changes.
     await expect(mqtt('remote-state', { ...head, servers: [], partial: 'yes' })).rejects.toMatchObject({ code: 'OCKLE_REQUEST_INVALID' });
     await expect(mqtt('remote-state', { ...head, servers: [], partial: true, removed: ['storage-1'] })).rejects.toMatchObject({ code: 'OCKLE_REQUEST_INVALID', message: expect.stringMatching(/GATEWAY:SERVER/) as string });
+    // A removal names a server as the list does: any name of up to 64 characters, after its gateway.
+    await mqtt('remote-state', { ...head, servers: [server('Web 1', 'OK')], partial: true, removed: [] });
+    await mqtt('remote-state', { ...head, servers: [], partial: true, removed: ['gw-a:Web 1'] });
+    await expect(mqtt('remote-state', { ...head, servers: [], partial: true, removed: [`gw-a:${'x'.repeat(65)}`] })).rejects.toMatchObject({ code: 'OCKLE_REQUEST_INVALID' });
     await expect(mqtt('remote-state', { ...head, servers: [], removed: ['gw-a:storage-1'] })).rejects.toMatchObject({ code: 'OCKLE_REQUEST_INVALID', message: expect.stringMatching(/removed goes with partial/) as string });
     expect(remote.view('gw-a:storage-1').state).toBe('OK');
   });

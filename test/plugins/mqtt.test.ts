@@ -497,6 +497,8 @@ describePeer('mqtt plugin state order (in-process, against mosquitto)', ['mosqui
       const again = await connectAsync(`mqtt://127.0.0.1:${broker.ports.anon}`, { protocolVersion: 5 });
       await again.publishAsync('ockle/gw-far/server/r7/state', JSON.stringify({ state: 'OFF', reason: 'maintenance', serving: false, power: 'off', dependencies: [] }), { qos: 1, retain: true });
       await again.publishAsync('ockle/gw-far/server/r8/state', '', { qos: 1, retain: true });
+      // A name longer than the daemon takes is left out, not sent to make the whole report refused.
+      await again.publishAsync(`ockle/gw-far/server/${'x'.repeat(65)}/state`, JSON.stringify({ state: 'OK', reason: '', serving: true, power: 'on', dependencies: [] }), { qos: 1 });
       await again.endAsync();
       await until(() => told().get('gw-far:r7') === 'OFF' && !told().has('gw-far:r8'), 'the change and the removal told');
       const last = reports().slice(sent);
@@ -504,6 +506,7 @@ describePeer('mqtt plugin state order (in-process, against mosquitto)', ['mosqui
       expect(last.flatMap((r) => r.servers.map((sv) => sv.name))).toEqual(['r7']);
       expect(last.flatMap((r) => r.removed ?? [])).toEqual(['gw-far:r8']);
       expect(told().size).toBe(N - 1);
+      expect([...told().keys()].some((ref) => ref.includes('xxxxx'))).toBe(false);
     } finally {
       await plugin.stop();
     }
