@@ -234,14 +234,15 @@ export async function start(ctx: PluginContext): Promise<void> {
     const connected = mq.connected && online;
     const whole = !toldWhole;
     const entry = (gateway: string, name: string, st: FollowedServer) => ({ gateway, name, ...st, dependencies: [...st.dependencies] });
-    const servers = whole
-      ? [...followed].flatMap(([gateway, f]) => [...f.servers].map(([name, st]) => entry(gateway, name, st)))
-      : [...changedRefs].flatMap((ref) => {
-          const at = ref.indexOf(':');
-          const st = followed.get(ref.slice(0, at))?.servers.get(ref.slice(at + 1));
-          return st ? [entry(ref.slice(0, at), ref.slice(at + 1), st)] : [];
-        });
-    const removed = whole ? [] : [...changedRefs].filter((ref) => !followed.get(ref.slice(0, ref.indexOf(':')))?.servers.has(ref.slice(ref.indexOf(':') + 1)));
+    const servers = whole ? [...followed].flatMap(([gateway, f]) => [...f.servers].map(([name, st]) => entry(gateway, name, st))) : [];
+    const removed: string[] = [];
+    if (!whole)
+      for (const ref of changedRefs) {
+        const at = ref.indexOf(':');
+        const st = followed.get(ref.slice(0, at))?.servers.get(ref.slice(at + 1));
+        if (st) servers.push(entry(ref.slice(0, at), ref.slice(at + 1), st));
+        else removed.push(ref);
+      }
     changedRefs.clear();
     toldWhole = true;
     ctx

@@ -9,6 +9,7 @@
  *   starts a dependent or stops a dependency on it;
  * - its state is the one its own gateway published (retained), never derived here.
  */
+import { RequestValidationError } from '../errors.js';
 import { findCycle, parseRemoteRef } from '../graph.js';
 import type { EventBus } from './event-bus.js';
 import type { OckleEvents, RemoteServerStatus } from './model.js';
@@ -135,6 +136,10 @@ export class RemoteLab implements RemotePort {
 
   /** The plugin's view after each change: whole, or the servers that changed (`partial`). */
   update(r: RemoteReport): void {
+    // Changes apply to a whole report only: after lost() (the plugin stopped, hung or was
+    // restarted) one that came late would leave every server it does not name "not published".
+    // Refused, the plugin sends the whole again.
+    if (r.partial && this.#silent !== null) throw new RequestValidationError('remote-state: a partial report needs a whole one first (the mqtt plugin was not running since)');
     this.#silent = null;
     const servers = r.partial ? this.#known.servers : new Map<string, RemoteServerReport>();
     if (!r.partial) this.#onUs.clear();

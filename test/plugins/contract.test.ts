@@ -211,6 +211,12 @@ describe('the method table', () => {
     await expect(mqtt('remote-state', { ...head, servers: [], partial: true, removed: [`gw-a:${'x'.repeat(65)}`] })).rejects.toMatchObject({ code: 'OCKLE_REQUEST_INVALID' });
     await expect(mqtt('remote-state', { ...head, servers: [], removed: ['gw-a:storage-1'] })).rejects.toMatchObject({ code: 'OCKLE_REQUEST_INVALID', message: expect.stringMatching(/removed goes with partial/) as string });
     expect(remote.view('gw-a:storage-1').state).toBe('OK');
+    // The plugin stopped: what it said is gone; changes from before are refused until it tells everything again.
+    remote.lost('the mqtt plugin is backoff');
+    await expect(mqtt('remote-state', { ...head, servers: [server('storage-2', 'OK')], partial: true, removed: [] })).rejects.toMatchObject({ code: 'OCKLE_REQUEST_INVALID', message: expect.stringMatching(/needs a whole one first/) as string });
+    expect(remote.view('gw-a:storage-2')).toMatchObject({ state: 'UNKNOWN', reason: 'the mqtt plugin is backoff' });
+    await mqtt('remote-state', { ...head, servers: [server('storage-1', 'OK'), server('storage-2', 'OK')] });
+    expect(remote.view('gw-a:storage-2').state).toBe('OK');
   });
 
   it('refuses a method above the plugin’s role, before it runs', async () => {
