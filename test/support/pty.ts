@@ -4,7 +4,7 @@
  * `replug()` brings the same two paths back.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, lstatSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +17,15 @@ export interface PtyPair {
   unplug(): Promise<void>;
   replug(): Promise<void>;
   stop(): Promise<void>;
+}
+
+function isLink(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export async function ptyPair(): Promise<PtyPair> {
@@ -40,7 +49,12 @@ export async function ptyPair(): Promise<PtyPair> {
     const gone = new Promise((r) => c.once('exit', r));
     c.kill('SIGTERM');
     await gone;
-    for (let i = 0; i < 100 && existsSync(driverPath); i++) await new Promise((r) => setTimeout(r, 10));
+    // Unplugged means both names are gone, as udev removes a board's by-id link. socat unlinks
+    // them as it exits; the check is on the links themselves (lstat), since a link left dangling
+    // could come to name another process's pty once its number is reused.
+    for (let i = 0; i < 100 && (isLink(driverPath) || isLink(boardPath)); i++) await new Promise((r) => setTimeout(r, 10));
+    await rm(driverPath, { force: true });
+    await rm(boardPath, { force: true });
   };
   await start();
   return {
