@@ -48,6 +48,29 @@ export function nextProbeIn(since: number, testIntervalMs: number, expectedMs: n
   return testIntervalMs;
 }
 
+/**
+ * The boot time learned from one boot, all in ms after the power came on: the last failing
+ * probe (0 when none failed), the passing one, and the estimate the probes followed.
+ * - The probe sent at the expected time passed (the failures before it, if any, were the
+ *   test_interval's): the boot took no longer, and how much shorter is not known. The estimate
+ *   comes down by a tenth (one close step, see nextProbeIn), not below the last failure: one
+ *   too long (learned from a probe every test_interval, or a machine that now boots faster)
+ *   comes down to the truth, and one that is right costs a failing probe every other boot.
+ * - Otherwise (no estimate; a pass before it; failures past it) the boot ended between the last
+ *   failing and the passing probe: the midpoint, so the estimate converges instead of growing by
+ *   the probe interval.
+ * Taking the midpoint in the first case too would halve a right estimate: every other boot was
+ * then probed early and ten times closely.
+ */
+export function learnBoot(lastFail: number, passAt: number, expectedMs: number | undefined): number {
+  const mid = Math.max(0, Math.round((lastFail + passAt) / 2));
+  if (expectedMs === undefined || expectedMs <= 0) return mid;
+  // A timer may fire a little early: a close step before the expected time still counts as it.
+  const step = Math.max(1, expectedMs / 10);
+  if (lastFail < expectedMs - step && passAt >= expectedMs - step) return Math.max(Math.round(lastFail), Math.round(0.9 * Math.min(expectedMs, passAt)));
+  return mid;
+}
+
 /** Outcome of one server: null = reached the goal; otherwise the server whose failure is the root cause. */
 type Outcome = string | null;
 
@@ -96,47 +119,51 @@ export function createSequencer(opts: SequencerOptions): Sequencer {
           if (read.blocked) return blocked(n, read.blocked);
           const pf = read.on === read.total ? read.poweredForMs : null;
           let t0: number;
+          // Just switched on: nothing can serve yet, so the first probe waits (see nextProbeIn).
+          // Powered a while ago (the wait below): it may serve already, so it is probed at once.
+          let probeNow = false;
           if (restart && serving && ops.hasControls(n)) {
             restart = false;
             const stopped = await stop(n);
             if (stopped !== null) return stopped;
             ops.mark(n, { phase: 'running', kind: 'on' });
-            await ops.switchOutlets(id, n, 'on', run.signal);
-            t0 = ops.now();
+            t0 = (await ops.switchOutlets(id, n, 'on', run.signal)).poweredAt ?? ops.now();
           } else if (restart || (pf !== null && pf >= p.bootTimeoutMs)) {
             const why = restart ? 'power-cycling' : `powered for ${secs(pf!)} but not serving: power-cycling`;
             ops.step(id, { server: n, op: attempt > 1 ? 'retry' : 'cycle', ok: true, detail: attempt > 1 ? `attempt ${attempt} of ${p.maxAttempts}: ${why}` : why });
             restart = false;
             await ops.switchOutlets(id, n, 'off', run.signal);
-            await ops.switchOutlets(id, n, 'on', run.signal);
-            t0 = ops.now();
+            t0 = (await ops.switchOutlets(id, n, 'on', run.signal)).poweredAt ?? ops.now();
           } else if (pf !== null) {
             // Powered a moment ago (by hand, or a boot in progress when ockle started): give it
             // what is left of boot_timeout, with no write.
             t0 = ops.now() - pf;
+            probeNow = true;
             ops.step(id, { server: n, op: 'wait', ok: true, detail: `powered ${secs(pf)} ago: waiting for the rest of boot_timeout` });
           } else {
             if (attempt > 1) ops.step(id, { server: n, op: 'retry', ok: true, detail: `attempt ${attempt} of ${p.maxAttempts}: switching on what reads off` });
-            await ops.switchOutlets(id, n, 'on', run.signal, read);
-            t0 = ops.now();
+            // Timed from when the device took the write: the boot starts there, not at the
+            // confirming read, which a busy device queue delays.
+            t0 = (await ops.switchOutlets(id, n, 'on', run.signal, read)).poweredAt ?? ops.now();
           }
           const deadline = t0 + p.bootTimeoutMs;
           const expected = ops.expectedBootMs(n);
           let lastFail = t0;
           for (;;) {
+            if (!probeNow) {
+              const left = deadline - ops.now();
+              if (left <= 0) break;
+              await sleep(Math.min(nextProbeIn(ops.now() - t0, p.testIntervalMs, expected), left), run.signal);
+            }
+            probeNow = false;
             if (await ops.probe(n, run.signal)) {
               const passAt = ops.now();
-              // The boot ended between the last failing and the first passing probe: learn the
-              // midpoint, so the estimate converges instead of growing by the probe interval.
-              const boot = Math.max(0, Math.round((lastFail + passAt) / 2 - t0));
+              const boot = learnBoot(lastFail - t0, passAt - t0, expected);
               ops.step(id, { server: n, op: 'up', ok: true, detail: `${n} serves after ${secs(passAt - t0)}`, ms: boot });
               ops.mark(n, { phase: 'finished', kind: 'on', result: 'ok' });
               return null;
             }
             lastFail = ops.now();
-            const left = deadline - lastFail;
-            if (left <= 0) break;
-            await sleep(Math.min(nextProbeIn(lastFail - t0, p.testIntervalMs, expected), left), run.signal);
           }
           reasons.set(n, `tests did not pass within boot_timeout ${secs(p.bootTimeoutMs)}`);
         } catch (err) {

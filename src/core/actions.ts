@@ -332,7 +332,7 @@ export class Actions {
           this.step(record.id, { ...where, op: 'error', ok: false, detail: e.message });
           return Promise.reject(e);
         }
-        return this.#switcher.switchOutlet(record.id, server, o, kind, signal, offMs);
+        return this.#switcher.switchOutlet(record.id, server, o, kind, signal, offMs).then(() => undefined);
     });
     await this.#settle(record, jobs, owners, release);
   }

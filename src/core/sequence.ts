@@ -81,6 +81,8 @@ export interface OutletsRead {
 export interface SwitchCount {
   readonly switched: number;
   readonly already: number;
+  /** When the last outlet switched on was accepted by its device (`now()` time): where a boot is timed from. Absent when none was switched on. */
+  readonly poweredAt?: number;
 }
 
 export interface SequenceRun {

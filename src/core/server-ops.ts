@@ -42,7 +42,7 @@ export function createServerOps(d: ServerOpsDeps): ServerOps {
         throw new ServerBlockedError(n, read.blocked);
       }
       let already = 0;
-      const results = await Promise.allSettled(
+      const results = await Promise.allSettled<number | null | void>(
         sl.s.outlets.map((o) => {
           // Wake-on-LAN cannot cut power: the controls' shutdown (proved by the tests) was the off.
           if (to === 'off' && state.devices.get(o.device)!.d.device.caps.onOnly) {
@@ -59,7 +59,9 @@ export function createServerOps(d: ServerOpsDeps): ServerOps {
       state.derive(sl);
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
-      return { switched: sl.s.outlets.length - already, already };
+      let poweredAt: number | undefined;
+      for (const r of results) if (r.status === 'fulfilled' && typeof r.value === 'number') poweredAt = Math.max(poweredAt ?? r.value, r.value);
+      return { switched: sl.s.outlets.length - already, already, ...(poweredAt !== undefined && { poweredAt }) };
     },
     probe: async (n, signal) => {
       const sl = slot(n);

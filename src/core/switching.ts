@@ -36,8 +36,13 @@ export class Switcher {
     return (to === 'on' || to === 'off') && slot.d.device.caps.readBack === 'real' && slot.reachable === true && slot.power[o.outlet - 1] === to;
   }
 
-  /** Switches one outlet (of `server`, when one owns it) and confirms it; a failure is journaled and thrown. */
-  async switchOutlet(actionId: string, server: string | undefined, o: RuntimeOutlet, kind: SwitchAction, signal: AbortSignal, offMs?: number): Promise<void> {
+  /**
+   * Switches one outlet (of `server`, when one owns it) and confirms it; a failure is journaled
+   * and thrown. Resolves with the time (`state.now()`) the device accepted the write that put
+   * the power on, the moment a boot starts (the confirming read comes later, by as long as the
+   * device's queue takes); null when no write did (an off, a native cycle).
+   */
+  async switchOutlet(actionId: string, server: string | undefined, o: RuntimeOutlet, kind: SwitchAction, signal: AbortSignal, offMs?: number): Promise<number | null> {
     const slot = this.#state.devices.get(o.device)!;
     const where = { ...(server !== undefined && { server }), device: o.device, outlet: o.outlet };
     let sent = false;
@@ -55,13 +60,16 @@ export class Switcher {
         this.#step(actionId, { ...where, op: 'wait', ok: true, detail: `off for ${pause} ms (${offMs !== undefined ? 'the off time asked for' : 'emulated cycle'})` });
         if (pause > 0) await sleep(pause, signal);
         await this.#write(actionId, slot, o.outlet, 'on', signal);
+        const poweredAt = this.#state.now();
         await this.#confirm(actionId, slot, o.outlet, 'on', signal);
-      } else {
-        await this.#write(actionId, slot, o.outlet, kind, signal);
-        written();
-        // A reset keeps the power on: no off phase to wait for, as a cycle has.
-        await this.#confirm(actionId, slot, o.outlet, kind === 'off' ? 'off' : 'on', signal, kind === 'cycle');
+        return poweredAt;
       }
+      await this.#write(actionId, slot, o.outlet, kind, signal);
+      written();
+      const poweredAt = kind === 'on' ? this.#state.now() : null;
+      // A reset keeps the power on: no off phase to wait for, as a cycle has.
+      await this.#confirm(actionId, slot, o.outlet, kind === 'off' ? 'off' : 'on', signal, kind === 'cycle');
+      return poweredAt;
     } catch (err) {
       const e = toOckleError(err);
       // A failure at the transport (no answer, port gone) says the device is unreachable: its

@@ -15,7 +15,7 @@ import { silentLogger } from '../../src/log.js';
 import { REPO } from '../support/demo.js';
 import { FAKED, simulate } from '../support/simulate.js';
 import { makeLab, type Lab, type LabServer } from '../support/lab.js';
-import { nextProbeIn } from '../../plugins/auto-control/sequencer.js';
+import { learnBoot, nextProbeIn } from '../../plugins/auto-control/sequencer.js';
 
 let lab: Lab | undefined;
 let daemon: Daemon | undefined;
@@ -336,6 +336,71 @@ describe('probe schedule', () => {
     expect(nextProbeIn(5, 10, 20)).toBe(10);
     expect(nextProbeIn(15, 10, 20)).toBe(5);
     expect(nextProbeIn(21, 10, 20)).toBe(2);
+  });
+});
+
+describe('learned boot times', () => {
+  /** One boot of a machine that serves `trueMs` after power-on, probed as the sequencer does: the time learned and the probes sent. */
+  const oneBoot = (trueMs: number, intervalMs: number, expected: number | undefined): { learned: number; probes: number } => {
+    let t = 0;
+    let lastFail = 0;
+    for (let probes = 1; ; probes++) {
+      t += nextProbeIn(t, intervalMs, expected);
+      if (t >= trueMs) return { learned: learnBoot(lastFail, t, expected), probes };
+      lastFail = t;
+    }
+  };
+  const boots = (trueMs: number, intervalMs: number, n: number): { learned: number; probes: number }[] => {
+    const out: { learned: number; probes: number }[] = [];
+    let expected: number | undefined;
+    for (let i = 0; i < n; i++) {
+      out.push(oneBoot(trueMs, intervalMs, expected));
+      expected = out.at(-1)!.learned;
+    }
+    return out;
+  };
+
+  it('the midpoint between the last failing and the passing probe, when they are close or nothing is expected', () => {
+    expect(learnBoot(0, 30_000, undefined)).toBe(15_000);
+    expect(learnBoot(19_000, 21_000, 19_000)).toBe(20_000); // failed at the expected time
+    expect(learnBoot(55_000, 60_000, 90_000)).toBe(57_500); // passed well before it
+  });
+
+  it('passing at the expected time lowers it by a tenth, never below the last failure', () => {
+    expect(learnBoot(0, 20, 20)).toBe(18);
+    expect(learnBoot(10, 20, 20)).toBe(18); // the failure at test_interval says nothing of the boot
+    expect(learnBoot(0, 19.6, 20)).toBe(18); // a timer a little early counts as the expected probe
+    expect(learnBoot(19, 20, 20)).toBe(20); // failed just before: the midpoint
+  });
+
+  it('a right estimate stays near the truth, probed at most three times a boot (it was halved every other boot, then probed ten times)', () => {
+    const run = boots(20, 10, 20).slice(4);
+    for (const b of run) {
+      expect(b.learned).toBeGreaterThanOrEqual(17);
+      expect(b.learned).toBeLessThanOrEqual(21);
+      expect(b.probes).toBeLessThanOrEqual(3);
+    }
+  });
+
+  it('an estimate too long (a probe every test_interval, or a machine that got faster) comes down to within a tenth', () => {
+    const slow = boots(10_000, 30_000, 12);
+    expect(slow[0]!.learned).toBe(15_000); // one probe at test_interval: only "under 30 s" is known
+    for (const b of slow.slice(6)) {
+      expect(b.learned).toBeGreaterThanOrEqual(9_000);
+      expect(b.learned).toBeLessThanOrEqual(11_000);
+      expect(b.probes).toBeLessThanOrEqual(2);
+    }
+  });
+
+  it('a boot is timed from when the device took the write, not from the confirming read a slow device answers later', async () => {
+    const d = await boot({ a: { bootMs: 10_000, extra: 'boot_timeout = 60s' } }, { devices: { 'pdu-1': 'read_latency = 2s' } });
+    const rec = await run(d, 'on', ['a']);
+    expect(rec.status).toBe('ok');
+    const up = rec.steps.find((s) => s.server === 'a' && s.op === 'up')!;
+    // Timed from the confirming read, this was 8 s: the next boot would be probed 2 s early.
+    expect(up.ms).toBeGreaterThanOrEqual(9_900);
+    expect(up.ms).toBeLessThanOrEqual(10_100);
+    expect(up.detail).toMatch(/serves after 10\.[01] s/);
   });
 });
 

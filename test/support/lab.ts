@@ -25,6 +25,12 @@ export interface Lab {
   cleanup(): Promise<void>;
 }
 
+/** The default lines, less those whose key `extra` sets (a key set twice is a config error), then `extra`. */
+function withDefaults(defaults: string, extra = ''): string {
+  const keys = new Set(extra.split('\n').map((l) => l.split('=')[0]!.trim()));
+  return [...defaults.split('\n').filter((l) => !keys.has(l.split('=')[0]!.trim())), extra].join('\n');
+}
+
 export async function makeLab(
   servers: Record<string, LabServer>,
   o: { devices?: Record<string, string>; serversIni?: string; plugin?: string } = {},
@@ -35,13 +41,13 @@ export async function makeLab(
   await mkdir(join(configDir, 'servers'), { recursive: true });
   await writeFile(
     join(configDir, 'ockle.ini'),
-    `[daemon]\nstate_dir = ../state\nlog_level = warn\n\n[api]\nport = 0\n\n[servers]\nmax_attempts = 2\nboot_timeout = 3s\nshutdown_timeout = 2s\ntest_interval = 100ms\n${o.serversIni ?? ''}\n[plugins]\nenabled = auto-control\n${o.plugin ? `\n[plugins.auto-control]\n${o.plugin}\n` : ''}`,
+    `[daemon]\nstate_dir = ../state\nlog_level = warn\n\n[api]\nport = 0\n\n[servers]\n${withDefaults('max_attempts = 2\nboot_timeout = 3s\nshutdown_timeout = 2s\ntest_interval = 100ms', o.serversIni)}\n[plugins]\nenabled = auto-control\n${o.plugin ? `\n[plugins.auto-control]\n${o.plugin}\n` : ''}`,
   );
   const devices = o.devices ?? { 'pdu-1': '' };
   for (const [id, extra] of Object.entries(devices))
     await writeFile(
       join(configDir, 'devices', `${id}.ini`),
-      `[device]\ntype = sim\noutlets = 32\ninitial = off\nswitch_latency = 5ms\nread_latency = 1ms\npoll_interval = 10s\n${extra}\n`,
+      `[device]\ntype = sim\n${withDefaults('outlets = 32\ninitial = off\nswitch_latency = 5ms\nread_latency = 1ms\npoll_interval = 10s', extra)}\n`,
     );
   let next = 1;
   for (const [name, s] of Object.entries(servers)) {
