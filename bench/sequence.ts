@@ -7,7 +7,9 @@
  * - critical path: depth × boot, the physical limit;
  * - sequential: one server at a time in topological order (N × boot), computed;
  * - Ockle's scan-and-sleep (every WAIT_TIME = 1 s, start every server whose dependencies are up),
- *   re-simulated exactly on the same DAG.
+ *   re-simulated exactly on the same DAG;
+ * - floor: the same DAG run with one bare timer per server, measured in this process (median of
+ *   three): what Node's timers alone add to the critical path here. `/floor` is learned ÷ floor.
  * Also the daemon's CPU time for the run, per server. The learned run is repeated (an off in
  * between) and its median reported, with the fastest and slowest beside it: on a shared machine
  * one run moved by ±30 %.
@@ -80,6 +82,32 @@ function criticalPath(d: Dag): number {
   return (Math.max(...level.values()) + 1) * BOOT_MS;
 }
 
+/**
+ * The floor on this machine, measured: the same DAG run with nothing but one timer per server
+ * (a server "boots" BOOT_MS after its last dependency's timer fired). What Node's timers alone
+ * add to the critical path (each fires a little late); ockle cannot beat it.
+ */
+async function timerFloor(d: Dag): Promise<number> {
+  const dependents = new Map(d.names.map((n) => [n, [] as string[]]));
+  for (const [n, deps] of d.deps) for (const m of deps) dependents.get(m)!.push(n);
+  const left = new Map(d.names.map((n) => [n, d.deps.get(n)!.length]));
+  const t0 = performance.now();
+  return new Promise((resolve) => {
+    let done = 0;
+    const start = (n: string): void => {
+      setTimeout(() => {
+        if (++done === d.names.length) resolve(performance.now() - t0);
+        for (const m of dependents.get(n)!) {
+          const k = left.get(m)! - 1;
+          left.set(m, k);
+          if (k === 0) start(m);
+        }
+      }, BOOT_MS);
+    };
+    for (const n of d.names) if (left.get(n) === 0) start(n);
+  });
+}
+
 /** Ockle's AutoControl: scan, start whatever is ready, sleep WAIT_TIME, repeat. */
 function ockleScanMakespan(d: Dag): number {
   const upAt = new Map<string, number>();
@@ -121,7 +149,7 @@ export async function writeLab(d: Dag): Promise<{ dir: string; root: string }> {
 
 export async function benchSequence(sizes: readonly number[] = [10, 100, 1000]): Promise<string[]> {
   const rows: string[] = [];
-  const header = `${'N'.padStart(5)} ${'cold ms'.padStart(8)} ${'learned'.padStart(8)} ${'critical'.padStart(9)} ${'ratio'.padStart(6)} ${'sequential'.padStart(11)} ${'Ockle scan'.padStart(11)} ${'CPU/server'.padStart(11)}  learned min–max`;
+  const header = `${'N'.padStart(5)} ${'cold ms'.padStart(8)} ${'learned'.padStart(8)} ${'critical'.padStart(9)} ${'ratio'.padStart(6)} ${'floor'.padStart(6)} ${'/floor'.padStart(7)} ${'sequential'.padStart(11)} ${'Ockle scan'.padStart(11)} ${'CPU/server'.padStart(11)}  learned min–max`;
   console.log(`\nsequence: layered DAG depth ${DEPTH}, fan-in 1–3, boot ${BOOT_MS} ms, test_interval ${TEST_INTERVAL_MS} ms, zero switch latency\n${header}`);
   rows.push(header);
   for (const n of sizes) {
@@ -150,7 +178,8 @@ export async function benchSequence(sizes: readonly number[] = [10, 100, 1000]):
       const warm = { ms: median(learned.map((r) => r.ms)), cpuMs: median(learned.map((r) => r.cpuMs)) };
       const spread = `${Math.min(...learned.map((r) => r.ms)).toFixed(0)}–${Math.max(...learned.map((r) => r.ms)).toFixed(0)}`;
       const cp = criticalPath(dag);
-      const row = `${String(n).padStart(5)} ${cold.ms.toFixed(0).padStart(8)} ${warm.ms.toFixed(0).padStart(8)} ${cp.toFixed(0).padStart(9)} ${(warm.ms / cp).toFixed(2).padStart(6)} ${(n * BOOT_MS).toFixed(0).padStart(11)} ${ockleScanMakespan(dag).toFixed(0).padStart(11)} ${(warm.cpuMs / n).toFixed(3).padStart(11)}  ${spread.padStart(15)}`;
+      const floor = median([await timerFloor(dag), await timerFloor(dag), await timerFloor(dag)]);
+      const row = `${String(n).padStart(5)} ${cold.ms.toFixed(0).padStart(8)} ${warm.ms.toFixed(0).padStart(8)} ${cp.toFixed(0).padStart(9)} ${(warm.ms / cp).toFixed(2).padStart(6)} ${floor.toFixed(0).padStart(6)} ${(warm.ms / floor).toFixed(2).padStart(7)} ${(n * BOOT_MS).toFixed(0).padStart(11)} ${ockleScanMakespan(dag).toFixed(0).padStart(11)} ${(warm.cpuMs / n).toFixed(3).padStart(11)}  ${spread.padStart(15)}`;
       console.log(row);
       rows.push(row);
     } finally {
