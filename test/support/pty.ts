@@ -45,14 +45,16 @@ export async function ptyPair(): Promise<PtyPair> {
   const end = async (): Promise<void> => {
     const c = child;
     child = null;
-    if (!c || c.exitCode !== null) return;
-    const gone = new Promise((r) => c.once('exit', r));
-    c.kill('SIGTERM');
-    await gone;
-    // Unplugged means both names are gone, as udev removes a board's by-id link. socat unlinks
-    // them as it exits; the check is on the links themselves (lstat), since a link left dangling
-    // could come to name another process's pty once its number is reused.
-    for (let i = 0; i < 100 && (isLink(driverPath) || isLink(boardPath)); i++) await new Promise((r) => setTimeout(r, 10));
+    if (c && c.exitCode === null && c.signalCode === null) {
+      const gone = new Promise((r) => c.once('exit', r));
+      c.kill('SIGTERM');
+      await gone;
+      // socat unlinks its links as it exits: give it the moment it takes.
+      for (let i = 0; i < 100 && (isLink(driverPath) || isLink(boardPath)); i++) await new Promise((r) => setTimeout(r, 10));
+    }
+    // Unplugged means both names are gone, as udev removes a board's by-id link, even when socat
+    // died without unlinking them (killed): the check is on the links themselves (lstat), since a
+    // link left dangling could come to name another process's pty once its number is reused.
     await rm(driverPath, { force: true });
     await rm(boardPath, { force: true });
   };
