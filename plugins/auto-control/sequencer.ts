@@ -149,13 +149,18 @@ export function createSequencer(opts: SequencerOptions): Sequencer {
           const deadline = t0 + p.bootTimeoutMs;
           const expected = ops.expectedBootMs(n);
           let lastFail = t0;
+          // At least one probe before boot_timeout is called over: the boot is timed from the
+          // write, and a confirming read slower than boot_timeout would otherwise fail (then
+          // power-cycle) a server without ever looking at it.
+          let probed = false;
           for (;;) {
             if (!probeNow) {
               const left = deadline - ops.now();
-              if (left <= 0) break;
-              await sleep(Math.min(nextProbeIn(ops.now() - t0, p.testIntervalMs, expected), left), run.signal);
+              if (left <= 0 && probed) break;
+              if (left > 0) await sleep(Math.min(nextProbeIn(ops.now() - t0, p.testIntervalMs, expected), left), run.signal);
             }
             probeNow = false;
+            probed = true;
             if (await ops.probe(n, run.signal)) {
               const passAt = ops.now();
               const boot = learnBoot(lastFail - t0, passAt - t0, expected);

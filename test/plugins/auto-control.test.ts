@@ -402,6 +402,16 @@ describe('learned boot times', () => {
     expect(up.ms).toBeLessThanOrEqual(10_100);
     expect(up.detail).toMatch(/serves after 10\.[01] s/);
   });
+
+  it('a confirming read slower than boot_timeout still gets one probe: the server that serves is not failed, nor power-cycled', async () => {
+    // The read that confirms the switch takes 2 s; the machine serves 0.5 s after power-on; boot_timeout is 1 s.
+    const d = await boot({ a: { bootMs: 500, extra: 'boot_timeout = 1s' } }, { devices: { 'pdu-1': 'read_latency = 2s' } });
+    const rec = await run(d, 'on', ['a']);
+    expect(rec.status).toBe('ok');
+    expect(rec.steps.filter((s) => s.op === 'cycle' || s.op === 'retry' || s.op === 'failed')).toEqual([]);
+    expect(world(d).writes('pdu-1').count).toBe(1); // the one switch-on, no power cycle
+    expect(d.gateway.server('a').state).toBe('OK');
+  });
 });
 
 describe('auto-control: restarts', () => {
