@@ -82,6 +82,8 @@ export class PluginHost {
   #worker: Worker | null = null;
   #state: PluginState = 'stopped';
   #lastBeat = 0;
+  /** This worker has sent a message: its bootstrap runs, so a silence from now on is a hang. */
+  #heard = false;
   #watchdog: NodeJS.Timeout | null = null;
   #startTimer: NodeJS.Timeout | null = null;
   #backoffTimer: NodeJS.Timeout | null = null;
@@ -158,14 +160,25 @@ export class PluginHost {
     this.#worker = w;
     this.#set('starting', 'worker spawned');
     this.#lastBeat = Date.now();
+    this.#heard = false;
     w.on('message', (raw: unknown) => this.#onMessage(w, raw));
     w.on('error', (err) => this.#crash(w, `threw: ${toOckleError(err).message}`));
     w.on('exit', (code) => {
       if (this.#worker === w) this.#crash(w, `exited with code ${code}`);
     });
     this.#startTimer = setTimeout(() => this.#crash(w, `not ready within ${this.#o.startTimeoutMs} ms`), this.#o.startTimeoutMs);
+    // Silence is a hang only when it is the worker's:
+    // - until the worker is heard from, Node is still loading its thread (the start timeout is
+    //   the limit there): counted as a hang, a machine busy at start (a Pi starting several
+    //   workers) killed every healthy plugin, and restarted them all together to be killed again;
+    // - a tick that comes late says this (main) thread was blocked: the worker's heartbeats are
+    //   waiting unread behind this very tick, so it is not judged until the next one.
+    let lastTick = Date.now();
     this.#watchdog = setInterval(() => {
-      if (Date.now() - this.#lastBeat > this.#o.heartbeatMs * this.#o.missedBeats) this.#crash(w, `hung: no heartbeat for ${Date.now() - this.#lastBeat} ms`);
+      const now = Date.now();
+      const late = now - lastTick > 2 * this.#o.heartbeatMs;
+      lastTick = now;
+      if (this.#heard && !late && now - this.#lastBeat > this.#o.heartbeatMs * this.#o.missedBeats) this.#crash(w, `hung: no heartbeat for ${now - this.#lastBeat} ms`);
     }, this.#o.heartbeatMs);
     // Secrets cross as plain strings (a Secret's private field would not survive the clone);
     // the plugin owns not logging them.
@@ -183,6 +196,7 @@ export class PluginHost {
     }
     const m = parsed.msg;
     this.#lastBeat = Date.now();
+    this.#heard = true;
     switch (m.type) {
       case 'ready':
         if (this.#startTimer) clearTimeout(this.#startTimer);

@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import pino from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { EventBus } from '../../src/core/event-bus.js';
 import { Secret } from '../../src/config/types.js';
 import { PluginHost, type PluginState } from '../../src/plugin-host/host.js';
@@ -95,6 +95,36 @@ describe('plugin host', () => {
     // The main thread was never blocked: this test's own timers kept running.
     expect(Date.now() - t0).toBeLessThan(5000);
     await until(() => h.state === 'running', 'running again');
+  });
+
+  it('a worker not heard from yet is not hung: its thread is still loading, and the start timeout is the limit', async () => {
+    const { h, states } = host('good');
+    // Simulated time passes with the worker silent, as on a machine busy while threads start
+    // (nothing from the worker can be read during this synchronous advance): 600 ms of silence
+    // is twice the hang limit (6 × 50 ms) and within the start timeout (800 ms).
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+    try {
+      h.start();
+      vi.advanceTimersByTime(600);
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(states).toEqual(['starting: worker spawned']);
+    await until(() => h.state === 'running', 'running');
+    expect(states.some((s) => s.startsWith('backoff'))).toBe(false);
+  });
+
+  it('the main thread blocked longer than the hang limit: the heartbeats waiting behind it are read, the plugin is not restarted', async () => {
+    const { h, states } = host('good');
+    h.start();
+    await until(() => h.state === 'running', 'running');
+    const block = Date.now() + 600; // twice the hang limit (6 × 50 ms)
+    while (Date.now() < block) {
+      // a synchronous stall of the daemon's thread (a slow config load, a sync write)
+    }
+    await new Promise((r) => setTimeout(r, 400));
+    expect(states.filter((s) => !/^(starting|running)/.test(s))).toEqual([]);
+    expect(h.state).toBe('running');
   });
 
   it('a plugin whose thread exits is restarted', async () => {
