@@ -22,7 +22,7 @@
  *
  * Run by `npm run build` after tsc: `node dist/tools/bundle-daemon.js`.
  */
-import { rmSync } from 'node:fs';
+import { chmodSync, rmSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { rolldown } from 'rolldown';
@@ -89,4 +89,16 @@ export async function bundleDaemon(): Promise<void> {
       throw new Error(`${chunk.fileName} imports ${chunk.dynamicImports.filter((d) => !d.endsWith('.cjs')).join(', ')} with import(): move it to a lazily loaded module of its own (it fails when loaded from the code cache)`);
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) await bundleDaemon();
+/**
+ * The two `#!/usr/bin/env node` entries are made executable: tsc and the bundler write them
+ * 0644, and only npm's own linking of the bin marks them (npx did not in a checkout whose
+ * node_modules it judged out of date: "sh: ockle: Permission denied").
+ */
+export function markExecutable(): void {
+  for (const f of [ENTRY, join(BUNDLE_DIR, 'main.js')]) chmodSync(f, 0o755);
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  await bundleDaemon();
+  markExecutable();
+}

@@ -107,4 +107,8 @@ describe('the bundled daemon', () => {
     for (const bin of [BUNDLE, join(REPO, 'dist', 'src', 'cli', 'main.js')])
       expect(execFileSync(process.execPath, [bin, 'version'], { encoding: 'utf8' })).toBe(`ockle ${packageVersion()}\n`);
   });
+
+  it('both entries run as commands of their own (the build marks them executable; npx does not always)', () => {
+    for (const bin of [BUNDLE, join(REPO, 'dist', 'src', 'cli', 'main.js')]) expect(execFileSync(bin, ['version'], { encoding: 'utf8' })).toBe(`ockle ${packageVersion()}\n`);
+  });
 });
