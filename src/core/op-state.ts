@@ -57,17 +57,33 @@ export interface Derived {
 
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
 
+/** The states of a running action, made once (a sequence derives each server ~ten times while it runs). */
+const RUNNING = new Map<string, Derived>();
+
+/**
+ * A server under a running action: its state follows the action alone, whatever its outlets and
+ * tests read (the first row of the table), so nothing else needs to be gathered to derive it.
+ */
+export function runningState(a: LastAction): Derived {
+  const key = `${a.kind}${a.force ? '!' : ''}`;
+  let d = RUNNING.get(key);
+  if (!d) {
+    d =
+      a.kind === 'shutdown'
+        ? { state: 'SWITCHING_OFF', reason: 'OS shutdown in progress (the power stays on)' }
+        : a.kind === 'off'
+          ? { state: 'SWITCHING_OFF', reason: `${a.force ? 'forced ' : ''}off in progress` }
+          : { state: 'SWITCHING_ON', reason: `${a.force ? 'forced ' : ''}${a.kind} in progress` };
+    RUNNING.set(key, Object.freeze(d));
+  }
+  return d;
+}
+
 export function deriveServerState(i: DeriveInput): Derived {
   const a = i.action;
+  if (a?.phase === 'running') return runningState(a);
   const outletName = (k: number): string => i.names?.outlets?.[k] ?? `outlet ${k + 1}`;
   const testName = (k: number): string => i.names?.tests?.[k] ?? `test ${k + 1}`;
-
-  if (a?.phase === 'running') {
-    if (a.kind === 'shutdown') return { state: 'SWITCHING_OFF', reason: 'OS shutdown in progress (the power stays on)' };
-    return a.kind === 'off'
-      ? { state: 'SWITCHING_OFF', reason: `${a.force ? 'forced ' : ''}off in progress` }
-      : { state: 'SWITCHING_ON', reason: `${a.force ? 'forced ' : ''}${a.kind} in progress` };
-  }
   // Only actions that ran to an end say anything about the server.
   const last = a && (a.result === 'ok' || a.result === 'failed') ? a : null;
   const failed = (kinds: readonly ActionKind[]): boolean => last?.result === 'failed' && kinds.includes(last.kind);

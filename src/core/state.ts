@@ -12,7 +12,7 @@ import { TimeoutGroups } from '../abort.js';
 import { OperationAbortedError, toOckleError, type OckleError } from '../errors.js';
 import type { EventBus } from './event-bus.js';
 import type { ActionRecord, OckleEvents, OpState, TestState } from './model.js';
-import { deriveServerState, type LastAction } from './op-state.js';
+import { deriveServerState, runningState, type Derived, type LastAction } from './op-state.js';
 import type { OutletsRead } from './sequence.js';
 import type { DeviceCarry, DeviceSlot, RuntimeCarry, RuntimeDevice, RuntimeServer, ServerSlot, TestSlot } from './slots.js';
 import { ServerTree } from './tree.js';
@@ -335,30 +335,38 @@ export class LabState {
     if (slot.testing) return slot.testing;
     const powers = this.serverPowers(slot.s);
     const unpowered = powers.length > 0 && powers.every((p) => p === 'off');
-    slot.testing = Promise.all(
-      slot.s.tests.map(async (t, i) => {
-        if (unpowered) return this.#setTest(slot, i, { result: 'FAILED', detail: 'no power', latencyMs: null, at: Date.now() });
-        // Its timeout's signal is shared with the test runs that start in the same millisecond
-        // (a wave of a sequence probes a hundred servers at once): see TimeoutGroups.
-        const lease = this.#probeTimeouts.join(t.timeoutMs, [signal], () => {});
-        try {
-          const probe = await t.tester.probe(lease.signal);
-          this.#setTest(slot, i, { result: probe.passed ? 'PASSED' : 'FAILED', detail: probe.detail, latencyMs: probe.latencyMs, at: Date.now() });
-        } catch (err) {
-          const detail = lease.timedOut && !signal?.aborted ? `no result within ${t.timeoutMs} ms` : toOckleError(err).message;
-          if (!signal?.aborted && !this.#closed) this.#setTest(slot, i, { result: 'FAILED', detail, latencyMs: null, at: Date.now() });
-        } finally {
-          lease.release();
-        }
-      }),
-    )
-      .then(() => undefined)
-      .finally(() => {
+    const n = slot.s.tests.length;
+    // One promise for the run (a sequence probes each server a few times per boot, a thousand
+    // servers at once): most servers have one test, run without a Promise.all around it.
+    slot.testing = (async (): Promise<void> => {
+      try {
+        if (n === 1) await this.#runTest(slot, 0, unpowered, signal);
+        else await Promise.all(slot.s.tests.map((_, i) => this.#runTest(slot, i, unpowered, signal)));
+      } finally {
         slot.testing = null;
         this.derive(slot);
         if (!signal?.aborted && !this.#closed) this.onTested?.(slot);
-      });
+      }
+    })();
     return slot.testing;
+  }
+
+  /** One test of a run; never rejects (a failure is the test's result). */
+  async #runTest(slot: ServerSlot, i: number, unpowered: boolean, signal?: AbortSignal): Promise<void> {
+    if (unpowered) return this.#setTest(slot, i, { result: 'FAILED', detail: 'no power', latencyMs: null, at: Date.now() });
+    const t = slot.s.tests[i]!;
+    // Its timeout's signal is shared with the test runs that start in the same millisecond
+    // (a wave of a sequence probes a hundred servers at once): see TimeoutGroups.
+    const lease = this.#probeTimeouts.join(t.timeoutMs, [signal], () => {});
+    try {
+      const probe = await t.tester.probe(lease.signal);
+      this.#setTest(slot, i, { result: probe.passed ? 'PASSED' : 'FAILED', detail: probe.detail, latencyMs: probe.latencyMs, at: Date.now() });
+    } catch (err) {
+      const detail = lease.timedOut && !signal?.aborted ? `no result within ${t.timeoutMs} ms` : toOckleError(err).message;
+      if (!signal?.aborted && !this.#closed) this.#setTest(slot, i, { result: 'FAILED', detail, latencyMs: null, at: Date.now() });
+    } finally {
+      lease.release();
+    }
   }
 
   #setTest(slot: ServerSlot, i: number, next: TestSlot): void {
@@ -371,13 +379,10 @@ export class LabState {
   // ── derivation ───────────────────────────────────────────────────────────────────────
 
   derive(slot: ServerSlot): void {
-    const f = slot.fixed;
-    const unreachable = f.devices.filter((d) => this.devices.get(d)?.reachable === false);
-    const tests: TestState[] = [];
-    for (const t of slot.tests) tests.push(t.result);
     // Held by a sequence but not started yet (waiting for dependencies): still its real state.
     const action: LastAction | null = slot.last;
-    const { state, reason } = deriveServerState({ outlets: this.serverPowers(slot.s), tests, action, unreachable, assumed: f.assumed, names: f.names });
+    // Under a running action the state is the action's (runningState): nothing to gather.
+    const { state, reason } = action?.phase === 'running' ? runningState(action) : this.#deriveFromReadings(slot, action);
     const previous: OpState = slot.state;
     // After the action ended, what blocked a server is history, said as such.
     slot.reason =
@@ -388,6 +393,13 @@ export class LabState {
     slot.state = state;
     this.#log.info({ server: slot.s.name, state, previous, reason }, 'server state changed');
     this.events.emit('server.changed', { server: slot.s.name, state, previous, reason });
+  }
+  #deriveFromReadings(slot: ServerSlot, action: LastAction | null): Derived {
+    const f = slot.fixed;
+    const unreachable = f.devices.filter((d) => this.devices.get(d)?.reachable === false);
+    const tests: TestState[] = [];
+    for (const t of slot.tests) tests.push(t.result);
+    return deriveServerState({ outlets: this.serverPowers(slot.s), tests, action, unreachable, assumed: f.assumed, names: f.names });
   }
   /** Re-derives only the server an outlet powers (an action touches few; a poll may touch all). */
   deriveBound(device: string, outlet: number): void {
