@@ -579,6 +579,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
         if (v.json) return json(a), 0;
         out(`${a.id} ${a.force ? 'forced ' : ''}${a.kind} ${a.targets.join(', ')} by ${a.origin}${a.reason ? ` (${a.reason})` : ''}: ${a.status}\n`);
         for (const s of a.steps) out(`  ${s.at.slice(11, 23)} ${s.ok ? '✓' : '✗'} ${s.server ?? ''} ${s.op}: ${s.detail}\n`);
+        if (a.stepsDropped) out(`  (${a.stepsDropped} more steps not kept: for an old action the journal keeps only its failures and learned boot times)\n`);
         if (a.error) out(`  error ${a.error.code}: ${a.error.message}\n`);
         return 0;
       }

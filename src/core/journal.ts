@@ -27,8 +27,22 @@ export interface JournalOptions {
   readonly now?: () => Date;
   /** Told when writing starts failing (with the error) and when it works again (null). */
   readonly onTrouble?: (message: string, err: OckleError | null) => void;
+  /** Actions held in memory (and in the file after a compaction), at most. */
   readonly maxInMemory?: number;
+  /**
+   * The file is compacted when it grows past this; what is held (in memory, and written by the
+   * compaction) is kept to half of it, so the file grows by half of it between compactions.
+   */
   readonly maxFileBytes?: number;
+}
+
+/** One action as held: the record without its steps, its steps, and the size of its lines. */
+interface Held {
+  rec: ActionRecord;
+  steps: ActionStep[];
+  snapshot: ActionRecord | null;
+  /** Characters of its journal lines (start, steps, finish): what it costs to hold and to rewrite. */
+  bytes: number;
 }
 
 export class ActionJournal {
@@ -37,7 +51,12 @@ export class ActionJournal {
   readonly #max: number;
   readonly #maxBytes: number;
   /** Record without its steps, plus the steps (appended in place: an action may have thousands). */
-  readonly #actions = new Map<string, { rec: ActionRecord; steps: ActionStep[]; snapshot: ActionRecord | null }>();
+  readonly #actions = new Map<string, Held>();
+  /** The sum of #actions' bytes, kept at most #keepBytes by #trim (running and newest aside). */
+  #heldBytes = 0;
+  readonly #keepBytes: number;
+  /** The file size past which the next finish compacts it. */
+  #compactAt: number;
   #fd: number;
   #bytes: number;
   readonly #pending: string[] = [];
@@ -63,11 +82,13 @@ export class ActionJournal {
     this.#now = o.now ?? (() => new Date());
     this.#max = o.maxInMemory ?? 2000;
     this.#maxBytes = o.maxFileBytes ?? 8 * 1024 * 1024;
+    this.#keepBytes = Math.floor(this.#maxBytes / 2);
+    this.#compactAt = this.#maxBytes;
     let corrupt = 0;
     for (const raw of lines) {
       if (raw.trim() === '') continue;
       try {
-        this.#apply(JSON.parse(raw) as Line);
+        this.#apply(JSON.parse(raw) as Line, raw.length + 1);
       } catch {
         corrupt++;
       }
@@ -118,30 +139,78 @@ export class ActionJournal {
     return new ActionJournal(file, o, text.split('\n'), repairs);
   }
 
-  #apply(l: Line): void {
+  /** `size`: the characters of the line (what holding it costs, roughly). */
+  #apply(l: Line, size: number): void {
     if (l.t === 'start') {
-      this.#actions.set(l.action.id, { rec: l.action, steps: [...l.action.steps], snapshot: null });
+      if (this.#actions.has(l.action.id)) return;
+      this.#actions.set(l.action.id, { rec: l.action, steps: [...l.action.steps], snapshot: null, bytes: size });
+      this.#heldBytes += size;
       this.#trim();
       return;
     }
     const a = this.#actions.get(l.id);
     if (!a) return;
-    if (l.t === 'step') a.steps.push(Object.freeze(l.step));
-    else a.rec = { ...a.rec, status: l.status, finishedAt: l.at, ...(l.error && { error: Object.freeze(l.error) }) };
+    a.bytes += size;
+    this.#heldBytes += size;
     a.snapshot = null;
+    if (l.t === 'step') {
+      a.steps.push(Object.freeze(l.step));
+      return;
+    }
+    a.rec = { ...a.rec, status: l.status, finishedAt: l.at, ...(l.error && { error: Object.freeze(l.error) }) };
+    this.#lastFinished = l.id;
+    this.#trim();
   }
 
   /** A frozen snapshot; a new object after every change, so holders of old ones are never mutated. */
-  #view(a: { rec: ActionRecord; steps: ActionStep[]; snapshot: ActionRecord | null }): ActionRecord {
+  #view(a: Held): ActionRecord {
     a.snapshot ??= Object.freeze({ ...a.rec, steps: Object.freeze(a.steps.slice()) });
     return a.snapshot;
   }
 
+  /**
+   * Keeps what is held within maxInMemory actions and #keepBytes characters. A sequence of a
+   * thousand servers journals ~600 kB of steps: held by count alone, a lab that large filled
+   * memory without bound, and every finish rewrote the whole file once it passed maxFileBytes.
+   * Over the size, the oldest finished actions lose their steps first (their records stay, with
+   * the failed steps and the boot times learned from them, and say how many were dropped); then,
+   * still over, whole oldest records go. Running actions, the newest and the last to finish are
+   * never touched: the action just asked for, or just ended, is always shown whole.
+   */
   #trim(): void {
     while (this.#actions.size > this.#max) {
       const oldest = this.#actions.keys().next().value as string;
-      this.#actions.delete(oldest);
+      this.#drop(oldest);
     }
+    if (this.#heldBytes <= this.#keepBytes) return;
+    const newest = [...this.#actions.keys()].at(-1);
+    const kept = (id: string, a: Held): boolean => id === newest || id === this.#lastFinished || a.rec.status === 'running';
+    for (const [id, a] of this.#actions) {
+      if (this.#heldBytes <= this.#keepBytes) return;
+      if (!kept(id, a) && a.rec.stepsDropped === undefined) this.#dropSteps(a);
+    }
+    for (const [id, a] of this.#actions) {
+      if (this.#heldBytes <= this.#keepBytes) return;
+      if (!kept(id, a)) this.#drop(id);
+    }
+  }
+  #lastFinished: string | null = null;
+
+  #drop(id: string): void {
+    this.#heldBytes -= this.#actions.get(id)?.bytes ?? 0;
+    this.#actions.delete(id);
+  }
+
+  /** An old action keeps its record, its failed steps and its learned boot times (op `up` with ms). */
+  #dropSteps(a: Held): void {
+    const kept = a.steps.filter((st) => !st.ok || (st.op === 'up' && st.ms !== undefined));
+    a.rec = { ...a.rec, stepsDropped: a.steps.length - kept.length };
+    a.steps = kept;
+    a.snapshot = null;
+    // What its lines will take once rewritten: the record, the kept steps, a finish line.
+    const bytes = JSON.stringify(a.rec).length + JSON.stringify(kept).length + kept.length * (a.rec.id.length + 24) + 120;
+    this.#heldBytes += bytes - a.bytes;
+    a.bytes = bytes;
   }
 
   /**
@@ -162,19 +231,22 @@ export class ActionJournal {
       this.#flush();
       if (this.#pending.length > 0) throw this.#unwritable ?? new OckleError('OCKLE_JOURNAL_UNWRITABLE', 'the journal is closed');
       this.#writeWhole(text, true);
-      this.#apply(l);
+      this.#apply(l, text.length);
       return;
     }
-    this.#apply(l);
+    this.#apply(l, text.length);
     this.#pending.push(text);
     if (!sync) {
       this.#flushSoon ??= setImmediate(() => this.#flush());
       return;
     }
     this.#flush(true);
-    if (this.#pending.length === 0 && this.#bytes > this.#maxBytes && l.t === 'finish') {
+    if (this.#pending.length === 0 && this.#bytes > this.#compactAt && l.t === 'finish') {
       try {
         this.#compact();
+        // What is held is at most half of maxFileBytes, but a running or newest action may be
+        // larger: never compact again before the file has doubled, so a rewrite stays amortized.
+        this.#compactAt = Math.max(this.#maxBytes, 2 * this.#bytes);
       } catch (err) {
         this.#trouble(err);
       }

@@ -94,6 +94,11 @@ export interface ActionRecord {
   readonly status: ActionStatus;
   readonly error?: { readonly code: string; readonly message: string };
   readonly steps: readonly ActionStep[];
+  /**
+   * Steps dropped from an old action to keep the journal within its size (its failures and the
+   * boot times learned from it are kept); absent while none were.
+   */
+  readonly stepsDropped?: number;
   /** A stage of a power event (UPS policy). */
   readonly event?: ActionEvent;
 }

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { appendFile, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -168,6 +168,78 @@ describe('ActionJournal', () => {
     const j2 = await ActionJournal.open(dir, { maxInMemory: 5 });
     expect(j2.list().map((a) => a.id)).toEqual(ids.slice(-5).reverse());
     expect(j2.list().every((a) => a.status === 'ok')).toBe(true);
+    await j2.close();
+  });
+
+  it('holds and writes a bounded size: old actions keep their failures and learned boot times, running and just-ended ones stay whole, and compactions are not repeated at every finish', async () => {
+    const maxFileBytes = 200_000;
+    const j = await ActionJournal.open(dir, { maxFileBytes });
+    const file = join(dir, JOURNAL_FILE);
+    const servers = Array.from({ length: 40 }, (_, i) => `s${i}`);
+    /** One sequenced on of 40 servers (~20 kB of lines): a switch, a confirm and an up each, and one failure. */
+    const sequence = (id: string, run: number): void => {
+      for (const [i, n] of servers.entries()) {
+        j.step(id, { server: n, device: 'pdu-a', outlet: i + 1, op: 'switch', ok: true, detail: `on sent to pdu-a outlet ${i + 1}` });
+        j.step(id, { server: n, device: 'pdu-a', outlet: i + 1, op: 'confirm', ok: true, detail: `outlet ${i + 1} reads on` });
+        j.step(id, { server: n, op: 'up', ok: true, detail: `${n} serves after 20.0 s`, ms: 20_000 + run * 100 + i });
+      }
+      j.step(id, { server: 's0', op: 'failed', ok: false, detail: `attempt 1 of 3: run ${run}` });
+    };
+    // A long action under way the whole time (a UPS event's stage, a slow shutdown).
+    const long = j.start(req(['slow']));
+    let inode = statSync(file).ino;
+    let compactions = 0;
+    let largestFile = 0;
+    const ids: string[] = [];
+    for (let run = 0; run < 60; run++) {
+      j.step(long.id, { server: 'slow', op: 'wait', ok: true, detail: `still waiting (${run})` });
+      const a = j.start(req(servers));
+      sequence(a.id, run);
+      await new Promise((r) => setImmediate(r));
+      j.finish(a.id, 'ok');
+      ids.push(a.id);
+      if (statSync(file).ino !== inode) compactions++;
+      inode = statSync(file).ino;
+      largestFile = Math.max(largestFile, statSync(file).size);
+    }
+    // Held: about half of maxFileBytes, plus what is never trimmed (the running and newest actions).
+    const held = JSON.stringify(j.list({ limit: 1000 })).length;
+    expect(held).toBeLessThan(maxFileBytes);
+    // The file: at most maxFileBytes and one action's lines; rewritten about once per half of it.
+    expect(largestFile).toBeLessThan(maxFileBytes + 30_000);
+    expect(compactions).toBeGreaterThan(3);
+    expect(compactions).toBeLessThan(20);
+    const newest = j.get(ids.at(-1)!)!;
+    expect(newest.steps).toHaveLength(121);
+    expect(newest.stepsDropped).toBeUndefined();
+    expect(j.get(long.id)!.steps).toHaveLength(60);
+    const old = j.list({ limit: 1000 }).filter((a) => a.stepsDropped !== undefined);
+    expect(old.length).toBeGreaterThan(0);
+    for (const a of old) {
+      expect(a.stepsDropped).toBe(80);
+      expect(a.steps.filter((st) => st.op === 'up' && st.ms !== undefined)).toHaveLength(40);
+      expect(a.steps.filter((st) => !st.ok)).toHaveLength(1);
+    }
+    j.finish(long.id, 'ok');
+    // The long action just ended: shown whole, though it is the oldest.
+    expect(j.get(long.id)!.steps).toHaveLength(60);
+    await j.close();
+    // Reopened: the same records, the dropped counts and the learned boot times with them.
+    const j2 = await ActionJournal.open(dir, { maxFileBytes });
+    const back = j2.list({ limit: 1000 });
+    // (Re-read, the lines' real sizes may trim one more of the oldest records.)
+    const before = j.list({ limit: 1000 }).map((a) => a.id);
+    expect(before).toEqual(expect.arrayContaining(back.map((a) => a.id)));
+    expect(back.map((a) => a.id)).toEqual(expect.arrayContaining([long.id, ids.at(-1)]));
+    expect(j2.get(long.id)!.steps).toHaveLength(60);
+    expect(back.length).toBeGreaterThanOrEqual(before.length - 2);
+    const trimmed = back.filter((a) => a.stepsDropped !== undefined);
+    expect(trimmed.length).toBeGreaterThan(0);
+    for (const a of trimmed) {
+      expect(a.stepsDropped).toBe(80);
+      expect(a.steps.find((st) => st.op === 'up' && st.server === 's0')?.ms).toBeGreaterThanOrEqual(20_000);
+      expect(a.steps.filter((st) => !st.ok)).toHaveLength(1);
+    }
     await j2.close();
   });
 });

@@ -105,6 +105,11 @@ export function ActionPanel({ id, canCancel }: { id: string; canCancel: boolean 
           </li>
         ))}
       </ol>
+      {a.stepsDropped !== undefined && a.stepsDropped > 0 && (
+        <p class="meta" data-steps-dropped={a.stepsDropped}>
+          {a.stepsDropped} more steps not kept: for an old action the journal keeps only its failures and learned boot times.
+        </p>
+      )}
     </section>
   );
 }
