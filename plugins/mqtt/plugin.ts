@@ -309,8 +309,8 @@ export async function start(ctx: PluginContext): Promise<void> {
   const upsShape = (u: UpsStatus | undefined): string => (u ? [u.chargePct, u.runtimeS, u.loadPct, u.inputVolts].map((x) => (x === null ? 0 : 1)).join('') : '');
   ctx.on('ups.changed', (e) => {
     const reshaped = upsShape(ups.get(e.ups.name)) !== upsShape(e.ups);
-    events++;
     ups.set(e.ups.name, e.ups);
+    upsSinceRead?.push(e.ups);
     if (reshaped) sync();
     else syncChanged({ ups: true });
   });
@@ -404,8 +404,9 @@ export async function start(ctx: PluginContext): Promise<void> {
    * daemon first: that is the latency other gateways wait on); a full re-read follows.
    */
   const patch = (fn: (l: Lab) => Changed): void => {
-    events++;
     if (lab) syncChanged(fn(lab));
+    // Applied again to the snapshot a re-read under way brings back (see refresh).
+    sinceRead?.push(fn);
     refreshSoon();
   };
   const setServer = (l: Lab, name: string, fn: (sv: ServerStatus) => ServerStatus): Changed => {
@@ -451,11 +452,21 @@ export async function start(ctx: PluginContext): Promise<void> {
       if (!stopped) void refresh();
     }, REFRESH_MS).unref();
   };
-  /** Set while a (re)connect waits for everything to be published again. */
-  let resyncing = false;
-  /** Events applied to the cached lab so far (a re-read older than one of them is dropped). */
-  let events = 0;
-  /** Re-reads the lab and syncs it whole; events during a run make one more run, never a pile of them. */
+  /** The events' changes since the re-read under way was asked for; null when none is. */
+  let sinceRead: ((l: Lab) => Changed)[] | null = null;
+  let upsSinceRead: UpsStatus[] | null = null;
+  /**
+   * Re-reads the lab and syncs it whole; a call during a run makes one more run, never a pile.
+   *
+   * An event that arrives while the lab is read may be newer than the snapshot, or already in
+   * it: its change is applied again to the snapshot before anything is published. Each event
+   * sets what it changed to its new value, so one already in the snapshot changes nothing, and
+   * a newer one is never undone by an older snapshot (no flap back). Dropping such a snapshot
+   * and reading again instead, as before, was a loop of whole-lab reads for as long as events
+   * kept coming: a reconnect in the middle of a lab-wide sequence did not resynchronise (nor
+   * say it was online) before the sequence ended, and asked the daemon for its whole status
+   * back to back meanwhile.
+   */
   const refresh = (): Promise<void> => {
     if (refreshing) {
       again = true;
@@ -465,28 +476,26 @@ export async function start(ctx: PluginContext): Promise<void> {
       do {
         again = false;
         try {
-          const before = events;
+          sinceRead = [];
+          upsSinceRead = [];
           const [servers, devices, upses] = await Promise.all([ctx.call('servers'), ctx.call('devices'), ctx.call('ups')]);
-          // An event that arrived meanwhile may be newer than this snapshot: publishing the
-          // snapshot would flap that state back and forth. Read again instead.
-          if (events !== before) {
-            // Nothing known yet, or a resync that must publish everything: read again now.
-            // Otherwise the cached lab is current as the events left it: read again shortly.
-            if (lab === null || resyncing) again = true;
-            else refreshSoon();
-            continue;
-          }
-          lab = { servers: new Map(servers.map((sv) => [sv.name, sv])), devices: new Map(devices.map((d) => [d.id, d])), feeds: outletFeeds(servers) };
+          const fresh: Lab = { servers: new Map(servers.map((sv) => [sv.name, sv])), devices: new Map(devices.map((d) => [d.id, d])), feeds: outletFeeds(servers) };
+          for (const fn of sinceRead) fn(fresh);
+          lab = fresh;
           dependedOn = new Set(servers.flatMap((sv) => sv.remoteDependencies.map((r) => r.slice(0, r.indexOf(':')))));
           followMore();
           ups.clear();
           for (const u of upses) ups.set(u.name, u);
+          for (const u of upsSinceRead) ups.set(u.name, u);
           sync();
         } catch (err) {
           if (!stopped) {
             stats.lastError = `reading the lab: ${(err as Error).message}`;
             report();
           }
+        } finally {
+          sinceRead = null;
+          upsSinceRead = null;
         }
       } while (again && !stopped);
       refreshing = null;
@@ -533,12 +542,7 @@ export async function start(ctx: PluginContext): Promise<void> {
     // broker holds and the lab does not is cleared by the diff.
     published.clear();
     for (const t of found.keys()) published.set(t, '\u0000stale');
-    resyncing = true;
-    try {
-      await refresh();
-    } finally {
-      resyncing = false;
-    }
+    await refresh();
     await acked;
     stats.lastResyncMs = Math.round(performance.now() - t0);
   };

@@ -512,6 +512,61 @@ describePeer('mqtt plugin state order (in-process, against mosquitto)', ['mosqui
     }
   }, 60_000);
 
+  it('resynchronises while events keep coming, with one read of the lab, and never publishes an older state than an event did', async () => {
+    // A (re)connect in the middle of a lab-wide sequence: events stream in all the time the
+    // lab is read (each read takes 20 ms here, as a large lab's status does on a Pi). Dropping
+    // every snapshot that events overtook, the plugin read the lab back to back for as long as
+    // the stream lasted, and was not resynchronised (nor online) before it ended.
+    const N = 1000;
+    const { t, power, dev, slot } = bigLab(N, 'gw-storm');
+    const slowCall = t.ctx.call;
+    const reads: number[] = [];
+    const ctx = {
+      ...t.ctx,
+      call: (async (method: string, params?: unknown) => {
+        const answer = (slowCall as (m: string, p?: unknown) => Promise<unknown>)(method, params);
+        if (method === 'servers') reads.push(performance.now());
+        await new Promise((r) => setTimeout(r, 20));
+        return answer;
+      }) as typeof t.ctx.call,
+    };
+    const sub = await broker.sub({ topics: ['ockle/gw-storm/outlet/+/+/state'], retained: false });
+    let k = 0;
+    const t0 = performance.now();
+    const storm = setInterval(() => {
+      // One event every 2 ms or so: ~2 s of storm, well past a resync's ~0.1-0.4 s.
+      if (k === N) return;
+      k++;
+      power.set(k, 'on');
+      t.emit('outlet.changed', { device: dev(k), outlet: slot(k), power: 'on', previous: 'off' });
+    }, 2);
+    await plugin.start(ctx);
+    try {
+      await until(() => typeof t.status()?.lastResyncMs === 'number', 'resynchronised');
+      const resyncedAt = performance.now() - t0;
+      const stormLeft = N - k;
+      await until(() => k === N, 'the storm ended');
+      const stormMs = performance.now() - t0;
+      clearInterval(storm);
+      // Resynchronised while the storm went on, not after it.
+      expect(stormLeft).toBeGreaterThan(0);
+      expect(resyncedAt).toBeLessThan(stormMs);
+      // One read for the resync, then one per REFRESH_MS (250 ms) at most: not back to back.
+      const during = reads.filter((at) => at - t0 <= stormMs).length;
+      expect(during).toBeLessThanOrEqual(Math.ceil(stormMs / 250) + 2);
+      // Every outlet ends on, and none was ever published off after it was published on.
+      await until(() => new Set(sub.messages.filter((m) => json(m).power === 'on').map((m) => m.topic)).size === N, 'every outlet published on');
+      const seen = new Map<string, string[]>();
+      for (const m of sub.messages) seen.set(m.topic, [...(seen.get(m.topic) ?? []), json(m).power as string]);
+      const flapped = [...seen].filter(([, ps]) => ps.indexOf('on') >= 0 && ps.slice(ps.indexOf('on')).includes('off'));
+      expect(flapped).toEqual([]);
+    } finally {
+      clearInterval(storm);
+      await sub.close();
+      await plugin.stop();
+    }
+  });
+
   it('an event publishes only what it changed, and a burst of them costs one re-read of the lab, not one each', async () => {
     const N = 200;
     const { t, power, dev, slot } = bigLab(N, 'gw-burst');
