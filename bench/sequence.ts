@@ -10,6 +10,10 @@
  *   re-simulated exactly on the same DAG;
  * - floor: the same DAG run with one bare timer per server, measured in this process (median of
  *   three): what Node's timers alone add to the critical path here. `/floor` is learned ÷ floor.
+ * - bare: the same `on` through the same daemon, runtime, journal, progress and marks, with a
+ *   sequencer that does no device work at all (per server: its dependencies, a mark, a timer of
+ *   the boot time, a journal step, a mark): what any sequencer pays here around its reads,
+ *   probes and writes (median of three).
  * Also the daemon's CPU time for the run, per server. The learned run is repeated (an off in
  * between) and its median reported, with the fastest and slowest beside it: on a shared machine
  * one run moved by ±30 %.
@@ -20,8 +24,10 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import type { Sequencer } from '../src/core/sequence.js';
 import { Daemon } from '../src/daemon.js';
 import { silentLogger } from '../src/log.js';
+import { sleep } from '../src/timers.js';
 import { median } from './timing.js';
 
 const DEPTH = 10;
@@ -108,6 +114,35 @@ async function timerFloor(d: Dag): Promise<number> {
   });
 }
 
+/**
+ * A sequencer that switches, reads and probes nothing: each server waits for its dependencies,
+ * is marked running, "boots" on a bare timer, gets an `up` step and is marked done. Run through
+ * the real runtime, it measures what admission, the journal, progress, marks, derivations and
+ * events cost around a sequence, without any device work.
+ */
+function bareSequencer(): Sequencer {
+  return async (run, ops) => {
+    const inSet = new Set(run.servers);
+    const tasks = new Map<string, Promise<void>>();
+    const go = (n: string): Promise<void> => {
+      let t = tasks.get(n);
+      if (!t) {
+        t = (async () => {
+          await Promise.all(ops.tree.dependencies(n).filter((m) => inSet.has(m)).map(go));
+          ops.mark(n, { phase: 'running', kind: 'on' });
+          await sleep(BOOT_MS, run.signal);
+          ops.step(run.action.id, { server: n, op: 'up', ok: true, detail: `${n} up (bare sequencer)` });
+          ops.mark(n, { phase: 'finished', kind: 'on', result: 'ok' });
+        })();
+        tasks.set(n, t);
+      }
+      return t;
+    };
+    await Promise.all(run.servers.map(go));
+    return { status: 'ok' };
+  };
+}
+
 /** Ockle's AutoControl: scan, start whatever is ready, sleep WAIT_TIME, repeat. */
 function ockleScanMakespan(d: Dag): number {
   const upAt = new Map<string, number>();
@@ -149,7 +184,7 @@ export async function writeLab(d: Dag): Promise<{ dir: string; root: string }> {
 
 export async function benchSequence(sizes: readonly number[] = [10, 100, 1000]): Promise<string[]> {
   const rows: string[] = [];
-  const header = `${'N'.padStart(5)} ${'cold ms'.padStart(8)} ${'learned'.padStart(8)} ${'critical'.padStart(9)} ${'ratio'.padStart(6)} ${'floor'.padStart(6)} ${'/floor'.padStart(7)} ${'sequential'.padStart(11)} ${'Ockle scan'.padStart(11)} ${'CPU/server'.padStart(11)}  learned min–max`;
+  const header = `${'N'.padStart(5)} ${'cold ms'.padStart(8)} ${'learned'.padStart(8)} ${'critical'.padStart(9)} ${'ratio'.padStart(6)} ${'floor'.padStart(6)} ${'/floor'.padStart(7)} ${'bare'.padStart(5)} ${'/bare'.padStart(6)} ${'sequential'.padStart(11)} ${'Ockle scan'.padStart(11)} ${'CPU/server'.padStart(11)}  learned min–max`;
   console.log(`\nsequence: layered DAG depth ${DEPTH}, fan-in 1–3, boot ${BOOT_MS} ms, test_interval ${TEST_INTERVAL_MS} ms, zero switch latency\n${header}`);
   rows.push(header);
   for (const n of sizes) {
@@ -179,7 +214,12 @@ export async function benchSequence(sizes: readonly number[] = [10, 100, 1000]):
       const spread = `${Math.min(...learned.map((r) => r.ms)).toFixed(0)}–${Math.max(...learned.map((r) => r.ms)).toFixed(0)}`;
       const cp = criticalPath(dag);
       const floor = median([await timerFloor(dag), await timerFloor(dag), await timerFloor(dag)]);
-      const row = `${String(n).padStart(5)} ${cold.ms.toFixed(0).padStart(8)} ${warm.ms.toFixed(0).padStart(8)} ${cp.toFixed(0).padStart(9)} ${(warm.ms / cp).toFixed(2).padStart(6)} ${floor.toFixed(0).padStart(6)} ${(warm.ms / floor).toFixed(2).padStart(7)} ${(n * BOOT_MS).toFixed(0).padStart(11)} ${ockleScanMakespan(dag).toFixed(0).padStart(11)} ${(warm.cpuMs / n).toFixed(3).padStart(11)}  ${spread.padStart(15)}`;
+      // Last, as it replaces auto-control's sequencer for the rest of this daemon's life; from
+      // a lab that is off (it switches nothing, so the lab stays off for each of its runs).
+      await sequence('off');
+      d.gateway.lab.actions.setSequencer(bareSequencer());
+      const bare = median([(await sequence('on')).ms, (await sequence('on')).ms, (await sequence('on')).ms]);
+      const row = `${String(n).padStart(5)} ${cold.ms.toFixed(0).padStart(8)} ${warm.ms.toFixed(0).padStart(8)} ${cp.toFixed(0).padStart(9)} ${(warm.ms / cp).toFixed(2).padStart(6)} ${floor.toFixed(0).padStart(6)} ${(warm.ms / floor).toFixed(2).padStart(7)} ${bare.toFixed(0).padStart(5)} ${(warm.ms / bare).toFixed(2).padStart(6)} ${(n * BOOT_MS).toFixed(0).padStart(11)} ${ockleScanMakespan(dag).toFixed(0).padStart(11)} ${(warm.cpuMs / n).toFixed(3).padStart(11)}  ${spread.padStart(15)}`;
       console.log(row);
       rows.push(row);
     } finally {

@@ -145,7 +145,9 @@ export class ActionJournal {
       if (this.#actions.has(l.action.id)) return;
       this.#actions.set(l.action.id, { rec: l.action, steps: [...l.action.steps], snapshot: null, bytes: size });
       this.#heldBytes += size;
-      this.#trim();
+      // Only the count here: a start is on the way to the action's first write, and the size
+      // is brought down when an action finishes (what it frees, it frees then).
+      while (this.#actions.size > this.#max) this.#drop(this.#actions.keys().next().value as string);
       return;
     }
     const a = this.#actions.get(l.id);
@@ -169,19 +171,16 @@ export class ActionJournal {
   }
 
   /**
-   * Keeps what is held within maxInMemory actions and #keepBytes characters. A sequence of a
-   * thousand servers journals ~600 kB of steps: held by count alone, a lab that large filled
-   * memory without bound, and every finish rewrote the whole file once it passed maxFileBytes.
+   * At each finish, keeps what is held within #keepBytes characters (the count, maxInMemory, is
+   * kept at each start). A sequence of a thousand servers journals ~600 kB of steps: held by
+   * count alone, a lab that large filled memory without bound, and every finish rewrote the
+   * whole file once it passed maxFileBytes.
    * Over the size, the oldest finished actions lose their steps first (their records stay, with
    * the failed steps and the boot times learned from them, and say how many were dropped); then,
    * still over, whole oldest records go. Running actions, the newest and the last to finish are
    * never touched: the action just asked for, or just ended, is always shown whole.
    */
   #trim(): void {
-    while (this.#actions.size > this.#max) {
-      const oldest = this.#actions.keys().next().value as string;
-      this.#drop(oldest);
-    }
     if (this.#heldBytes <= this.#keepBytes) return;
     const newest = [...this.#actions.keys()].at(-1);
     const kept = (id: string, a: Held): boolean => id === newest || id === this.#lastFinished || a.rec.status === 'running';
