@@ -143,7 +143,10 @@ export class ActionJournal {
   #apply(l: Line, size: number): void {
     if (l.t === 'start') {
       if (this.#actions.has(l.action.id)) return;
-      this.#actions.set(l.action.id, { rec: l.action, steps: [...l.action.steps], snapshot: null, bytes: size });
+      // The record holds no steps of its own (a compacted start line carries them): they are
+      // held once, in `steps`, and a trim frees them.
+      const rec = l.action.steps.length > 0 ? { ...l.action, steps: [] } : l.action;
+      this.#actions.set(l.action.id, { rec, steps: [...l.action.steps], snapshot: null, bytes: size });
       this.#heldBytes += size;
       // Only the count here: a start is on the way to the action's first write, and the size
       // is brought down when an action finishes (what it frees, it frees then).

@@ -227,12 +227,13 @@ describe('ActionJournal', () => {
     // Reopened: the same records, the dropped counts and the learned boot times with them.
     const j2 = await ActionJournal.open(dir, { maxFileBytes });
     const back = j2.list({ limit: 1000 });
-    // (Re-read, the lines' real sizes may trim one more of the oldest records.)
+    // (Re-read from the file, which holds what was appended since its last compaction, the
+    // oldest records kept may differ by one or two: the newest are the same.)
     const before = j.list({ limit: 1000 }).map((a) => a.id);
-    expect(before).toEqual(expect.arrayContaining(back.map((a) => a.id)));
-    expect(back.map((a) => a.id)).toEqual(expect.arrayContaining([long.id, ids.at(-1)]));
+    expect(back.map((a) => a.id)).toEqual(expect.arrayContaining([long.id, ...before.slice(0, 5)]));
     expect(j2.get(long.id)!.steps).toHaveLength(60);
-    expect(back.length).toBeGreaterThanOrEqual(before.length - 2);
+    expect(Math.abs(back.length - before.length)).toBeLessThanOrEqual(2);
+    expect(JSON.stringify(back).length).toBeLessThan(maxFileBytes);
     const trimmed = back.filter((a) => a.stepsDropped !== undefined);
     expect(trimmed.length).toBeGreaterThan(0);
     for (const a of trimmed) {
