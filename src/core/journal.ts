@@ -10,7 +10,7 @@
  * and nothing here ever throws from a timer. A torn last line found on open (power lost
  * mid-write) is cut off and reported. Ids never depend on the wall clock going forwards.
  */
-import { closeSync, fdatasyncSync, ftruncateSync, openSync, writeSync, renameSync, statSync } from 'node:fs';
+import { closeSync, fdatasyncSync, ftruncateSync, openSync, writeSync, renameSync, statSync, unlinkSync } from 'node:fs';
 import { mkdir, readFile, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OckleError } from '../errors.js';
@@ -249,8 +249,10 @@ export class ActionJournal {
         // What is held is at most half of maxFileBytes, but a running or newest action may be
         // larger: never compact again before the file has doubled, so a rewrite stays amortized.
         this.#compactAt = Math.max(this.#maxBytes, 2 * this.#bytes);
-      } catch (err) {
-        this.#trouble(err);
+      } catch {
+        // The file as it was is whole, and records as before: nothing is refused for this. The
+        // disk is full or failing; it is tried again once the file has grown by a quarter more.
+        this.#compactAt = this.#bytes + Math.floor(this.#maxBytes / 4);
       }
     }
   }
@@ -336,17 +338,28 @@ export class ActionJournal {
   /** Rewrites the file with the actions held in memory (atomic rename). */
   #compact(): void {
     const tmp = `${this.#file}.tmp`;
-    const fd = openSync(tmp, 'w', 0o640);
+    const lines: string[] = [];
     for (const a of [...this.#actions.values()].map((x) => this.#view(x))) {
-      writeSync(fd, JSON.stringify({ t: 'start', action: { ...a, status: 'running', steps: a.steps } } satisfies Line) + '\n');
+      lines.push(JSON.stringify({ t: 'start', action: { ...a, status: 'running', steps: a.steps } } satisfies Line) + '\n');
       if (a.status !== 'running')
-        writeSync(
-          fd,
-          JSON.stringify({ t: 'finish', id: a.id, status: a.status, at: a.finishedAt ?? a.requestedAt, ...(a.error && { error: a.error }) }) +
-            '\n',
-        );
+        lines.push(JSON.stringify({ t: 'finish', id: a.id, status: a.status, at: a.finishedAt ?? a.requestedAt, ...(a.error && { error: a.error }) }) + '\n');
     }
-    fdatasyncSync(fd);
+    const buf = Buffer.from(lines.join(''));
+    const fd = openSync(tmp, 'w', 0o640);
+    try {
+      // Whole or not at all: a short write (the disk filling up) goes on where it stopped, and
+      // a failure leaves the journal as it was, without the partial copy taking the space.
+      for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off, buf.length - off);
+      fdatasyncSync(fd);
+    } catch (err) {
+      closeSync(fd);
+      try {
+        unlinkSync(tmp);
+      } catch {
+        // gone already, or the directory refuses: the next compaction opens it with 'w' again
+      }
+      throw err;
+    }
     closeSync(fd);
     renameSync(tmp, this.#file);
     closeSync(this.#fd);

@@ -171,4 +171,53 @@ describeRoot('the journal on a full disk', () => {
     expect(j2.corruptLines).toBe(0);
     await j2.close();
   }, 30_000);
+
+  it('a compaction the disk cannot take leaves the journal whole, takes no space and refuses nothing; it compacts once there is room', async () => {
+    const { mkdtemp, readdir, truncate } = await import('node:fs/promises');
+    const { statSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { ActionJournal, JOURNAL_FILE } = await import('../../src/core/journal.js');
+    dir = await mkdtemp(join(tmpdir(), 'ockle-journal-compact-'));
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', dir]);
+    const maxFileBytes = 60_000;
+    const file = join(dir, JOURNAL_FILE);
+    const told: string[] = [];
+    const j = await ActionJournal.open(dir, { maxFileBytes, onTrouble: (m) => told.push(m) });
+    const ids: string[] = [];
+    /** One action of 30 steps (~4.5 kB); `beforeFinish` runs once its steps are on disk. */
+    const action = async (beforeFinish?: () => Promise<void>): Promise<void> => {
+      const a = j.start({ kind: 'on', targets: ['a'], force: true, origin: 'api:test', reason: `action ${ids.length}` });
+      for (let i = 0; i < 30; i++) j.step(a.id, { server: 'a', op: 'wait', ok: true, detail: `step ${i} `.padEnd(120, '.') });
+      await new Promise((r) => setImmediate(r));
+      await beforeFinish?.();
+      j.finish(a.id, 'ok');
+      ids.push(a.id);
+    };
+    // Up to one action short of the size that makes a finish compact.
+    while (statSync(file).size <= maxFileBytes - 6000) await action();
+    // The disk fills, but for a few pages: the finish line fits, the compacted copy does not.
+    await action(async () => {
+      await fill(join(dir, 'filler'));
+      const { size } = statSync(join(dir, 'filler'));
+      await truncate(join(dir, 'filler'), size - 8192);
+    });
+    const grown = statSync(file).size;
+    expect(grown).toBeGreaterThan(maxFileBytes);
+    expect(await readdir(dir)).not.toContain(`${JOURNAL_FILE}.tmp`);
+    expect(j.unwritable).toBeNull();
+    expect(told).toEqual([]);
+    // Still records: the next action is accepted and written.
+    await action();
+    expect(statSync(file).size).toBeGreaterThan(grown);
+    // Space back: a later finish compacts (retried once the file grew by a quarter of its limit).
+    await rm(join(dir, 'filler'));
+    for (let i = 0; i < 20 && statSync(file).size > maxFileBytes; i++) await action();
+    expect(statSync(file).size).toBeLessThan(maxFileBytes);
+    await j.close();
+    const j2 = await ActionJournal.open(dir, { maxFileBytes });
+    expect(j2.corruptLines).toBe(0);
+    expect(j2.repairs).toEqual([]);
+    expect(j2.get(ids.at(-1)!)!.steps).toHaveLength(30);
+    await j2.close();
+  }, 30_000);
 });
