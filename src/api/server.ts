@@ -144,6 +144,11 @@ export interface ApiOptions {
   readonly compileSchemasAfterMs?: number;
   /** Interval of SSE keep-alive comments (default 15 s). */
   readonly keepaliveMs?: number;
+  /**
+   * An SSE client with more than this many bytes waiting for it is closed (default 1 MiB): it
+   * stopped reading, and each event would otherwise stay in the daemon's memory.
+   */
+  readonly sseMaxBufferedBytes?: number;
   /** Host allow-list and failed-authentication throttle (src/api/guard.ts); absent: any Host, no throttle (unit tests). */
   readonly guard?: ApiGuard;
   /** Serve HTTPS with this certificate; `server.setSecureContext` swaps it on SIGHUP. */
@@ -652,11 +657,25 @@ export function createApi(gateway: Gateway, opts: ApiOptions): FastifyInstance {
       });
       res.write('retry: 2000\n\n');
       let id = 0;
+      // A client that stops reading (a tab frozen in the background, a laptop gone to sleep, a
+      // pipe into a stuck process) leaves what is written for it in the daemon's memory, event
+      // after event, until the connection times out, hours later. Past the limit it is closed;
+      // the dashboard and `ockle watch` reconnect and read the state again.
+      const maxBuffered = opts.sseMaxBufferedBytes ?? 1024 * 1024;
+      const send = (text: string): void => {
+        if (res.writableLength > maxBuffered) {
+          opts.log.warn({ origin: `api:${principals.get(req)?.name ?? '?'}`, buffered: res.writableLength }, 'event stream closed: the client stopped reading (it reconnects and reads the state again)');
+          close();
+          res.destroy();
+          return;
+        }
+        res.write(text);
+      };
       const off = gateway.events.onAny((name, payload) => {
         if (!filter.has(name)) return;
-        res.write(`event: ${name}\nid: ${++id}\ndata: ${JSON.stringify(payload)}\n\n`);
+        send(`event: ${name}\nid: ${++id}\ndata: ${JSON.stringify(payload)}\n\n`);
       });
-      const keepalive = setInterval(() => res.write(': keepalive\n\n'), opts.keepaliveMs ?? 15_000);
+      const keepalive = setInterval(() => send(': keepalive\n\n'), opts.keepaliveMs ?? 15_000);
       keepalive.unref();
       // A reload that removes this token ends the stream; the client's reconnect then gets 401.
       const header = req.headers.authorization;

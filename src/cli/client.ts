@@ -159,13 +159,13 @@ export class Client {
     } catch (err) {
       if (signal.aborted) return;
       throw new OckleError('OCKLE_DAEMON_UNREACHABLE', `the ockle daemon at ${this.s.url} closed the event stream (${(err as Error).message}).`, {
-        hint: 'It stopped or restarted; run `ockle watch` again once it is back.',
+        hint: 'It stopped or restarted, or it closed a stream that was not read for a while (over 1 MiB of events waiting): run `ockle watch` again.',
         cause: err,
       });
     }
     if (!signal.aborted)
       throw new OckleError('OCKLE_DAEMON_UNREACHABLE', `the ockle daemon at ${this.s.url} closed the event stream.`, {
-        hint: 'It stopped or restarted; run `ockle watch` again once it is back.',
+        hint: 'It stopped or restarted, or it closed a stream that was not read for a while (over 1 MiB of events waiting): run `ockle watch` again.',
       });
   }
 }

@@ -3,6 +3,8 @@
  * them and nothing else, and the stream carries each, by the API alone (no daemon: a gateway
  * that is only an event bus).
  */
+import { connect } from 'node:net';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { Auth } from '../../src/api/auth.js';
@@ -74,4 +76,61 @@ describe('SSE event names', () => {
     const doc = (await (await fetch(`${url}/api/openapi.json`)).json()) as { paths: Record<string, { get: { description: string } }> };
     for (const e of EVENT_NAMES) expect(doc.paths['/api/events']!.get.description).toContain(`${e}: `);
   });
+});
+
+describe('an SSE client that stops reading', () => {
+  const events = new EventBus<OckleEvents>();
+  const logged: string[] = [];
+  let app: FastifyInstance;
+  let port: number;
+  beforeAll(async () => {
+    const log = pino({ level: 'warn' }, { write: (line: string) => void logged.push(line) });
+    app = createApi({ events } as unknown as Gateway, { auth: new Auth({ tokens: [], anonymousRole: 'viewer' }), log, version: 'test', web: false, sseMaxBufferedBytes: 64 * 1024 });
+    port = Number(new URL(await app.listen({ host: '127.0.0.1', port: 0 })).port);
+  });
+  afterAll(async () => {
+    await app.close();
+  });
+
+  it('is closed once too much waits for it, and the daemon lets go of it; a client that reads is kept', async () => {
+    // A reading client (the dashboard), and one that sends its request, then never reads.
+    const ac = new AbortController();
+    const res = await fetch(`http://127.0.0.1:${port}/api/events?types=server.changed`, { signal: ac.signal });
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let read = '';
+    const reading = (async () => {
+      for (;;) {
+        const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }));
+        if (done) return;
+        read += value;
+      }
+    })();
+    const stuck = connect(port, '127.0.0.1');
+    stuck.write(`GET /api/events?types=server.changed HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\n\r\n`);
+    stuck.pause();
+    let closed = false;
+    stuck.on('close', () => (closed = true));
+    for (let i = 0; i < 200 && events.listenerCount() !== 2; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(events.listenerCount()).toBe(2);
+    // 40 MB of events, 10 kB each, in bursts the reading client keeps up with: far more than
+    // the loopback socket buffers and the 64 kB limit hold for the one that does not read.
+    const reason = 'x'.repeat(10_000);
+    for (let i = 0; i < 4000 && events.listenerCount() === 2; i++) {
+      events.emit('server.changed', { server: `s${i}`, state: 'OK', previous: 'OFF', reason });
+      if (i % 2 === 0) await new Promise((r) => setImmediate(r));
+    }
+    expect(events.listenerCount()).toBe(1);
+    expect(logged.map((l) => JSON.parse(l) as { msg: string; buffered: number }).find((l) => l.msg.startsWith('event stream closed: the client stopped reading'))?.buffered).toBeGreaterThan(64 * 1024);
+    // The stuck client, reading again, finds its stream ended.
+    stuck.resume();
+    for (let i = 0; i < 500 && !closed; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(closed).toBe(true);
+    // The reading client still gets what comes next.
+    const before = read.length;
+    events.emit('server.changed', { server: 'after', state: 'OK', previous: 'OFF', reason: 'still here' });
+    for (let i = 0; i < 200 && !read.slice(before).includes('"server":"after"'); i++) await new Promise((r) => setTimeout(r, 10));
+    expect(read.slice(before)).toContain('"server":"after"');
+    ac.abort();
+    await reading;
+  }, 60_000);
 });
