@@ -6,11 +6,11 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/commands.js';
 import { ActionJournal } from '../../src/core/journal.js';
 import { Daemon } from '../../src/daemon.js';
 import { silentLogger } from '../../src/log.js';
 import { LOCAL_TOKEN_FILE } from '../../src/config/paths.js';
+import { cliRunner } from '../support/cli.js';
 import { demoConfig, type DemoCopy } from '../support/demo.js';
 import { describePeer, which } from '../support/peers.js';
 
@@ -19,17 +19,7 @@ describe('ockle action of an action whose steps were not kept', () => {
   let daemon: Daemon;
   let old = '';
   let newest = '';
-  const cli = async (...argv: string[]): Promise<{ code: number; out: string; err: string }> => {
-    let out = '';
-    let err = '';
-    const code = await main(argv, {
-      stdout: { write: (s: string) => ((out += s), true) },
-      stderr: { write: (s: string) => ((err += s), true) },
-      env: {},
-      cwd: demo.configDir,
-    } as never);
-    return { code, out, err };
-  };
+  const cli = cliRunner(() => demo.configDir);
   beforeAll(async () => {
     demo = await demoConfig();
     await mkdir(demo.stateDir, { recursive: true });
@@ -58,16 +48,16 @@ describe('ockle action of an action whose steps were not kept', () => {
   });
 
   it('shows what was kept (the failure and the boot times) and says how many other steps were not', async () => {
-    const r = await cli('action', old, '--config', demo.configDir);
+    const r = await cli('action', old);
     expect(r.code, r.err).toBe(0);
     expect(r.out).toContain('attempt 1 of 3: tests did not pass within boot_timeout 60.0 s');
     expect(r.out.match(/ up: s\d+ serves after 20\.0 s/g)).toHaveLength(40);
     expect(r.out).not.toContain(' switch: ');
     expect(r.out).toContain('(40 more steps not kept: for an old action the journal keeps only its failures and learned boot times)');
-    const last = await cli('action', newest, '--config', demo.configDir);
+    const last = await cli('action', newest);
     expect(last.out.match(/ switch: /g)).toHaveLength(40);
     expect(last.out).not.toContain('not kept');
-    const json = JSON.parse((await cli('action', old, '--json', '--config', demo.configDir)).out) as { stepsDropped?: number };
+    const json = JSON.parse((await cli('action', old, '--json')).out) as { stepsDropped?: number };
     expect(json.stepsDropped).toBe(40);
   });
 
