@@ -21,7 +21,7 @@ import { ActionJournal } from '../src/core/journal.js';
 import { Daemon } from '../src/daemon.js';
 import { silentLogger } from '../src/log.js';
 import { demoConfig } from '../test/support/demo.js';
-import { benchSequence } from './sequence.js';
+import { benchSequence, benchSequenceWatched } from './sequence.js';
 import { median, time } from './timing.js';
 import { benchSnmp } from './snmp.js';
 import { benchRelays } from './relays.js';
@@ -272,7 +272,10 @@ if (only === undefined || only === 'foundation') {
     await demo.cleanup();
   }
 }
-if (only === undefined || only === 'sequence') await benchSequence();
+if (only === undefined || only === 'sequence') {
+  await benchSequence();
+  await benchSequenceWatched(report);
+}
 if (only === undefined || only === 'snmp') await benchSnmp();
 if (only === undefined || only === 'relays') await benchRelays();
 if (only === undefined || only === 'ipmi') await benchIpmi();

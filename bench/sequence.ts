@@ -20,7 +20,8 @@
  *
  * Run on its own (to profile it): `node --cpu-prof dist/bench/sequence.js 1000`.
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -228,6 +229,50 @@ export async function benchSequence(sizes: readonly number[] = [10, 100, 1000]):
     }
   }
   return rows;
+}
+
+type Report = (r: { name: string; unit: string; ockle: number; baseline: number; baselineName: string }) => void;
+
+/**
+ * The same learned `on` of N servers with `streams` event streams open (`/api/events`, read by a
+ * child process as fast as they come: dashboards, `ockle watch`), against none, in one daemon.
+ * Each stream gets every event of the sequence; what that costs the daemon is what is measured.
+ */
+export async function benchSequenceWatched(report: Report, n = 1000, streams = 50): Promise<void> {
+  const dag = layeredDag(n, DEPTH);
+  const { dir, root } = await writeLab(dag);
+  const d = await Daemon.start({ configDir: dir, log: silentLogger(), monitor: false });
+  const token = (await readFile(join(root, 'state', 'api-token'), 'utf8')).trim();
+  const on = async (): Promise<number> => {
+    for (const kind of ['off', 'on'] as const) {
+      const t0 = performance.now();
+      const rec = d.gateway.request({ kind, targets: dag.names, force: false, origin: 'bench', reason: 'bench' });
+      const done = await d.gateway.waitFor(rec.id);
+      if (done.status !== 'ok') throw new Error(`sequence ${kind} ended ${done.status}`);
+      if (kind === 'on') return performance.now() - t0;
+    }
+    return NaN;
+  };
+  const reader = `const http = require('node:http'); let open = 0;
+for (let i = 0; i < ${streams}; i++) http.get(process.argv[1], { headers: { authorization: 'Bearer ' + process.argv[2] } }, (res) => { res.resume(); if (++open === ${streams}) console.log('open'); });`;
+  try {
+    await on();
+    const quiet = median([await on(), await on(), await on(), await on(), await on()]);
+    const child = spawn(process.execPath, ['-e', reader, `${d.url}/api/events`, token], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on('data', (b: Buffer) => b.toString().includes('open') && resolve());
+        child.once('exit', (code) => reject(new Error(`the stream reader exited (${code})`)));
+      });
+      const watched = median([await on(), await on(), await on(), await on(), await on()]);
+      report({ name: `sequence ${n}, ${streams} event streams`, unit: 'ms', ockle: watched, baseline: quiet, baselineName: 'the same, no event stream' });
+    } finally {
+      child.kill();
+    }
+  } finally {
+    await d.stop();
+    await rm(root, { recursive: true, force: true });
+  }
 }
 
 // `node dist/bench/sequence.js [N…]`: only these sizes, in this process (for --cpu-prof).

@@ -636,6 +636,16 @@ export function createApi(gateway: Gateway, opts: ApiOptions): FastifyInstance {
     },
   );
 
+  // One event's text, made once for every stream: the bus hands the same payload to each
+  // stream's listener in one emit, so the first serialises it and the others reuse it. The id
+  // counts the daemon's events, so it is the same on every stream.
+  let sseLast: { readonly payload: unknown; readonly name: string; readonly text: string } | null = null;
+  let sseId = 0;
+  const sseText = (name: string, payload: unknown): string => {
+    if (sseLast === null || sseLast.payload !== payload || sseLast.name !== name) sseLast = { payload, name, text: `event: ${name}\nid: ${++sseId}\ndata: ${JSON.stringify(payload)}\n\n` };
+    return sseLast.text;
+  };
+
   app.get<{ Querystring: { types?: string } }>(
     '/api/events',
     {
@@ -656,13 +666,20 @@ export function createApi(gateway: Gateway, opts: ApiOptions): FastifyInstance {
         'x-accel-buffering': 'no',
       });
       res.write('retry: 2000\n\n');
-      let id = 0;
       // A client that stops reading (a tab frozen in the background, a laptop gone to sleep, a
       // pipe into a stuck process) leaves what is written for it in the daemon's memory, event
       // after event, until the connection times out, hours later. Past the limit it is closed;
       // the dashboard and `ockle watch` reconnect and read the state again.
       const maxBuffered = opts.sseMaxBufferedBytes ?? 1024 * 1024;
-      const send = (text: string): void => {
+      // What a turn of the event loop emitted goes out in one write per client at its end: a
+      // sequence emits thousands of events, and a write (a system call) per event per client
+      // made fifty open dashboards cost seconds of the main thread per sequence.
+      let pending: string[] = [];
+      let flushing: NodeJS.Immediate | null = null;
+      const flush = (): void => {
+        flushing = null;
+        const text = pending.join('');
+        pending = [];
         if (res.writableLength > maxBuffered) {
           opts.log.warn({ origin: `api:${principals.get(req)?.name ?? '?'}`, buffered: res.writableLength }, 'event stream closed: the client stopped reading (it reconnects and reads the state again)');
           close();
@@ -671,9 +688,12 @@ export function createApi(gateway: Gateway, opts: ApiOptions): FastifyInstance {
         }
         res.write(text);
       };
+      const send = (text: string): void => {
+        pending.push(text);
+        flushing ??= setImmediate(flush);
+      };
       const off = gateway.events.onAny((name, payload) => {
-        if (!filter.has(name)) return;
-        send(`event: ${name}\nid: ${++id}\ndata: ${JSON.stringify(payload)}\n\n`);
+        if (filter.has(name)) send(sseText(name, payload));
       });
       const keepalive = setInterval(() => send(': keepalive\n\n'), opts.keepaliveMs ?? 15_000);
       keepalive.unref();
@@ -688,6 +708,9 @@ export function createApi(gateway: Gateway, opts: ApiOptions): FastifyInstance {
         off();
         offAuth();
         clearInterval(keepalive);
+        if (flushing) clearImmediate(flushing);
+        flushing = null;
+        pending = [];
       }
       req.raw.once('close', close);
       res.once('close', close);

@@ -62,6 +62,26 @@ describe('SSE event names', () => {
     expect([...text.matchAll(/^event: (\S+)$/gm)].map((m) => m[1])).toEqual(['plugin.changed']);
   });
 
+  it('a burst of events reaches every stream whole and in order, with the same ids on each', async () => {
+    const open = async () => {
+      const ac = new AbortController();
+      const res = await fetch(`${url}/api/events?types=server.changed`, { signal: ac.signal });
+      const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+      return { ac, reader, text: '' };
+    };
+    const streams = [await open(), await open()];
+    await listeners(2);
+    // One synchronous burst (one turn of the loop), as a sequence's wave makes them.
+    for (let i = 0; i < 1000; i++) events.emit('server.changed', { server: `s${i}`, state: 'OK', previous: 'OFF', reason: '' });
+    for (const s of streams) while ((s.text.match(/^event: /gm) ?? []).length < 1000) s.text += (await s.reader.read()).value ?? '';
+    const parsed = streams.map((s) => [...s.text.matchAll(/^id: (\d+)\ndata: (.*)$/gm)].map((m) => ({ id: Number(m[1]), server: (JSON.parse(m[2]!) as { server: string }).server })));
+    expect(parsed[0]!.map((e) => e.server)).toEqual(Array.from({ length: 1000 }, (_, i) => `s${i}`));
+    expect(parsed[1]).toEqual(parsed[0]);
+    expect(parsed[0]!.every((e, i) => i === 0 || e.id === parsed[0]![i - 1]!.id + 1)).toBe(true);
+    for (const s of streams) s.ac.abort();
+    await listeners(0);
+  });
+
   it('refuses a name that is not in the table, listing the ones that are', async () => {
     const res = await fetch(`${url}/api/events?types=server.changed,server.chnaged`);
     expect(res.status).toBe(400);
