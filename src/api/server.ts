@@ -637,12 +637,17 @@ export function createApi(gateway: Gateway, opts: ApiOptions): FastifyInstance {
   );
 
   // One event's text, made once for every stream: the bus hands the same payload to each
-  // stream's listener in one emit, so the first serialises it and the others reuse it. The id
-  // counts the daemon's events, so it is the same on every stream.
+  // stream's listener in one emit, so the first serialises it and the others reuse it. The text
+  // is kept for that emit only (forgotten at the next microtask), so a payload object emitted
+  // again later, even changed, is serialised anew. The id counts the daemon's events, so it is
+  // the same on every stream.
   let sseLast: { readonly payload: unknown; readonly name: string; readonly text: string } | null = null;
   let sseId = 0;
   const sseText = (name: string, payload: unknown): string => {
-    if (sseLast === null || sseLast.payload !== payload || sseLast.name !== name) sseLast = { payload, name, text: `event: ${name}\nid: ${++sseId}\ndata: ${JSON.stringify(payload)}\n\n` };
+    if (sseLast === null || sseLast.payload !== payload || sseLast.name !== name) {
+      if (sseLast === null) queueMicrotask(() => (sseLast = null));
+      sseLast = { payload, name, text: `event: ${name}\nid: ${++sseId}\ndata: ${JSON.stringify(payload)}\n\n` };
+    }
     return sseLast.text;
   };
 
