@@ -5,15 +5,12 @@
  *
  * Under fault: an action exists only once its start record is on disk (written whole and
  * synced), so a full disk refuses new actions with OCKLE_JOURNAL_UNWRITABLE instead of losing
- * one; a record that cannot be written whole is cut off again, never left torn; steps and
- * finishes that cannot be written yet are kept and written as soon as the disk takes them,
- * and nothing here ever throws from a timer. A torn last line found on open (power lost
- * mid-write) is cut off and reported. Ids never depend on the wall clock going forwards.
+ * one; how records reach the disk, and what happens when it refuses them, is
+ * src/core/journal-file.ts. Ids never depend on the wall clock going forwards.
  */
-import { closeSync, fdatasyncSync, ftruncateSync, openSync, writeSync, renameSync, statSync, unlinkSync } from 'node:fs';
-import { mkdir, readFile, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
-import { OckleError } from '../errors.js';
+import type { OckleError } from '../errors.js';
+import { JournalFile } from './journal-file.js';
 import type { ActionRecord, ActionRequest, ActionStatus, ActionStep } from './model.js';
 
 export const JOURNAL_FILE = 'journal.jsonl';
@@ -46,7 +43,7 @@ interface Held {
 }
 
 export class ActionJournal {
-  readonly #file: string;
+  readonly #file: JournalFile;
   readonly #now: () => Date;
   readonly #max: number;
   readonly #maxBytes: number;
@@ -57,17 +54,9 @@ export class ActionJournal {
   readonly #keepBytes: number;
   /** The file size past which the next finish compacts it. */
   #compactAt: number;
-  #fd: number;
-  #bytes: number;
-  readonly #pending: string[] = [];
-  #flushSoon: NodeJS.Immediate | null = null;
   /** Time and counter of the newest id (ids grow even when the clock steps back). */
   #lastT = 0;
   #lastN = -1;
-  /** Why the journal cannot write now (null: it can); new actions are refused meanwhile. */
-  #unwritable: OckleError | null = null;
-  #retry: NodeJS.Timeout | null = null;
-  readonly #onTrouble: (message: string, err: OckleError | null) => void;
   /** What was repaired on open, in words (a torn last record cut off), for the log and `ockle actions`. */
   readonly repairs: readonly string[];
   /** Actions found unfinished on open (the previous process died mid-action); now `interrupted`. */
@@ -76,9 +65,7 @@ export class ActionJournal {
   readonly corruptLines: number;
 
   private constructor(file: string, o: JournalOptions, lines: string[], repairs: string[]) {
-    this.#file = file;
     this.repairs = repairs;
-    this.#onTrouble = o.onTrouble ?? (() => {});
     this.#now = o.now ?? (() => new Date());
     this.#max = o.maxInMemory ?? 2000;
     this.#maxBytes = o.maxFileBytes ?? 8 * 1024 * 1024;
@@ -94,8 +81,7 @@ export class ActionJournal {
       }
     }
     this.corruptLines = corrupt;
-    this.#fd = openSync(file, 'a', 0o640);
-    this.#bytes = statSync(file).size;
+    this.#file = new JournalFile(file, o.onTrouble ?? (() => {}));
     const unfinished = [...this.#actions.values()].map((a) => this.#view(a)).filter((a) => a.status === 'running');
     this.interruptedOnOpen = unfinished.map((a) =>
       this.finish(a.id, 'interrupted', { code: 'OCKLE_OPERATION_ABORTED', message: 'daemon stopped before the action finished' }),
@@ -116,27 +102,9 @@ export class ActionJournal {
   }
 
   static async open(stateDir: string, o: JournalOptions = {}): Promise<ActionJournal> {
-    await mkdir(stateDir, { recursive: true, mode: 0o750 });
     const file = join(stateDir, JOURNAL_FILE);
-    let text = '';
-    try {
-      text = await readFile(file, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
-    // A last line without its newline was torn by a crash or power loss mid-write. The next
-    // record would be glued onto it (and lost with it): cut it off, and say whose it was.
-    const repairs: string[] = [];
-    if (text.length > 0 && !text.endsWith('\n')) {
-      const keep = text.lastIndexOf('\n') + 1;
-      const torn = text.slice(keep);
-      const bytes = Buffer.byteLength(torn);
-      const id = /"(?:id|action":\{"id)":"(a[0-9a-z]+)"/.exec(torn)?.[1];
-      await truncate(file, Buffer.byteLength(text.slice(0, keep)));
-      text = text.slice(0, keep);
-      repairs.push(`the journal's last record was torn (a crash or power loss while it was written): ${bytes} bytes dropped${id ? `, of action ${id}` : ''}`);
-    }
-    return new ActionJournal(file, o, text.split('\n'), repairs);
+    const { lines, repairs } = await JournalFile.read(stateDir, file);
+    return new ActionJournal(file, o, lines, repairs);
   }
 
   /** `size`: the characters of the line (what holding it costs, roughly). */
@@ -216,155 +184,50 @@ export class ActionJournal {
   }
 
   /**
-   * Steps are written together once per turn of the event loop (a sequence of a thousand servers
-   * makes thousands of them, and one write each was its largest CPU cost). Start and finish
-   * lines flush what is pending first and are fdatasync'ed, so the file keeps its order; a crash
-   * loses at most the steps of the current turn, and the action then reads as interrupted.
-   *
-   * A start is written before it exists in memory: if it cannot be written, it throws and
-   * nothing happened. A step or a finish of an action already under way is kept in memory and
-   * in order, and written as soon as the disk takes it again.
+   * Writes a line (see JournalFile). A start is written before it exists in memory: if it
+   * cannot be written, it throws and nothing happened. A step or a finish of an action already
+   * under way is kept in memory and in order, and written as soon as the disk takes it again;
+   * steps once per turn, a finish synced.
    */
   #append(l: Line, sync: boolean): void {
     // A step's line is written around its step: the same text as
     // JSON.stringify of the whole line, without encoding a wrapper object per step.
     const text = l.t === 'step' ? `{"t":"step","id":${JSON.stringify(l.id)},"step":${JSON.stringify(l.step)}}\n` : JSON.stringify(l) + '\n';
     if (l.t === 'start') {
-      this.#flush();
-      if (this.#pending.length > 0) throw this.#unwritable ?? new OckleError('OCKLE_JOURNAL_UNWRITABLE', 'the journal is closed');
-      this.#writeWhole(text, true);
+      this.#file.writeNow(text);
       this.#apply(l, text.length);
       return;
     }
     this.#apply(l, text.length);
-    this.#pending.push(text);
-    if (!sync) {
-      this.#flushSoon ??= setImmediate(() => this.#flush());
-      return;
-    }
-    this.#flush(true);
-    if (this.#pending.length === 0 && this.#bytes > this.#compactAt && l.t === 'finish') {
+    this.#file.queue(text, sync);
+    if (sync && l.t === 'finish' && !this.#file.pending && this.#file.bytes > this.#compactAt) {
       try {
         this.#compact();
         // What is held is at most half of maxFileBytes, but a running or newest action may be
         // larger: never compact again before the file has doubled, so a rewrite stays amortized.
-        this.#compactAt = Math.max(this.#maxBytes, 2 * this.#bytes);
+        this.#compactAt = Math.max(this.#maxBytes, 2 * this.#file.bytes);
       } catch {
         // The file as it was is whole, and records as before: nothing is refused for this. The
         // disk is full or failing; it is tried again once the file has grown by a quarter more.
-        this.#compactAt = this.#bytes + Math.floor(this.#maxBytes / 4);
+        this.#compactAt = this.#file.bytes + Math.floor(this.#maxBytes / 4);
       }
     }
   }
 
-  /**
-   * Writes `text` whole at the end of the file (a short write goes on where it stopped). On
-   * failure the file is cut back to where it was, so no torn record is left, and it throws.
-   */
-  #writeWhole(text: string, sync: boolean): void {
-    if (this.#fd < 0) throw new OckleError('OCKLE_JOURNAL_UNWRITABLE', 'the journal is closed');
-    const buf = Buffer.from(text);
-    const before = this.#bytes;
-    try {
-      for (let off = 0; off < buf.length; ) off += writeSync(this.#fd, buf, off, buf.length - off);
-      if (sync) fdatasyncSync(this.#fd);
-      this.#bytes = before + buf.length;
-      this.#recovered();
-    } catch (err) {
-      try {
-        ftruncateSync(this.#fd, before);
-      } catch {
-        // nothing more can be done here; the torn tail is cut off at the next open
-      }
-      throw this.#trouble(err);
-    }
-  }
-
-  /** Writes what is pending; never throws (it runs from a timer too). */
-  #flush(sync = false): void {
-    if (this.#flushSoon) clearImmediate(this.#flushSoon);
-    this.#flushSoon = null;
-    if (this.#pending.length === 0 || this.#fd < 0) return;
-    try {
-      this.#writeWhole(this.#pending.join(''), sync);
-      this.#pending.length = 0;
-    } catch {
-      // kept in #pending, in order; retried (see #trouble)
-    }
-  }
-
-  #trouble(err: unknown): OckleError {
-    const code = (err as NodeJS.ErrnoException).code;
-    const dir = this.#file.replace(/\/[^/]*$/, '');
-    const why = code === 'ENOSPC' ? `no space left on ${dir}` : code === 'EDQUOT' ? `disk quota exceeded on ${dir}` : `${(err as Error).message}`;
-    const e = new OckleError('OCKLE_JOURNAL_UNWRITABLE', `cannot record actions: ${why}`, {
-      hint: `Free space in ${dir} (the state directory); ockle records actions again as soon as it can write, without a restart.`,
-      cause: err,
-    });
-    if (!this.#unwritable) this.#onTrouble(e.message, e);
-    this.#unwritable = e;
-    // Keep trying: pending steps and finishes reach the disk once it has room again.
-    this.#retry ??= setTimeout(() => {
-      this.#retry = null;
-      if (this.#pending.length > 0) this.#flush(true);
-      else this.#probeWritable();
-    }, 1000);
-    this.#retry.unref();
-    return e;
-  }
-
-  /** With nothing pending, whether the file takes a byte again (then cut back). */
-  #probeWritable(): void {
-    try {
-      writeSync(this.#fd, '\n');
-      ftruncateSync(this.#fd, this.#bytes);
-      this.#recovered();
-    } catch (err) {
-      this.#trouble(err);
-    }
-  }
-
-  #recovered(): void {
-    if (!this.#unwritable) return;
-    this.#unwritable = null;
-    this.#onTrouble('the journal can be written again: actions are accepted', null);
-  }
-
-  /** Why actions cannot be recorded now, or null. */
+  /** Why actions cannot be recorded now, or null; new actions are refused meanwhile. */
   get unwritable(): OckleError | null {
-    return this.#unwritable;
+    return this.#file.unwritable;
   }
 
   /** Rewrites the file with the actions held in memory (atomic rename). */
   #compact(): void {
-    const tmp = `${this.#file}.tmp`;
     const lines: string[] = [];
     for (const a of [...this.#actions.values()].map((x) => this.#view(x))) {
       lines.push(JSON.stringify({ t: 'start', action: { ...a, status: 'running', steps: a.steps } } satisfies Line) + '\n');
       if (a.status !== 'running')
         lines.push(JSON.stringify({ t: 'finish', id: a.id, status: a.status, at: a.finishedAt ?? a.requestedAt, ...(a.error && { error: a.error }) }) + '\n');
     }
-    const buf = Buffer.from(lines.join(''));
-    const fd = openSync(tmp, 'w', 0o640);
-    try {
-      // Whole or not at all: a short write (the disk filling up) goes on where it stopped, and
-      // a failure leaves the journal as it was, without the partial copy taking the space.
-      for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off, buf.length - off);
-      fdatasyncSync(fd);
-    } catch (err) {
-      closeSync(fd);
-      try {
-        unlinkSync(tmp);
-      } catch {
-        // gone already, or the directory refuses: the next compaction opens it with 'w' again
-      }
-      throw err;
-    }
-    closeSync(fd);
-    renameSync(tmp, this.#file);
-    closeSync(this.#fd);
-    this.#fd = openSync(this.#file, 'a', 0o640);
-    this.#bytes = statSync(this.#file).size;
+    this.#file.rewrite(lines.join(''));
   }
 
   /**
@@ -385,12 +248,9 @@ export class ActionJournal {
   }
 
   start(req: ActionRequest): ActionRecord {
-    if (this.#unwritable) {
-      // Try once more now (space may be back); refuse if it still cannot write.
-      if (this.#pending.length > 0) this.#flush(true);
-      else this.#probeWritable();
-      if (this.#unwritable) throw this.#unwritable;
-    }
+    // Cannot write: tried once more now (space may be back), refused if it still cannot.
+    const why = this.#file.retryNow();
+    if (why) throw why;
     const action: ActionRecord = {
       id: this.#newId(),
       kind: req.kind,
@@ -455,12 +315,6 @@ export class ActionJournal {
   }
 
   async close(): Promise<void> {
-    if (this.#retry) clearTimeout(this.#retry);
-    this.#retry = null;
-    this.#flush(true);
-    if (this.#fd >= 0) {
-      closeSync(this.#fd);
-      this.#fd = -1;
-    }
+    this.#file.close();
   }
 }
