@@ -18,6 +18,8 @@ export interface ActionQuery {
   readonly limit?: number;
   readonly server?: string;
   readonly status?: ActionRecord['status'];
+  /** Only the stages and notes of this power event source (`ups:NAME`). */
+  readonly source?: string;
 }
 
 export interface Health {

@@ -116,9 +116,16 @@ export class ActionJournal {
       const rec = l.action.steps.length > 0 ? { ...l.action, steps: [] } : l.action;
       this.#actions.set(l.action.id, { rec, steps: [...l.action.steps], snapshot: null, bytes: size });
       this.#heldBytes += size;
+      const ev = l.action.event;
+      if (ev?.stage === 'start') this.#openEvents.set(ev.source, ev.id);
+      else if (ev?.stage === 'end' && this.#openEvents.get(ev.source) === ev.id) this.#openEvents.delete(ev.source);
       // Only the count here: a start is on the way to the action's first write, and the size
       // is brought down when an action finishes (what it frees, it frees then).
-      while (this.#actions.size > this.#max) this.#drop(this.#actions.keys().next().value as string);
+      if (this.#actions.size > this.#max)
+        for (const [id, a] of this.#actions) {
+          if (this.#actions.size <= this.#max) break;
+          if (!this.#pinned(a)) this.#drop(id);
+        }
       return;
     }
     const a = this.#actions.get(l.id);
@@ -134,6 +141,20 @@ export class ActionJournal {
     this.#lastFinished = l.id;
     this.#trim();
   }
+
+  /**
+   * Whether a record belongs to the open power event of its source (a UPS): the journal is that
+   * event's memory, and a daemon restarted mid-event rebuilds it from these records (which
+   * stages ran, what was on before the cut). However busy the lab is meanwhile, they are never
+   * dropped, by count or by size, until the event's end is journaled; only the newest event of
+   * each source is held so (an event whose source left the configuration is not kept forever).
+   */
+  #pinned(a: Held): boolean {
+    const ev = a.rec.event;
+    return ev !== undefined && this.#openEvents.get(ev.source) === ev.id;
+  }
+  /** Source → id of its newest power event that has not ended. */
+  readonly #openEvents = new Map<string, string>();
 
   /** A frozen snapshot; a new object after every change, so holders of old ones are never mutated. */
   #view(a: Held): ActionRecord {
@@ -154,7 +175,7 @@ export class ActionJournal {
   #trim(): void {
     if (this.#heldBytes <= this.#keepBytes) return;
     const newest = [...this.#actions.keys()].at(-1);
-    const kept = (id: string, a: Held): boolean => id === newest || id === this.#lastFinished || a.rec.status === 'running';
+    const kept = (id: string, a: Held): boolean => id === newest || id === this.#lastFinished || a.rec.status === 'running' || this.#pinned(a);
     for (const [id, a] of this.#actions) {
       if (this.#heldBytes <= this.#keepBytes) return;
       if (!kept(id, a) && a.rec.stepsDropped === undefined) this.#dropSteps(a);
@@ -298,13 +319,14 @@ export class ActionJournal {
   }
 
   /** Newest first. */
-  list(q: { limit?: number; server?: string; status?: ActionStatus } = {}): ActionRecord[] {
+  list(q: { limit?: number; server?: string; status?: ActionStatus; source?: string } = {}): ActionRecord[] {
     const out: ActionRecord[] = [];
     const all = [...this.#actions.values()];
     for (let i = all.length - 1; i >= 0 && out.length < (q.limit ?? 100); i--) {
       const a = all[i]!.rec;
       if (q.server && !a.targets.includes(q.server)) continue;
       if (q.status && a.status !== q.status) continue;
+      if (q.source && a.event?.source !== q.source) continue;
       out.push(this.#view(all[i]!));
     }
     return out;

@@ -28,7 +28,7 @@ export interface UpsPort {
   request(req: ActionRequest): ActionRecord;
   cancel(id: string, origin: string): ActionRecord;
   waitFor(id: string, signal?: AbortSignal): Promise<ActionRecord>;
-  actions(query: { limit?: number }): readonly ActionRecord[];
+  actions(query: { limit?: number; source?: string }): readonly ActionRecord[];
   plan(kind: 'on' | 'off', targets: readonly string[] | 'all'): Plan;
   /** Journals a record that switches nothing (kind `ups`): an event began, mains came back, it ended. */
   journalNote(n: { readonly kind: 'ups'; readonly origin: string; readonly reason: string; readonly targets: readonly string[]; readonly event: ActionEvent; readonly steps?: readonly string[]; readonly status?: 'ok' | 'failed' }): ActionRecord;
@@ -412,7 +412,8 @@ export class UpsMonitor {
 
   /** Rebuilds an open event from the journal (a restart mid-event). */
   #resume(): void {
-    const mine = this.#o.port.actions({ limit: 1000 }).filter((a) => a.event?.source === this.origin);
+    // Its own records only: a busy lab journals thousands of other actions during a long cut.
+    const mine = this.#o.port.actions({ limit: 1000, source: this.origin });
     const newest = mine[0]?.event;
     if (!newest) return;
     const all = mine.filter((a) => a.event?.id === newest.id);

@@ -171,6 +171,45 @@ describe('ActionJournal', () => {
     await j2.close();
   });
 
+  it('holds the open power event of each source whatever else it drops (by count or size, and after a compaction), and lets it go once it ended', async () => {
+    const j = await ActionJournal.open(dir, { maxInMemory: 5, maxFileBytes: 4000 });
+    const note = (stage: string, id = 'e1', source = 'ups:ups-1') => {
+      const a = j.start({ kind: 'ups', targets: ['web-1'], force: false, origin: source, reason: stage, event: { source, id, cut: 1, stage } });
+      j.finish(a.id, 'ok');
+      return a.id;
+    };
+    const busy = (n: number) => {
+      for (let i = 0; i < n; i++) {
+        const a = j.start(req([`s${i}`]));
+        for (let k = 0; k < 5; k++) j.step(a.id, { server: `s${i}`, op: 'switch', ok: true, detail: 'x'.repeat(60) });
+        j.finish(a.id, 'ok');
+      }
+    };
+    const old = note('start', 'e0');
+    note('end', 'e0');
+    const begun = note('start');
+    busy(40);
+    const tier = note('tier-1');
+    busy(40);
+    // The open event's records are held; the ended one is gone, as are the old busy actions.
+    expect(j.get(begun)).toBeDefined();
+    expect(j.get(tier)).toBeDefined();
+    expect(j.get(old)).toBeUndefined();
+    expect(j.list({ source: 'ups:ups-1', limit: 10 }).map((a) => a.event?.stage)).toEqual(['tier-1', 'start']);
+    await j.close();
+    // Read back (the file was compacted on the way): still there.
+    const j2 = await ActionJournal.open(dir, { maxInMemory: 5, maxFileBytes: 4000 });
+    expect(j2.get(begun)?.event?.stage).toBe('start');
+    expect(j2.list({ limit: 100 }).length).toBeLessThanOrEqual(5 + 2);
+    await j2.close();
+    const j3 = await ActionJournal.open(dir, { maxInMemory: 5, maxFileBytes: 4000 });
+    const end = j3.start({ kind: 'ups', targets: [], force: false, origin: 'ups:ups-1', reason: 'end', event: { source: 'ups:ups-1', id: 'e1', cut: 1, stage: 'end' } });
+    j3.finish(end.id, 'ok');
+    for (let i = 0; i < 10; i++) j3.finish(j3.start(req([`t${i}`])).id, 'ok');
+    expect(j3.get(begun)).toBeUndefined();
+    await j3.close();
+  });
+
   it('holds and writes a bounded size: old actions keep their failures and learned boot times, running and just-ended ones stay whole, and compactions are not repeated at every finish', async () => {
     const maxFileBytes = 200_000;
     const j = await ActionJournal.open(dir, { maxFileBytes });

@@ -176,6 +176,37 @@ describe('UPS power cut on a simulated UPS', () => {
     expect(recs.filter((r) => r.event?.stage === 'start')).toHaveLength(1);
   });
 
+  it('a daemon restarted mid-event goes on from the journal even after thousands of other actions (a busy lab kept switching what stayed on)', async () => {
+    const l = await powerCutLab({ tier_interval: '1s' });
+    let d = await start(l);
+    const t1 = stage(d, 'tier-1');
+    await d.ups.simulate('ups-1', { power: 'battery' });
+    await t1;
+    await d.stop();
+    daemon = undefined;
+    // Meanwhile (journaled as a busy lab does: a CI farm power-cycling the boards it still has),
+    // 2500 actions: more than the journal holds by count (2000) and than a resume looked back (1000).
+    const file = join(l.stateDir, 'journal.jsonl');
+    const t0 = Date.now();
+    const lines: string[] = [];
+    for (let i = 0; i < 2500; i++) {
+      const id = `a${(t0 + i).toString(36)}00`;
+      const at = new Date(t0 + i).toISOString();
+      lines.push(JSON.stringify({ t: 'start', action: { id, kind: 'cycle', targets: ['switch'], force: true, origin: 'pdudaemon', reason: 'lava', requestedAt: at, status: 'running', steps: [] } }));
+      lines.push(JSON.stringify({ t: 'finish', id, status: 'ok', at }));
+    }
+    await writeFile(file, (await readFile(file, 'utf8')) + lines.join('\n') + '\n');
+    d = await start(l);
+    // The event is not forgotten: tier-1 is not run again, and mains back brings back what was shed.
+    expect(d.ups.status('ups-1').event?.done).toContain('tier-1');
+    const restore = stage(d, 'restore');
+    await d.ups.simulate('ups-1', { power: 'mains' });
+    await restore;
+    const w = writes(d);
+    expect(w.filter((x) => x.startsWith('off ')).sort()).toEqual(['off 4', 'off 5']);
+    expect(w.filter((x) => x.startsWith('on ')).sort()).toEqual(['on 4', 'on 5']);
+  });
+
   it('a silent UPS is unknown with an alarm and starts nothing; it acts once it answers again', async () => {
     const d = await start(await powerCutLab());
     await d.ups.simulate('ups-1', { power: 'battery' });
