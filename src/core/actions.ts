@@ -48,8 +48,6 @@ export class Actions {
   readonly #running = new Map<string, Running>();
   /** Progress of each running sequenced action. */
   readonly #progress = new Map<string, ProgressTracker>();
-  /** Boot time per server, learned from the journal's `up` steps (newest wins). */
-  readonly #learnedBoot = new Map<string, number>();
   readonly #ops: ServerOps;
   readonly #paused: (server: string) => boolean;
   #sequencer: Sequencer | null = null;
@@ -64,14 +62,11 @@ export class Actions {
     this.#log = o.log;
     this.#paused = o.paused ?? (() => false);
     this.#switcher = new Switcher(o.state, (id, step) => this.step(id, step), o.confirmIntervalMs);
-    for (const a of this.#journal.list({ limit: 1000 }))
-      for (const st of a.steps)
-        if (st.op === 'up' && st.server && st.ms !== undefined && !this.#learnedBoot.has(st.server)) this.#learnedBoot.set(st.server, st.ms);
     this.#ops = createServerOps({
       state: o.state,
       switcher: this.#switcher,
       step: (id, step) => this.step(id, step),
-      learnedBoot: (n) => this.#learnedBoot.get(n),
+      learnedBoot: (n) => this.learnedBoot(n),
       progress: (id) => this.#progress.get(id),
       kindOf: (id) => this.#journal.get(id)?.kind,
       emitProgress: (p) => this.#events.emit('action.progress', p),
@@ -83,12 +78,12 @@ export class Actions {
     this.#sequencer = seq;
   }
 
+  /** Boot time learned from the server's newest `up` step (the journal keeps them, see learnedBoots). */
   learnedBoot(server: string): number | undefined {
-    return this.#learnedBoot.get(server);
+    return this.#journal.learnedBoots().get(server);
   }
 
   step(actionId: string, step: Omit<ActionStep, 'at'>): void {
-    if (step.op === 'up' && step.server && step.ms !== undefined) this.#learnedBoot.set(step.server, step.ms);
     const s = this.#journal.step(actionId, step);
     this.#events.emit('action.progressed', { actionId, step: s });
   }

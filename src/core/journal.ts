@@ -14,11 +14,15 @@ import { JournalFile } from './journal-file.js';
 import type { ActionRecord, ActionRequest, ActionStatus, ActionStep } from './model.js';
 
 export const JOURNAL_FILE = 'journal.jsonl';
+/** Servers whose learned boot time is kept, at most (far above any lab: a bound, not a limit). */
+const MAX_BOOTS = 20_000;
 
 type Line =
   | { t: 'start'; action: ActionRecord }
   | { t: 'step'; id: string; step: ActionStep }
-  | { t: 'finish'; id: string; status: Exclude<ActionStatus, 'running'>; error?: { code: string; message: string }; at: string };
+  | { t: 'finish'; id: string; status: Exclude<ActionStatus, 'running'>; error?: { code: string; message: string }; at: string }
+  /** Written last by a compaction: each server's newest learned boot time (see learnedBoots). */
+  | { t: 'boots'; boots: Record<string, number> };
 
 export interface JournalOptions {
   readonly now?: () => Date;
@@ -109,7 +113,12 @@ export class ActionJournal {
 
   /** `size`: the characters of the line (what holding it costs, roughly). */
   #apply(l: Line, size: number): void {
+    if (l.t === 'boots') {
+      for (const [server, ms] of Object.entries(l.boots)) if (typeof ms === 'number') this.#learn(server, ms);
+      return;
+    }
     if (l.t === 'start') {
+      for (const st of l.action.steps) this.#learnFrom(st);
       if (this.#actions.has(l.action.id)) return;
       // The record holds no steps of its own (a compacted start line carries them): they are
       // held once, in `steps`, and a trim frees them.
@@ -135,6 +144,7 @@ export class ActionJournal {
     a.snapshot = null;
     if (l.t === 'step') {
       a.steps.push(Object.freeze(l.step));
+      this.#learnFrom(l.step);
       return;
     }
     a.rec = { ...a.rec, status: l.status, finishedAt: l.at, ...(l.error && { error: Object.freeze(l.error) }) };
@@ -155,6 +165,29 @@ export class ActionJournal {
   }
   /** Source → id of its newest power event that has not ended. */
   readonly #openEvents = new Map<string, string>();
+
+  /**
+   * Each server's boot time (power on → tests pass) from its newest `up` step, in file order (so
+   * newest wins, whatever the clock did). Kept apart from the records: a busy lab's thousands of
+   * other actions trim those by count and size, and the boot times learned from the last
+   * power-on must outlive them (the restore after a long power cut is when the whole lab boots,
+   * probed from what it learned). A compaction writes them as its last line.
+   */
+  readonly #boots = new Map<string, number>();
+  #learnFrom(st: ActionStep): void {
+    if (st.op === 'up' && st.server && st.ms !== undefined) this.#learn(st.server, st.ms);
+  }
+  #learn(server: string, ms: number): void {
+    // Newest last: a Map keeps insertion order, so the oldest entries go first past the bound
+    // (servers long gone from the configuration).
+    this.#boots.delete(server);
+    this.#boots.set(server, ms);
+    if (this.#boots.size > MAX_BOOTS) this.#boots.delete(this.#boots.keys().next().value as string);
+  }
+  /** Boot times learned so far, per server (see #boots). */
+  learnedBoots(): ReadonlyMap<string, number> {
+    return this.#boots;
+  }
 
   /** A frozen snapshot; a new object after every change, so holders of old ones are never mutated. */
   #view(a: Held): ActionRecord {
@@ -248,6 +281,7 @@ export class ActionJournal {
       if (a.status !== 'running')
         lines.push(JSON.stringify({ t: 'finish', id: a.id, status: a.status, at: a.finishedAt ?? a.requestedAt, ...(a.error && { error: a.error }) }) + '\n');
     }
+    if (this.#boots.size > 0) lines.push(JSON.stringify({ t: 'boots', boots: Object.fromEntries(this.#boots) } satisfies Line) + '\n');
     this.#file.rewrite(lines.join(''));
   }
 

@@ -210,6 +210,34 @@ describe('ActionJournal', () => {
     await j3.close();
   });
 
+  it("keeps each server's newest learned boot time through trims, compactions and restarts, whatever else it drops", async () => {
+    const open = () => ActionJournal.open(dir, { maxInMemory: 5, maxFileBytes: 4000 });
+    const j = await open();
+    const boot = (server: string, ms: number) => {
+      const a = j.start(req([server]));
+      j.step(a.id, { server, op: 'up', ok: true, detail: `${server} serves`, ms });
+      j.finish(a.id, 'ok');
+    };
+    boot('web-1', 30_000);
+    boot('db-1', 90_000);
+    boot('web-1', 28_000); // newer: wins
+    for (let i = 0; i < 60; i++) j.finish(j.start(req([`s${i}`])).id, 'ok');
+    // The records that taught them are long gone (count 5, and compacted past 4000 bytes).
+    expect(j.list({ limit: 100, server: 'web-1' })).toEqual([]);
+    expect(Object.fromEntries(j.learnedBoots())).toEqual({ 'web-1': 28_000, 'db-1': 90_000 });
+    await j.close();
+    const j2 = await open();
+    expect(Object.fromEntries(j2.learnedBoots())).toEqual({ 'web-1': 28_000, 'db-1': 90_000 });
+    // Learned again after the compaction wrote them: the step appended later wins on reopen.
+    const a = j2.start(req(['db-1']));
+    j2.step(a.id, { server: 'db-1', op: 'up', ok: true, detail: 'db-1 serves', ms: 85_000 });
+    j2.finish(a.id, 'ok');
+    await j2.close();
+    const j3 = await open();
+    expect(j3.learnedBoots().get('db-1')).toBe(85_000);
+    await j3.close();
+  });
+
   it('holds and writes a bounded size: old actions keep their failures and learned boot times, running and just-ended ones stay whole, and compactions are not repeated at every finish', async () => {
     const maxFileBytes = 200_000;
     const j = await ActionJournal.open(dir, { maxFileBytes });

@@ -4,6 +4,8 @@
  * an emulated cycle, learned boot times not reloaded, keep-alive cycling on a guess). Sim lab,
  * through the real daemon, in simulated time; writes are counted at the sim devices.
  */
+import { appendFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { SimWorld } from '../../drivers/sim/world.js';
 import type { ActionRecord } from '../../src/core/model.js';
@@ -118,6 +120,28 @@ describe('learned boot times', () => {
     expect(after).toEqual(before);
     expect(after.ms).toBeGreaterThan(1500);
     expect(after.ms).toBeLessThan(2000); // the sim's 1.7 s boot, not boot_timeout's 5 min
+  });
+  it('outlive a busy lab: thousands of other actions later, a restart still probes from them', async () => {
+    const d = await bootMonitored({ app: { bootMs: 1700, extra: 'boot_timeout = 5m' } });
+    expect((await run(d, 'on', ['app'])).status).toBe('ok');
+    await run(d, 'off', ['app'], true);
+    const before = d.gateway.plan('on', ['app']).expected[0]!;
+    expect(before.source).toBe('learned');
+    await d.stop();
+    vi.useRealTimers();
+    // A CI farm's forced cycles (which learn nothing), more than the journal holds (2000).
+    const file = join(lab!.stateDir, 'journal.jsonl');
+    const t0 = Date.now();
+    const lines: string[] = [];
+    for (let i = 0; i < 2500; i++) {
+      const id = `a${(t0 + i).toString(36)}00`;
+      const at = new Date(t0 + i).toISOString();
+      lines.push(JSON.stringify({ t: 'start', action: { id, kind: 'cycle', targets: ['app'], force: true, origin: 'pdudaemon', reason: 'lava', requestedAt: at, status: 'running', steps: [] } }));
+      lines.push(JSON.stringify({ t: 'finish', id, status: 'ok', at }));
+    }
+    await appendFile(file, lines.join('\n') + '\n');
+    daemon = await Daemon.start({ configDir: lab!.configDir, log: silentLogger(), monitor: false });
+    expect(daemon.gateway.plan('on', ['app']).expected[0]).toEqual(before);
   });
 });
 
