@@ -7,7 +7,7 @@ import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import { OckleError, OperationAbortedError, ActionBusyError, DeviceUnreachableError, toOckleError } from '../errors.js';
 import type { EventBus } from './event-bus.js';
-import type { ActionJournal } from './journal.js';
+import type { ActionJournal, ServerOutcome } from './journal.js';
 import type { ActionRecord, ActionRequest, ActionStep, OckleEvents, OutletRef } from './model.js';
 import type { RuntimeOutlet } from './slots.js';
 import type { SwitchAction } from '../../drivers/types.js';
@@ -227,6 +227,8 @@ export class Actions {
         slot.actionId = record.id;
         slot.blockedBy = null;
       }
+      // What each server's last action was before this one: those this action marked are journaled with how it ended for them.
+      const lastBefore = servers.map((n) => this.#slot(n).last);
       const before = req.kind === 'cycle' ? () => [] : predecessors(tree, kind, new Set(servers));
       this.#progress.set(record.id, new ProgressTracker(record.id, req.kind, servers, before));
       let result: Awaited<ReturnType<Sequencer>>;
@@ -238,12 +240,18 @@ export class Actions {
         result = { status: 'failed', error: { code: e.code, message: e.message } };
       }
       if (abort.signal.aborted && result.status === 'ok') result = { status: 'cancelled' };
-      const finished = this.#journal.finish(record.id, result.status, result.error);
+      const outcomes: Record<string, ServerOutcome> = {};
+      servers.forEach((n, i) => {
+        const slot = this.#slot(n);
+        // Interrupted mid-server (cancel): its state comes from what is read, not from the plan.
+        if (slot.last?.phase === 'running') slot.last = { ...slot.last, phase: 'finished', result: 'cancelled' };
+        const last = slot.last;
+        if (last !== lastBefore[i] && last?.phase === 'finished' && last.result) outcomes[n] = last.permanent ? 'permanent' : last.result;
+      });
+      const finished = this.#journal.finish(record.id, result.status, result.error, outcomes);
       for (const n of servers) {
         const slot = this.#slot(n);
         slot.actionId = null;
-        // Interrupted mid-server (cancel): its state comes from what is read, not from the plan.
-        if (slot.last?.phase === 'running') slot.last = { ...slot.last, phase: 'finished', result: 'cancelled' };
         // A cancel blocks nothing: nobody failed, the action just stopped.
         if (result.status === 'cancelled') slot.blockedBy = slot.blockedIn = null;
         this.#state.derive(slot);
@@ -264,7 +272,8 @@ export class Actions {
       this.step(id, { op: 'queued', ok: true, detail: `waiting for ${h.join(', ')}` });
       await Promise.race([Promise.allSettled(h.map((x) => this.#running.get(x)?.done)), aborted]);
       if (signal.aborted) {
-        const finished = this.#journal.finish(id, 'cancelled');
+        // Cancelled while queued: it worked on no server.
+        const finished = this.#journal.finish(id, 'cancelled', undefined, {});
         this.#events.emit('action.finished', { action: finished });
         return false;
       }

@@ -11,18 +11,31 @@
 import { join } from 'node:path';
 import type { OckleError } from '../errors.js';
 import { JournalFile } from './journal-file.js';
-import type { ActionRecord, ActionRequest, ActionStatus, ActionStep } from './model.js';
+import type { ActionKind, ActionRecord, ActionRequest, ActionStatus, ActionStep } from './model.js';
 
 export const JOURNAL_FILE = 'journal.jsonl';
-/** Servers whose learned boot time is kept, at most (far above any lab: a bound, not a limit). */
+/** Servers whose learned boot time and last action are kept, at most (far above any lab: a bound, not a limit). */
 const MAX_BOOTS = 20_000;
 
 type Line =
   | { t: 'start'; action: ActionRecord }
   | { t: 'step'; id: string; step: ActionStep }
-  | { t: 'finish'; id: string; status: Exclude<ActionStatus, 'running'>; error?: { code: string; message: string }; at: string }
+  | { t: 'finish'; id: string; status: Exclude<ActionStatus, 'running'>; error?: { code: string; message: string }; at: string; servers?: Record<string, ServerOutcome> }
   /** Written last by a compaction: each server's newest learned boot time (see learnedBoots). */
-  | { t: 'boots'; boots: Record<string, number> };
+  | { t: 'boots'; boots: Record<string, number> }
+  /** Written last by a compaction: each server's last finished action (see lastActions). */
+  | { t: 'last'; last: Record<string, LastFinished> };
+
+/** How an action ended for one server it worked on; `permanent`: failed after max_attempts. */
+export type ServerOutcome = Exclude<ActionStatus, 'running'> | 'permanent';
+
+/** The last finished action of a server: what its state and keep-alive are derived from after a restart. */
+export interface LastFinished {
+  readonly kind: ActionKind;
+  readonly force: boolean;
+  readonly result: Exclude<ActionStatus, 'running'>;
+  readonly permanent?: true;
+}
 
 export interface JournalOptions {
   readonly now?: () => Date;
@@ -117,6 +130,10 @@ export class ActionJournal {
       for (const [server, ms] of Object.entries(l.boots)) if (typeof ms === 'number') this.#learn(server, ms);
       return;
     }
+    if (l.t === 'last') {
+      for (const [server, last] of Object.entries(l.last)) this.#setLast(server, last);
+      return;
+    }
     if (l.t === 'start') {
       for (const st of l.action.steps) this.#learnFrom(st);
       if (this.#actions.has(l.action.id)) return;
@@ -148,6 +165,7 @@ export class ActionJournal {
       return;
     }
     a.rec = { ...a.rec, status: l.status, finishedAt: l.at, ...(l.error && { error: Object.freeze(l.error) }) };
+    this.#lastFrom(a.rec, l.servers);
     this.#lastFinished = l.id;
     this.#trim();
   }
@@ -184,6 +202,35 @@ export class ActionJournal {
     this.#boots.set(server, ms);
     if (this.#boots.size > MAX_BOOTS) this.#boots.delete(this.#boots.keys().next().value as string);
   }
+  /**
+   * Each server's last finished action, in file order, kept apart from the records like #boots:
+   * a restart or a reload derives states (FORCED_OFF, FAILED_TO_START…) and keep-alive from it.
+   * A finish line names the servers the action worked on and how each ended (a sequence brings
+   * up dependencies it was not asked for by name); a line without (an older journal, an action
+   * interrupted by a crash) counts for its targets. Notes (ups, config) and outlet actions set
+   * no server's last action.
+   */
+  readonly #last = new Map<string, LastFinished>();
+  #lastFrom(rec: ActionRecord, servers: Record<string, ServerOutcome> | undefined): void {
+    if (rec.kind === 'ups' || rec.kind === 'config' || rec.outlets || rec.status === 'running') return;
+    const { kind, force, status } = rec;
+    if (!servers) {
+      for (const t of rec.targets) this.#setLast(t, { kind, force, result: status });
+      return;
+    }
+    for (const [server, o] of Object.entries(servers))
+      this.#setLast(server, o === 'permanent' ? { kind, force, result: 'failed', permanent: true } : { kind, force, result: o });
+  }
+  #setLast(server: string, last: LastFinished): void {
+    this.#last.delete(server);
+    this.#last.set(server, last);
+    if (this.#last.size > MAX_BOOTS) this.#last.delete(this.#last.keys().next().value as string);
+  }
+  /** Each server's last finished action (see #last). */
+  lastActions(): ReadonlyMap<string, LastFinished> {
+    return this.#last;
+  }
+
   /** Boot times learned so far, per server (see #boots). */
   learnedBoots(): ReadonlyMap<string, number> {
     return this.#boots;
@@ -282,6 +329,7 @@ export class ActionJournal {
         lines.push(JSON.stringify({ t: 'finish', id: a.id, status: a.status, at: a.finishedAt ?? a.requestedAt, ...(a.error && { error: a.error }) }) + '\n');
     }
     if (this.#boots.size > 0) lines.push(JSON.stringify({ t: 'boots', boots: Object.fromEntries(this.#boots) } satisfies Line) + '\n');
+    if (this.#last.size > 0) lines.push(JSON.stringify({ t: 'last', last: Object.fromEntries(this.#last) } satisfies Line) + '\n');
     this.#file.rewrite(lines.join(''));
   }
 
@@ -342,8 +390,9 @@ export class ActionJournal {
   #isoAt = NaN;
   #isoText = '';
 
-  finish(id: string, status: Exclude<ActionStatus, 'running'>, error?: { code: string; message: string }): ActionRecord {
-    this.#append({ t: 'finish', id, status, at: this.#now().toISOString(), ...(error && { error }) }, true);
+  /** `servers`: the servers the action worked on and how each ended (see #last); without, its targets. */
+  finish(id: string, status: Exclude<ActionStatus, 'running'>, error?: { code: string; message: string }, servers?: Record<string, ServerOutcome>): ActionRecord {
+    this.#append({ t: 'finish', id, status, at: this.#now().toISOString(), ...(error && { error }), ...(servers && { servers }) }, true);
     return this.#view(this.#actions.get(id)!);
   }
 

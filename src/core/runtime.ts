@@ -71,7 +71,7 @@ export class Lab {
       events: o.events,
       log: o.log,
       now,
-      history: o.journal.list({ limit: 1000 }),
+      last: o.journal.lastActions(),
       ...(spec.carry && { carry: spec.carry }),
     });
     const maintenance = o.maintenance;

@@ -11,7 +11,8 @@ import type { Power } from '../../drivers/types.js';
 import { TimeoutGroups } from '../abort.js';
 import { OperationAbortedError, toOckleError, type OckleError } from '../errors.js';
 import type { EventBus } from './event-bus.js';
-import type { ActionRecord, OckleEvents, OpState, TestState } from './model.js';
+import type { LastFinished } from './journal.js';
+import type { OckleEvents, OpState, TestState } from './model.js';
 import { deriveServerState, runningState, type Derived, type LastAction } from './op-state.js';
 import type { OutletsRead } from './sequence.js';
 import type { DeviceCarry, DeviceSlot, RuntimeCarry, RuntimeDevice, RuntimeServer, ServerSlot, TestSlot } from './slots.js';
@@ -25,8 +26,8 @@ export interface StateOptions {
   readonly log: Logger;
   /** The monotonic clock of durations and deadlines. */
   readonly now: () => number;
-  /** Finished actions, newest first: each server's last one shapes its state (FORCED_ON…). */
-  readonly history: readonly ActionRecord[];
+  /** Each server's last finished action (the journal's, see lastActions): it shapes its state (FORCED_ON…) and keep-alive. */
+  readonly last: ReadonlyMap<string, LastFinished>;
   readonly carry?: RuntimeCarry;
 }
 
@@ -99,12 +100,9 @@ export class LabState {
         testing: null,
       });
     }
-    for (const a of o.history) {
-      if (a.status === 'running') continue;
-      for (const t of a.targets) {
-        const slot = this.servers.get(t);
-        if (slot && !slot.last) slot.last = { kind: a.kind, force: a.force, phase: 'finished', result: a.status };
-      }
+    for (const [name, last] of o.last) {
+      const slot = this.servers.get(name);
+      if (slot) slot.last = { ...last, phase: 'finished' };
     }
     // A reload: servers on kept devices show their state at once, not UNKNOWN until a poll.
     if (o.carry) this.deriveAll();

@@ -238,6 +238,31 @@ describe('ActionJournal', () => {
     await j3.close();
   });
 
+  it("keeps each server's last finished action: the servers a sequence worked on, a forced action's targets, no notes", async () => {
+    const open = () => ActionJournal.open(dir, { maxInMemory: 3, maxFileBytes: 3000 });
+    const j = await open();
+    const on = j.start({ kind: 'on', targets: ['app'], force: false, origin: 'api:alice', reason: 'test' });
+    // The sequence brought base up for app, and gave up on db after max_attempts.
+    j.finish(on.id, 'failed', { code: 'OCKLE_SEQUENCE_START_FAILED', message: 'db' }, { base: 'ok', app: 'ok', db: 'permanent' });
+    j.finish(j.start({ kind: 'off', targets: ['web'], force: true, origin: 'api:alice', reason: 'test' }).id, 'ok');
+    j.finish(j.start({ kind: 'ups', targets: ['base', 'app'], force: false, origin: 'ups:ups-1', reason: 'note' }).id, 'ok');
+    j.finish(j.start({ kind: 'off', targets: ['base'], force: false, origin: 'api:alice', reason: 'queued' }).id, 'cancelled', undefined, {});
+    const want = {
+      base: { kind: 'on', force: false, result: 'ok' },
+      app: { kind: 'on', force: false, result: 'ok' },
+      db: { kind: 'on', force: false, result: 'failed', permanent: true },
+      web: { kind: 'off', force: true, result: 'ok' },
+    };
+    expect(Object.fromEntries(j.lastActions())).toEqual(want);
+    for (let i = 0; i < 40; i++) j.finish(j.start(req([`s${i}`])).id, 'ok'); // compacted, the records gone
+    await j.close();
+    const j2 = await open();
+    const back = Object.fromEntries(j2.lastActions());
+    expect({ base: back.base, app: back.app, db: back.db, web: back.web }).toEqual(want);
+    expect(j2.list({ limit: 100, server: 'app' })).toEqual([]);
+    await j2.close();
+  });
+
   it('holds and writes a bounded size: old actions keep their failures and learned boot times, running and just-ended ones stay whole, and compactions are not repeated at every finish', async () => {
     const maxFileBytes = 200_000;
     const j = await ActionJournal.open(dir, { maxFileBytes });

@@ -83,7 +83,7 @@ function simTester(serverName: string, outlets: [string, number][], bootMs: numb
 }
 
 const lab = (devices: RuntimeDevice[], servers: RuntimeServer[]) =>
-  new LabState({ devices, servers, events, log: silentLogger(), now: () => Date.now(), history: journal.list({ limit: 1000 }) });
+  new LabState({ devices, servers, events, log: silentLogger(), now: () => Date.now(), last: journal.lastActions() });
 
 /** Runs `p` while advancing the fake clock in steps until it settles. */
 async function settle<T>(p: Promise<T>, stepMs = 10, maxMs = 120_000): Promise<T> {
@@ -135,7 +135,7 @@ describe('LabState: derivation from reads', () => {
     const seenAt = Date.now();
     await vi.advanceTimersByTimeAsync(7000);
     expect(st.outletsState(s).poweredForMs).toBe(Date.now() - seenAt);
-    const next = new LabState({ devices: [a], servers: [s], events, log: silentLogger(), now: () => Date.now(), history: [], carry: st.carry() });
+    const next = new LabState({ devices: [a], servers: [s], events, log: silentLogger(), now: () => Date.now(), last: new Map(), carry: st.carry() });
     await vi.advanceTimersByTimeAsync(1000);
     expect(next.outletsState(s).poweredForMs).toBe(Date.now() - seenAt);
     expect(next.servers.get('app')!.state).toBe('OK'); // shown at once, not UNKNOWN until a poll

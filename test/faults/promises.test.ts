@@ -145,6 +145,28 @@ describe('learned boot times', () => {
   });
 });
 
+describe('keep-alive after a reload or a restart', () => {
+  // base has keep-alive and was brought up as app's dependency (not named in the request). Its
+  // last action (the on that brought it up) was read back from the requests' targets only, so a
+  // reload or a restart silently turned keep-alive off for it.
+  for (const how of ['nothing in between', 'a reload', 'a restart'] as const)
+    it(`after ${how}, a hung host brought up as a dependency is still power-cycled`, async () => {
+      const d = await bootMonitored({ base: { extra: 'keepalive = true\nkeepalive_failures = 2' }, app: { deps: ['base'] } });
+      expect((await run(d, 'on', ['app'])).status).toBe('ok');
+      let now: Daemon = d;
+      if (how === 'a reload') expect(await simulate(d.reload())).toBe(true);
+      else if (how === 'a restart') {
+        await simulate(d.stop());
+        now = daemon = await simulate(Daemon.start({ configDir: lab!.configDir, log: silentLogger(), monitor: true }));
+      }
+      const restarted = now.events.once('action.finished', (e) => e.action.origin === 'plugin:auto-control');
+      world(now).requestHalt('base');
+      const { action } = await simulate(restarted);
+      expect(action).toMatchObject({ kind: 'cycle', targets: ['base'], status: 'ok' });
+      expect(world(now).writes('pdu-1').log.filter((w) => w.outlet === 1).map((w) => w.action)).toEqual(['on', 'off', 'on']);
+    });
+});
+
 describe('after a cancelled off', () => {
   it('says what is true: powered but not serving, nothing blocked, and the journal says cancelled', async () => {
     const d = await bootMonitored({ base: {}, app: { deps: ['base'], shutdownMs: 500 }, web: { deps: ['app'] } });
