@@ -11,31 +11,17 @@
 import { join } from 'node:path';
 import type { OckleError } from '../errors.js';
 import { JournalFile } from './journal-file.js';
-import type { ActionKind, ActionRecord, ActionRequest, ActionStatus, ActionStep } from './model.js';
+import type { ActionRecord, ActionRequest, ActionStatus, ActionStep } from './model.js';
+import { ServerMemory, type LastFinished, type MemoryLine, type ServerOutcome } from './server-memory.js';
 
 export const JOURNAL_FILE = 'journal.jsonl';
-/** Servers whose learned boot time and last action are kept, at most (far above any lab: a bound, not a limit). */
-const MAX_BOOTS = 20_000;
 
 type Line =
   | { t: 'start'; action: ActionRecord }
   | { t: 'step'; id: string; step: ActionStep }
   | { t: 'finish'; id: string; status: Exclude<ActionStatus, 'running'>; error?: { code: string; message: string }; at: string; servers?: Record<string, ServerOutcome> }
-  /** Written last by a compaction: each server's newest learned boot time (see learnedBoots). */
-  | { t: 'boots'; boots: Record<string, number> }
-  /** Written last by a compaction: each server's last finished action (see lastActions). */
-  | { t: 'last'; last: Record<string, LastFinished> };
-
-/** How an action ended for one server it worked on; `permanent`: failed after max_attempts. */
-export type ServerOutcome = Exclude<ActionStatus, 'running'> | 'permanent';
-
-/** The last finished action of a server: what its state and keep-alive are derived from after a restart. */
-export interface LastFinished {
-  readonly kind: ActionKind;
-  readonly force: boolean;
-  readonly result: Exclude<ActionStatus, 'running'>;
-  readonly permanent?: true;
-}
+  /** Written last by a compaction (src/core/server-memory.ts). */
+  | MemoryLine;
 
 export interface JournalOptions {
   readonly now?: () => Date;
@@ -126,16 +112,12 @@ export class ActionJournal {
 
   /** `size`: the characters of the line (what holding it costs, roughly). */
   #apply(l: Line, size: number): void {
-    if (l.t === 'boots') {
-      for (const [server, ms] of Object.entries(l.boots)) if (typeof ms === 'number') this.#learn(server, ms);
-      return;
-    }
-    if (l.t === 'last') {
-      for (const [server, last] of Object.entries(l.last)) this.#setLast(server, last);
+    if (l.t === 'boots' || l.t === 'last') {
+      this.#memory.apply(l);
       return;
     }
     if (l.t === 'start') {
-      for (const st of l.action.steps) this.#learnFrom(st);
+      for (const st of l.action.steps) this.#memory.step(st);
       if (this.#actions.has(l.action.id)) return;
       // The record holds no steps of its own (a compacted start line carries them): they are
       // held once, in `steps`, and a trim frees them.
@@ -161,11 +143,11 @@ export class ActionJournal {
     a.snapshot = null;
     if (l.t === 'step') {
       a.steps.push(Object.freeze(l.step));
-      this.#learnFrom(l.step);
+      this.#memory.step(l.step);
       return;
     }
     a.rec = { ...a.rec, status: l.status, finishedAt: l.at, ...(l.error && { error: Object.freeze(l.error) }) };
-    this.#lastFrom(a.rec, l.servers);
+    this.#memory.finished(a.rec, l.servers);
     this.#lastFinished = l.id;
     this.#trim();
   }
@@ -184,56 +166,16 @@ export class ActionJournal {
   /** Source → id of its newest power event that has not ended. */
   readonly #openEvents = new Map<string, string>();
 
-  /**
-   * Each server's boot time (power on → tests pass) from its newest `up` step, in file order (so
-   * newest wins, whatever the clock did). Kept apart from the records: a busy lab's thousands of
-   * other actions trim those by count and size, and the boot times learned from the last
-   * power-on must outlive them (the restore after a long power cut is when the whole lab boots,
-   * probed from what it learned). A compaction writes them as its last line.
-   */
-  readonly #boots = new Map<string, number>();
-  #learnFrom(st: ActionStep): void {
-    if (st.op === 'up' && st.server && st.ms !== undefined) this.#learn(st.server, st.ms);
-  }
-  #learn(server: string, ms: number): void {
-    // Newest last: a Map keeps insertion order, so the oldest entries go first past the bound
-    // (servers long gone from the configuration).
-    this.#boots.delete(server);
-    this.#boots.set(server, ms);
-    if (this.#boots.size > MAX_BOOTS) this.#boots.delete(this.#boots.keys().next().value as string);
-  }
-  /**
-   * Each server's last finished action, in file order, kept apart from the records like #boots:
-   * a restart or a reload derives states (FORCED_OFF, FAILED_TO_START…) and keep-alive from it.
-   * A finish line names the servers the action worked on and how each ended (a sequence brings
-   * up dependencies it was not asked for by name); a line without (an older journal, an action
-   * interrupted by a crash) counts for its targets. Notes (ups, config) and outlet actions set
-   * no server's last action.
-   */
-  readonly #last = new Map<string, LastFinished>();
-  #lastFrom(rec: ActionRecord, servers: Record<string, ServerOutcome> | undefined): void {
-    if (rec.kind === 'ups' || rec.kind === 'config' || rec.outlets || rec.status === 'running') return;
-    const { kind, force, status } = rec;
-    if (!servers) {
-      for (const t of rec.targets) this.#setLast(t, { kind, force, result: status });
-      return;
-    }
-    for (const [server, o] of Object.entries(servers))
-      this.#setLast(server, o === 'permanent' ? { kind, force, result: 'failed', permanent: true } : { kind, force, result: o });
-  }
-  #setLast(server: string, last: LastFinished): void {
-    this.#last.delete(server);
-    this.#last.set(server, last);
-    if (this.#last.size > MAX_BOOTS) this.#last.delete(this.#last.keys().next().value as string);
-  }
-  /** Each server's last finished action (see #last). */
+  /** Each server's learned boot time and last finished action, apart from the records (src/core/server-memory.ts). */
+  readonly #memory = new ServerMemory();
+  /** Each server's last finished action (see ServerMemory). */
   lastActions(): ReadonlyMap<string, LastFinished> {
-    return this.#last;
+    return this.#memory.last;
   }
 
-  /** Boot times learned so far, per server (see #boots). */
+  /** Boot times learned so far, per server (see ServerMemory). */
   learnedBoots(): ReadonlyMap<string, number> {
-    return this.#boots;
+    return this.#memory.boots;
   }
 
   /** A frozen snapshot; a new object after every change, so holders of old ones are never mutated. */
@@ -328,8 +270,7 @@ export class ActionJournal {
       if (a.status !== 'running')
         lines.push(JSON.stringify({ t: 'finish', id: a.id, status: a.status, at: a.finishedAt ?? a.requestedAt, ...(a.error && { error: a.error }) }) + '\n');
     }
-    if (this.#boots.size > 0) lines.push(JSON.stringify({ t: 'boots', boots: Object.fromEntries(this.#boots) } satisfies Line) + '\n');
-    if (this.#last.size > 0) lines.push(JSON.stringify({ t: 'last', last: Object.fromEntries(this.#last) } satisfies Line) + '\n');
+    for (const l of this.#memory.lines()) lines.push(JSON.stringify(l) + '\n');
     this.#file.rewrite(lines.join(''));
   }
 
@@ -390,7 +331,7 @@ export class ActionJournal {
   #isoAt = NaN;
   #isoText = '';
 
-  /** `servers`: the servers the action worked on and how each ended (see #last); without, its targets. */
+  /** `servers`: the servers the action worked on and how each ended (see ServerMemory); without, its targets. */
   finish(id: string, status: Exclude<ActionStatus, 'running'>, error?: { code: string; message: string }, servers?: Record<string, ServerOutcome>): ActionRecord {
     this.#append({ t: 'finish', id, status, at: this.#now().toISOString(), ...(error && { error }), ...(servers && { servers }) }, true);
     return this.#view(this.#actions.get(id)!);

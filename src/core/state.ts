@@ -11,7 +11,7 @@ import type { Power } from '../../drivers/types.js';
 import { TimeoutGroups } from '../abort.js';
 import { OperationAbortedError, toOckleError, type OckleError } from '../errors.js';
 import type { EventBus } from './event-bus.js';
-import type { LastFinished } from './journal.js';
+import type { LastFinished } from './server-memory.js';
 import type { OckleEvents, OpState, TestState } from './model.js';
 import { deriveServerState, runningState, type Derived, type LastAction } from './op-state.js';
 import type { OutletsRead } from './sequence.js';
