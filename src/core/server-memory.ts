@@ -17,6 +17,8 @@ const MAX_SERVERS = 20_000;
 /** How an action ended for one server it worked on; `permanent`: failed after max_attempts. */
 export type ServerOutcome = Exclude<ActionStatus, 'running'> | 'permanent';
 
+const RESULTS = new Set<string>(['ok', 'failed', 'cancelled', 'interrupted'] satisfies Exclude<ActionStatus, 'running'>[]);
+
 /** The last finished action of a server. */
 export interface LastFinished {
   readonly kind: ActionKind;
@@ -57,14 +59,20 @@ export class ServerMemory {
       for (const t of rec.targets) remember(this.last, t, { kind, force, result: status });
       return;
     }
-    for (const [server, o] of Object.entries(servers))
-      remember(this.last, server, o === 'permanent' ? { kind, force, result: 'failed', permanent: true } : { kind, force, result: o });
+    for (const [server, o] of Object.entries(servers)) {
+      if (o === 'permanent') remember(this.last, server, { kind, force, result: 'failed', permanent: true });
+      else if (RESULTS.has(o)) remember(this.last, server, { kind, force, result: o });
+    }
   }
 
   /** A line a compaction wrote (see lines). */
   apply(l: MemoryLine): void {
     if (l.t === 'boots') for (const [server, ms] of Object.entries(l.boots)) if (typeof ms === 'number') remember(this.boots, server, ms);
-    if (l.t === 'last') for (const [server, last] of Object.entries(l.last)) remember(this.last, server, last);
+    if (l.t === 'last')
+      for (const [server, last] of Object.entries(l.last))
+        // A hand-edited or foreign line must not give a server a state nobody decided.
+        if (typeof last?.kind === 'string' && typeof last.force === 'boolean' && RESULTS.has(last.result))
+          remember(this.last, server, { kind: last.kind, force: last.force, result: last.result, ...(last.permanent === true && { permanent: true }) });
   }
 
   /** What a compaction writes last. */

@@ -261,6 +261,13 @@ describe('ActionJournal', () => {
     expect({ base: back.base, app: back.app, db: back.db, web: back.web }).toEqual(want);
     expect(j2.list({ limit: 100, server: 'app' })).toEqual([]);
     await j2.close();
+    // A hand-edited line gives no server a state nobody decided.
+    await appendFile(join(dir, JOURNAL_FILE), JSON.stringify({ t: 'last', last: { base: null, web: { kind: 'on', force: false, result: 'maybe' }, x: { kind: 'on' } } }) + '\n');
+    const j3 = await open();
+    expect(j3.lastActions().get('base')).toEqual(want.base);
+    expect(j3.lastActions().get('web')).toEqual(want.web);
+    expect(j3.lastActions().has('x')).toBe(false);
+    await j3.close();
   });
 
   it('holds and writes a bounded size: old actions keep their failures and learned boot times, running and just-ended ones stay whole, and compactions are not repeated at every finish', async () => {
