@@ -4,13 +4,12 @@
  * an emulated cycle, learned boot times not reloaded, keep-alive cycling on a guess). Sim lab,
  * through the real daemon, in simulated time; writes are counted at the sim devices.
  */
-import { appendFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { SimWorld } from '../../drivers/sim/world.js';
 import type { ActionRecord } from '../../src/core/model.js';
 import { Daemon } from '../../src/daemon.js';
 import { silentLogger } from '../../src/log.js';
+import { appendForcedCycles } from '../support/busy-journal.js';
 import { FAKED, simulate } from '../support/simulate.js';
 import { makeLab, type Lab, type LabServer } from '../support/lab.js';
 
@@ -130,16 +129,7 @@ describe('learned boot times', () => {
     await d.stop();
     vi.useRealTimers();
     // A CI farm's forced cycles (which learn nothing), more than the journal holds (2000).
-    const file = join(lab!.stateDir, 'journal.jsonl');
-    const t0 = Date.now();
-    const lines: string[] = [];
-    for (let i = 0; i < 2500; i++) {
-      const id = `a${(t0 + i).toString(36)}00`;
-      const at = new Date(t0 + i).toISOString();
-      lines.push(JSON.stringify({ t: 'start', action: { id, kind: 'cycle', targets: ['app'], force: true, origin: 'pdudaemon', reason: 'lava', requestedAt: at, status: 'running', steps: [] } }));
-      lines.push(JSON.stringify({ t: 'finish', id, status: 'ok', at }));
-    }
-    await appendFile(file, lines.join('\n') + '\n');
+    await appendForcedCycles(lab!.stateDir, 'app', 2500);
     daemon = await Daemon.start({ configDir: lab!.configDir, log: silentLogger(), monitor: false });
     expect(daemon.gateway.plan('on', ['app']).expected[0]).toEqual(before);
   });

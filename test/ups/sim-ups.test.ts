@@ -13,6 +13,7 @@ import type { SimWorld } from '../../drivers/sim/world.js';
 import type { ActionRecord } from '../../src/core/model.js';
 import { Daemon } from '../../src/daemon.js';
 import { silentLogger } from '../../src/log.js';
+import { appendForcedCycles } from '../support/busy-journal.js';
 import { makeLab, type Lab } from '../support/lab.js';
 import { stageReached } from '../support/ups.js';
 
@@ -186,16 +187,7 @@ describe('UPS power cut on a simulated UPS', () => {
     daemon = undefined;
     // Meanwhile (journaled as a busy lab does: a CI farm power-cycling the boards it still has),
     // 2500 actions: more than the journal holds by count (2000) and than a resume looked back (1000).
-    const file = join(l.stateDir, 'journal.jsonl');
-    const t0 = Date.now();
-    const lines: string[] = [];
-    for (let i = 0; i < 2500; i++) {
-      const id = `a${(t0 + i).toString(36)}00`;
-      const at = new Date(t0 + i).toISOString();
-      lines.push(JSON.stringify({ t: 'start', action: { id, kind: 'cycle', targets: ['switch'], force: true, origin: 'pdudaemon', reason: 'lava', requestedAt: at, status: 'running', steps: [] } }));
-      lines.push(JSON.stringify({ t: 'finish', id, status: 'ok', at }));
-    }
-    await writeFile(file, (await readFile(file, 'utf8')) + lines.join('\n') + '\n');
+    await appendForcedCycles(l.stateDir, 'switch', 2500);
     d = await start(l);
     // The event is not forgotten: tier-1 is not run again, and mains back brings back what was shed.
     expect(d.ups.status('ups-1').event?.done).toContain('tier-1');
