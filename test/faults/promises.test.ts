@@ -157,6 +157,30 @@ describe('keep-alive after a reload or a restart', () => {
     });
 });
 
+describe('an off survives a reload or a restart', () => {
+  // app (keep-alive) depends on base; `off base` stops app first, as base's dependent. Read back
+  // by the requests' targets only, app's last action was still the `on` that named it: after a
+  // reload or a restart keep-alive counted its "no power" test runs and power-cycled it on,
+  // with base off.
+  for (const how of ['a reload', 'a restart'] as const)
+    it(`after ${how}, keep-alive does not power on a server an off stopped as a dependent`, async () => {
+      const d = await bootMonitored({ base: {}, app: { deps: ['base'], extra: 'keepalive = true\nkeepalive_failures = 2' } });
+      expect((await run(d, 'on', ['app'])).status).toBe('ok');
+      expect((await run(d, 'off', ['base'])).status).toBe('ok');
+      let now: Daemon = d;
+      if (how === 'a reload') expect(await simulate(d.reload())).toBe(true);
+      else {
+        await simulate(d.stop());
+        now = daemon = await simulate(Daemon.start({ configDir: lab!.configDir, log: silentLogger(), monitor: true }));
+      }
+      const writes = world(now).writes('pdu-1').count;
+      await vi.advanceTimersByTimeAsync(60_000); // many test runs of app ("no power")
+      expect(world(now).writes('pdu-1').count).toBe(writes);
+      expect(now.gateway.actions({ limit: 10 }).filter((a) => a.origin === 'plugin:auto-control')).toEqual([]);
+      expect(world(now).outlet('pdu-1', 2)).toBe('off');
+    });
+});
+
 describe('after a cancelled off', () => {
   it('says what is true: powered but not serving, nothing blocked, and the journal says cancelled', async () => {
     const d = await bootMonitored({ base: {}, app: { deps: ['base'], shutdownMs: 500 }, web: { deps: ['app'] } });
