@@ -181,6 +181,20 @@ describe('an off survives a reload or a restart', () => {
     });
 });
 
+describe('a permanent failure survives a restart', () => {
+  it('a server given up on after max_attempts is still PERMANENTLY_FAILED_TO_START after a restart, not merely FAILED', async () => {
+    // A machine that never boots (its test's fault, in its file: it holds across the restart).
+    const d = await bootMonitored({ base: {}, app: { deps: ['base'], faults: ['never_boots'], extra: 'max_attempts = 2\nboot_timeout = 2s' } });
+    expect((await run(d, 'on', ['app'])).status).toBe('failed');
+    expect(d.gateway.server('app').state).toBe('PERMANENTLY_FAILED_TO_START');
+    await simulate(d.stop());
+    daemon = await simulate(Daemon.start({ configDir: lab!.configDir, log: silentLogger(), monitor: true }));
+    await vi.advanceTimersByTimeAsync(1000); // its tests have run (and still fail)
+    expect(daemon.gateway.server('app').state).toBe('PERMANENTLY_FAILED_TO_START');
+    expect(daemon.gateway.server('base').state).toBe('OK');
+  });
+});
+
 describe('after a cancelled off', () => {
   it('says what is true: powered but not serving, nothing blocked, and the journal says cancelled', async () => {
     const d = await bootMonitored({ base: {}, app: { deps: ['base'], shutdownMs: 500 }, web: { deps: ['app'] } });
