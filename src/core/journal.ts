@@ -147,7 +147,7 @@ export class ActionJournal {
       return;
     }
     a.rec = { ...a.rec, status: l.status, finishedAt: l.at, ...(l.error && { error: Object.freeze(l.error) }) };
-    this.#memory.finished(a.rec, l.servers);
+    this.#memory.finished(a.rec, l.servers, a.steps);
     this.#lastFinished = l.id;
     this.#trim();
   }

@@ -52,11 +52,19 @@ export class ServerMemory {
    * interrupted by a crash), it counts for its targets. Notes (ups, config) and outlet actions
    * set no server's last action.
    */
-  finished(rec: ActionRecord, servers: Record<string, ServerOutcome> | undefined): void {
+  finished(rec: ActionRecord, servers: Record<string, ServerOutcome> | undefined, steps: readonly ActionStep[] = []): void {
     if (rec.kind === 'ups' || rec.kind === 'config' || rec.outlets || rec.status === 'running') return;
     const { kind, force, status } = rec;
     if (!servers) {
       for (const t of rec.targets) remember(this.last, t, { kind, force, result: status });
+      // A crash mid-action left no outcome per server (its finish is written at the next open):
+      // every server its steps reached was in the middle of it, and is `interrupted`, unless an
+      // on proved it up. An off that had stopped a dependent must not leave it "up" for
+      // keep-alive to power back on after the restart.
+      if (status === 'interrupted') {
+        const up = new Set(steps.filter((st) => st.op === 'up' && st.ok && st.server && (kind === 'on' || kind === 'cycle')).map((st) => st.server!));
+        for (const st of steps) if (st.server) remember(this.last, st.server, { kind, force, result: up.has(st.server) ? 'ok' : 'interrupted' });
+      }
       return;
     }
     for (const [server, o] of Object.entries(servers)) {

@@ -270,6 +270,22 @@ describe('ActionJournal', () => {
     await j3.close();
   });
 
+  it('an action a crash interrupted: the servers its steps reached are interrupted, those an on proved up are up', async () => {
+    const j = await ActionJournal.open(dir);
+    const on = j.start({ kind: 'on', targets: ['web'], force: false, origin: 'api:alice', reason: 'test' });
+    j.step(on.id, { server: 'db', op: 'up', ok: true, detail: 'db serves', ms: 900 });
+    j.step(on.id, { server: 'web', device: 'pdu-1', outlet: 2, op: 'switch', ok: true, detail: 'on sent' });
+    await new Promise((r) => setImmediate(r)); // the steps are written; then the process dies
+    const j2 = await ActionJournal.open(dir);
+    expect(j2.interruptedOnOpen.map((a) => a.id)).toEqual([on.id]);
+    expect(Object.fromEntries(j2.lastActions())).toEqual({
+      db: { kind: 'on', force: false, result: 'ok' },
+      web: { kind: 'on', force: false, result: 'interrupted' },
+    });
+    await j2.close();
+    await j.close();
+  });
+
   it('holds and writes a bounded size: old actions keep their failures and learned boot times, running and just-ended ones stay whole, and compactions are not repeated at every finish', async () => {
     const maxFileBytes = 200_000;
     const j = await ActionJournal.open(dir, { maxFileBytes });

@@ -322,6 +322,54 @@ describe('auto-control across a daemon stop', () => {
   });
 });
 
+describe('after a crash mid-off', () => {
+  it('keep-alive does not power back on a server the crashed off had already stopped', async () => {
+    // app (keep-alive) depends on base. `off base` stops app, then asks base's OS to shut down,
+    // which takes a minute: the daemon is SIGKILLed meanwhile, with app's outlet off.
+    lab = await makeLab({ base: { shutdownMs: 60_000, extra: 'shutdown_timeout = 5m' }, app: { deps: ['base'], extra: 'keepalive = true\nkeepalive_failures = 2' } });
+    const child = spawn(process.execPath, [join(REPO, 'dist', 'src', 'cli', 'main.js'), 'daemon', '--config', lab.configDir], { stdio: 'ignore', env: { ...process.env, NOTIFY_SOCKET: '' } });
+    const exited = new Promise((r) => child.on('exit', r));
+    try {
+      let url = '';
+      for (let i = 0; i < 400 && !url; i++) {
+        url = await readFile(join(lab.stateDir, 'api.json'), 'utf8').then((t) => (JSON.parse(t) as { url: string }).url, () => '');
+        if (!url) await new Promise((r) => setTimeout(r, 25));
+      }
+      const token = (await readFile(join(lab.stateDir, 'api-token'), 'utf8')).trim();
+      const act = async (action: string, targets: string[]): Promise<string> => {
+        const res = await fetch(`${url}/api/actions`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ action, targets }) });
+        return ((await res.json()) as { action: { id: string } }).action.id;
+      };
+      const until = async (id: string, done: (a: ActionRecord) => boolean): Promise<void> => {
+        for (let i = 0; i < 800; i++) {
+          const a = (await (await fetch(`${url}/api/actions/${id}`, { headers: { authorization: `Bearer ${token}` } })).json()) as ActionRecord;
+          if (done(a)) return;
+          await new Promise((r) => setTimeout(r, 25));
+        }
+        throw new Error(`action ${id} never got there`);
+      };
+      await until(await act('on', ['app']), (a) => a.status === 'ok');
+      await until(await act('off', ['base']), (a) => a.steps.some((s) => s.server === 'base' && s.op === 'shutdown'));
+      // The sim hardware persists its state within 50 ms: kill only once it holds app's off.
+      for (let i = 0; i < 200; i++) {
+        const f = JSON.parse(await readFile(join(lab.stateDir, 'sim', 'pdu-1.json'), 'utf8').catch(() => '{}')) as { outlets?: { on: boolean }[] };
+        if (f.outlets?.[1]?.on === false) break;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    } finally {
+      child.kill('SIGKILL');
+      await exited;
+    }
+    daemon = await Daemon.start({ configDir: lab.configDir, log: silentLogger(), monitor: true });
+    const writes = world(daemon).writes('pdu-1').count;
+    expect(world(daemon).outlet('pdu-1', 2)).toBe('off');
+    await new Promise((r) => setTimeout(r, 1500)); // many of app's test runs ("no power"), 100 ms apart
+    expect(daemon.gateway.actions({ limit: 10 }).filter((a) => a.origin === 'plugin:auto-control')).toEqual([]);
+    expect(world(daemon).writes('pdu-1').count).toBe(writes);
+    expect(world(daemon).outlet('pdu-1', 2)).toBe('off');
+  }, 30_000);
+});
+
 describe('probe schedule', () => {
   it('probes every test_interval while no boot time is known', () => {
     expect(nextProbeIn(0, 5000, undefined)).toBe(5000);
