@@ -117,8 +117,8 @@ export class ActionJournal {
       return;
     }
     if (l.t === 'start') {
-      for (const st of l.action.steps) this.#memory.step(st);
       if (this.#actions.has(l.action.id)) return;
+      for (const st of l.action.steps) this.#memory.step(st);
       // The record holds no steps of its own (a compacted start line carries them): they are
       // held once, in `steps`, and a trim frees them.
       const rec = l.action.steps.length > 0 ? { ...l.action, steps: [] } : l.action;

@@ -73,8 +73,15 @@ export class ServerMemory {
     }
   }
 
-  /** A line a compaction wrote (see lines). */
+  /**
+   * A line a compaction wrote (see lines). The `last` line is the whole map then, and replaces
+   * what the compacted records before it taught: a compacted finish line carries no outcome per
+   * server and counts for its targets, so a target its action never reached (blocked by a failed
+   * dependency) would otherwise come back as failed. (The compacted `up` steps teach the same
+   * boot times as the `boots` line.)
+   */
   apply(l: MemoryLine): void {
+    if (l.t === 'last') this.last.clear();
     if (l.t === 'boots') for (const [server, ms] of Object.entries(l.boots)) if (typeof ms === 'number') remember(this.boots, server, ms);
     if (l.t === 'last')
       for (const [server, last] of Object.entries(l.last))
@@ -83,11 +90,8 @@ export class ServerMemory {
           remember(this.last, server, { kind: last.kind, force: last.force, result: last.result, ...(last.permanent === true && { permanent: true }) });
   }
 
-  /** What a compaction writes last. */
+  /** What a compaction writes last (the `last` line even empty: it replaces what the records before it taught). */
   lines(): MemoryLine[] {
-    const out: MemoryLine[] = [];
-    if (this.boots.size > 0) out.push({ t: 'boots', boots: Object.fromEntries(this.boots) });
-    if (this.last.size > 0) out.push({ t: 'last', last: Object.fromEntries(this.last) });
-    return out;
+    return [...(this.boots.size > 0 ? [{ t: 'boots' as const, boots: Object.fromEntries(this.boots) }] : []), { t: 'last', last: Object.fromEntries(this.last) }];
   }
 }
