@@ -132,7 +132,7 @@ export class SimOutlets implements OutletDevice {
   }
 
   async close(): Promise<void> {
-    this.#world.flush();
+    await this.#world.close();
   }
 }
 

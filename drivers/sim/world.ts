@@ -5,6 +5,7 @@
  * across daemon restarts like a real PDU, and tests can prove that no write happened.
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Power, SwitchAction } from '../types.js';
 
@@ -80,12 +81,13 @@ export class SimWorld {
   /**
    * Persists a device's state once its changes pause for 50 ms, and at most 500 ms after the
    * first unsaved one: a burst of switches (a sequence of a thousand servers) costs a write per
-   * device at its end, not one per change nor one per 50 ms (each is a serialisation, a file
-   * write and a rename; at one per 50 ms they were ~0.03 ms of CPU per server of the sequence,
-   * the goal being 0.05 for everything). `flush()` runs on close, so a clean stop always leaves
-   * the last hardware state on disk. The writes are synchronous: with this few of them that
-   * costs the loop little, and nothing is ever in flight when a close or a test removes the
-   * directory (writes through the thread pool cost more CPU per file, and raced those).
+   * device at its end, not one per change nor one per 50 ms. Those writes and renames go through
+   * the thread pool: the simulated hardware's own disk is not the gateway's work, and done in the
+   * loop (sixteen files, each a write and a rename) they took 5–6 ms of a thousand-server
+   * sequence's critical path. One batch of writes at a time, in order, so an older state never
+   * lands after a newer one; `close()` waits for them, then writes what changed since,
+   * synchronously: a clean stop always leaves the last hardware state on disk, and nothing is in
+   * flight once it returns (a test may remove the directory).
    */
   #save(id: string): void {
     const now = this.#now();
@@ -105,38 +107,86 @@ export class SimWorld {
       // (A wall clock stepped back makes these negative: then it is written now.)
       if (quietFor >= 0 && waited >= 0 && quietFor < QUIET_MS && waited < MAX_UNSAVED_MS)
         return this.#arm(Math.min(QUIET_MS - quietFor, MAX_UNSAVED_MS - waited));
-      this.flush();
+      this.#persistSoon();
     }, ms);
   }
   #timer: NodeJS.Timeout | null = null;
   #lastChange = 0;
   #firstChange = 0;
+  /** The writes under way in the thread pool, one batch after another. */
+  #writing: Promise<void> = Promise.resolve();
 
-  /** Writes every changed device now (also called when a sim device closes). */
+  /** The state of each changed device, as it is now. */
+  #take(): { id: string; file: string; text: string }[] {
+    const out = [];
+    for (const id of [...this.#dirty]) {
+      this.#dirty.delete(id);
+      const s = this.#devices.get(id);
+      if (s) out.push({ id, file: join(this.#dir, `${id}.json`), text: JSON.stringify(s) });
+    }
+    return out;
+  }
+
+  /** Writes the changed devices through the thread pool, after the writes under way (see #save). */
+  #persistSoon(): void {
+    const jobs = this.#take();
+    if (jobs.length === 0) return;
+    this.#writing = this.#writing.then(async () => {
+      try {
+        mkdirSync(this.#dir, { recursive: true });
+      } catch {
+        // each write below fails alone, and is tried again
+      }
+      for (const j of jobs) {
+        try {
+          await writeFile(`${j.file}.tmp`, j.text);
+          await rename(`${j.file}.tmp`, j.file);
+        } catch {
+          // A full or failing disk: the simulated hardware keeps its state in memory (as real
+          // hardware would), and the file is written again later. Never a throw from a timer.
+          await unlink(`${j.file}.tmp`).catch(() => undefined);
+          this.#retryLater(j.id);
+        }
+      }
+    });
+  }
+
+  #retryLater(id: string): void {
+    this.#dirty.add(id);
+    if (this.#retrying) return;
+    this.#retrying = true;
+    setTimeout(() => {
+      this.#retrying = false;
+      this.#persistSoon();
+    }, 1000).unref();
+  }
+
+  /**
+   * Waits for the writes under way, then writes every changed device now, synchronously (a sim
+   * device's close: nothing of this world is in flight when it returns).
+   */
+  async close(): Promise<void> {
+    // (A batch started while waiting joins the chain: wait for that one too.)
+    for (let w = this.#writing; ; w = this.#writing) {
+      await w;
+      if (w === this.#writing) break;
+    }
+    this.flush();
+  }
+
+  /** Writes every changed device now, synchronously. */
   flush(): void {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = null;
-    for (const id of [...this.#dirty]) {
-      const s = this.#devices.get(id);
-      this.#dirty.delete(id);
-      if (!s) continue;
+    for (const j of this.#take()) {
       try {
         mkdirSync(this.#dir, { recursive: true });
-        const file = join(this.#dir, `${id}.json`);
-        writeFileSync(`${file}.tmp`, JSON.stringify(s));
-        renameSync(`${file}.tmp`, file);
+        writeFileSync(`${j.file}.tmp`, j.text);
+        renameSync(`${j.file}.tmp`, j.file);
       } catch {
-        // A full or failing disk: the simulated hardware keeps its state in memory (as real
-        // hardware would), and the file is written again later. Never a throw from a timer.
-        this.#dirty.add(id);
+        // A full or failing disk: kept in memory, written again later (as above).
+        this.#retryLater(j.id);
       }
-    }
-    if (this.#dirty.size > 0 && !this.#retrying) {
-      this.#retrying = true;
-      setTimeout(() => {
-        this.#retrying = false;
-        this.flush();
-      }, 1000).unref();
     }
   }
   #retrying = false;

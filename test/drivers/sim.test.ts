@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -69,6 +69,27 @@ describe('sim lab', () => {
     // 3. Nothing written later replaces it with an older one.
     await new Promise((r) => setTimeout(r, 100));
     expect((await onDisk()).writes).toBe(8);
+  });
+
+  it('writes its state off the event loop: a close right after a burst waits for it, and leaves only the newest state, no temporary file', async () => {
+    const dir = join(stateDir, 'sim');
+    const file = join(dir, 'pdu-1.json');
+    const d = device({ switch_latency: 0, outlets: 8 });
+    // A burst, its write started (the pause passed), then more changes and a close while that
+    // write may still be under way in the thread pool: the close's own write must win.
+    for (let n = 1; n <= 4; n++) await d.switch(n, 'on', sig());
+    await new Promise((r) => setTimeout(r, 60));
+    for (let n = 5; n <= 8; n++) await d.switch(n, 'on', sig());
+    await d.close();
+    const check = async (): Promise<void> => {
+      const last = JSON.parse(await readFile(file, 'utf8')) as { writes: number; outlets: { on: boolean }[] };
+      expect(last.writes).toBe(8);
+      expect(last.outlets.map((o) => o.on)).toEqual(Array(8).fill(true));
+      expect((await readdir(dir)).sort()).toEqual(['pdu-1.json']);
+    };
+    await check();
+    await new Promise((r) => setTimeout(r, 100));
+    await check();
   });
 
   it('boots a machine boot_time after power-on, and halts it on shutdown', async () => {
