@@ -243,35 +243,34 @@ export class ActionJournal {
     }
     this.#apply(l, text.length);
     this.#file.queue(text, sync);
-    if (sync && l.t === 'finish' && !this.#file.pending && this.#file.bytes > this.#compactAt) {
-      try {
-        this.#compact();
-        // What is held is at most half of maxFileBytes, but a running or newest action may be
-        // larger: never compact again before the file has doubled, so a rewrite stays amortized.
-        this.#compactAt = Math.max(this.#maxBytes, 2 * this.#file.bytes);
-      } catch {
-        // The file as it was is whole, and records as before: nothing is refused for this. The
-        // disk is full or failing; it is tried again once the file has grown by a quarter more.
-        this.#compactAt = this.#file.bytes + Math.floor(this.#maxBytes / 4);
-      }
-    }
+    if (sync && l.t === 'finish' && !this.#file.pending && !this.#file.rewriting && this.#file.bytes > this.#compactAt) this.#compact();
+  }
+
+  /**
+   * Rewrites the file with the actions held in memory now, in the background (see
+   * JournalFile.rewriteSoon): the finish that triggered it, and everything after, go on at once.
+   */
+  #compact(): void {
+    const views = [...this.#actions.values()].map((x) => this.#view(x));
+    const memory = this.#memory.lines();
+    this.#compacting = this.#file.rewriteSoon(compactedLines(views, memory)).then((ok) => {
+      // What is held is at most half of maxFileBytes, but a running or newest action may be
+      // larger: never compact again before the file has doubled, so a rewrite stays amortized.
+      // Refused (the disk is full or failing): the file as it was is whole, and records as
+      // before; nothing is refused for this. Tried again once it has grown by a quarter more.
+      this.#compactAt = ok ? Math.max(this.#maxBytes, 2 * this.#file.bytes) : this.#file.bytes + Math.floor(this.#maxBytes / 4);
+    });
+  }
+  #compacting: Promise<void> = Promise.resolve();
+
+  /** Resolves once a compaction under way has replaced the file (or given up). */
+  compacted(): Promise<void> {
+    return this.#compacting;
   }
 
   /** Why actions cannot be recorded now, or null; new actions are refused meanwhile. */
   get unwritable(): OckleError | null {
     return this.#file.unwritable;
-  }
-
-  /** Rewrites the file with the actions held in memory (atomic rename). */
-  #compact(): void {
-    const lines: string[] = [];
-    for (const a of [...this.#actions.values()].map((x) => this.#view(x))) {
-      lines.push(JSON.stringify({ t: 'start', action: { ...a, status: 'running', steps: a.steps } } satisfies Line) + '\n');
-      if (a.status !== 'running')
-        lines.push(JSON.stringify({ t: 'finish', id: a.id, status: a.status, at: a.finishedAt ?? a.requestedAt, ...(a.error && { error: a.error }) }) + '\n');
-    }
-    for (const l of this.#memory.lines()) lines.push(JSON.stringify(l) + '\n');
-    this.#file.rewrite(lines.join(''));
   }
 
   /**
@@ -361,6 +360,26 @@ export class ActionJournal {
   }
 
   async close(): Promise<void> {
-    this.#file.close();
+    await this.#file.close();
   }
+}
+
+/**
+ * The lines of a compacted journal, a piece at a time (JournalFile.rewriteSoon takes them
+ * between writes): each action as one start line with its steps (a running one without its
+ * finish), and what ServerMemory writes last. The steps of a large action (a sequence of a
+ * thousand servers journals ~3000) are stringified 500 at a time, so that no piece holds the
+ * event loop for long.
+ */
+function* compactedLines(views: readonly ActionRecord[], memory: readonly MemoryLine[]): Generator<string> {
+  for (const a of views) {
+    const { steps, ...rec } = a;
+    // The same line as JSON.stringify({ t: 'start', action: { ...a, status: 'running' } }), steps last.
+    const head = JSON.stringify({ ...rec, status: 'running' });
+    yield `{"t":"start","action":${head.slice(0, -1)},"steps":[`;
+    for (let i = 0; i < steps.length; i += 500) yield (i > 0 ? ',' : '') + steps.slice(i, i + 500).map((st) => JSON.stringify(st)).join(',');
+    yield ']}}\n';
+    if (a.status !== 'running') yield JSON.stringify({ t: 'finish', id: a.id, status: a.status, at: a.finishedAt ?? a.requestedAt, ...(a.error && { error: a.error }) }) + '\n';
+  }
+  for (const l of memory) yield JSON.stringify(l) + '\n';
 }

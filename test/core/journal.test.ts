@@ -1,5 +1,5 @@
-import { readFileSync, statSync } from 'node:fs';
-import { appendFile, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { appendFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -160,6 +160,8 @@ describe('ActionJournal', () => {
     for (let i = 0; i < 30; i++) {
       const a = j.start(req([`s${i}`]));
       j.finish(a.id, 'ok');
+      // A compaction runs in the background (the finish does not wait for it).
+      await j.compacted();
       ids.push(a.id);
     }
     await j.close();
@@ -168,6 +170,82 @@ describe('ActionJournal', () => {
     const j2 = await ActionJournal.open(dir, { maxInMemory: 5 });
     expect(j2.list().map((a) => a.id)).toEqual(ids.slice(-5).reverse());
     expect(j2.list().every((a) => a.status === 'ok')).toBe(true);
+    await j2.close();
+  });
+
+  it('compacts in the background: the finish does not wait, what is journaled meanwhile lands in the new file, and a crash at any moment finds a whole journal', async () => {
+    const file = join(dir, JOURNAL_FILE);
+    const j = await ActionJournal.open(dir, { maxFileBytes: 40_000 });
+    const sequence = (n: number): string => {
+      const a = j.start(req([`s${n}`]));
+      for (let i = 0; i < 20; i++) j.step(a.id, { server: `s${n}`, op: 'wait', ok: true, detail: `step ${i} of action ${n} `.padEnd(100, '.') });
+      j.finish(a.id, 'ok');
+      return a.id;
+    };
+    const ids: string[] = [];
+    while (statSync(file).size <= 40_000) ids.push(sequence(ids.length));
+    // That finish started a compaction; it has not replaced the file yet.
+    const inode = statSync(file).ino;
+    const crashCopies: string[] = [];
+    // Journaled while it runs, turn after turn: each a whole action, as a crash would find the file.
+    let turns = 0;
+    for (;;) {
+      ids.push(sequence(ids.length));
+      crashCopies.push(readFileSync(file, 'utf8'));
+      await new Promise((r) => setImmediate(r));
+      turns++;
+      if (statSync(file).ino !== inode) break;
+      expect(turns).toBeLessThan(1000);
+    }
+    expect(turns).toBeGreaterThan(0);
+    await j.compacted();
+    // Replaced, smaller, and every action is there whole: the held ones, and those of the meantime.
+    expect(statSync(file).size).toBeLessThan(40_000);
+    await j.close();
+    expect(readdirSync(dir)).toEqual([JOURNAL_FILE]);
+    const j2 = await ActionJournal.open(dir, { maxFileBytes: 40_000 });
+    expect(j2.corruptLines).toBe(0);
+    const held = j2.list({ limit: 1000 });
+    expect(held.map((a) => a.id)).toEqual(ids.slice(-held.length).reverse());
+    expect(held.length).toBeGreaterThan(turns);
+    // Old ones may have lost their steps to the size limit (and say so); the newest is whole.
+    for (const a of held) expect([a.status, a.steps.length + (a.stepsDropped ?? 0)]).toEqual(['ok', 20]);
+    expect(held[0]!.steps).toHaveLength(20);
+    await j2.close();
+    // The file as a crash mid-compaction left it (the old one, appended to): whole, with every action up to then.
+    for (const [k, text] of crashCopies.entries()) {
+      const crashDir = await mkdtemp(join(tmpdir(), 'ockle-journal-crash-'));
+      try {
+        await writeFile(join(crashDir, JOURNAL_FILE), text);
+        const j3 = await ActionJournal.open(crashDir, { maxFileBytes: 40_000 });
+        expect(j3.corruptLines).toBe(0);
+        expect(j3.interruptedOnOpen).toEqual([]);
+        expect(j3.list({ limit: 1 })[0]!.id).toBe(ids[ids.length - crashCopies.length + k]);
+        await j3.close();
+      } finally {
+        await rm(crashDir, { recursive: true, force: true });
+      }
+    }
+  });
+
+  it('a daemon stopped during a compaction finishes it before it closes: a whole, compacted file and no copy left', async () => {
+    const file = join(dir, JOURNAL_FILE);
+    const j = await ActionJournal.open(dir, { maxFileBytes: 20_000 });
+    const ids: string[] = [];
+    while (statSync(file).size <= 20_000) {
+      const a = j.start(req([`s${ids.length}`]));
+      for (let i = 0; i < 10; i++) j.step(a.id, { op: 'wait', ok: true, detail: `step ${i} `.padEnd(100, '.') });
+      j.finish(a.id, 'ok');
+      ids.push(a.id);
+    }
+    const inode = statSync(file).ino;
+    await j.close();
+    expect(statSync(file).ino).not.toBe(inode);
+    expect(statSync(file).size).toBeLessThan(20_000);
+    expect(readdirSync(dir)).toEqual([JOURNAL_FILE]);
+    const j2 = await ActionJournal.open(dir);
+    expect(j2.corruptLines).toBe(0);
+    expect(j2.list({ limit: 1 })[0]!.id).toBe(ids.at(-1));
     await j2.close();
   });
 
@@ -315,6 +393,7 @@ describe('ActionJournal', () => {
       sequence(a.id, run);
       await new Promise((r) => setImmediate(r));
       j.finish(a.id, 'ok');
+      await j.compacted();
       ids.push(a.id);
       if (statSync(file).ino !== inode) compactions++;
       inode = statSync(file).ino;
