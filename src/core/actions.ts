@@ -233,19 +233,28 @@ export class Actions {
       const before = req.kind === 'cycle' ? () => [] : predecessors(tree, kind, new Set(servers));
       this.#progress.set(record.id, new ProgressTracker(record.id, req.kind, servers, before));
       let result: Awaited<ReturnType<Sequencer>>;
+      let crashed = false;
       try {
         result = await seq({ action: record, servers, signal: abort.signal }, this.#ops);
       } catch (err) {
+        crashed = true;
         const e = toOckleError(err);
         this.#log.error({ actionId: record.id, err: e.message }, 'sequencer failed');
         result = { status: 'failed', error: { code: e.code, message: e.message } };
       }
       if (abort.signal.aborted && result.status === 'ok') result = { status: 'cancelled' };
       const outcomes: Record<string, ServerOutcome> = {};
+      // What changed for a server here, or while the action held it, needs a new derivation;
+      // the others were derived at the sequencer's last mark and by every reading since, with
+      // the same inputs (deriving a thousand servers again was half of a large action's finish).
+      const again = new Set<string>();
       servers.forEach((n, i) => {
         const slot = this.#slot(n);
         // Interrupted mid-server (cancel): its state comes from what is read, not from the plan.
-        if (slot.last?.phase === 'running') slot.last = { ...slot.last, phase: 'finished', result: 'cancelled' };
+        if (slot.last?.phase === 'running') {
+          slot.last = { ...slot.last, phase: 'finished', result: 'cancelled' };
+          again.add(n);
+        }
         const last = slot.last;
         if (last !== lastBefore[i] && last?.phase === 'finished' && last.result) outcomes[n] = last.permanent ? 'permanent' : last.result;
       });
@@ -253,9 +262,11 @@ export class Actions {
       for (const n of servers) {
         const slot = this.#slot(n);
         slot.actionId = null;
+        // Its reason says what blocked it, once no action holds it.
+        if (slot.blockedBy) again.add(n);
         // A cancel blocks nothing: nobody failed, the action just stopped.
         if (result.status === 'cancelled') slot.blockedBy = slot.blockedIn = null;
-        this.#state.derive(slot);
+        if (again.has(n) || crashed) this.#state.derive(slot);
       }
       this.#log.info({ actionId: record.id, kind: record.kind, targets: record.targets, status: result.status, error: result.error }, 'action finished');
       this.#events.emit('action.finished', { action: finished });
