@@ -12,7 +12,7 @@ import type { ServerOutcome } from './server-memory.js';
 import type { ActionRecord, ActionRequest, ActionStep, OckleEvents, OutletRef } from './model.js';
 import type { RuntimeOutlet } from './slots.js';
 import type { SwitchAction } from '../../drivers/types.js';
-import { predecessors, sequenceSet } from './plan.js';
+import { notThere, predecessors } from './plan.js';
 import { ProgressTracker } from './progress.js';
 import type { Sequencer, ServerOps } from './sequence.js';
 import { createServerOps } from './server-ops.js';
@@ -200,11 +200,11 @@ export class Actions {
     // (reset never gets here: it is always a forced action)
     const kind = req.kind === 'off' ? 'off' : 'on';
     const tree = this.#state.tree;
-    const setFor = (): string[] =>
-      req.kind === 'cycle' ? [...req.targets] : sequenceSet(tree, (n) => this.#slot(n).state, kind, req.targets).servers;
     // Every server the request may touch, goal state or not: a server held by another action is
     // in flux, and its state now says nothing about its state when this action gets to it.
+    // (One walk of the graph: the set to switch is taken from it, now and after a queue.)
     const reach = req.kind === 'cycle' ? [...req.targets] : tree.closure(req.targets, kind);
+    const setFor = (): string[] => (req.kind === 'cycle' ? [...req.targets] : notThere(reach, (n) => this.#slot(n).state, kind));
     let servers = setFor();
     if (!req.queue)
       for (const n of reach) {

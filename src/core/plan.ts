@@ -17,10 +17,15 @@ export function sequenceSet(
   kind: 'on' | 'off',
   targets: readonly string[],
 ): { servers: string[]; skipped: string[] } {
-  const servers: string[] = [];
-  const skipped: string[] = [];
-  for (const n of tree.closure(targets, kind)) (GOAL[kind].includes(state(n)) ? skipped : servers).push(n);
-  return { servers, skipped };
+  const closure = tree.closure(targets, kind);
+  const servers = notThere(closure, state, kind);
+  return { servers, skipped: closure.filter((n) => GOAL[kind].includes(state(n))) };
+}
+
+/** Of a closure (tree.closure, in its order), the servers not in the goal state yet. */
+export function notThere(closure: readonly string[], state: (server: string) => OpState, kind: 'on' | 'off'): string[] {
+  const goal = GOAL[kind];
+  return closure.filter((n) => !goal.includes(state(n)));
 }
 
 /** A server's predecessors within a set: what must finish first (on: dependencies, off: dependents). */
